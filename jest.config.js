@@ -1,0 +1,32 @@
+// Three tiers, selected with --selectProjects: unit (ports faked), integration (real NATS JetStream
+// and PostgreSQL), e2e (the built apps as separate processes, driven over HTTP).
+const { swcOptions } = require('./tools/swc-options.cjs');
+
+const common = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.(t|j)s$': ['@swc/jest', { ...swcOptions({ sourceMaps: 'inline' }), swcrc: false }] },
+  moduleNameMapper: { '^@quarry/(.*)$': '<rootDir>/libs/$1/src/index.ts' },
+  moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
+  testPathIgnorePatterns: ['/node_modules/', '/dist/'],
+  rootDir: __dirname,
+};
+
+module.exports = {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'],
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/{apps,libs}/**/*.int-spec.ts'],
+    },
+    {
+      ...common,
+      displayName: 'e2e',
+      testMatch: ['<rootDir>/e2e/**/*.e2e-spec.ts'],
+    },
+  ],
+};

@@ -1,0 +1,129 @@
+import { z } from 'zod';
+import { JobStatus, JobType } from './jobs';
+
+/**
+ * The one catalogue of messages. Subjects are relative to a namespace (`quarry` in production, a random
+ * one per test run) so that test runs and a developer's `npm start` never consume each other's work.
+ * Every message body is versioned; consumers reject versions they do not know.
+ */
+
+const traceFields = {
+  /** W3C trace context of the job, also carried in the `traceparent` header. */
+  traceparent: z.string().optional(),
+};
+
+export const IngestDocumentCommand = z.object({
+  v: z.literal(1),
+  jobId: z.uuid(),
+  tenantId: z.uuid(),
+  documentId: z.uuid(),
+  ...traceFields,
+});
+export type IngestDocumentCommand = z.infer<typeof IngestDocumentCommand>;
+
+export const IndexDocumentCommand = z.object({
+  v: z.literal(1),
+  jobId: z.uuid(),
+  tenantId: z.uuid(),
+  documentId: z.uuid(),
+  ...traceFields,
+});
+export type IndexDocumentCommand = z.infer<typeof IndexDocumentCommand>;
+
+export const JobEvent = z.object({
+  v: z.literal(1),
+  jobId: z.uuid(),
+  tenantId: z.uuid(),
+  type: JobType,
+  status: JobStatus,
+  occurredAt: z.iso.datetime(),
+  documents: z.object({ total: z.number().int(), succeeded: z.number().int(), failed: z.number().int() }).optional(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  traceId: z.string().optional(),
+});
+export type JobEvent = z.infer<typeof JobEvent>;
+
+export const SearchRequest = z.object({
+  v: z.literal(1),
+  tenantId: z.uuid(),
+  query: z.string().min(1).max(2000),
+  topK: z.number().int().min(1).max(100),
+});
+export type SearchRequest = z.infer<typeof SearchRequest>;
+
+export const SearchHit = z.object({
+  documentId: z.uuid(),
+  filename: z.string(),
+  page: z.number().int().positive(),
+  chunkId: z.uuid(),
+  text: z.string(),
+  score: z.number(),
+});
+export type SearchHit = z.infer<typeof SearchHit>;
+
+export const SearchReply = z.union([
+  z.object({ ok: z.literal(true), results: z.array(SearchHit), model: z.string() }),
+  z.object({ ok: z.literal(false), error: z.object({ code: z.string(), message: z.string() }) }),
+]);
+export type SearchReply = z.infer<typeof SearchReply>;
+
+/** Work commands, consumed from the work-queue stream by exactly one handler each. */
+export const Commands = {
+  ingestDocument: { subject: 'jobs.ingest', consumer: 'ingest', schema: IngestDocumentCommand },
+  indexDocument: { subject: 'jobs.index', consumer: 'index', schema: IndexDocumentCommand },
+} as const;
+export type CommandName = keyof typeof Commands;
+export type CommandPayload<N extends CommandName> = z.infer<(typeof Commands)[N]['schema']>;
+
+export const JOB_EVENT_KINDS = ['completed', 'failed', 'cancelled', 'progress'] as const;
+export type JobEventKind = (typeof JOB_EVENT_KINDS)[number];
+
+/** Request/reply services (core NATS, queue group). */
+export const Services = {
+  search: { subject: 'svc.search', queue: 'search', request: SearchRequest, reply: SearchReply },
+} as const;
+
+/** Names of streams and the object-store bucket, derived from the namespace. */
+export interface Topology {
+  namespace: string;
+  jobsStream: string;
+  eventsStream: string;
+  dlqStream: string;
+  blobBucket: string;
+  subject(relative: string): string;
+  commandSubject(name: CommandName): string;
+  consumerName(name: CommandName): string;
+  eventSubject(kind: JobEventKind): string;
+  dlqSubject(name: CommandName): string;
+  serviceSubject(name: keyof typeof Services): string;
+}
+
+const NAMESPACE_PATTERN = /^[a-z][a-z0-9_]{0,30}$/;
+
+export function topology(namespace: string): Topology {
+  if (!NAMESPACE_PATTERN.test(namespace)) {
+    throw new Error(`invalid namespace "${namespace}": lower-case letters, digits and _ only`);
+  }
+  const upper = namespace.toUpperCase();
+  const subject = (relative: string) => `${namespace}.${relative}`;
+  return {
+    namespace,
+    jobsStream: `${upper}_JOBS`,
+    eventsStream: `${upper}_EVENTS`,
+    dlqStream: `${upper}_DLQ`,
+    blobBucket: `${namespace}_blobs`,
+    subject,
+    commandSubject: (name) => subject(Commands[name].subject),
+    consumerName: (name) => `${namespace}_${Commands[name].consumer}`,
+    eventSubject: (kind) => subject(`events.job.${kind}`),
+    dlqSubject: (name) => subject(`dlq.${Commands[name].subject}`),
+    serviceSubject: (name) => subject(Services[name].subject),
+  };
+}
+
+/** Deterministic message ids: a publish repeated after a crash is a duplicate JetStream drops. */
+export const MessageIds = {
+  command: (name: CommandName, jobId: string, documentId: string, generation = 0) =>
+    `${jobId}:${name}:${documentId}:${generation}`,
+  jobEvent: (jobId: string, kind: JobEventKind, seq = 0) => `${jobId}:event:${kind}:${seq}`,
+};

@@ -1,0 +1,43 @@
+// Compiles apps/ and libs/ (tests excluded) to dist/ with SWC, keeping the source tree's layout so
+// `@quarry/*` imports become relative paths that resolve inside dist/. Takes a few seconds.
+import { transformFile } from '@swc/core';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+const { swcOptions, root } = require('../tools/swc-options.cjs');
+
+const isSource = (f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !/\.(spec|int-spec|e2e-spec)\.ts$/.test(f);
+
+async function* walk(dir) {
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (entry.name === 'node_modules' || entry.name === '__fixtures__') continue;
+      yield* walk(full);
+    } else if (isSource(entry.name)) yield full;
+  }
+}
+
+const started = Date.now();
+const out = path.join(root, 'dist');
+await rm(out, { recursive: true, force: true });
+const files = [];
+for (const top of ['apps', 'libs']) for await (const f of walk(path.join(root, top))) files.push(f);
+
+const options = swcOptions({ sourceMaps: true });
+let i = 0;
+async function worker() {
+  while (i < files.length) {
+    const file = files[i++];
+    const rel = path.relative(root, file);
+    const target = path.join(out, rel.replace(/\.ts$/, '.js'));
+    const result = await transformFile(file, { ...options, swcrc: false, filename: file, sourceFileName: path.relative(path.dirname(target), file), outputPath: target });
+    await mkdir(path.dirname(target), { recursive: true });
+    await writeFile(target, `${result.code}\n//# sourceMappingURL=${path.basename(target)}.map\n`);
+    if (result.map) await writeFile(`${target}.map`, result.map);
+  }
+}
+await Promise.all(Array.from({ length: 8 }, worker));
+console.log(`[build] ${files.length} files compiled to dist/ in ${Date.now() - started} ms`);
