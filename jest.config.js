@@ -21,11 +21,13 @@ module.exports = {
     {
       ...common,
       displayName: 'integration',
+      setupFilesAfterEnv: ['<rootDir>/tools/jest-setup-slow.cjs'],
       testMatch: ['<rootDir>/{apps,libs}/**/*.int-spec.ts'],
     },
     {
       ...common,
       displayName: 'e2e',
+      setupFilesAfterEnv: ['<rootDir>/tools/jest-setup-slow.cjs'],
       testMatch: ['<rootDir>/e2e/**/*.e2e-spec.ts'],
     },
   ],

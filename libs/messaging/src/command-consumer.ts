@@ -1,0 +1,221 @@
+import { Commands, QuarryError, type CommandName, type ErrorInfo, type Topology } from '@quarry/contracts';
+import type { Logger } from '@quarry/telemetry';
+import { jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { QuarryHeaders } from './headers';
+import { retryDelayMs, type CommandHandler, type HandlerOutcome } from './handler';
+import type { JetStreamPublisher } from './publisher';
+
+export interface CommandConsumerOptions {
+  concurrency: number;
+  ackWaitMs: number;
+  /** Deliveries the handler gets; the consumer's server-side max_deliver is one more (see provisioning). */
+  maxDeliver: number;
+  retryBaseDelayMs: number;
+  retryMaxDelayMs: number;
+  /** How long an idle pull waits on the server before asking again. */
+  pullExpiresMs?: number;
+}
+
+export interface ConsumerStats {
+  inFlight: number;
+  processed: number;
+  acked: number;
+  retried: number;
+  deadLettered: number;
+}
+
+/**
+ * Runs one durable pull consumer. It pulls only as many messages as it has free slots, so nothing
+ * waits in a client-side buffer while its ack timer runs (a buffer larger than the concurrency makes
+ * JetStream redeliver messages that were never started, and handlers run twice).
+ */
+export class CommandConsumer<N extends CommandName> {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly abort = new AbortController();
+  private slotFreed: (() => void) | undefined;
+  private currentFetch: { stop(): void } | undefined;
+  readonly stats: ConsumerStats = { inFlight: 0, processed: 0, acked: 0, retried: 0, deadLettered: 0 };
+
+  constructor(
+    private readonly name: N,
+    private readonly nc: NatsConnection,
+    private readonly topology: Topology,
+    private readonly handler: CommandHandler<N>,
+    private readonly publisher: JetStreamPublisher,
+    private readonly options: CommandConsumerOptions,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const js = jetstream(this.nc);
+    const consumer = await js.consumers.get(this.topology.jobsStream, this.topology.consumerName(this.name));
+    this.running = true;
+    this.loop = this.pullLoop(consumer);
+    this.logger.info({ consumer: this.topology.consumerName(this.name), concurrency: this.options.concurrency }, 'consuming');
+  }
+
+  private async pullLoop(consumer: Consumer): Promise<void> {
+    while (this.running) {
+      const free = this.options.concurrency - this.inFlight.size;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => (this.slotFreed = resolve));
+        continue;
+      }
+      try {
+        const batch = await consumer.fetch({ max_messages: free, expires: this.options.pullExpiresMs ?? 5000 });
+        this.currentFetch = batch;
+        for await (const msg of batch) {
+          if (!this.running) {
+            // Pulled during shutdown: hand it straight back so another replica takes it.
+            msg.nak(0);
+            continue;
+          }
+          this.track(this.process(msg));
+        }
+      } catch (error) {
+        if (!this.running) break;
+        this.logger.warn({ err: error, consumer: this.topology.consumerName(this.name) }, 'pull failed; retrying');
+        await new Promise((r) => setTimeout(r, 1000));
+      } finally {
+        this.currentFetch = undefined;
+      }
+    }
+  }
+
+  private track(p: Promise<void>): void {
+    this.inFlight.add(p);
+    this.stats.inFlight = this.inFlight.size;
+    void p.finally(() => {
+      this.inFlight.delete(p);
+      this.stats.inFlight = this.inFlight.size;
+      this.slotFreed?.();
+      this.slotFreed = undefined;
+    });
+  }
+
+  private async process(msg: JsMsg): Promise<void> {
+    const deliveryCount = msg.info.deliveryCount;
+    const subject = msg.subject;
+    const msgId = msg.headers?.get('Nats-Msg-Id') || undefined;
+    const traceparent = msg.headers?.get(QuarryHeaders.traceparent) || undefined;
+    const log = this.logger.child({ subject, msgId, deliveryCount });
+
+    let payload: unknown;
+    try {
+      payload = Commands[this.name].schema.parse(msg.json());
+    } catch (cause) {
+      await this.deadLetter(msg, undefined, { code: 'validation_failed', message: `invalid ${this.name} message: ${String(cause)}` }, log);
+      return;
+    }
+    const typed = payload as Parameters<CommandHandler<N>['handle']>[0];
+
+    if (deliveryCount > this.options.maxDeliver) {
+      // The previous deliveries ended without an outcome (the worker died or stalled each time).
+      await this.deadLetter(
+        msg,
+        typed,
+        { code: 'delivery_exhausted', message: `no outcome after ${this.options.maxDeliver} deliveries (worker crashed or timed out)` },
+        log,
+      );
+      return;
+    }
+
+    // working() resets the server's ack timer, so a long extraction is not redelivered mid-way.
+    const heartbeat = setInterval(() => msg.working(), Math.max(250, Math.floor(this.options.ackWaitMs / 3)));
+    let outcome: HandlerOutcome;
+    try {
+      outcome = await this.handler.handle(typed, {
+        subject,
+        msgId,
+        deliveryCount,
+        maxDeliver: this.options.maxDeliver,
+        traceparent,
+        signal: this.abort.signal,
+      });
+    } catch (error) {
+      outcome = outcomeOfError(error);
+      if (outcome.kind !== 'ack') log.warn({ err: error, code: outcome.error.code }, 'handler failed');
+    } finally {
+      clearInterval(heartbeat);
+    }
+    this.stats.processed++;
+
+    switch (outcome.kind) {
+      case 'ack':
+        await msg.ackAck().catch((error: unknown) => log.warn({ err: error }, 'ack not confirmed; message may be redelivered'));
+        this.stats.acked++;
+        return;
+      case 'retry':
+        if (deliveryCount >= this.options.maxDeliver) {
+          await this.deadLetter(msg, typed, outcome.error, log);
+          return;
+        }
+        msg.nak(
+          outcome.delayMs ?? retryDelayMs(deliveryCount, this.options.retryBaseDelayMs, this.options.retryMaxDelayMs),
+        );
+        this.stats.retried++;
+        return;
+      case 'dead_letter':
+        await this.deadLetter(msg, typed, outcome.error, log);
+        return;
+    }
+  }
+
+  private async deadLetter(
+    msg: JsMsg,
+    payload: Parameters<CommandHandler<N>['handle']>[0] | undefined,
+    error: ErrorInfo,
+    log: Logger,
+  ): Promise<void> {
+    const originMsgId = msg.headers?.get('Nats-Msg-Id') || `seq-${msg.info.streamSequence}`;
+    try {
+      await this.publisher.publishRaw(this.topology.dlqSubject(this.name), msg.data, {
+        msgId: `dlq:${originMsgId}`,
+        traceparent: msg.headers?.get(QuarryHeaders.traceparent) || undefined,
+        headers: {
+          [QuarryHeaders.dlqReason]: error.message.slice(0, 1000),
+          [QuarryHeaders.dlqCode]: error.code,
+          [QuarryHeaders.originSubject]: msg.subject,
+          [QuarryHeaders.originMsgId]: originMsgId,
+          [QuarryHeaders.deliveryCount]: String(msg.info.deliveryCount),
+        },
+      });
+      if (payload && this.handler.onDeadLetter) await this.handler.onDeadLetter(payload, error);
+    } catch (cause) {
+      // Could not record the dead letter: leave the message to be redelivered rather than lose it.
+      log.error({ err: cause }, 'dead-lettering failed; message will be redelivered');
+      msg.nak(this.options.retryBaseDelayMs);
+      return;
+    }
+    // Called without a reason: NATS 2.9 ignores term(reason) and redelivers.
+    msg.term();
+    this.stats.deadLettered++;
+    log.error({ code: error.code, reason: error.message }, 'message dead-lettered');
+  }
+
+  /** Stops pulling, waits for in-flight handlers up to the deadline, then gives up on them. */
+  async stop(deadlineMs: number): Promise<void> {
+    this.running = false;
+    this.currentFetch?.stop();
+    this.slotFreed?.();
+    const drained = Promise.all([...this.inFlight]).then(() => true);
+    const timedOut = new Promise<boolean>((r) => setTimeout(() => r(false), deadlineMs).unref());
+    if (!(await Promise.race([drained, timedOut]))) {
+      // Handlers see the aborted signal and return a retry; unacked messages are redelivered elsewhere.
+      this.abort.abort();
+      await Promise.race([drained, new Promise((r) => setTimeout(r, 2000).unref())]);
+    }
+    await this.loop;
+  }
+}
+
+export function outcomeOfError(error: unknown): HandlerOutcome {
+  if (error instanceof QuarryError) {
+    return error.retryable ? { kind: 'retry', error: error.toInfo() } : { kind: 'dead_letter', error: error.toInfo() };
+  }
+  // Unknown errors are assumed transient (a dropped connection, a deadlock) and retried up to the limit.
+  return { kind: 'retry', error: { code: 'internal', message: error instanceof Error ? error.message : String(error), retryable: true } };
+}

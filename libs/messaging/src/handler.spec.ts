@@ -1,0 +1,18 @@
+import { QuarryError } from '@quarry/contracts';
+import { outcomeOfError } from './command-consumer';
+import { retryDelayMs } from './handler';
+
+describe('retry policy', () => {
+  it('grows exponentially and stays within the bound', () => {
+    const mid = () => 0.5;
+    expect(retryDelayMs(1, 100, 10_000, mid)).toBe(75);
+    expect(retryDelayMs(2, 100, 10_000, mid)).toBe(150);
+    expect(retryDelayMs(20, 100, 10_000, () => 1)).toBe(10_000);
+  });
+
+  it('maps transient errors to retry and permanent ones to dead letter', () => {
+    expect(outcomeOfError(new QuarryError('dependency_unavailable', 'x')).kind).toBe('retry');
+    expect(outcomeOfError(new QuarryError('corrupt_pdf', 'x')).kind).toBe('dead_letter');
+    expect(outcomeOfError(new Error('connection reset')).kind).toBe('retry');
+  });
+});

@@ -1,0 +1,154 @@
+import {
+  Inject,
+  Injectable,
+  Module,
+  type BeforeApplicationShutdown,
+  type DynamicModule,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { DiscoveryModule, DiscoveryService } from '@nestjs/core';
+import { APP_CONFIG, type AppConfig } from '@quarry/config';
+import { Commands, topology, type CommandName, type Topology } from '@quarry/contracts';
+import { LOGGER, type Logger } from '@quarry/telemetry';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { NatsObjectBlobStore } from './blob-store';
+import { CommandConsumer } from './command-consumer';
+import { connectToNats } from './connection';
+import { commandHandledBy, type CommandHandler } from './handler';
+import { JetStreamPublisher } from './publisher';
+
+export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
+export const TOPOLOGY = Symbol('TOPOLOGY');
+export const BLOB_STORE = Symbol('BLOB_STORE');
+const MESSAGING_OPTIONS = Symbol('MESSAGING_OPTIONS');
+
+export interface MessagingModuleOptions {
+  /** Connection name shown by the NATS server. */
+  appName: string;
+  /** Commands this app consumes, with their concurrency. Exactly one handler each must exist. */
+  consumes: Partial<Record<CommandName, { concurrency: number }>>;
+}
+
+export class HandlerWiringError extends Error {
+  override readonly name = 'HandlerWiringError';
+}
+
+/** Checks the handler set against what the app says it consumes; boot fails on any mismatch. */
+export function matchHandlers(
+  consumes: readonly CommandName[],
+  found: { name: CommandName; provider: string }[],
+): Map<CommandName, string> {
+  const problems: string[] = [];
+  const byCommand = new Map<CommandName, string[]>();
+  for (const f of found) byCommand.set(f.name, [...(byCommand.get(f.name) ?? []), f.provider]);
+  for (const name of consumes) {
+    const providers = byCommand.get(name) ?? [];
+    if (providers.length === 0) problems.push(`no handler for command ${name} (${Commands[name].subject})`);
+    if (providers.length > 1) problems.push(`command ${name} has ${providers.length} handlers: ${providers.join(', ')}`);
+  }
+  for (const [name, providers] of byCommand) {
+    if (!consumes.includes(name)) problems.push(`handler ${providers.join(', ')} for ${name}, which this app does not consume`);
+  }
+  if (problems.length > 0) throw new HandlerWiringError(`message handler wiring is wrong:\n  ${problems.join('\n  ')}`);
+  return new Map([...byCommand].map(([k, v]) => [k, v[0] as string]));
+}
+
+@Injectable()
+export class ConsumerHost implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
+  private readonly consumers: CommandConsumer<CommandName>[] = [];
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    @Inject(MESSAGING_OPTIONS) private readonly options: MessagingModuleOptions,
+    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
+    @Inject(TOPOLOGY) private readonly topology: Topology,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly publisher: JetStreamPublisher,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const found: { name: CommandName; provider: string; instance: CommandHandler<CommandName> }[] = [];
+    for (const wrapper of this.discovery.getProviders()) {
+      const ctor = wrapper.metatype as object | null | undefined;
+      if (!ctor || !wrapper.instance) continue;
+      const name = commandHandledBy(ctor);
+      if (name) found.push({ name, provider: wrapper.name, instance: wrapper.instance as CommandHandler<CommandName> });
+    }
+    const consumes = Object.keys(this.options.consumes) as CommandName[];
+    matchHandlers(consumes, found);
+    for (const name of consumes) {
+      const handler = found.find((f) => f.name === name)?.instance as CommandHandler<CommandName>;
+      const consumer = new CommandConsumer(
+        name,
+        this.nc,
+        this.topology,
+        handler,
+        this.publisher,
+        {
+          concurrency: this.options.consumes[name]?.concurrency ?? 1,
+          ackWaitMs: this.config.delivery.ackWaitMs,
+          maxDeliver: this.config.delivery.maxDeliver,
+          retryBaseDelayMs: this.config.delivery.retryBaseDelayMs,
+          retryMaxDelayMs: this.config.delivery.retryMaxDelayMs,
+        },
+        this.logger.child({ consumer: name }),
+      );
+      await consumer.start();
+      this.consumers.push(consumer);
+    }
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await Promise.all(this.consumers.map((c) => c.stop(this.config.shutdownTimeoutMs)));
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.nc.drain().catch((error: unknown) => this.logger.warn({ err: error }, 'nats drain failed'));
+  }
+
+  get stats() {
+    return this.consumers.map((c) => c.stats);
+  }
+}
+
+@Module({})
+export class MessagingModule {
+  static forRoot(options: MessagingModuleOptions): DynamicModule {
+    return {
+      module: MessagingModule,
+      global: true,
+      imports: [DiscoveryModule],
+      providers: [
+        { provide: MESSAGING_OPTIONS, useValue: options },
+        {
+          provide: TOPOLOGY,
+          inject: [APP_CONFIG],
+          useFactory: (config: AppConfig) => topology(config.namespace),
+        },
+        {
+          provide: NATS_CONNECTION,
+          inject: [APP_CONFIG, LOGGER],
+          useFactory: (config: AppConfig, logger: Logger) =>
+            connectToNats(
+              { url: config.nats.url, name: options.appName, connectTimeoutMs: config.nats.connectTimeoutMs },
+              logger,
+            ),
+        },
+        {
+          provide: JetStreamPublisher,
+          inject: [NATS_CONNECTION],
+          useFactory: (nc: NatsConnection) => new JetStreamPublisher(nc),
+        },
+        {
+          provide: BLOB_STORE,
+          inject: [NATS_CONNECTION, TOPOLOGY],
+          useFactory: (nc: NatsConnection, t: Topology) => new NatsObjectBlobStore(nc, t.blobBucket),
+        },
+        ConsumerHost,
+      ],
+      exports: [NATS_CONNECTION, TOPOLOGY, BLOB_STORE, JetStreamPublisher, ConsumerHost],
+    };
+  }
+}

@@ -1,0 +1,95 @@
+import type { Logger } from '@quarry/telemetry';
+import type { MessagePublisher } from './publisher';
+
+export interface OutboxRecord {
+  id: string;
+  subject: string;
+  msgId: string;
+  payload: unknown;
+  headers: Record<string, string>;
+}
+
+/** Port implemented by the persistence layer; rows are written in the same transaction as state. */
+export interface OutboxStore {
+  /** Unsent rows older than `olderThanMs`, oldest first. */
+  pending(limit: number, olderThanMs: number): Promise<OutboxRecord[]>;
+  markSent(ids: string[]): Promise<void>;
+  markFailed(id: string, error: string): Promise<void>;
+}
+
+/**
+ * Publishes outbox rows. Writers call `publishNow` right after their commit (the fast path); the
+ * periodic sweep publishes whatever a crash left behind. A row published twice is harmless: its
+ * deterministic Nats-Msg-Id makes JetStream drop the second copy.
+ */
+export class OutboxRelay {
+  private timer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<number> | undefined;
+
+  constructor(
+    private readonly store: OutboxStore,
+    private readonly publisher: MessagePublisher,
+    private readonly logger: Logger,
+    private readonly options: { intervalMs: number; graceMs: number; batchSize?: number },
+  ) {}
+
+  async publishNow(records: OutboxRecord[]): Promise<void> {
+    const sent: string[] = [];
+    for (const r of records) {
+      try {
+        await this.publisher.publish(r.subject, r.payload, {
+          msgId: r.msgId,
+          traceparent: r.headers['traceparent'],
+          headers: r.headers,
+        });
+        sent.push(r.id);
+      } catch (error) {
+        // Left unsent: the sweep retries it after the grace period.
+        this.logger.warn({ err: error, subject: r.subject, msgId: r.msgId }, 'outbox publish failed; relay will retry');
+        await this.store.markFailed(r.id, String(error)).catch((e: unknown) =>
+          this.logger.warn({ err: e }, 'could not record outbox failure'),
+        );
+      }
+    }
+    if (sent.length > 0) await this.store.markSent(sent);
+  }
+
+  /** One pass over rows left behind; returns how many were published. */
+  sweep(): Promise<number> {
+    this.sweeping ??= (async () => {
+      let total = 0;
+      try {
+        for (;;) {
+          const rows = await this.store.pending(this.options.batchSize ?? 100, this.options.graceMs);
+          if (rows.length === 0) break;
+          await this.publishNow(rows);
+          total += rows.length;
+          if (rows.length < (this.options.batchSize ?? 100)) break;
+        }
+        if (total > 0) this.logger.info({ published: total }, 'outbox relay published rows left behind');
+      } finally {
+        this.sweeping = undefined;
+      }
+      return total;
+    })();
+    return this.sweeping;
+  }
+
+  start(): void {
+    const tick = () => {
+      this.sweep()
+        .catch((error: unknown) => this.logger.warn({ err: error }, 'outbox sweep failed'))
+        .finally(() => {
+          if (this.timer) this.timer = setTimeout(tick, this.options.intervalMs);
+        });
+    };
+    this.timer = setTimeout(tick, this.options.intervalMs);
+  }
+
+  async stop(): Promise<void> {
+    const t = this.timer;
+    this.timer = undefined;
+    if (t) clearTimeout(t);
+    await this.sweeping?.catch(() => 0);
+  }
+}

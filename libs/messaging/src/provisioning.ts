@@ -1,0 +1,121 @@
+import { Commands, type CommandName, type Topology } from '@quarry/contracts';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  jetstreamManager,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import { Objm } from '@nats-io/obj';
+import type { NatsConnection } from '@nats-io/transport-node';
+
+export interface ProvisionOptions {
+  ackWaitMs: number;
+  maxDeliver: number;
+  duplicateWindowMs: number;
+  eventsMaxAgeMs: number;
+  dlqMaxAgeMs: number;
+  /** Per consumer: how many messages may be unacknowledged at once across all replicas. */
+  maxAckPending: Record<CommandName, number>;
+  replicas?: number;
+}
+
+const ns = (ms: number) => ms * 1_000_000;
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof JetStreamApiError && (error.code === 404 || error.message.includes('not found'));
+}
+
+async function upsertStream(jsm: JetStreamManager, config: Partial<StreamConfig> & { name: string }) {
+  try {
+    await jsm.streams.info(config.name);
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    await jsm.streams.add(config);
+    return;
+  }
+  // Retention and storage cannot change on an existing stream; everything we tune can.
+  const { retention: _r, storage: _s, ...updatable } = config;
+  await jsm.streams.update(config.name, updatable);
+}
+
+/**
+ * Creates or updates the streams, the durable pull consumers and the blob bucket. Idempotent, run by
+ * `npm start`/`npm test` set-up and by the deploy job, never by every replica at boot.
+ */
+export async function provisionJetStream(nc: NatsConnection, t: Topology, o: ProvisionOptions): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  const replicas = o.replicas ?? 1;
+  await upsertStream(jsm, {
+    name: t.jobsStream,
+    subjects: [t.subject('jobs.>')],
+    retention: RetentionPolicy.Workqueue,
+    storage: StorageType.File,
+    duplicate_window: ns(o.duplicateWindowMs),
+    discard: DiscardPolicy.Old,
+    num_replicas: replicas,
+  });
+  await upsertStream(jsm, {
+    name: t.eventsStream,
+    subjects: [t.subject('events.>')],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: ns(o.eventsMaxAgeMs),
+    duplicate_window: ns(o.duplicateWindowMs),
+    num_replicas: replicas,
+  });
+  await upsertStream(jsm, {
+    name: t.dlqStream,
+    subjects: [t.subject('dlq.>')],
+    retention: RetentionPolicy.Limits,
+    storage: StorageType.File,
+    max_age: ns(o.dlqMaxAgeMs),
+    duplicate_window: ns(o.duplicateWindowMs),
+    num_replicas: replicas,
+  });
+
+  for (const name of Object.keys(Commands) as CommandName[]) {
+    const durable = t.consumerName(name);
+    const config = {
+      durable_name: durable,
+      filter_subject: t.commandSubject(name),
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: ns(o.ackWaitMs),
+      // One more than the handler's own limit: the last delivery is where the messaging layer
+      // dead-letters the message itself, so the server never silently gives up on it.
+      max_deliver: o.maxDeliver + 1,
+      max_ack_pending: o.maxAckPending[name],
+    };
+    try {
+      await jsm.consumers.info(t.jobsStream, durable);
+      await jsm.consumers.update(t.jobsStream, durable, {
+        ack_wait: config.ack_wait,
+        max_deliver: config.max_deliver,
+        max_ack_pending: config.max_ack_pending,
+      });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+      await jsm.consumers.add(t.jobsStream, config);
+    }
+  }
+
+  const objm = new Objm(nc);
+  await objm.create(t.blobBucket, { storage: StorageType.File, replicas });
+}
+
+/** Removes everything a namespace owns; used by tests that made their own namespace. */
+export async function deprovisionJetStream(nc: NatsConnection, t: Topology): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  for (const stream of [t.jobsStream, t.eventsStream, t.dlqStream, `OBJ_${t.blobBucket}`]) {
+    try {
+      await jsm.streams.delete(stream);
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
+}

@@ -1,0 +1,48 @@
+import { topology, type Topology } from '@quarry/contracts';
+import { deprovisionJetStream, provisionJetStream, type ProvisionOptions } from '@quarry/messaging';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { randomBytes } from 'node:crypto';
+
+export const TEST_NATS_URL = process.env['QUARRY_TEST_NATS_URL'] ?? 'nats://127.0.0.1:4222';
+
+export interface TestNamespace {
+  namespace: string;
+  topology: Topology;
+  nc: NatsConnection;
+  natsUrl: string;
+  cleanup(): Promise<void>;
+}
+
+export const testProvisionOptions = (overrides: Partial<ProvisionOptions> = {}): ProvisionOptions => ({
+  ackWaitMs: 3000,
+  maxDeliver: 3,
+  duplicateWindowMs: 120_000,
+  eventsMaxAgeMs: 3_600_000,
+  dlqMaxAgeMs: 3_600_000,
+  maxAckPending: { ingestDocument: 16, indexDocument: 16 },
+  ...overrides,
+});
+
+/**
+ * A namespace of its own on the machine's real NATS server (streams, consumers, bucket), so tests
+ * run in parallel with each other and with a developer's `npm start` without sharing messages.
+ */
+export async function createTestNamespace(
+  label = 't',
+  provision: Partial<ProvisionOptions> = {},
+): Promise<TestNamespace> {
+  const namespace = `qt_${label.replace(/[^a-z0-9]/g, '').slice(0, 10)}_${randomBytes(4).toString('hex')}`;
+  const t = topology(namespace);
+  const nc = await connect({ servers: TEST_NATS_URL, name: `test-${namespace}` });
+  await provisionJetStream(nc, t, testProvisionOptions(provision));
+  return {
+    namespace,
+    topology: t,
+    nc,
+    natsUrl: TEST_NATS_URL,
+    async cleanup() {
+      await deprovisionJetStream(nc, t);
+      await nc.drain();
+    },
+  };
+}
