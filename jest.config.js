@@ -5,7 +5,11 @@ const { swcOptions } = require('./tools/swc-options.cjs');
 const common = {
   testEnvironment: 'node',
   transform: { '^.+\\.(t|j)s$': ['@swc/jest', { ...swcOptions({ sourceMaps: 'inline' }), swcrc: false }] },
-  moduleNameMapper: { '^@quarry/(.*)$': '<rootDir>/libs/$1/src/index.ts' },
+  moduleNameMapper: {
+    '^@quarry/(.*)$': '<rootDir>/libs/$1/src/index.ts',
+    // The generated Prisma client imports its siblings as './x.js' (ESM style) while the files are .ts.
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+  },
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   rootDir: __dirname,

@@ -1,0 +1,73 @@
+import {
+  Inject,
+  Injectable,
+  Module,
+  type DynamicModule,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_CONFIG, type AppConfig } from '@quarry/config';
+import { JetStreamPublisher, MessagingModule, OutboxRelay } from '@quarry/messaging';
+import { OutboxRepository, PersistenceModule, TenantsRepository } from '@quarry/persistence';
+import { CoreModule, LOGGER, type Logger } from '@quarry/telemetry';
+import { ApiKeyGuard } from './auth/api-key.guard';
+import { DocumentsController } from './documents/documents.controller';
+import { UploadService } from './documents/upload.service';
+import { HealthController } from './health/health.controller';
+import { ErrorsFilter } from './http/errors.filter';
+import { JobsController } from './jobs/jobs.controller';
+import { SearchController } from './search/search.controller';
+
+/** Runs the outbox sweep and makes sure the bootstrap tenant exists. */
+@Injectable()
+class GatewayLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly tenants: TenantsRepository,
+    private readonly relay: OutboxRelay,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.config.bootstrapApiKey) {
+      const { tenantId } = await this.tenants.ensureTenantWithKey('default', this.config.bootstrapApiKey);
+      this.logger.info({ tenantId }, 'bootstrap tenant "default" ready');
+    }
+    this.relay.start();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.relay.stop();
+  }
+}
+
+@Module({})
+export class GatewayModule {
+  static forRoot(config: AppConfig, logger: Logger): DynamicModule {
+    return {
+      module: GatewayModule,
+      imports: [
+        CoreModule.forRoot(config, logger),
+        PersistenceModule,
+        MessagingModule.forRoot({ appName: 'quarry-gateway', consumes: {} }),
+      ],
+      controllers: [HealthController, DocumentsController, JobsController, SearchController],
+      providers: [
+        { provide: APP_GUARD, useClass: ApiKeyGuard },
+        { provide: APP_FILTER, useClass: ErrorsFilter },
+        {
+          provide: OutboxRelay,
+          inject: [OutboxRepository, JetStreamPublisher, LOGGER, APP_CONFIG],
+          useFactory: (store: OutboxRepository, publisher: JetStreamPublisher, log: Logger, c: AppConfig) =>
+            new OutboxRelay(store, publisher, log.child({ component: 'outbox-relay' }), {
+              intervalMs: c.outbox.relayIntervalMs,
+              graceMs: c.outbox.relayGraceMs,
+            }),
+        },
+        UploadService,
+        GatewayLifecycle,
+      ],
+    };
+  }
+}

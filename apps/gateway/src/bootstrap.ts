@@ -1,0 +1,39 @@
+import multipart from '@fastify/multipart';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { AppConfig } from '@quarry/config';
+import { NestPinoLogger, type Logger } from '@quarry/telemetry';
+import { GatewayModule } from './app.module';
+
+/** Builds the configured gateway without listening, so tests run exactly what `main.ts` runs. */
+export async function createGatewayApp(config: AppConfig, logger: Logger): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({ bodyLimit: 1024 * 1024, trustProxy: true });
+  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config, logger), adapter, {
+    logger: new NestPinoLogger(logger.child({ component: 'nest' })),
+    abortOnError: false,
+  });
+  await app.register(multipart, {
+    // Files beyond the limit are cut off and rejected with 413 after the fact (see UploadService).
+    throwFileSizeLimit: false,
+    limits: {
+      fileSize: config.uploads.maxBytes,
+      files: config.uploads.maxFiles,
+      fields: 20,
+      fieldSize: 64 * 1024,
+      parts: config.uploads.maxFiles + 20,
+      headerPairs: 200,
+    },
+  });
+  const openapi = new DocumentBuilder()
+    .setTitle('Quarry')
+    .setDescription('Upload documents, follow their jobs, search what they say.')
+    .setVersion('1')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key' })
+    .build();
+  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openapi), {
+    jsonDocumentUrl: 'docs/openapi.json',
+  });
+  app.enableShutdownHooks();
+  return app;
+}

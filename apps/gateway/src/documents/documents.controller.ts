@@ -1,0 +1,81 @@
+import { Controller, Get, Headers, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { QuarryError } from '@quarry/contracts';
+import { JobsRepository } from '@quarry/persistence';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
+import { parseInput } from '../http/validation';
+import { documentSummary } from '../http/views';
+import { UPLOAD_FIELD, UploadService } from './upload.service';
+
+const IdempotencyKey = z
+  .string()
+  .min(1)
+  .max(200)
+  .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+export const Uuid = z.uuid({ message: 'must be a UUID' });
+
+@ApiTags('documents')
+@ApiBearerAuth()
+@Controller('v1/documents')
+export class DocumentsController {
+  constructor(
+    private readonly uploads: UploadService,
+    private readonly jobs: JobsRepository,
+  ) {}
+
+  @Post()
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Upload one or more documents; answers at once with the ingest job' })
+  @ApiConsumes('multipart/form-data')
+  @ApiBody({
+    schema: {
+      type: 'object',
+      required: [UPLOAD_FIELD],
+      properties: { [UPLOAD_FIELD]: { type: 'array', items: { type: 'string', format: 'binary' } } },
+    },
+  })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Same key, same job' })
+  @ApiResponse({ status: 202, description: 'Job accepted; Location points at it' })
+  @ApiResponse({ status: 400, description: 'no_files, empty_file, too_many_files, validation_failed' })
+  @ApiResponse({ status: 413, description: 'payload_too_large' })
+  async upload(
+    @CurrentTenant() tenant: TenantContext,
+    @Req() request: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @Headers('idempotency-key') idempotencyKeyHeader: string | undefined,
+  ) {
+    if (!request.isMultipart()) {
+      throw new QuarryError('not_multipart', `send multipart/form-data with files in the "${UPLOAD_FIELD}" field`);
+    }
+    const idempotencyKey =
+      idempotencyKeyHeader === undefined ? null : parseInput(IdempotencyKey, idempotencyKeyHeader, 'Idempotency-Key');
+    const { job, created } = await this.uploads.upload(tenant.tenantId, request.parts(), idempotencyKey);
+    void reply.header('Location', `/v1/jobs/${job.id}`);
+    if (!created) void reply.header('Idempotent-Replayed', 'true');
+    return { id: job.id, status: job.status, documents: job.documents.map(documentSummary), createdAt: job.createdAt.toISOString() };
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'A document: metadata, status, page and chunk counts, text by page' })
+  async get(@CurrentTenant() tenant: TenantContext, @Param('id') id: string) {
+    const documentId = parseInput(Uuid, id, 'document id');
+    const d = await this.jobs.getDocument(tenant.tenantId, documentId);
+    if (!d) throw new QuarryError('not_found', `document ${documentId} not found`);
+    return {
+      id: d.id,
+      jobId: d.jobId,
+      filename: d.filename,
+      status: d.status,
+      error: d.error ? { code: d.error.code, message: d.error.message } : null,
+      sha256: d.sha256,
+      sizeBytes: d.sizeBytes,
+      detectedType: d.detectedType,
+      pageCount: d.pageCount,
+      chunkCount: d.chunkCount ?? 0,
+      createdAt: d.createdAt.toISOString(),
+      pages: d.pages,
+    };
+  }
+}

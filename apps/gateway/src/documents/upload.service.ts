@@ -1,0 +1,154 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@quarry/config';
+import { MessageIds, QuarryError, type IngestDocumentCommand, type Topology } from '@quarry/contracts';
+import { BLOB_STORE, OutboxRelay, TOPOLOGY, type BlobStore } from '@quarry/messaging';
+import { JobsRepository, type JobView, type NewDocument, type OutboxInsert } from '@quarry/persistence';
+import { currentOrNewTraceparent, LOGGER, parseTraceparent, type Logger } from '@quarry/telemetry';
+import type { MultipartFile, Multipart } from '@fastify/multipart';
+import { createHash, randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { Readable, Transform } from 'node:stream';
+
+export const UPLOAD_FIELD = 'files';
+
+/** Keeps only the last path segment and printable characters: names are labels, never paths. */
+export function sanitizeFilename(raw: string | undefined): string {
+  const base = path.posix.basename((raw ?? '').replace(/\\/g, '/'));
+  // eslint-disable-next-line no-control-regex
+  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 255);
+  return clean === '' || clean === '.' || clean === '..' ? 'upload' : clean;
+}
+
+export interface UploadResult {
+  job: JobView;
+  created: boolean;
+}
+
+@Injectable()
+export class UploadService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(BLOB_STORE) private readonly blobs: BlobStore,
+    @Inject(TOPOLOGY) private readonly topology: Topology,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly jobs: JobsRepository,
+    private readonly relay: OutboxRelay,
+  ) {}
+
+  /**
+   * Streams every file to the object store while hashing it (no file is held in memory), then writes
+   * the job, its documents and its outbox rows in one transaction, then publishes. Anything stored for
+   * a request that ends in an error is deleted again.
+   */
+  async upload(tenantId: string, parts: AsyncIterableIterator<Multipart>, idempotencyKey: string | null): Promise<UploadResult> {
+    const jobId = randomUUID();
+    const stored: NewDocument[] = [];
+    try {
+      for await (const part of parts) {
+        if (part.type !== 'file') continue;
+        if (part.fieldname !== UPLOAD_FIELD) {
+          part.file.resume();
+          throw new QuarryError('validation_failed', `unexpected file field "${part.fieldname}": send files in "${UPLOAD_FIELD}"`);
+        }
+        stored.push(await this.store(tenantId, part));
+      }
+    } catch (error) {
+      await this.discard(stored);
+      throw error;
+    }
+    if (stored.length === 0) {
+      throw new QuarryError('no_files', `no files: send one or more files in the multipart field "${UPLOAD_FIELD}"`);
+    }
+
+    const traceparent = currentOrNewTraceparent();
+    const outbox: OutboxInsert[] = stored.map((d) => {
+      const payload: IngestDocumentCommand = { v: 1, jobId, tenantId, documentId: d.id, traceparent };
+      return {
+        tenantId,
+        jobId,
+        subject: this.topology.commandSubject('ingestDocument'),
+        msgId: MessageIds.command('ingestDocument', jobId, d.id),
+        payload,
+        headers: { traceparent },
+      };
+    });
+    let result: Awaited<ReturnType<JobsRepository['createIngestJob']>>;
+    try {
+      result = await this.jobs.createIngestJob({
+        id: jobId,
+        tenantId,
+        idempotencyKey,
+        traceparent,
+        traceId: parseTraceparent(traceparent)?.traceId ?? null,
+        documents: stored,
+        outbox,
+      });
+    } catch (error) {
+      await this.discard(stored);
+      throw error;
+    }
+    if (!result.created) {
+      await this.discard(stored);
+      return { job: result.job, created: false };
+    }
+    // Committed: from here a failure only delays the message (the relay sweeps the outbox).
+    await this.relay.publishNow(result.outbox);
+    this.logger.info({ jobId, tenantId, documents: stored.length, traceparent }, 'job accepted');
+    return { job: result.job, created: true };
+  }
+
+  private async store(tenantId: string, part: MultipartFile): Promise<NewDocument> {
+    const id = randomUUID();
+    const blobKey = `${tenantId}/${id}`;
+    const filename = sanitizeFilename(part.filename);
+    const hash = createHash('sha256');
+    let size = 0;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        hash.update(chunk);
+        size += chunk.length;
+        done(null, chunk);
+      },
+    });
+    part.file.on('error', (e) => counter.destroy(e));
+    const body = Readable.toWeb(part.file.pipe(counter)) as ReadableStream<Uint8Array>;
+    try {
+      await this.blobs.put(blobKey, body, { filename });
+    } catch (error) {
+      await this.discard([{ blobKey } as NewDocument]);
+      if (part.file.truncated) throw this.tooLarge(filename);
+      throw error;
+    }
+    if (part.file.truncated) {
+      await this.blobs.delete(blobKey);
+      throw this.tooLarge(filename);
+    }
+    if (size === 0) {
+      await this.blobs.delete(blobKey);
+      throw new QuarryError('empty_file', `file "${filename}" is empty`);
+    }
+    return {
+      id,
+      filename,
+      claimedContentType: part.mimetype?.slice(0, 200) || null,
+      sha256: hash.digest('hex'),
+      sizeBytes: size,
+      blobKey,
+    };
+  }
+
+  private tooLarge(filename: string): QuarryError {
+    return new QuarryError(
+      'payload_too_large',
+      `file "${filename}" is larger than the limit of ${this.config.uploads.maxBytes} bytes`,
+    );
+  }
+
+  private async discard(docs: NewDocument[]): Promise<void> {
+    for (const d of docs) {
+      await this.blobs.delete(d.blobKey).catch((error: unknown) =>
+        this.logger.warn({ err: error, blobKey: d.blobKey }, 'could not delete blob of a rejected upload'),
+      );
+    }
+  }
+}

@@ -1,0 +1,86 @@
+import { Catch, HttpException, Inject, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import { ErrorCodes, QuarryError, type ErrorCode } from '@quarry/contracts';
+import { LOGGER, type Logger } from '@quarry/telemetry';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+
+interface FastifyLikeError {
+  code?: string;
+  statusCode?: number;
+  message?: string;
+}
+
+/** Fastify and @fastify/multipart errors that are the client's fault, by their error code. */
+const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_REQ_FILE_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_FILES_LIMIT: 'too_many_files',
+  FST_PARTS_LIMIT: 'too_many_files',
+  FST_FIELDS_LIMIT: 'validation_failed',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'not_multipart',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'validation_failed',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'validation_failed',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'validation_failed',
+  FST_PROTO_VIOLATION: 'validation_failed',
+};
+
+const STATUS_CODES: Record<number, ErrorCode> = {
+  400: 'validation_failed',
+  401: 'unauthorized',
+  404: 'not_found',
+  409: 'conflict',
+  413: 'payload_too_large',
+  415: 'not_multipart',
+};
+
+/**
+ * Every error leaves as `{code, message}` with the status its code maps to. A 5xx that is not a known
+ * infrastructure code gets an `errorId` that is also in the log line, and never leaks internals.
+ */
+@Catch()
+export class ErrorsFilter implements ExceptionFilter {
+  constructor(@Inject(LOGGER) private readonly logger: Logger) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const http = host.switchToHttp();
+    const reply = http.getResponse<FastifyReply>();
+    const request = http.getRequest<FastifyRequest>();
+    const { status, body } = this.translate(exception, request);
+    if (!reply.sent) void reply.status(status).header('content-type', 'application/json').send(body);
+  }
+
+  private translate(exception: unknown, request: FastifyRequest): { status: number; body: Record<string, unknown> } {
+    if (exception instanceof QuarryError) {
+      const status = ErrorCodes[exception.code].status;
+      if (status >= 500) return this.serverFault(exception, request, exception.code, status, exception.message);
+      return { status, body: { code: exception.code, message: exception.message, ...(exception.details ?? {}) } };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const code = STATUS_CODES[status] ?? (status >= 500 ? 'internal' : 'validation_failed');
+      if (status >= 500) return this.serverFault(exception, request, code, status);
+      const message = status === 404 ? `no route ${request.method} ${request.url.split('?')[0] ?? ''}` : exception.message;
+      return { status, body: { code, message } };
+    }
+    const fe = exception as FastifyLikeError;
+    const mapped = fe?.code ? FASTIFY_CODES[fe.code] : undefined;
+    if (mapped) return { status: ErrorCodes[mapped].status, body: { code: mapped, message: fe.message ?? mapped } };
+    if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+      return { status: fe.statusCode, body: { code: STATUS_CODES[fe.statusCode] ?? 'validation_failed', message: fe.message } };
+    }
+    return this.serverFault(exception, request, 'internal', 500);
+  }
+
+  private serverFault(exception: unknown, request: FastifyRequest, code: string, status: number, message?: string) {
+    const errorId = randomUUID();
+    this.logger.error({ err: exception, errorId, method: request.method, url: request.url }, 'request failed');
+    return {
+      status,
+      body: {
+        code,
+        message: message ?? 'internal error; quote the errorId when reporting it',
+        errorId,
+      },
+    };
+  }
+}

@@ -1,0 +1,61 @@
+import { Controller, Get, Param, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { JobStatus, QuarryError } from '@quarry/contracts';
+import { JobsRepository, type JobListCursor } from '@quarry/persistence';
+import { z } from 'zod';
+import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
+import { Uuid } from '../documents/documents.controller';
+import { parseInput } from '../http/validation';
+import { jobResponse } from '../http/views';
+
+const ListQuery = z
+  .object({
+    status: JobStatus.optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z.string().max(200).optional(),
+  })
+  .strict();
+
+export function encodeCursor(c: JobListCursor): string {
+  return Buffer.from(`${c.createdAt.toISOString()}|${c.id}`, 'utf8').toString('base64url');
+}
+
+export function decodeCursor(raw: string): JobListCursor {
+  const [at, id] = Buffer.from(raw, 'base64url').toString('utf8').split('|');
+  const createdAt = new Date(at ?? '');
+  if (!id || Number.isNaN(createdAt.getTime()) || !Uuid.safeParse(id).success) {
+    throw new QuarryError('validation_failed', 'invalid cursor: pass back the nextCursor of a previous page');
+  }
+  return { createdAt, id };
+}
+
+@ApiTags('jobs')
+@ApiBearerAuth()
+@Controller('v1/jobs')
+export class JobsController {
+  constructor(private readonly jobs: JobsRepository) {}
+
+  @Get()
+  @ApiOperation({ summary: "The tenant's jobs, newest first, with a status filter and cursor pagination" })
+  @ApiQuery({ name: 'status', required: false, enum: JobStatus.options })
+  @ApiQuery({ name: 'limit', required: false, type: Number })
+  @ApiQuery({ name: 'cursor', required: false, type: String })
+  async list(@CurrentTenant() tenant: TenantContext, @Query() query: Record<string, unknown>) {
+    const q = parseInput(ListQuery, query, 'query');
+    const page = await this.jobs.listJobs(tenant.tenantId, {
+      status: q.status,
+      limit: q.limit,
+      cursor: q.cursor ? decodeCursor(q.cursor) : undefined,
+    });
+    return { items: page.items.map(jobResponse), nextCursor: page.next ? encodeCursor(page.next) : null };
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'A job: status, progress, per-document status and errors, trace id' })
+  async get(@CurrentTenant() tenant: TenantContext, @Param('id') id: string) {
+    const jobId = parseInput(Uuid, id, 'job id');
+    const job = await this.jobs.getJob(tenant.tenantId, jobId);
+    if (!job) throw new QuarryError('not_found', `job ${jobId} not found`);
+    return jobResponse(job);
+  }
+}

@@ -1,0 +1,21 @@
+import 'reflect-metadata';
+import { loadConfig } from '@quarry/config';
+import { createLogger } from '@quarry/telemetry';
+import { createGatewayApp } from './bootstrap';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, app: 'gateway' });
+  try {
+    const app = await createGatewayApp(config, logger);
+    await app.listen({ host: config.http.host, port: config.http.port });
+    const url = config.http.publicUrl ?? `http://127.0.0.1:${config.http.port}`;
+    logger.info({ url, docs: `${url}/docs` }, `gateway listening on ${url}`);
+  } catch (error) {
+    logger.fatal({ err: error }, 'gateway failed to start');
+    logger.flush();
+    process.exit(1);
+  }
+}
+
+void main();

@@ -1,0 +1,40 @@
+import type { PrismaClient } from '../generated/prisma/client';
+import type { OutboxRow } from './types';
+
+/** The relay's view of the outbox (implements @quarry/messaging's OutboxStore port structurally). */
+export class OutboxRepository {
+  constructor(private readonly prisma: PrismaClient) {}
+
+  async pending(limit: number, olderThanMs: number): Promise<OutboxRow[]> {
+    const rows = await this.prisma.$queryRaw<
+      { id: bigint; tenant_id: string | null; job_id: string | null; subject: string; msg_id: string; payload: unknown; headers: unknown }[]
+    >`
+      SELECT id, tenant_id, job_id, subject, msg_id, payload, headers FROM outbox
+      WHERE sent_at IS NULL AND created_at < now() - make_interval(secs => ${olderThanMs / 1000}::float8)
+      ORDER BY created_at LIMIT ${limit}`;
+    return rows.map((r) => ({
+      id: r.id.toString(),
+      tenantId: r.tenant_id,
+      jobId: r.job_id,
+      subject: r.subject,
+      msgId: r.msg_id,
+      payload: r.payload,
+      headers: (r.headers ?? {}) as Record<string, string>,
+    }));
+  }
+
+  async markSent(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.prisma.$executeRaw`UPDATE outbox SET sent_at = now() WHERE id = ANY(${ids.map(BigInt)}::bigint[]) AND sent_at IS NULL`;
+  }
+
+  async markFailed(id: string, error: string): Promise<void> {
+    await this.prisma.$executeRaw`
+      UPDATE outbox SET attempts = attempts + 1, last_error = ${error.slice(0, 2000)} WHERE id = ${BigInt(id)}`;
+  }
+
+  async unsentCount(): Promise<number> {
+    const [r] = await this.prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL`;
+    return r?.n ?? 0;
+  }
+}

@@ -1,0 +1,276 @@
+import {
+  MessageIds,
+  type DetectedType,
+  type ErrorInfo,
+  type JobEvent,
+  type JobStatus,
+  type Topology,
+} from '@quarry/contracts';
+import type { PrismaClient } from '../generated/prisma/client';
+import { appendJobEvent, insertOutbox, type Tx } from './sql';
+import type { Claim, ChunkInput, DocumentWork, OutboxInsert, OutboxRow, PageInput } from './types';
+
+const ACTIVE_JOB = ['queued', 'running'] as const;
+
+interface DocRow {
+  id: string;
+  tenant_id: string;
+  job_id: string;
+  filename: string;
+  blob_key: string;
+  sha256: string;
+  status: string;
+  traceparent: string | null;
+  job_status: JobStatus;
+}
+
+/**
+ * The job state machine as seen by the workers. Every transition is a conditional UPDATE on the
+ * expected status, so a redelivered message can neither move a document backwards nor finish a
+ * step twice; each step's result and the outbox row for the next message commit together.
+ */
+export class PipelineRepository {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly topology: Topology,
+  ) {}
+
+  private async loadDoc(tx: Tx | PrismaClient, documentId: string): Promise<DocRow | undefined> {
+    const rows = await tx.$queryRaw<DocRow[]>`
+      SELECT d.id, d.tenant_id, d.job_id, d.filename, d.blob_key, d.sha256, d.status::text AS status,
+             j.traceparent, j.status AS job_status
+      FROM documents d JOIN jobs j ON j.id = d.job_id
+      WHERE d.id = ${documentId}::uuid AND d.tenant_id = j.tenant_id`;
+    return rows[0];
+  }
+
+  private toWork(d: DocRow): DocumentWork {
+    return {
+      documentId: d.id,
+      tenantId: d.tenant_id,
+      jobId: d.job_id,
+      filename: d.filename,
+      blobKey: d.blob_key,
+      sha256: d.sha256,
+      traceparent: d.traceparent,
+    };
+  }
+
+  private async claim(
+    tenantId: string,
+    documentId: string,
+    from: readonly string[],
+    to: 'extracting' | 'indexing',
+  ): Promise<Claim<DocumentWork>> {
+    return this.prisma.$transaction(async (tx) => {
+      const updated = await tx.$queryRaw<{ id: string }[]>`
+        UPDATE documents d SET status = ${to}::document_status, attempts = d.attempts + 1, updated_at = now()
+        FROM jobs j
+        WHERE d.id = ${documentId}::uuid AND d.tenant_id = ${tenantId}::uuid AND j.id = d.job_id
+          AND d.status::text = ANY(${[...from]}::text[]) AND j.status::text = ANY(${[...ACTIVE_JOB]}::text[])
+        RETURNING d.id`;
+      const doc = await this.loadDoc(tx, documentId);
+      if (!doc || doc.tenant_id !== tenantId) return { claimed: false, reason: 'not_found' } as const;
+      if (updated.length === 0) {
+        return {
+          claimed: false,
+          reason: ACTIVE_JOB.includes(doc.job_status as (typeof ACTIVE_JOB)[number]) ? 'already_done' : 'job_finished',
+        } as const;
+      }
+      const started = await tx.$queryRaw<{ id: string }[]>`
+        UPDATE jobs SET status = 'running', started_at = coalesce(started_at, now()), heartbeat_at = now(),
+               updated_at = now()
+        WHERE id = ${doc.job_id}::uuid AND status = 'queued' RETURNING id`;
+      if (started.length > 0) {
+        await appendJobEvent(tx, { jobId: doc.job_id, tenantId, kind: 'status', fromStatus: 'queued', toStatus: 'running' });
+      } else {
+        await tx.$executeRaw`UPDATE jobs SET heartbeat_at = now() WHERE id = ${doc.job_id}::uuid`;
+      }
+      await tx.$executeRaw`
+        UPDATE job_steps SET status = 'running', started_at = coalesce(started_at, now()), attempts = attempts + 1
+        WHERE job_id = ${doc.job_id}::uuid AND name = ${to === 'extracting' ? 'ingest' : 'index'}`;
+      return { claimed: true, work: this.toWork(doc) } as const;
+    });
+  }
+
+  /** queued|extracting → extracting (extracting again: the previous delivery died mid-way). */
+  claimForExtraction(tenantId: string, documentId: string): Promise<Claim<DocumentWork>> {
+    return this.claim(tenantId, documentId, ['queued', 'extracting'], 'extracting');
+  }
+
+  /** extracted|indexing → indexing. */
+  claimForIndexing(tenantId: string, documentId: string): Promise<Claim<DocumentWork>> {
+    return this.claim(tenantId, documentId, ['extracted', 'indexing'], 'indexing');
+  }
+
+  async reportProgress(jobId: string, progress: { step: string; done: number; total: number; message?: string }) {
+    await this.prisma.$executeRaw`
+      UPDATE jobs SET progress = ${JSON.stringify(progress)}::jsonb, heartbeat_at = now(), updated_at = now()
+      WHERE id = ${jobId}::uuid AND status = 'running'`;
+  }
+
+  /** Stores the pages and queues the index step in one transaction. Returns outbox rows to publish now. */
+  async completeExtraction(
+    work: DocumentWork,
+    result: { detectedType: DetectedType; pages: PageInput[] },
+    next: OutboxInsert,
+  ): Promise<OutboxRow[] | null> {
+    return this.prisma.$transaction(async (tx) => {
+      if (!(await this.lockActiveJob(tx, work.jobId))) return null;
+      const moved = await tx.$executeRaw`
+        UPDATE documents SET status = 'extracted', detected_type = ${result.detectedType},
+               page_count = ${result.pages.length}, updated_at = now()
+        WHERE id = ${work.documentId}::uuid AND status = 'extracting'`;
+      if (moved === 0) return null;
+      await tx.$executeRaw`DELETE FROM pages WHERE document_id = ${work.documentId}::uuid`;
+      if (result.pages.length > 0) {
+        await tx.$executeRaw`
+          INSERT INTO pages (tenant_id, document_id, page_number, text, char_count)
+          SELECT ${work.tenantId}::uuid, ${work.documentId}::uuid, n, t, char_length(t)
+          FROM unnest(${result.pages.map((p) => p.pageNumber)}::int[], ${result.pages.map((p) => p.text)}::text[]) AS x(n, t)`;
+      }
+      await this.stepDone(tx, work, 'ingest');
+      return insertOutbox(tx, [next]);
+    });
+  }
+
+  /** Stores chunks with their vectors, marks the document indexed and finishes the job if it was the last. */
+  async completeIndexing(
+    work: DocumentWork,
+    chunks: ChunkInput[],
+    model: { id: string; dim: number },
+  ): Promise<OutboxRow[] | null> {
+    return this.prisma.$transaction(async (tx) => {
+      if (!(await this.lockActiveJob(tx, work.jobId))) return null;
+      const moved = await tx.$executeRaw`
+        UPDATE documents SET status = 'indexed', chunk_count = ${chunks.length}, updated_at = now()
+        WHERE id = ${work.documentId}::uuid AND status = 'indexing'`;
+      if (moved === 0) return null;
+      await tx.$executeRaw`DELETE FROM chunks WHERE document_id = ${work.documentId}::uuid`;
+      if (chunks.length > 0) {
+        await tx.$executeRaw`
+          INSERT INTO chunks (tenant_id, document_id, page_number, ordinal, text, token_count, char_start, char_end,
+                              embedding, embedding_model, embedding_dim)
+          SELECT ${work.tenantId}::uuid, ${work.documentId}::uuid, p, o, t, tc, cs, ce, e::vector, ${model.id}, ${model.dim}
+          FROM unnest(${chunks.map((c) => c.pageNumber)}::int[], ${chunks.map((c) => c.ordinal)}::int[],
+                      ${chunks.map((c) => c.text)}::text[], ${chunks.map((c) => c.tokenCount)}::int[],
+                      ${chunks.map((c) => c.charStart)}::int[], ${chunks.map((c) => c.charEnd)}::int[],
+                      ${chunks.map((c) => toVectorLiteral(c.embedding))}::text[]) AS x(p, o, t, tc, cs, ce, e)`;
+      }
+      await this.stepDone(tx, work, 'index');
+      return this.finishJobIfDone(tx, work.jobId);
+    });
+  }
+
+  /** The document failed on its own; the job goes on, or finishes if this was its last document. */
+  async failDocument(work: Pick<DocumentWork, 'jobId' | 'documentId' | 'tenantId'>, error: ErrorInfo): Promise<OutboxRow[]> {
+    return this.prisma.$transaction(async (tx) => {
+      await tx.$queryRaw`SELECT id FROM jobs WHERE id = ${work.jobId}::uuid FOR UPDATE`;
+      const moved = await tx.$queryRaw<{ from_status: string }[]>`
+        UPDATE documents d SET status = 'failed', error = ${JSON.stringify(error)}::jsonb, updated_at = now()
+        FROM documents old
+        WHERE d.id = ${work.documentId}::uuid AND old.id = d.id AND d.status NOT IN ('indexed', 'failed', 'cancelled')
+        RETURNING old.status::text AS from_status`;
+      if (moved.length === 0) return [];
+      await appendJobEvent(tx, {
+        jobId: work.jobId,
+        tenantId: work.tenantId,
+        kind: 'document_failed',
+        data: { documentId: work.documentId, from: moved[0]?.from_status, error },
+      });
+      return this.finishJobIfDone(tx, work.jobId);
+    });
+  }
+
+  /** Locks the job row so concurrent last documents serialise; false when the job is already terminal. */
+  private async lockActiveJob(tx: Tx, jobId: string): Promise<boolean> {
+    const rows = await tx.$queryRaw<{ status: string }[]>`SELECT status::text FROM jobs WHERE id = ${jobId}::uuid FOR UPDATE`;
+    return rows[0]?.status === 'queued' || rows[0]?.status === 'running';
+  }
+
+  private async stepDone(tx: Tx, work: DocumentWork, step: 'ingest' | 'index'): Promise<void> {
+    await tx.$executeRaw`
+      WITH s AS (
+        UPDATE job_steps SET done = done + 1,
+               status = CASE WHEN done + 1 >= total THEN 'succeeded' ELSE status END,
+               finished_at = CASE WHEN done + 1 >= total THEN now() ELSE finished_at END
+        WHERE job_id = ${work.jobId}::uuid AND name = ${step}
+        RETURNING done, total)
+      UPDATE jobs SET progress = jsonb_build_object('step', ${step}::text, 'done', s.done, 'total', s.total),
+             heartbeat_at = now(), updated_at = now()
+      FROM s WHERE jobs.id = ${work.jobId}::uuid`;
+  }
+
+  /**
+   * Runs with the job row locked: when no document is still open, the job takes its final status
+   * (conditional on being active, so it happens once) and its event goes into the outbox.
+   */
+  private async finishJobIfDone(tx: Tx, jobId: string): Promise<OutboxRow[]> {
+    const [counts] = await tx.$queryRaw<{ open: number; ok: number; failed: number; total: number }[]>`
+      SELECT count(*) FILTER (WHERE status NOT IN ('indexed', 'failed', 'cancelled'))::int AS open,
+             count(*) FILTER (WHERE status = 'indexed')::int AS ok,
+             count(*) FILTER (WHERE status = 'failed')::int AS failed,
+             count(*)::int AS total
+      FROM documents WHERE job_id = ${jobId}::uuid`;
+    if (!counts || counts.open > 0) return [];
+    const final: JobStatus = counts.failed === 0 ? 'succeeded' : counts.ok === 0 ? 'failed' : 'completed_with_failures';
+    const error: ErrorInfo | null =
+      final === 'failed'
+        ? { code: 'internal', message: `all ${counts.total} document(s) failed` }
+        : final === 'completed_with_failures'
+          ? { code: 'internal', message: `${counts.failed} of ${counts.total} document(s) failed` }
+          : null;
+    const errorWithCode = error ? await this.firstDocumentError(tx, jobId, error) : null;
+    const done = await tx.$queryRaw<{ tenant_id: string; type: string; trace_id: string | null; traceparent: string | null }[]>`
+      UPDATE jobs SET status = ${final}::job_status, finished_at = now(), updated_at = now(), heartbeat_at = now(),
+             error = ${errorWithCode ? JSON.stringify(errorWithCode) : null}::jsonb,
+             progress = jsonb_build_object('step', 'index', 'done', ${counts.ok + counts.failed}::int, 'total', ${counts.total}::int)
+      WHERE id = ${jobId}::uuid AND status IN ('queued', 'running')
+      RETURNING tenant_id, type, trace_id, traceparent`;
+    const job = done[0];
+    if (!job) return [];
+    await appendJobEvent(tx, { jobId, tenantId: job.tenant_id, kind: 'status', fromStatus: 'running', toStatus: final });
+    const kind = final === 'failed' ? 'failed' : 'completed';
+    const event: JobEvent = {
+      v: 1,
+      jobId,
+      tenantId: job.tenant_id,
+      type: job.type === 'analyze' ? 'analyze' : 'ingest',
+      status: final,
+      occurredAt: new Date().toISOString(),
+      documents: { total: counts.total, succeeded: counts.ok, failed: counts.failed },
+      ...(errorWithCode ? { error: { code: errorWithCode.code, message: errorWithCode.message } } : {}),
+      ...(job.trace_id ? { traceId: job.trace_id } : {}),
+    };
+    return insertOutbox(tx, [
+      {
+        tenantId: job.tenant_id,
+        jobId,
+        subject: this.topology.eventSubject(kind),
+        msgId: MessageIds.jobEvent(jobId, kind),
+        payload: event,
+        headers: job.traceparent ? { traceparent: job.traceparent } : {},
+      },
+    ]);
+  }
+
+  /** A failed job reports its first document's error code, so clients see `corrupt_pdf`, not a generic code. */
+  private async firstDocumentError(tx: Tx, jobId: string, fallback: ErrorInfo): Promise<ErrorInfo> {
+    const [row] = await tx.$queryRaw<{ code: string | null }[]>`
+      SELECT error->>'code' AS code FROM documents WHERE job_id = ${jobId}::uuid AND status = 'failed'
+      ORDER BY updated_at LIMIT 1`;
+    return row?.code ? { ...fallback, code: row.code as ErrorInfo['code'] } : fallback;
+  }
+
+  async loadPages(tenantId: string, documentId: string): Promise<PageInput[]> {
+    return this.prisma.$queryRaw<PageInput[]>`
+      SELECT page_number AS "pageNumber", text FROM pages
+      WHERE document_id = ${documentId}::uuid AND tenant_id = ${tenantId}::uuid ORDER BY page_number`;
+  }
+}
+
+export function toVectorLiteral(v: Float32Array | number[]): string {
+  let s = '[';
+  for (let i = 0; i < v.length; i++) s += (i ? ',' : '') + (Number.isFinite(v[i]) ? String(v[i]) : '0');
+  return `${s}]`;
+}

@@ -1,0 +1,31 @@
+import { Prisma } from '../generated/prisma/client';
+import type { OutboxInsert, OutboxRow } from './types';
+
+export type Tx = Prisma.TransactionClient;
+export const sql = Prisma.sql;
+
+export async function insertOutbox(tx: Tx, rows: OutboxInsert[]): Promise<OutboxRow[]> {
+  if (rows.length === 0) return [];
+  // ON CONFLICT: a redelivered step that already wrote its next message must not fail on, or repeat, it.
+  const inserted = await tx.$queryRaw<{ id: bigint; msg_id: string }[]>`
+    INSERT INTO outbox (tenant_id, job_id, subject, msg_id, payload, headers)
+    SELECT t, j, s, m, p::jsonb, h::jsonb
+    FROM unnest(${rows.map((r) => r.tenantId)}::uuid[], ${rows.map((r) => r.jobId)}::uuid[],
+                ${rows.map((r) => r.subject)}::text[], ${rows.map((r) => r.msgId)}::text[],
+                ${rows.map((r) => JSON.stringify(r.payload))}::text[], ${rows.map((r) => JSON.stringify(r.headers))}::text[])
+         AS x(t, j, s, m, p, h)
+    ON CONFLICT (msg_id) DO NOTHING
+    RETURNING id, msg_id`;
+  const byMsgId = new Map(inserted.map((r) => [r.msg_id, r.id.toString()]));
+  return rows.filter((r) => byMsgId.has(r.msgId)).map((r) => ({ ...r, id: byMsgId.get(r.msgId) as string }));
+}
+
+export async function appendJobEvent(
+  tx: Tx,
+  e: { jobId: string; tenantId: string; kind: string; fromStatus?: string | null; toStatus?: string | null; data?: unknown },
+): Promise<void> {
+  await tx.$executeRaw`
+    INSERT INTO job_events (job_id, tenant_id, kind, from_status, to_status, data)
+    VALUES (${e.jobId}::uuid, ${e.tenantId}::uuid, ${e.kind}, ${e.fromStatus ?? null}, ${e.toStatus ?? null},
+            ${JSON.stringify(e.data ?? {})}::jsonb)`;
+}

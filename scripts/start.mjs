@@ -1,0 +1,99 @@
+// Runs Quarry's apps from dist/ (built by scripts/ensure.sh): all three, or the one named.
+// Lines are prefixed by app; a crashed app is restarted with backoff; Ctrl-C stops them all.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const APPS = ['gateway', 'ingest-worker', 'analysis-worker'];
+const COLORS = { gateway: 35, 'ingest-worker': 33, 'analysis-worker': 32 };
+const only = process.argv[2];
+if (only && !APPS.includes(only)) {
+  console.error(`unknown app "${only}": one of ${APPS.join(', ')}`);
+  process.exit(2);
+}
+
+const DEV_KEY = 'quarry-dev-key-change-me';
+const env = {
+  ...process.env,
+  LOG_PRETTY: process.env.LOG_PRETTY ?? (process.stdout.isTTY ? 'true' : 'false'),
+  QUARRY_BOOTSTRAP_API_KEY: process.env.QUARRY_BOOTSTRAP_API_KEY ?? DEV_KEY,
+};
+const port = Number(env.PORT ?? 3000);
+const width = Math.max(...APPS.map((a) => a.length));
+let stopping = false;
+const children = new Map();
+
+function prefix(app, line) {
+  const tag = `\x1b[${COLORS[app]}m${app.padEnd(width)}\x1b[0m |`;
+  process.stdout.write(`${tag} ${line}\n`);
+}
+
+function run(app, restarts = 0) {
+  const child = spawn(process.execPath, ['--enable-source-maps', path.join(root, 'dist/apps', app, 'src/main.js')], {
+    cwd: root,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const startedAt = Date.now();
+  children.set(app, child);
+  readline.createInterface({ input: child.stdout }).on('line', (l) => prefix(app, l));
+  readline.createInterface({ input: child.stderr }).on('line', (l) => prefix(app, l));
+  child.on('exit', (code, signal) => {
+    children.delete(app);
+    if (stopping) {
+      if (children.size === 0) process.exit(0);
+      return;
+    }
+    // A run that lasted a while resets the backoff; a crash loop backs off up to 30 s.
+    const next = Date.now() - startedAt > 60_000 ? 0 : restarts + 1;
+    const delay = Math.min(30_000, 500 * 2 ** Math.min(next, 6));
+    prefix(app, `exited (${signal ?? `code ${code}`}); restarting in ${delay} ms`);
+    setTimeout(() => run(app, next), delay);
+  });
+}
+
+function stop(signal) {
+  if (stopping) return;
+  stopping = true;
+  console.log(`\nstopping (${signal})...`);
+  if (children.size === 0) process.exit(0);
+  for (const c of children.values()) c.kill('SIGTERM');
+  setTimeout(() => {
+    for (const c of children.values()) c.kill('SIGKILL');
+    process.exit(1);
+  }, 30_000).unref();
+}
+process.on('SIGINT', () => stop('SIGINT'));
+process.on('SIGTERM', () => stop('SIGTERM'));
+
+for (const app of only ? [only] : APPS) run(app);
+
+if (!only || only === 'gateway') {
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  const poll = async () => {
+    try {
+      const r = await fetch(`${url}/healthz`);
+      if (r.ok) {
+        const key = env.QUARRY_BOOTSTRAP_API_KEY;
+        console.log(
+          [
+            '',
+            `\x1b[1mQuarry is up at ${url}\x1b[0m  (API docs: ${url}/docs)`,
+            key === DEV_KEY ? `API key (development default, set QUARRY_BOOTSTRAP_API_KEY to change): ${key}` : 'API key: the one in QUARRY_BOOTSTRAP_API_KEY',
+            `  curl -H "Authorization: Bearer ${key === DEV_KEY ? key : '$QUARRY_BOOTSTRAP_API_KEY'}" -F files=@your.pdf ${url}/v1/documents`,
+            'Ctrl-C stops everything.',
+            '',
+          ].join('\n'),
+        );
+        return;
+      }
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() < deadline && !stopping) setTimeout(poll, 500);
+  };
+  setTimeout(poll, 500);
+}
