@@ -3,6 +3,7 @@ import {
   Injectable,
   Module,
   type BeforeApplicationShutdown,
+  type InjectionToken,
   type DynamicModule,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
@@ -16,6 +17,7 @@ import { NatsObjectBlobStore } from './blob-store';
 import { CommandConsumer } from './command-consumer';
 import { connectToNats } from './connection';
 import { commandHandledBy, type CommandHandler } from './handler';
+import { OutboxRelay, type OutboxStore } from './outbox-relay';
 import { JetStreamPublisher } from './publisher';
 
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
@@ -28,6 +30,8 @@ export interface MessagingModuleOptions {
   appName: string;
   /** Commands this app consumes, with their concurrency. Exactly one handler each must exist. */
   consumes: Partial<Record<CommandName, { concurrency: number }>>;
+  /** Provider token of the app's OutboxStore implementation; the module builds the relay on it. */
+  outboxStore: InjectionToken;
 }
 
 export class HandlerWiringError extends Error {
@@ -146,9 +150,18 @@ export class MessagingModule {
           inject: [NATS_CONNECTION, TOPOLOGY],
           useFactory: (nc: NatsConnection, t: Topology) => new NatsObjectBlobStore(nc, t.blobBucket),
         },
+        {
+          provide: OutboxRelay,
+          inject: [options.outboxStore, JetStreamPublisher, LOGGER, APP_CONFIG],
+          useFactory: (store: OutboxStore, publisher: JetStreamPublisher, logger: Logger, config: AppConfig) =>
+            new OutboxRelay(store, publisher, logger.child({ component: 'outbox-relay' }), {
+              intervalMs: config.outbox.relayIntervalMs,
+              graceMs: config.outbox.relayGraceMs,
+            }),
+        },
         ConsumerHost,
       ],
-      exports: [NATS_CONNECTION, TOPOLOGY, BLOB_STORE, JetStreamPublisher, ConsumerHost],
+      exports: [NATS_CONNECTION, TOPOLOGY, BLOB_STORE, JetStreamPublisher, OutboxRelay, ConsumerHost],
     };
   }
 }

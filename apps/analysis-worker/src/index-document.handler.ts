@@ -1,0 +1,72 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@quarry/config';
+import { QuarryError, type ErrorInfo, type IndexDocumentCommand } from '@quarry/contracts';
+import {
+  HandlesCommand,
+  Outcome,
+  OutboxRelay,
+  type CommandHandler,
+  type DeliveryContext,
+  type HandlerOutcome,
+} from '@quarry/messaging';
+import { PipelineRepository, type ChunkInput } from '@quarry/persistence';
+import { chunkPages, type EmbeddingProvider } from '@quarry/retrieval';
+import { LOGGER, type Logger } from '@quarry/telemetry';
+import { EMBEDDING_PROVIDER } from './embeddings';
+
+/**
+ * Index step of one document: chunk its pages by tokens, embed the chunks in batches, store chunks
+ * and vectors; the document becomes `indexed` and, if it was the job's last, the job finishes.
+ */
+@Injectable()
+@HandlesCommand('indexDocument')
+export class IndexDocumentHandler implements CommandHandler<'indexDocument'> {
+  constructor(
+    private readonly pipeline: PipelineRepository,
+    private readonly relay: OutboxRelay,
+    @Inject(EMBEDDING_PROVIDER) private readonly embeddings: EmbeddingProvider,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async handle(cmd: IndexDocumentCommand, ctx: DeliveryContext): Promise<HandlerOutcome> {
+    const log = this.logger.child({ jobId: cmd.jobId, documentId: cmd.documentId, delivery: ctx.deliveryCount });
+    const claim = await this.pipeline.claimForIndexing(cmd.tenantId, cmd.documentId);
+    if (!claim.claimed) {
+      log.info({ reason: claim.reason }, 'nothing to do for this document');
+      return Outcome.ack();
+    }
+    const work = claim.work;
+    const pages = await this.pipeline.loadPages(work.tenantId, work.documentId);
+    const chunks = chunkPages(pages, this.config.chunking);
+    const batch = this.config.embedding.batchSize;
+    const stored: ChunkInput[] = [];
+    for (let i = 0; i < chunks.length; i += batch) {
+      if (ctx.signal.aborted) {
+        return Outcome.retry({ code: 'dependency_unavailable', message: 'worker shutting down' }, 0);
+      }
+      const slice = chunks.slice(i, i + batch);
+      const vectors = await this.embeddings.embed(slice.map((c) => c.text));
+      slice.forEach((c, k) => {
+        const embedding = vectors[k];
+        if (!embedding) throw new QuarryError('embedding_failed', `provider returned ${vectors.length} vectors for ${slice.length} texts`);
+        stored.push({ ...c, embedding });
+      });
+      await this.pipeline.reportProgress(work.jobId, {
+        step: 'index',
+        done: Math.min(i + batch, chunks.length),
+        total: chunks.length,
+        message: `${work.filename}: embedded ${Math.min(i + batch, chunks.length)}/${chunks.length} chunks`,
+      });
+    }
+    const rows = await this.pipeline.completeIndexing(work, stored, { id: this.embeddings.id, dim: this.embeddings.dim });
+    if (rows) await this.relay.publishNow(rows);
+    log.info({ chunks: stored.length, model: this.embeddings.id }, 'document indexed');
+    return Outcome.ack();
+  }
+
+  async onDeadLetter(cmd: IndexDocumentCommand, error: ErrorInfo): Promise<void> {
+    const rows = await this.pipeline.failDocument(cmd, { code: error.code, message: error.message });
+    await this.relay.publishNow(rows);
+  }
+}

@@ -1,0 +1,37 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@quarry/config';
+import { MessagingModule } from '@quarry/messaging';
+import { OutboxRepository, PersistenceModule } from '@quarry/persistence';
+import { createEmbeddingProvider } from '@quarry/retrieval';
+import { CoreModule, type Logger } from '@quarry/telemetry';
+import { EMBEDDING_PROVIDER, EmbeddingLifecycle } from './embeddings';
+import { IndexDocumentHandler } from './index-document.handler';
+import { SearchService } from './search.service';
+
+@Module({})
+export class AnalysisWorkerModule {
+  static forRoot(config: AppConfig, logger: Logger): DynamicModule {
+    return {
+      module: AnalysisWorkerModule,
+      imports: [
+        CoreModule.forRoot(config, logger),
+        PersistenceModule,
+        MessagingModule.forRoot({
+          appName: 'quarry-analysis-worker',
+          consumes: { indexDocument: { concurrency: config.workers.analysisConcurrency } },
+          outboxStore: OutboxRepository,
+        }),
+      ],
+      providers: [
+        {
+          provide: EMBEDDING_PROVIDER,
+          inject: [APP_CONFIG],
+          useFactory: (c: AppConfig) => createEmbeddingProvider(c.embedding),
+        },
+        EmbeddingLifecycle,
+        IndexDocumentHandler,
+        SearchService,
+      ],
+    };
+  }
+}

@@ -1,0 +1,121 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@quarry/config';
+import {
+  MessageIds,
+  QuarryError,
+  type ErrorInfo,
+  type IndexDocumentCommand,
+  type IngestDocumentCommand,
+  type Topology,
+} from '@quarry/contracts';
+import {
+  BLOB_STORE,
+  HandlesCommand,
+  Outcome,
+  OutboxRelay,
+  TOPOLOGY,
+  type BlobStore,
+  type CommandHandler,
+  type DeliveryContext,
+  type HandlerOutcome,
+} from '@quarry/messaging';
+import { PipelineRepository, type DocumentWork } from '@quarry/persistence';
+import { LOGGER, type Logger } from '@quarry/telemetry';
+import { DOCUMENT_EXTRACTOR, type DocumentExtractor } from './extractor';
+
+const PROGRESS_EVERY_MS = 1000;
+
+/**
+ * Ingest step of one document: fetch the bytes, detect the type from them, extract text per page,
+ * then store the pages and queue the index step in one transaction. A document that cannot be read
+ * fails on its own (with its code) and the job's other documents go on.
+ */
+@Injectable()
+@HandlesCommand('ingestDocument')
+export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
+  constructor(
+    private readonly pipeline: PipelineRepository,
+    private readonly relay: OutboxRelay,
+    @Inject(BLOB_STORE) private readonly blobs: BlobStore,
+    @Inject(DOCUMENT_EXTRACTOR) private readonly extractor: DocumentExtractor,
+    @Inject(TOPOLOGY) private readonly topology: Topology,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async handle(cmd: IngestDocumentCommand, ctx: DeliveryContext): Promise<HandlerOutcome> {
+    const log = this.logger.child({ jobId: cmd.jobId, documentId: cmd.documentId, delivery: ctx.deliveryCount });
+    const claim = await this.pipeline.claimForExtraction(cmd.tenantId, cmd.documentId);
+    if (!claim.claimed) {
+      log.info({ reason: claim.reason }, 'nothing to do for this document');
+      return Outcome.ack();
+    }
+    const work = claim.work;
+    try {
+      const bytes = await this.blobs.getBytes(work.blobKey);
+      const detected = this.extractor.detect(bytes, work.filename);
+      let lastReport = 0;
+      const extracted = await this.extractor.extract(bytes, detected, {
+        timeoutMs: this.config.parsing.pdfTimeoutMs,
+        maxMemoryMb: this.config.parsing.maxMemoryMb,
+        onPage: async (page) => {
+          if (ctx.signal.aborted) throw new QuarryError('dependency_unavailable', 'worker shutting down');
+          const now = Date.now();
+          if (now - lastReport < PROGRESS_EVERY_MS) return;
+          lastReport = now;
+          await this.pipeline.reportProgress(work.jobId, {
+            step: 'ingest',
+            done: page.pageNumber,
+            total: 0,
+            message: `${work.filename}: page ${page.pageNumber}`,
+          });
+        },
+      });
+      if (extracted.pages.every((p) => p.text.trim() === '')) {
+        throw new QuarryError('no_text', `no text found in "${work.filename}" (${detected}); scanned pages need OCR`);
+      }
+      const rows = await this.pipeline.completeExtraction(
+        work,
+        { detectedType: detected, pages: extracted.pages },
+        this.indexCommand(work, cmd.traceparent ?? work.traceparent ?? undefined),
+      );
+      if (rows) await this.relay.publishNow(rows);
+      log.info({ detected, pages: extracted.pageCount }, 'document extracted');
+      return Outcome.ack();
+    } catch (error) {
+      if (error instanceof QuarryError && !error.retryable) {
+        await this.failDocument(work, error.toInfo());
+        log.warn({ code: error.code, reason: error.message }, 'document failed');
+        return Outcome.ack();
+      }
+      throw error;
+    }
+  }
+
+  async onDeadLetter(cmd: IngestDocumentCommand, error: ErrorInfo): Promise<void> {
+    await this.failDocument({ jobId: cmd.jobId, documentId: cmd.documentId, tenantId: cmd.tenantId }, error);
+  }
+
+  private async failDocument(work: Pick<DocumentWork, 'jobId' | 'documentId' | 'tenantId'>, error: ErrorInfo) {
+    const rows = await this.pipeline.failDocument(work, { code: error.code, message: error.message });
+    await this.relay.publishNow(rows);
+  }
+
+  private indexCommand(work: DocumentWork, traceparent: string | undefined) {
+    const payload: IndexDocumentCommand = {
+      v: 1,
+      jobId: work.jobId,
+      tenantId: work.tenantId,
+      documentId: work.documentId,
+      ...(traceparent ? { traceparent } : {}),
+    };
+    return {
+      tenantId: work.tenantId,
+      jobId: work.jobId,
+      subject: this.topology.commandSubject('indexDocument'),
+      msgId: MessageIds.command('indexDocument', work.jobId, work.documentId),
+      payload,
+      headers: traceparent ? { traceparent } : ({} as Record<string, string>),
+    };
+  }
+}

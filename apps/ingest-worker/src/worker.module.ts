@@ -1,0 +1,26 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import type { AppConfig } from '@quarry/config';
+import { MessagingModule } from '@quarry/messaging';
+import { OutboxRepository, PersistenceModule } from '@quarry/persistence';
+import { CoreModule, type Logger } from '@quarry/telemetry';
+import { DOCUMENT_EXTRACTOR, parsersExtractor } from './extractor';
+import { IngestDocumentHandler } from './ingest-document.handler';
+
+@Module({})
+export class IngestWorkerModule {
+  static forRoot(config: AppConfig, logger: Logger): DynamicModule {
+    return {
+      module: IngestWorkerModule,
+      imports: [
+        CoreModule.forRoot(config, logger),
+        PersistenceModule,
+        MessagingModule.forRoot({
+          appName: 'quarry-ingest-worker',
+          consumes: { ingestDocument: { concurrency: config.workers.ingestConcurrency } },
+          outboxStore: OutboxRepository,
+        }),
+      ],
+      providers: [{ provide: DOCUMENT_EXTRACTOR, useValue: parsersExtractor }, IngestDocumentHandler],
+    };
+  }
+}
