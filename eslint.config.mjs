@@ -99,6 +99,19 @@ export default tseslint.config(
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
+    // Tests of the pure document libraries may use the testing library's document fixtures.
+    files: ['libs/extraction/**/*.spec.ts', 'libs/retrieval/**/*.spec.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          depConstraints: [{ sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:contracts', 'type:testing'] }],
+        },
+      ],
+    },
+  },
+  {
     files: ['**/*.spec.ts', '**/*.int-spec.ts', 'e2e/**/*.ts'],
     rules: {
       '@typescript-eslint/unbound-method': 'off',

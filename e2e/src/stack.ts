@@ -1,0 +1,168 @@
+import { isTerminalJobStatus, type JobStatus } from '@quarry/contracts';
+import {
+  AppProcess,
+  createTestDatabase,
+  createTestNamespace,
+  freePort,
+  REPO_ROOT,
+  waitFor,
+  type AppName,
+  type TestDatabase,
+  type TestNamespace,
+} from '@quarry/testing';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+
+export interface JobBody {
+  id: string;
+  status: JobStatus;
+  progress: { step?: string; done?: number; total?: number };
+  documents: { id: string; filename: string; status: string; error: { code: string; message: string } | null }[];
+  error: { code: string; message: string } | null;
+  traceId: string | null;
+}
+
+export interface HttpResult<T = unknown> {
+  status: number;
+  body: T;
+  headers: Headers;
+  ms: number;
+}
+
+const ACK_WAIT_MS = 4000;
+
+/**
+ * The three apps as separate processes on a database and a NATS namespace of their own, driven over
+ * HTTP like a client would. Logs go to tmp/e2e/<run>/<app>.log.
+ */
+export class QuarryStack {
+  readonly apps: Record<AppName, AppProcess>;
+  readonly apiKey = `e2e-${randomBytes(12).toString('hex')}`;
+
+  private constructor(
+    readonly db: TestDatabase,
+    readonly ns: TestNamespace,
+    readonly port: number,
+    readonly logDir: string,
+    extraEnv: Record<string, string>,
+  ) {
+    const env: Record<string, string> = {
+      NODE_ENV: 'test',
+      DATABASE_URL: db.url,
+      DATABASE_POOL_MAX: '4',
+      NATS_URL: ns.natsUrl,
+      QUARRY_NAMESPACE: ns.namespace,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      QUARRY_BOOTSTRAP_API_KEY: this.apiKey,
+      ACK_WAIT_MS: String(ACK_WAIT_MS),
+      MAX_DELIVER: '5',
+      RETRY_BASE_DELAY_MS: '200',
+      RETRY_MAX_DELAY_MS: '2000',
+      OUTBOX_RELAY_INTERVAL_MS: '500',
+      OUTBOX_RELAY_GRACE_MS: '1000',
+      SHUTDOWN_TIMEOUT_MS: '5000',
+      LOG_LEVEL: 'info',
+      ...extraEnv,
+    };
+    this.apps = {
+      gateway: new AppProcess('gateway', env, logDir),
+      'ingest-worker': new AppProcess('ingest-worker', env, logDir),
+      'analysis-worker': new AppProcess('analysis-worker', env, logDir),
+    };
+  }
+
+  static async start(label: string, extraEnv: Record<string, string> = {}): Promise<QuarryStack> {
+    const db = await createTestDatabase(label);
+    const ns = await createTestNamespace(label, {
+      ackWaitMs: ACK_WAIT_MS,
+      maxDeliver: 5,
+      maxAckPending: { ingestDocument: 16, indexDocument: 16 },
+    });
+    const port = await freePort();
+    const logDir = path.join(REPO_ROOT, 'tmp/e2e', ns.namespace);
+    const stack = new QuarryStack(db, ns, port, logDir, extraEnv);
+    for (const app of Object.values(stack.apps)) app.start();
+    await stack.waitUntilReady();
+    return stack;
+  }
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Gateway ready, and each worker has a pull request waiting on its consumer. */
+  async waitUntilReady(timeoutMs = 60_000): Promise<void> {
+    await waitFor(async () => (await fetch(`${this.baseUrl}/readyz`)).ok, { timeoutMs, description: 'gateway ready' });
+    await this.waitForWorker('ingest-worker', timeoutMs);
+    await this.waitForWorker('analysis-worker', timeoutMs);
+  }
+
+  async waitForWorker(app: 'ingest-worker' | 'analysis-worker', timeoutMs = 60_000): Promise<void> {
+    const jsm = await jetstreamManager(this.ns.nc);
+    const consumer = this.ns.topology.consumerName(app === 'ingest-worker' ? 'ingestDocument' : 'indexDocument');
+    await waitFor(
+      async () => {
+        const info = await jsm.consumers.info(this.ns.topology.jobsStream, consumer);
+        return (info.num_waiting ?? 0) > 0 || info.num_ack_pending > 0;
+      },
+      { timeoutMs, description: `${app} pulling` },
+    );
+  }
+
+  async request<T = unknown>(
+    method: string,
+    urlPath: string,
+    options: { json?: unknown; form?: FormData; headers?: Record<string, string>; auth?: boolean } = {},
+  ): Promise<HttpResult<T>> {
+    const headers: Record<string, string> = { ...(options.headers ?? {}) };
+    if (options.auth !== false) headers['authorization'] = `Bearer ${this.apiKey}`;
+    let body: RequestInit['body'];
+    if (options.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(options.json);
+    } else if (options.form) {
+      body = options.form;
+    }
+    const started = performance.now();
+    const response = await fetch(`${this.baseUrl}${urlPath}`, { method, headers, body });
+    const text = await response.text();
+    const ms = performance.now() - started;
+    return { status: response.status, body: (text ? JSON.parse(text) : null) as T, headers: response.headers, ms };
+  }
+
+  async upload(files: { name: string; bytes: Uint8Array; type?: string }[], headers: Record<string, string> = {}) {
+    const form = new FormData();
+    for (const f of files) {
+      form.append('files', new Blob([Buffer.from(f.bytes)], { type: f.type ?? 'application/octet-stream' }), f.name);
+    }
+    return this.request<{ id: string; status: JobStatus; documents: { id: string; filename: string; status: string }[] }>(
+      'POST',
+      '/v1/documents',
+      { form, headers },
+    );
+  }
+
+  async job(id: string): Promise<JobBody> {
+    const r = await this.request<JobBody>('GET', `/v1/jobs/${id}`);
+    if (r.status !== 200) throw new Error(`GET /v1/jobs/${id} answered ${r.status}`);
+    return r.body;
+  }
+
+  async waitForTerminal(id: string, timeoutMs = 120_000): Promise<JobBody> {
+    return waitFor(
+      async () => {
+        const job = await this.job(id);
+        return isTerminalJobStatus(job.status) ? job : undefined;
+      },
+      { timeoutMs, intervalMs: 200, description: `job ${id} terminal` },
+    );
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(Object.values(this.apps).map((a) => a.stop()));
+    await this.ns.cleanup();
+    await this.db.drop();
+  }
+}

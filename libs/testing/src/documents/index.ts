@@ -1,0 +1,3 @@
+export * from './make-encrypted-pdf';
+export * from './make-test-pdf';
+export * from './raw-pdf';

@@ -1,0 +1,77 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+export const REPO_ROOT = path.resolve(__dirname, '../../..');
+
+export type AppName = 'gateway' | 'ingest-worker' | 'analysis-worker';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/**
+ * One of Quarry's apps as a real separate process, started from the build in dist/ exactly as
+ * `npm start` runs it, logging to a file under tmp/ for post-mortems.
+ */
+export class AppProcess {
+  private child: ChildProcess | undefined;
+  private exited: Promise<number | null> | undefined;
+  readonly logFile: string;
+
+  constructor(
+    readonly app: AppName,
+    private readonly env: Record<string, string>,
+    logDir: string,
+  ) {
+    mkdirSync(logDir, { recursive: true });
+    this.logFile = path.join(logDir, `${app}.log`);
+  }
+
+  start(): void {
+    const entry = path.join(REPO_ROOT, 'dist/apps', this.app, 'src/main.js');
+    if (!existsSync(entry)) throw new Error(`${entry} is missing: run 'node scripts/build.mjs' (npm test does)`);
+    const log = createWriteStream(this.logFile, { flags: 'a' });
+    const child = spawn(process.execPath, ['--enable-source-maps', entry], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout?.pipe(log, { end: false });
+    child.stderr?.pipe(log, { end: false });
+    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
+    this.child = child;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** SIGKILL: no shutdown hooks, no acks, no naks — what a crash or an OOM kill looks like. */
+  async kill(): Promise<void> {
+    if (!this.running) return;
+    this.child?.kill('SIGKILL');
+    await this.exited;
+  }
+
+  async stop(timeoutMs = 15_000): Promise<void> {
+    if (!this.running) return;
+    this.child?.kill('SIGTERM');
+    const timer = setTimeout(() => this.child?.kill('SIGKILL'), timeoutMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+}
