@@ -8,7 +8,7 @@ import {
 } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
-import { JetStreamPublisher, MessagingModule, OutboxRelay } from '@quarry/messaging';
+import { MessagingModule, OutboxRelay } from '@quarry/messaging';
 import { OutboxRepository, PersistenceModule, TenantsRepository } from '@quarry/persistence';
 import { CoreModule, LOGGER, type Logger } from '@quarry/telemetry';
 import { ApiKeyGuard } from './auth/api-key.guard';
@@ -50,21 +50,12 @@ export class GatewayModule {
       imports: [
         CoreModule.forRoot(config, logger),
         PersistenceModule,
-        MessagingModule.forRoot({ appName: 'quarry-gateway', consumes: {} }),
+        MessagingModule.forRoot({ appName: 'quarry-gateway', consumes: {}, outboxStore: OutboxRepository }),
       ],
       controllers: [HealthController, DocumentsController, JobsController, SearchController],
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: ErrorsFilter },
-        {
-          provide: OutboxRelay,
-          inject: [OutboxRepository, JetStreamPublisher, LOGGER, APP_CONFIG],
-          useFactory: (store: OutboxRepository, publisher: JetStreamPublisher, log: Logger, c: AppConfig) =>
-            new OutboxRelay(store, publisher, log.child({ component: 'outbox-relay' }), {
-              intervalMs: c.outbox.relayIntervalMs,
-              graceMs: c.outbox.relayGraceMs,
-            }),
-        },
         UploadService,
         GatewayLifecycle,
       ],

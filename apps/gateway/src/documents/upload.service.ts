@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
-import { MessageIds, QuarryError, type IngestDocumentCommand, type Topology } from '@quarry/contracts';
+import { MessageIds, QuarryError, uuidv7, type IngestDocumentCommand, type Topology } from '@quarry/contracts';
 import { BLOB_STORE, OutboxRelay, TOPOLOGY, type BlobStore } from '@quarry/messaging';
 import { JobsRepository, type JobView, type NewDocument, type OutboxInsert } from '@quarry/persistence';
 import { currentOrNewTraceparent, LOGGER, parseTraceparent, type Logger } from '@quarry/telemetry';
 import type { MultipartFile, Multipart } from '@fastify/multipart';
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 
@@ -41,7 +41,7 @@ export class UploadService {
    * a request that ends in an error is deleted again.
    */
   async upload(tenantId: string, parts: AsyncIterableIterator<Multipart>, idempotencyKey: string | null): Promise<UploadResult> {
-    const jobId = randomUUID();
+    const jobId = uuidv7();
     const stored: NewDocument[] = [];
     try {
       for await (const part of parts) {
@@ -98,7 +98,7 @@ export class UploadService {
   }
 
   private async store(tenantId: string, part: MultipartFile): Promise<NewDocument> {
-    const id = randomUUID();
+    const id = uuidv7();
     const blobKey = `${tenantId}/${id}`;
     const filename = sanitizeFilename(part.filename);
     const hash = createHash('sha256');
