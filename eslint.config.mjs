@@ -2,13 +2,90 @@
 import js from '@eslint/js';
 import nx from '@nx/eslint-plugin';
 import prettier from 'eslint-config-prettier';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 const pureDocumentCode = ['@nestjs/*', '@nats-io/*', '@prisma/*', 'pg'];
 
+/** Who may import whom. `tests` lets a library's own spec files use the test kit too. */
+function boundaries({ tests }) {
+  const kit = tests ? ['type:test-kit'] : [];
+  return {
+    enforceBuildableLibDependency: false,
+    allow: [],
+    depConstraints: [
+      {
+        sourceTag: 'type:contracts',
+        onlyDependOnLibsWithTags: ['type:contracts', ...kit],
+        bannedExternalImports: [...pureDocumentCode, 'pino', '@opentelemetry/*'],
+      },
+      { sourceTag: 'type:config', onlyDependOnLibsWithTags: ['type:contracts', ...kit] },
+      { sourceTag: 'type:telemetry', onlyDependOnLibsWithTags: ['type:contracts', 'type:config', ...kit] },
+      {
+        sourceTag: 'type:messaging',
+        onlyDependOnLibsWithTags: ['type:contracts', 'type:config', 'type:telemetry', ...kit],
+        bannedExternalImports: ['@prisma/*', 'pg'],
+      },
+      {
+        sourceTag: 'type:persistence',
+        onlyDependOnLibsWithTags: ['type:contracts', 'type:config', 'type:telemetry', ...kit],
+        bannedExternalImports: ['@nats-io/*'],
+      },
+      {
+        sourceTag: 'type:domain',
+        onlyDependOnLibsWithTags: ['type:contracts', ...kit],
+        bannedExternalImports: pureDocumentCode,
+      },
+      { sourceTag: 'type:test-kit', onlyDependOnLibsWithTags: ['type:contracts'] },
+      {
+        sourceTag: 'type:testing',
+        onlyDependOnLibsWithTags: [
+          'type:contracts',
+          'type:config',
+          'type:telemetry',
+          'type:messaging',
+          'type:persistence',
+          'type:test-kit',
+        ],
+      },
+      {
+        sourceTag: 'type:app',
+        onlyDependOnLibsWithTags: [
+          'type:contracts',
+          'type:config',
+          'type:telemetry',
+          'type:messaging',
+          'type:persistence',
+          'type:domain',
+          'type:testing',
+          'type:test-kit',
+        ],
+      },
+      {
+        sourceTag: 'type:e2e',
+        onlyDependOnLibsWithTags: ['type:contracts', 'type:testing', 'type:test-kit', 'type:config'],
+      },
+      { sourceTag: 'scope:ingest', onlyDependOnLibsWithTags: ['scope:ingest', 'scope:shared'] },
+      { sourceTag: 'scope:analysis', onlyDependOnLibsWithTags: ['scope:analysis', 'scope:shared'] },
+      { sourceTag: 'scope:gateway', onlyDependOnLibsWithTags: ['scope:gateway', 'scope:shared'] },
+      { sourceTag: 'scope:ops', onlyDependOnLibsWithTags: ['scope:ops', 'scope:shared'] },
+      {
+        sourceTag: 'scope:shared',
+        onlyDependOnLibsWithTags: ['scope:shared', 'scope:ingest', 'scope:analysis'],
+      },
+    ],
+  };
+}
+
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/**', '**/dist/**', '**/tmp/**', 'libs/persistence/src/generated/**', 'coverage/**'],
+    ignores: [
+      '**/node_modules/**',
+      '**/dist/**',
+      '**/tmp/**',
+      'libs/persistence/src/generated/**',
+      'coverage/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
@@ -21,66 +98,7 @@ export default tseslint.config(
     files: ['**/*.ts'],
     plugins: { '@nx': nx },
     rules: {
-      '@nx/enforce-module-boundaries': [
-        'error',
-        {
-          enforceBuildableLibDependency: false,
-          allow: [],
-          depConstraints: [
-            {
-              sourceTag: 'type:contracts',
-              onlyDependOnLibsWithTags: ['type:contracts'],
-              bannedExternalImports: [...pureDocumentCode, 'pino', '@opentelemetry/*'],
-            },
-            { sourceTag: 'type:config', onlyDependOnLibsWithTags: ['type:contracts'] },
-            { sourceTag: 'type:telemetry', onlyDependOnLibsWithTags: ['type:contracts', 'type:config'] },
-            {
-              sourceTag: 'type:messaging',
-              onlyDependOnLibsWithTags: ['type:contracts', 'type:config', 'type:telemetry'],
-              bannedExternalImports: ['@prisma/*', 'pg'],
-            },
-            {
-              sourceTag: 'type:persistence',
-              onlyDependOnLibsWithTags: ['type:contracts', 'type:config', 'type:telemetry'],
-              bannedExternalImports: ['@nats-io/*'],
-            },
-            {
-              sourceTag: 'type:domain',
-              onlyDependOnLibsWithTags: ['type:contracts'],
-              bannedExternalImports: pureDocumentCode,
-            },
-            {
-              sourceTag: 'type:testing',
-              onlyDependOnLibsWithTags: [
-                'type:contracts',
-                'type:config',
-                'type:telemetry',
-                'type:messaging',
-                'type:persistence',
-                'type:domain',
-              ],
-            },
-            {
-              sourceTag: 'type:app',
-              onlyDependOnLibsWithTags: [
-                'type:contracts',
-                'type:config',
-                'type:telemetry',
-                'type:messaging',
-                'type:persistence',
-                'type:domain',
-                'type:testing',
-              ],
-            },
-            { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:contracts', 'type:testing', 'type:config'] },
-            { sourceTag: 'scope:ingest', onlyDependOnLibsWithTags: ['scope:ingest', 'scope:shared'] },
-            { sourceTag: 'scope:analysis', onlyDependOnLibsWithTags: ['scope:analysis', 'scope:shared'] },
-            { sourceTag: 'scope:gateway', onlyDependOnLibsWithTags: ['scope:gateway', 'scope:shared'] },
-            { sourceTag: 'scope:ops', onlyDependOnLibsWithTags: ['scope:ops', 'scope:shared'] },
-            { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared', 'scope:ingest', 'scope:analysis'] },
-          ],
-        },
-      ],
+      '@nx/enforce-module-boundaries': ['error', boundaries({ tests: false })],
       'no-restricted-syntax': [
         'error',
         {
@@ -95,21 +113,23 @@ export default tseslint.config(
   },
   {
     // The one place allowed to read the environment, plus tests and tooling that set it up for child processes.
-    files: ['libs/config/src/**/*.ts', '**/*.spec.ts', '**/*.int-spec.ts', 'e2e/**/*.ts', 'libs/testing/src/**/*.ts', 'prisma.config.ts'],
+    files: [
+      'libs/config/src/**/*.ts',
+      '**/*.spec.ts',
+      '**/*.int-spec.ts',
+      'e2e/**/*.ts',
+      'libs/testing/src/**/*.ts',
+      'libs/test-kit/src/**/*.ts',
+      'apps/*/src/testing/**/*.ts',
+      'prisma.config.ts',
+    ],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
-    // Tests of the pure document libraries may use the testing library's document fixtures.
-    files: ['libs/extraction/**/*.spec.ts', 'libs/retrieval/**/*.spec.ts'],
-    rules: {
-      '@nx/enforce-module-boundaries': [
-        'error',
-        {
-          enforceBuildableLibDependency: false,
-          depConstraints: [{ sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:contracts', 'type:testing'] }],
-        },
-      ],
-    },
+    // A library's own tests may use the test kit (fixtures, waiting, scratch databases), which
+    // depends on no Quarry library, so no cycle can form.
+    files: ['libs/**/*.spec.ts', 'libs/**/*.int-spec.ts', 'libs/**/__fixtures__/**/*.ts'],
+    rules: { '@nx/enforce-module-boundaries': ['error', boundaries({ tests: true })] },
   },
   {
     files: ['**/*.spec.ts', '**/*.int-spec.ts', 'e2e/**/*.ts'],
@@ -121,7 +141,8 @@ export default tseslint.config(
   {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     extends: [tseslint.configs.disableTypeChecked],
-    languageOptions: { globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', process: 'readonly', console: 'readonly' } },
+    languageOptions: { globals: { ...globals.node, jest: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   prettier,
 );

@@ -8,7 +8,8 @@ import path from 'node:path';
 const require = createRequire(import.meta.url);
 const { swcOptions, root } = require('../tools/swc-options.cjs');
 
-const isSource = (f) => f.endsWith('.ts') && !f.endsWith('.d.ts') && !/\.(spec|int-spec|e2e-spec)\.ts$/.test(f);
+const isSource = (f) =>
+  f.endsWith('.ts') && !f.endsWith('.d.ts') && !/\.(spec|int-spec|e2e-spec)\.ts$/.test(f);
 
 async function* walk(dir) {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
@@ -33,7 +34,13 @@ async function worker() {
     const file = files[i++];
     const rel = path.relative(root, file);
     const target = path.join(out, rel.replace(/\.ts$/, '.js'));
-    const result = await transformFile(file, { ...options, swcrc: false, filename: file, sourceFileName: path.relative(path.dirname(target), file), outputPath: target });
+    const result = await transformFile(file, {
+      ...options,
+      swcrc: false,
+      filename: file,
+      sourceFileName: path.relative(path.dirname(target), file),
+      outputPath: target,
+    });
     await mkdir(path.dirname(target), { recursive: true });
     await writeFile(target, `${result.code}\n//# sourceMappingURL=${path.basename(target)}.map\n`);
     if (result.map) await writeFile(`${target}.map`, result.map);

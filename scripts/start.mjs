@@ -31,11 +31,15 @@ function prefix(app, line) {
 }
 
 function run(app, restarts = 0) {
-  const child = spawn(process.execPath, ['--enable-source-maps', path.join(root, 'dist/apps', app, 'src/main.js')], {
-    cwd: root,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--enable-source-maps', path.join(root, 'dist/apps', app, 'src/main.js')],
+    {
+      cwd: root,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   const startedAt = Date.now();
   children.set(app, child);
   readline.createInterface({ input: child.stdout }).on('line', (l) => prefix(app, l));
@@ -82,7 +86,9 @@ if (!only || only === 'gateway') {
           [
             '',
             `\x1b[1mQuarry is up at ${url}\x1b[0m  (API docs: ${url}/docs)`,
-            key === DEV_KEY ? `API key (development default, set QUARRY_BOOTSTRAP_API_KEY to change): ${key}` : 'API key: the one in QUARRY_BOOTSTRAP_API_KEY',
+            key === DEV_KEY
+              ? `API key (development default, set QUARRY_BOOTSTRAP_API_KEY to change): ${key}`
+              : 'API key: the one in QUARRY_BOOTSTRAP_API_KEY',
             `  curl -H "Authorization: Bearer ${key === DEV_KEY ? key : '$QUARRY_BOOTSTRAP_API_KEY'}" -F files=@your.pdf ${url}/v1/documents`,
             'Ctrl-C stops everything.',
             '',

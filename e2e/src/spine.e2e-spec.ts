@@ -2,12 +2,17 @@ import { makeTestPdf, waitFor } from '@quarry/testing';
 import { Client } from 'pg';
 import { QuarryStack } from './stack';
 
-const PAGE_TWO_SENTENCE = 'Arctic terns migrate from pole to pole every year, the longest migration of any bird.';
+const PAGE_TWO_SENTENCE =
+  'Arctic terns migrate from pole to pole every year, the longest migration of any bird.';
 
 /** A born-digital PDF whose second page holds the sentence the search must find. */
 async function reportPdf(): Promise<Uint8Array> {
   return makeTestPdf([
-    ['Quarterly logistics report', '', 'Invoices were reconciled and the warehouse inventory was counted twice.'],
+    [
+      'Quarterly logistics report',
+      '',
+      'Invoices were reconciled and the warehouse inventory was counted twice.',
+    ],
     ['Field notes', '', PAGE_TWO_SENTENCE, '', 'Observers logged sightings along the coast.'],
     ['Appendix', '', 'Budget tables and staffing plans for the next quarter.'],
   ]);
@@ -25,7 +30,9 @@ describe('the spine: upload to search across three processes', () => {
   });
 
   it('answers 202 with the job at once, then reaches succeeded; search finds page 2 of the PDF in the top 3', async () => {
-    const text = new TextEncoder().encode('Meeting notes.\n\nThe quarterly budget review is moved to Friday.\n');
+    const text = new TextEncoder().encode(
+      'Meeting notes.\n\nThe quarterly budget review is moved to Friday.\n',
+    );
     const upload = await stack.upload([
       { name: 'report.pdf', bytes: await reportPdf(), type: 'application/pdf' },
       { name: 'notes.txt', bytes: text, type: 'text/plain' },
@@ -41,19 +48,25 @@ describe('the spine: upload to search across three processes', () => {
     expect(job.traceId).toMatch(/^[0-9a-f]{32}$/);
 
     const pdfDoc = job.documents.find((d) => d.filename === 'report.pdf');
-    const doc = await stack.request<{ pageCount: number; chunkCount: number; detectedType: string; pages: { pageNumber: number; text: string }[] }>(
-      'GET',
-      `/v1/documents/${pdfDoc?.id}`,
-    );
+    const doc = await stack.request<{
+      pageCount: number;
+      chunkCount: number;
+      detectedType: string;
+      pages: { pageNumber: number; text: string }[];
+    }>('GET', `/v1/documents/${pdfDoc?.id}`);
     expect(doc.status).toBe(200);
     expect(doc.body.detectedType).toBe('pdf');
     expect(doc.body.pageCount).toBe(3);
     expect(doc.body.chunkCount).toBeGreaterThan(0);
     expect(doc.body.pages[1]?.text).toContain('Arctic terns migrate');
 
-    const search = await stack.request<{ results: { documentId: string; page: number; text: string }[] }>('POST', '/v1/search', {
-      json: { query: 'Which bird has the longest migration between the poles?', topK: 3 },
-    });
+    const search = await stack.request<{ results: { documentId: string; page: number; text: string }[] }>(
+      'POST',
+      '/v1/search',
+      {
+        json: { query: 'Which bird has the longest migration between the poles?', topK: 3 },
+      },
+    );
     expect(search.status).toBe(200);
     expect(search.body.results.length).toBeLessThanOrEqual(3);
     const hit = search.body.results.find((r) => r.documentId === pdfDoc?.id && r.page === 2);
@@ -85,7 +98,9 @@ describe('the spine: upload to search across three processes', () => {
       '',
       `Paragraph ${i + 1} describes shipment ${i * 7 + 3} and the customs forms it needed at the border crossing.`,
     ]);
-    const upload = await stack.upload([{ name: 'long.pdf', bytes: await makeTestPdf(pages), type: 'application/pdf' }]);
+    const upload = await stack.upload([
+      { name: 'long.pdf', bytes: await makeTestPdf(pages), type: 'application/pdf' },
+    ]);
     expect(upload.status).toBe(202);
     const documentId = upload.body.documents[0]?.id;
 
@@ -93,8 +108,13 @@ describe('the spine: upload to search across three processes', () => {
     await db.connect();
     try {
       const status = async () =>
-        (await db.query<{ status: string }>('SELECT status::text FROM documents WHERE id = $1', [documentId])).rows[0]?.status;
-      await waitFor(async () => (await status()) === 'extracting', { timeoutMs: 30_000, intervalMs: 20, description: 'extraction started' });
+        (await db.query<{ status: string }>('SELECT status::text FROM documents WHERE id = $1', [documentId]))
+          .rows[0]?.status;
+      await waitFor(async () => (await status()) === 'extracting', {
+        timeoutMs: 30_000,
+        intervalMs: 20,
+        description: 'extraction started',
+      });
       await stack.apps['ingest-worker'].kill();
       // The kill must have landed mid-extraction, with the message unacknowledged.
       expect(await status()).toBe('extracting');
@@ -103,7 +123,14 @@ describe('the spine: upload to search across three processes', () => {
       const job = await stack.waitForTerminal(upload.body.id, 180_000);
       expect(job.status).toBe('succeeded');
 
-      const { rows } = await db.query<{ chunks: number; distinct_ordinals: number; distinct_texts: number; pages: number; chunk_count: number; attempts: number }>(
+      const { rows } = await db.query<{
+        chunks: number;
+        distinct_ordinals: number;
+        distinct_texts: number;
+        pages: number;
+        chunk_count: number;
+        attempts: number;
+      }>(
         `SELECT (SELECT count(*)::int FROM chunks WHERE document_id = $1) AS chunks,
                 (SELECT count(DISTINCT ordinal)::int FROM chunks WHERE document_id = $1) AS distinct_ordinals,
                 (SELECT count(DISTINCT (page_number, text))::int FROM chunks WHERE document_id = $1) AS distinct_texts,

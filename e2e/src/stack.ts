@@ -18,7 +18,12 @@ export interface JobBody {
   id: string;
   status: JobStatus;
   progress: { step?: string; done?: number; total?: number };
-  documents: { id: string; filename: string; status: string; error: { code: string; message: string } | null }[];
+  documents: {
+    id: string;
+    filename: string;
+    status: string;
+    error: { code: string; message: string } | null;
+  }[];
   error: { code: string; message: string } | null;
   traceId: string | null;
 }
@@ -94,14 +99,19 @@ export class QuarryStack {
 
   /** Gateway ready, and each worker has a pull request waiting on its consumer. */
   async waitUntilReady(timeoutMs = 60_000): Promise<void> {
-    await waitFor(async () => (await fetch(`${this.baseUrl}/readyz`)).ok, { timeoutMs, description: 'gateway ready' });
+    await waitFor(async () => (await fetch(`${this.baseUrl}/readyz`)).ok, {
+      timeoutMs,
+      description: 'gateway ready',
+    });
     await this.waitForWorker('ingest-worker', timeoutMs);
     await this.waitForWorker('analysis-worker', timeoutMs);
   }
 
   async waitForWorker(app: 'ingest-worker' | 'analysis-worker', timeoutMs = 60_000): Promise<void> {
     const jsm = await jetstreamManager(this.ns.nc);
-    const consumer = this.ns.topology.consumerName(app === 'ingest-worker' ? 'ingestDocument' : 'indexDocument');
+    const consumer = this.ns.topology.consumerName(
+      app === 'ingest-worker' ? 'ingestDocument' : 'indexDocument',
+    );
     await waitFor(
       async () => {
         const info = await jsm.consumers.info(this.ns.topology.jobsStream, consumer);
@@ -129,19 +139,31 @@ export class QuarryStack {
     const response = await fetch(`${this.baseUrl}${urlPath}`, { method, headers, body });
     const text = await response.text();
     const ms = performance.now() - started;
-    return { status: response.status, body: (text ? JSON.parse(text) : null) as T, headers: response.headers, ms };
+    return {
+      status: response.status,
+      body: (text ? JSON.parse(text) : null) as T,
+      headers: response.headers,
+      ms,
+    };
   }
 
-  async upload(files: { name: string; bytes: Uint8Array; type?: string }[], headers: Record<string, string> = {}) {
+  async upload(
+    files: { name: string; bytes: Uint8Array; type?: string }[],
+    headers: Record<string, string> = {},
+  ) {
     const form = new FormData();
     for (const f of files) {
-      form.append('files', new Blob([Buffer.from(f.bytes)], { type: f.type ?? 'application/octet-stream' }), f.name);
+      form.append(
+        'files',
+        new Blob([Buffer.from(f.bytes)], { type: f.type ?? 'application/octet-stream' }),
+        f.name,
+      );
     }
-    return this.request<{ id: string; status: JobStatus; documents: { id: string; filename: string; status: string }[] }>(
-      'POST',
-      '/v1/documents',
-      { form, headers },
-    );
+    return this.request<{
+      id: string;
+      status: JobStatus;
+      documents: { id: string; filename: string; status: string }[];
+    }>('POST', '/v1/documents', { form, headers });
   }
 
   async job(id: string): Promise<JobBody> {

@@ -30,7 +30,11 @@ export class IndexDocumentHandler implements CommandHandler<'indexDocument'> {
   ) {}
 
   async handle(cmd: IndexDocumentCommand, ctx: DeliveryContext): Promise<HandlerOutcome> {
-    const log = this.logger.child({ jobId: cmd.jobId, documentId: cmd.documentId, delivery: ctx.deliveryCount });
+    const log = this.logger.child({
+      jobId: cmd.jobId,
+      documentId: cmd.documentId,
+      delivery: ctx.deliveryCount,
+    });
     const claim = await this.pipeline.claimForIndexing(cmd.tenantId, cmd.documentId);
     if (!claim.claimed) {
       log.info({ reason: claim.reason }, 'nothing to do for this document');
@@ -49,7 +53,11 @@ export class IndexDocumentHandler implements CommandHandler<'indexDocument'> {
       const vectors = await this.embeddings.embed(slice.map((c) => c.text));
       slice.forEach((c, k) => {
         const embedding = vectors[k];
-        if (!embedding) throw new QuarryError('embedding_failed', `provider returned ${vectors.length} vectors for ${slice.length} texts`);
+        if (!embedding)
+          throw new QuarryError(
+            'embedding_failed',
+            `provider returned ${vectors.length} vectors for ${slice.length} texts`,
+          );
         stored.push({ ...c, embedding });
       });
       await this.pipeline.reportProgress(work.jobId, {
@@ -59,7 +67,10 @@ export class IndexDocumentHandler implements CommandHandler<'indexDocument'> {
         message: `${work.filename}: embedded ${Math.min(i + batch, chunks.length)}/${chunks.length} chunks`,
       });
     }
-    const rows = await this.pipeline.completeIndexing(work, stored, { id: this.embeddings.id, dim: this.embeddings.dim });
+    const rows = await this.pipeline.completeIndexing(work, stored, {
+      id: this.embeddings.id,
+      dim: this.embeddings.dim,
+    });
     if (rows) await this.relay.publishNow(rows);
     log.info({ chunks: stored.length, model: this.embeddings.id }, 'document indexed');
     return Outcome.ack();

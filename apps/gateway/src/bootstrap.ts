@@ -9,10 +9,14 @@ import { GatewayModule } from './app.module';
 /** Builds the configured gateway without listening, so tests run exactly what `main.ts` runs. */
 export async function createGatewayApp(config: AppConfig, logger: Logger): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: 1024 * 1024, trustProxy: true });
-  const app = await NestFactory.create<NestFastifyApplication>(GatewayModule.forRoot(config, logger), adapter, {
-    logger: new NestPinoLogger(logger.child({ component: 'nest' })),
-    abortOnError: false,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    GatewayModule.forRoot(config, logger),
+    adapter,
+    {
+      logger: new NestPinoLogger(logger.child({ component: 'nest' })),
+      abortOnError: false,
+    },
+  );
   await app.register(multipart, {
     // Files beyond the limit are cut off and rejected with 413 after the fact (see UploadService).
     throwFileSizeLimit: false,

@@ -1,5 +1,11 @@
 import type { DetectedType } from '@quarry/contracts';
-import { detectType, DETECT_HEAD_BYTES, extractDocument, type ExtractedDocument, type ExtractOptions } from '@quarry/extraction';
+import {
+  detectType,
+  DETECT_HEAD_BYTES,
+  extractDocument,
+  type ExtractedDocument,
+  type ExtractOptions,
+} from '@quarry/extraction';
 
 /** Port over the document parsers, so the handler unit-tests without pdf.js. */
 export interface DocumentExtractor {

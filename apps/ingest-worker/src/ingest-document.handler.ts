@@ -44,7 +44,11 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
   ) {}
 
   async handle(cmd: IngestDocumentCommand, ctx: DeliveryContext): Promise<HandlerOutcome> {
-    const log = this.logger.child({ jobId: cmd.jobId, documentId: cmd.documentId, delivery: ctx.deliveryCount });
+    const log = this.logger.child({
+      jobId: cmd.jobId,
+      documentId: cmd.documentId,
+      delivery: ctx.deliveryCount,
+    });
     const claim = await this.pipeline.claimForExtraction(cmd.tenantId, cmd.documentId);
     if (!claim.claimed) {
       log.info({ reason: claim.reason }, 'nothing to do for this document');
@@ -72,7 +76,10 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
         },
       });
       if (extracted.pages.every((p) => p.text.trim() === '')) {
-        throw new QuarryError('no_text', `no text found in "${work.filename}" (${detected}); scanned pages need OCR`);
+        throw new QuarryError(
+          'no_text',
+          `no text found in "${work.filename}" (${detected}); scanned pages need OCR`,
+        );
       }
       const rows = await this.pipeline.completeExtraction(
         work,
@@ -96,7 +103,10 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
     await this.failDocument({ jobId: cmd.jobId, documentId: cmd.documentId, tenantId: cmd.tenantId }, error);
   }
 
-  private async failDocument(work: Pick<DocumentWork, 'jobId' | 'documentId' | 'tenantId'>, error: ErrorInfo) {
+  private async failDocument(
+    work: Pick<DocumentWork, 'jobId' | 'documentId' | 'tenantId'>,
+    error: ErrorInfo,
+  ) {
     const rows = await this.pipeline.failDocument(work, { code: error.code, message: error.message });
     await this.relay.publishNow(rows);
   }

@@ -16,11 +16,17 @@ async function migrate(config: AppConfig, logger: Logger): Promise<void> {
     migrationsDir: findMigrationsDir(),
     log: (m: string) => logger.info(m),
   });
-  logger.info({ applied: applied.length }, applied.length ? `applied ${applied.join(', ')}` : 'database schema up to date');
+  logger.info(
+    { applied: applied.length },
+    applied.length ? `applied ${applied.join(', ')}` : 'database schema up to date',
+  );
 }
 
 async function provision(config: AppConfig, logger: Logger): Promise<void> {
-  const nc = await connectToNats({ url: config.nats.url, name: 'quarry-ops', connectTimeoutMs: config.nats.connectTimeoutMs }, logger);
+  const nc = await connectToNats(
+    { url: config.nats.url, name: 'quarry-ops', connectTimeoutMs: config.nats.connectTimeoutMs },
+    logger,
+  );
   try {
     const t = topology(config.namespace);
     await provisionJetStream(nc, t, {
@@ -35,14 +41,23 @@ async function provision(config: AppConfig, logger: Logger): Promise<void> {
         indexDocument: config.workers.analysisConcurrency * 8,
       },
     });
-    logger.info({ streams: [t.jobsStream, t.eventsStream, t.dlqStream], bucket: t.blobBucket }, 'JetStream provisioned');
+    logger.info(
+      { streams: [t.jobsStream, t.eventsStream, t.dlqStream], bucket: t.blobBucket },
+      'JetStream provisioned',
+    );
   } finally {
     await nc.drain();
   }
 }
 
-async function apiKey(config: AppConfig, logger: Logger, tenant: string | undefined, key: string | undefined) {
-  if (!tenant || !key || key.length < 16) throw new Error(`${usage}\n(the key must be at least 16 characters)`);
+async function apiKey(
+  config: AppConfig,
+  logger: Logger,
+  tenant: string | undefined,
+  key: string | undefined,
+) {
+  if (!tenant || !key || key.length < 16)
+    throw new Error(`${usage}\n(the key must be at least 16 characters)`);
   const prisma = createPrismaClient({ databaseUrl: config.database.url, poolMax: 1 });
   try {
     const { tenantId } = await new TenantsRepository(prisma).ensureTenantWithKey(tenant, key);

@@ -20,7 +20,9 @@ describe('loadConfig', () => {
   });
 
   it('rejects inconsistent chunking settings', () => {
-    expect(() => loadConfig({ CHUNK_MAX_TOKENS: '64', CHUNK_OVERLAP_TOKENS: '64' })).toThrow(/CHUNK_OVERLAP_TOKENS/);
+    expect(() => loadConfig({ CHUNK_MAX_TOKENS: '64', CHUNK_OVERLAP_TOKENS: '64' })).toThrow(
+      /CHUNK_OVERLAP_TOKENS/,
+    );
   });
 
   it('rejects a bootstrap API key too short to be a secret', () => {

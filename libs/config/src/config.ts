@@ -100,7 +100,9 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   }
   const e = parsed.data;
   if (e.CHUNK_OVERLAP_TOKENS >= e.CHUNK_MAX_TOKENS) {
-    throw new ConfigError('invalid configuration:\n  CHUNK_OVERLAP_TOKENS must be smaller than CHUNK_MAX_TOKENS');
+    throw new ConfigError(
+      'invalid configuration:\n  CHUNK_OVERLAP_TOKENS must be smaller than CHUNK_MAX_TOKENS',
+    );
   }
   if (e.RETRY_BASE_DELAY_MS > e.RETRY_MAX_DELAY_MS) {
     throw new ConfigError('invalid configuration:\n  RETRY_BASE_DELAY_MS must not exceed RETRY_MAX_DELAY_MS');
@@ -117,7 +119,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       provider: e.EMBEDDING_PROVIDER,
       batchSize: e.EMBEDDING_BATCH_SIZE,
       timeoutMs: e.EMBEDDING_TIMEOUT_MS,
-      openai: { baseUrl: e.OPENAI_BASE_URL, apiKey: e.OPENAI_API_KEY, model: e.EMBEDDING_MODEL, dim: e.EMBEDDING_DIM },
+      openai: {
+        baseUrl: e.OPENAI_BASE_URL,
+        apiKey: e.OPENAI_API_KEY,
+        model: e.EMBEDDING_MODEL,
+        dim: e.EMBEDDING_DIM,
+      },
     },
     chunking: { maxTokens: e.CHUNK_MAX_TOKENS, overlapTokens: e.CHUNK_OVERLAP_TOKENS },
     workers: { ingestConcurrency: e.INGEST_CONCURRENCY, analysisConcurrency: e.ANALYSIS_CONCURRENCY },

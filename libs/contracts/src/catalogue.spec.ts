@@ -15,7 +15,11 @@ describe('topology', () => {
   });
 
   it('makes the same message id for the same job step', () => {
-    expect(MessageIds.command('ingestDocument', 'j', 'd')).toBe(MessageIds.command('ingestDocument', 'j', 'd'));
-    expect(MessageIds.command('ingestDocument', 'j', 'd', 1)).not.toBe(MessageIds.command('ingestDocument', 'j', 'd'));
+    expect(MessageIds.command('ingestDocument', 'j', 'd')).toBe(
+      MessageIds.command('ingestDocument', 'j', 'd'),
+    );
+    expect(MessageIds.command('ingestDocument', 'j', 'd', 1)).not.toBe(
+      MessageIds.command('ingestDocument', 'j', 'd'),
+    );
   });
 });

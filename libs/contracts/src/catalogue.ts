@@ -37,7 +37,9 @@ export const JobEvent = z.object({
   type: JobType,
   status: JobStatus,
   occurredAt: z.iso.datetime(),
-  documents: z.object({ total: z.number().int(), succeeded: z.number().int(), failed: z.number().int() }).optional(),
+  documents: z
+    .object({ total: z.number().int(), succeeded: z.number().int(), failed: z.number().int() })
+    .optional(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
   traceId: z.string().optional(),
 });

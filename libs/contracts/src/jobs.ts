@@ -1,6 +1,13 @@
 import { z } from 'zod';
 
-export const JobStatus = z.enum(['queued', 'running', 'succeeded', 'completed_with_failures', 'failed', 'cancelled']);
+export const JobStatus = z.enum([
+  'queued',
+  'running',
+  'succeeded',
+  'completed_with_failures',
+  'failed',
+  'cancelled',
+]);
 export type JobStatus = z.infer<typeof JobStatus>;
 export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = [
   'succeeded',
@@ -17,11 +24,29 @@ export const JobStepName = z.enum(['ingest', 'index', 'analyze']);
 export type JobStepName = z.infer<typeof JobStepName>;
 
 /** A document's own life inside a job; a job's final status is derived from its documents'. */
-export const DocumentStatus = z.enum(['queued', 'extracting', 'extracted', 'indexing', 'indexed', 'failed', 'cancelled']);
+export const DocumentStatus = z.enum([
+  'queued',
+  'extracting',
+  'extracted',
+  'indexing',
+  'indexed',
+  'failed',
+  'cancelled',
+]);
 export type DocumentStatus = z.infer<typeof DocumentStatus>;
 export const TERMINAL_DOCUMENT_STATUSES: readonly DocumentStatus[] = ['indexed', 'failed', 'cancelled'];
 
-export const DetectedType = z.enum(['pdf', 'text', 'markdown', 'html', 'docx', 'png', 'jpeg', 'tiff', 'unknown']);
+export const DetectedType = z.enum([
+  'pdf',
+  'text',
+  'markdown',
+  'html',
+  'docx',
+  'png',
+  'jpeg',
+  'tiff',
+  'unknown',
+]);
 export type DetectedType = z.infer<typeof DetectedType>;
 
 export const JobProgress = z.object({

@@ -1,5 +1,5 @@
 import { DETECT_HEAD_BYTES, detectType, looksLikeMarkdown } from './detect-type';
-import { makeTestPdf } from '@quarry/testing';
+import { makeTestPdf } from '@quarry/test-kit';
 
 const ascii = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
 const utf8 = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'utf8'));

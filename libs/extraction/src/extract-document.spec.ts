@@ -1,6 +1,6 @@
 import { QuarryError, type DetectedType } from '@quarry/contracts';
 import { extractDocument } from './extract-document';
-import { makeTestPdf } from '@quarry/testing';
+import { makeTestPdf } from '@quarry/test-kit';
 import type { ExtractedPage } from './types';
 
 const limits = { timeoutMs: 15_000, maxMemoryMb: 256 };

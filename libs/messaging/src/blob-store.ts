@@ -20,7 +20,9 @@ export class NatsObjectBlobStore implements BlobStore {
   private open(): Promise<ObjectStore> {
     this.store ??= new Objm(this.nc).open(this.bucket).catch((cause: unknown) => {
       this.store = undefined;
-      throw new QuarryError('dependency_unavailable', `object store bucket ${this.bucket} unavailable`, { cause });
+      throw new QuarryError('dependency_unavailable', `object store bucket ${this.bucket} unavailable`, {
+        cause,
+      });
     });
     return this.store;
   }

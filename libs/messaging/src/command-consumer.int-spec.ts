@@ -1,11 +1,20 @@
-import { MessageIds, QuarryError, type ErrorInfo, type IngestDocumentCommand } from '@quarry/contracts';
-import { createTestNamespace, waitFor, type TestNamespace } from '@quarry/testing';
+import {
+  MessageIds,
+  QuarryError,
+  topology,
+  type ErrorInfo,
+  type IngestDocumentCommand,
+  type Topology,
+} from '@quarry/contracts';
+import { TEST_NATS_URL, testNamespaceName, waitFor } from '@quarry/test-kit';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { CommandConsumer } from './command-consumer';
 import { Outcome, type CommandHandler, type DeliveryContext, type HandlerOutcome } from './handler';
 import { QuarryHeaders } from './headers';
+import { deprovisionJetStream, provisionJetStream } from './provisioning';
 import { JetStreamPublisher } from './publisher';
 
 const logger = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
@@ -19,7 +28,9 @@ class ScriptedHandler implements CommandHandler<'ingestDocument'> {
   readonly deadLettered: { payload: IngestDocumentCommand; error: ErrorInfo }[] = [];
   running = 0;
   maxRunning = 0;
-  constructor(private readonly script: (p: IngestDocumentCommand, ctx: DeliveryContext) => Promise<HandlerOutcome>) {}
+  constructor(
+    private readonly script: (p: IngestDocumentCommand, ctx: DeliveryContext) => Promise<HandlerOutcome>,
+  ) {}
   async handle(payload: IngestDocumentCommand, ctx: DeliveryContext) {
     this.seen.push({ payload, ctx });
     this.running++;
@@ -37,30 +48,49 @@ class ScriptedHandler implements CommandHandler<'ingestDocument'> {
 }
 
 describe('CommandConsumer on real JetStream', () => {
-  let ns: TestNamespace;
+  let ns: { nc: NatsConnection; topology: Topology };
   let publisher: JetStreamPublisher;
   let consumer: CommandConsumer<'ingestDocument'> | undefined;
 
   beforeEach(async () => {
-    ns = await createTestNamespace('consumer', { ackWaitMs: 2000, maxDeliver: 3 });
+    const t = topology(testNamespaceName('consumer'));
+    const nc = await connect({ servers: TEST_NATS_URL });
+    await provisionJetStream(nc, t, {
+      ackWaitMs: 2000,
+      maxDeliver: 3,
+      duplicateWindowMs: 120_000,
+      eventsMaxAgeMs: 3_600_000,
+      dlqMaxAgeMs: 3_600_000,
+      maxAckPending: { ingestDocument: 16, indexDocument: 16 },
+    });
+    ns = { nc, topology: t };
     publisher = new JetStreamPublisher(ns.nc);
   });
 
   afterEach(async () => {
     await consumer?.stop(2000);
     consumer = undefined;
-    await ns.cleanup();
+    await deprovisionJetStream(ns.nc, ns.topology);
+    await ns.nc.drain();
   });
 
   const start = async (handler: ScriptedHandler, concurrency = 2) => {
-    consumer = new CommandConsumer('ingestDocument', ns.nc, ns.topology, handler, publisher, {
-      concurrency,
-      ackWaitMs: 2000,
-      maxDeliver: 3,
-      retryBaseDelayMs: 50,
-      retryMaxDelayMs: 200,
-      pullExpiresMs: 1000,
-    }, logger);
+    consumer = new CommandConsumer(
+      'ingestDocument',
+      ns.nc,
+      ns.topology,
+      handler,
+      publisher,
+      {
+        concurrency,
+        ackWaitMs: 2000,
+        maxDeliver: 3,
+        retryBaseDelayMs: 50,
+        retryMaxDelayMs: 200,
+        pullExpiresMs: 1000,
+      },
+      logger,
+    );
     await consumer.start();
     return consumer;
   };
@@ -110,18 +140,24 @@ describe('CommandConsumer on real JetStream', () => {
     const succeeding = new ScriptedHandler((_p, ctx) => {
       calls++;
       return Promise.resolve(
-        ctx.deliveryCount < 2 ? Outcome.retry({ code: 'dependency_unavailable', message: 'later' }) : Outcome.ack(),
+        ctx.deliveryCount < 2
+          ? Outcome.retry({ code: 'dependency_unavailable', message: 'later' })
+          : Outcome.ack(),
       );
     });
     await start(succeeding);
     await send(command());
-    await waitFor(() => succeeding.seen.some((s) => s.ctx.deliveryCount === 2), { description: 'second delivery' });
+    await waitFor(() => succeeding.seen.some((s) => s.ctx.deliveryCount === 2), {
+      description: 'second delivery',
+    });
     expect(calls).toBe(2);
     expect(succeeding.deadLettered).toHaveLength(0);
   });
 
   it('dead-letters after the delivery limit with reason, origin and delivery count, and tells the handler', async () => {
-    const handler = new ScriptedHandler(() => Promise.reject(new QuarryError('dependency_unavailable', 'still down')));
+    const handler = new ScriptedHandler(() =>
+      Promise.reject(new QuarryError('dependency_unavailable', 'still down')),
+    );
     await start(handler);
     const c = command();
     await send(c);
@@ -129,7 +165,9 @@ describe('CommandConsumer on real JetStream', () => {
     expect(handler.seen.map((s) => s.ctx.deliveryCount)).toEqual([1, 2, 3]);
     expect(handler.deadLettered[0]?.error.code).toBe('dependency_unavailable');
 
-    const dlq = await jetstreamManager(ns.nc).then((m) => m.streams.getMessage(ns.topology.dlqStream, { seq: 1 }));
+    const dlq = await jetstreamManager(ns.nc).then((m) =>
+      m.streams.getMessage(ns.topology.dlqStream, { seq: 1 }),
+    );
     expect(dlq?.subject).toBe(ns.topology.dlqSubject('ingestDocument'));
     expect(dlq?.header.get(QuarryHeaders.dlqReason)).toContain('still down');
     expect(dlq?.header.get(QuarryHeaders.originSubject)).toBe(ns.topology.commandSubject('ingestDocument'));
@@ -142,7 +180,11 @@ describe('CommandConsumer on real JetStream', () => {
     const handler = new ScriptedHandler(() => Promise.reject(new QuarryError('validation_failed', 'bad')));
     await start(handler);
     await send(command());
-    await publisher.publish(ns.topology.commandSubject('ingestDocument'), { v: 99, nonsense: true }, { msgId: 'bad-1' });
+    await publisher.publish(
+      ns.topology.commandSubject('ingestDocument'),
+      { v: 99, nonsense: true },
+      { msgId: 'bad-1' },
+    );
     const jsm = await jetstreamManager(ns.nc);
     await waitFor(async () => (await jsm.streams.info(ns.topology.dlqStream)).state.messages === 2, {
       description: 'two dead letters',
@@ -157,7 +199,10 @@ describe('CommandConsumer on real JetStream', () => {
     const c = command();
     await send(c);
     const deliveries: number[] = [];
-    const raw = await jetstream(ns.nc).consumers.get(ns.topology.jobsStream, ns.topology.consumerName('ingestDocument'));
+    const raw = await jetstream(ns.nc).consumers.get(
+      ns.topology.jobsStream,
+      ns.topology.consumerName('ingestDocument'),
+    );
     for (let i = 0; i < 3; i++) {
       const m = await raw.next({ expires: 5000 });
       expect(m).not.toBeNull();
@@ -166,7 +211,10 @@ describe('CommandConsumer on real JetStream', () => {
     expect(deliveries).toEqual([1, 2, 3]);
     const survivor = new ScriptedHandler(() => Promise.resolve(Outcome.ack()));
     await start(survivor);
-    await waitFor(() => survivor.deadLettered.length === 1, { description: 'dead letter on delivery 4', timeoutMs: 10_000 });
+    await waitFor(() => survivor.deadLettered.length === 1, {
+      description: 'dead letter on delivery 4',
+      timeoutMs: 10_000,
+    });
     expect(survivor.seen).toHaveLength(0);
     expect(survivor.deadLettered[0]?.error.code).toBe('delivery_exhausted');
   });

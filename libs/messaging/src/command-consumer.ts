@@ -54,7 +54,10 @@ export class CommandConsumer<N extends CommandName> {
     const consumer = await js.consumers.get(this.topology.jobsStream, this.topology.consumerName(this.name));
     this.running = true;
     this.loop = this.pullLoop(consumer);
-    this.logger.info({ consumer: this.topology.consumerName(this.name), concurrency: this.options.concurrency }, 'consuming');
+    this.logger.info(
+      { consumer: this.topology.consumerName(this.name), concurrency: this.options.concurrency },
+      'consuming',
+    );
   }
 
   private async pullLoop(consumer: Consumer): Promise<void> {
@@ -65,7 +68,10 @@ export class CommandConsumer<N extends CommandName> {
         continue;
       }
       try {
-        const batch = await consumer.fetch({ max_messages: free, expires: this.options.pullExpiresMs ?? 5000 });
+        const batch = await consumer.fetch({
+          max_messages: free,
+          expires: this.options.pullExpiresMs ?? 5000,
+        });
         this.currentFetch = batch;
         for await (const msg of batch) {
           if (!this.running) {
@@ -77,7 +83,10 @@ export class CommandConsumer<N extends CommandName> {
         }
       } catch (error) {
         if (!this.running) break;
-        this.logger.warn({ err: error, consumer: this.topology.consumerName(this.name) }, 'pull failed; retrying');
+        this.logger.warn(
+          { err: error, consumer: this.topology.consumerName(this.name) },
+          'pull failed; retrying',
+        );
         await new Promise((r) => setTimeout(r, 1000));
       } finally {
         this.currentFetch = undefined;
@@ -107,7 +116,12 @@ export class CommandConsumer<N extends CommandName> {
     try {
       payload = Commands[this.name].schema.parse(msg.json());
     } catch (cause) {
-      await this.deadLetter(msg, undefined, { code: 'validation_failed', message: `invalid ${this.name} message: ${String(cause)}` }, log);
+      await this.deadLetter(
+        msg,
+        undefined,
+        { code: 'validation_failed', message: `invalid ${this.name} message: ${String(cause)}` },
+        log,
+      );
       return;
     }
     const typed = payload as Parameters<CommandHandler<N>['handle']>[0];
@@ -117,7 +131,10 @@ export class CommandConsumer<N extends CommandName> {
       await this.deadLetter(
         msg,
         typed,
-        { code: 'delivery_exhausted', message: `no outcome after ${this.options.maxDeliver} deliveries (worker crashed or timed out)` },
+        {
+          code: 'delivery_exhausted',
+          message: `no outcome after ${this.options.maxDeliver} deliveries (worker crashed or timed out)`,
+        },
         log,
       );
       return;
@@ -145,7 +162,11 @@ export class CommandConsumer<N extends CommandName> {
 
     switch (outcome.kind) {
       case 'ack':
-        await msg.ackAck().catch((error: unknown) => log.warn({ err: error }, 'ack not confirmed; message may be redelivered'));
+        await msg
+          .ackAck()
+          .catch((error: unknown) =>
+            log.warn({ err: error }, 'ack not confirmed; message may be redelivered'),
+          );
         this.stats.acked++;
         return;
       case 'retry':
@@ -154,7 +175,8 @@ export class CommandConsumer<N extends CommandName> {
           return;
         }
         msg.nak(
-          outcome.delayMs ?? retryDelayMs(deliveryCount, this.options.retryBaseDelayMs, this.options.retryMaxDelayMs),
+          outcome.delayMs ??
+            retryDelayMs(deliveryCount, this.options.retryBaseDelayMs, this.options.retryMaxDelayMs),
         );
         this.stats.retried++;
         return;
@@ -214,8 +236,17 @@ export class CommandConsumer<N extends CommandName> {
 
 export function outcomeOfError(error: unknown): HandlerOutcome {
   if (error instanceof QuarryError) {
-    return error.retryable ? { kind: 'retry', error: error.toInfo() } : { kind: 'dead_letter', error: error.toInfo() };
+    return error.retryable
+      ? { kind: 'retry', error: error.toInfo() }
+      : { kind: 'dead_letter', error: error.toInfo() };
   }
   // Unknown errors are assumed transient (a dropped connection, a deadlock) and retried up to the limit.
-  return { kind: 'retry', error: { code: 'internal', message: error instanceof Error ? error.message : String(error), retryable: true } };
+  return {
+    kind: 'retry',
+    error: {
+      code: 'internal',
+      message: error instanceof Error ? error.message : String(error),
+      retryable: true,
+    },
+  };
 }

@@ -24,7 +24,10 @@ export async function connectToNats(options: NatsConnectOptions, logger: Logger)
     void (async () => {
       for await (const status of nc.status()) {
         if (status.type === 'disconnect' || status.type === 'reconnect' || status.type === 'error') {
-          logger.warn({ nats: status.type, server: 'server' in status ? status.server : undefined }, 'nats connection');
+          logger.warn(
+            { nats: status.type, server: 'server' in status ? status.server : undefined },
+            'nats connection',
+          );
         }
       }
     })();

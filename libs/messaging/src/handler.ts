@@ -52,7 +52,12 @@ export function commandHandledBy(target: object): CommandName | undefined {
 }
 
 /** Exponential backoff with jitter, bounded. */
-export function retryDelayMs(deliveryCount: number, baseMs: number, maxMs: number, random = Math.random): number {
+export function retryDelayMs(
+  deliveryCount: number,
+  baseMs: number,
+  maxMs: number,
+  random = Math.random,
+): number {
   const exp = Math.min(maxMs, baseMs * 2 ** Math.max(0, deliveryCount - 1));
   return Math.round(exp / 2 + (random() * exp) / 2);
 }

@@ -49,17 +49,22 @@ export function matchHandlers(
   for (const name of consumes) {
     const providers = byCommand.get(name) ?? [];
     if (providers.length === 0) problems.push(`no handler for command ${name} (${Commands[name].subject})`);
-    if (providers.length > 1) problems.push(`command ${name} has ${providers.length} handlers: ${providers.join(', ')}`);
+    if (providers.length > 1)
+      problems.push(`command ${name} has ${providers.length} handlers: ${providers.join(', ')}`);
   }
   for (const [name, providers] of byCommand) {
-    if (!consumes.includes(name)) problems.push(`handler ${providers.join(', ')} for ${name}, which this app does not consume`);
+    if (!consumes.includes(name))
+      problems.push(`handler ${providers.join(', ')} for ${name}, which this app does not consume`);
   }
-  if (problems.length > 0) throw new HandlerWiringError(`message handler wiring is wrong:\n  ${problems.join('\n  ')}`);
+  if (problems.length > 0)
+    throw new HandlerWiringError(`message handler wiring is wrong:\n  ${problems.join('\n  ')}`);
   return new Map([...byCommand].map(([k, v]) => [k, v[0] as string]));
 }
 
 @Injectable()
-export class ConsumerHost implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
+export class ConsumerHost
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
   private readonly consumers: CommandConsumer<CommandName>[] = [];
 
   constructor(
@@ -76,9 +81,15 @@ export class ConsumerHost implements OnApplicationBootstrap, BeforeApplicationSh
     const found: { name: CommandName; provider: string; instance: CommandHandler<CommandName> }[] = [];
     for (const wrapper of this.discovery.getProviders()) {
       const ctor = wrapper.metatype as object | null | undefined;
-      if (!ctor || !wrapper.instance) continue;
+      const instance: unknown = wrapper.instance;
+      if (!ctor || !instance) continue;
       const name = commandHandledBy(ctor);
-      if (name) found.push({ name, provider: wrapper.name, instance: wrapper.instance as CommandHandler<CommandName> });
+      if (name)
+        found.push({
+          name,
+          provider: String(wrapper.name),
+          instance: instance as CommandHandler<CommandName>,
+        });
     }
     const consumes = Object.keys(this.options.consumes) as CommandName[];
     matchHandlers(consumes, found);
@@ -153,7 +164,12 @@ export class MessagingModule {
         {
           provide: OutboxRelay,
           inject: [options.outboxStore, JetStreamPublisher, LOGGER, APP_CONFIG],
-          useFactory: (store: OutboxStore, publisher: JetStreamPublisher, logger: Logger, config: AppConfig) =>
+          useFactory: (
+            store: OutboxStore,
+            publisher: JetStreamPublisher,
+            logger: Logger,
+            config: AppConfig,
+          ) =>
             new OutboxRelay(store, publisher, logger.child({ component: 'outbox-relay' }), {
               intervalMs: config.outbox.relayIntervalMs,
               graceMs: config.outbox.relayGraceMs,

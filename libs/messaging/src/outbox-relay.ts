@@ -45,10 +45,13 @@ export class OutboxRelay {
         sent.push(r.id);
       } catch (error) {
         // Left unsent: the sweep retries it after the grace period.
-        this.logger.warn({ err: error, subject: r.subject, msgId: r.msgId }, 'outbox publish failed; relay will retry');
-        await this.store.markFailed(r.id, String(error)).catch((e: unknown) =>
-          this.logger.warn({ err: e }, 'could not record outbox failure'),
+        this.logger.warn(
+          { err: error, subject: r.subject, msgId: r.msgId },
+          'outbox publish failed; relay will retry',
         );
+        await this.store
+          .markFailed(r.id, String(error))
+          .catch((e: unknown) => this.logger.warn({ err: e }, 'could not record outbox failure'));
       }
     }
     if (sent.length > 0) await this.store.markSent(sent);

@@ -47,7 +47,11 @@ async function upsertStream(jsm: JetStreamManager, config: Partial<StreamConfig>
  * Creates or updates the streams, the durable pull consumers and the blob bucket. Idempotent, run by
  * `npm start`/`npm test` set-up and by the deploy job, never by every replica at boot.
  */
-export async function provisionJetStream(nc: NatsConnection, t: Topology, o: ProvisionOptions): Promise<void> {
+export async function provisionJetStream(
+  nc: NatsConnection,
+  t: Topology,
+  o: ProvisionOptions,
+): Promise<void> {
   const jsm = await jetstreamManager(nc);
   const replicas = o.replicas ?? 1;
   await upsertStream(jsm, {

@@ -23,7 +23,10 @@ export interface MessagePublisher {
 export class JetStreamPublisher implements MessagePublisher {
   private readonly js: JetStreamClient;
 
-  constructor(nc: NatsConnection, private readonly timeoutMs = 5000) {
+  constructor(
+    nc: NatsConnection,
+    private readonly timeoutMs = 5000,
+  ) {
     this.js = jetstream(nc, { timeout: timeoutMs });
   }
 
@@ -39,7 +42,11 @@ export class JetStreamPublisher implements MessagePublisher {
     for (const [k, v] of Object.entries(options.headers ?? {})) h.set(k, v.replace(/[\r\n]+/g, ' '));
     let ack: PubAck;
     try {
-      ack = await this.js.publish(subject, body, { msgID: options.msgId, headers: h, timeout: this.timeoutMs });
+      ack = await this.js.publish(subject, body, {
+        msgID: options.msgId,
+        headers: h,
+        timeout: this.timeoutMs,
+      });
     } catch (cause) {
       throw new QuarryError('dependency_unavailable', `publish to ${subject} failed`, { cause });
     }

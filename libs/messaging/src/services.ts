@@ -31,7 +31,10 @@ export function serveRequests<S extends ServiceName>(
         } catch (error) {
           const code = error instanceof QuarryError ? error.code : 'internal';
           if (code === 'internal') logger.error({ err: error, service: name }, 'service handler failed');
-          reply = { ok: false, error: { code, message: error instanceof Error ? error.message : String(error) } };
+          reply = {
+            ok: false,
+            error: { code, message: error instanceof Error ? error.message : String(error) },
+          };
         }
         msg.respond(new TextEncoder().encode(JSON.stringify(reply)));
       })();
@@ -49,10 +52,16 @@ export async function requestService<S extends ServiceName>(
   const service = Services[name];
   let raw: unknown;
   try {
-    const msg = await nc.request(topology.serviceSubject(name), JSON.stringify(request), { timeout: timeoutMs });
+    const msg = await nc.request(topology.serviceSubject(name), JSON.stringify(request), {
+      timeout: timeoutMs,
+    });
     raw = msg.json();
   } catch (cause) {
-    throw new QuarryError('search_unavailable', `${name} service did not answer (is the analysis worker running?)`, { cause });
+    throw new QuarryError(
+      'search_unavailable',
+      `${name} service did not answer (is the analysis worker running?)`,
+      { cause },
+    );
   }
   return service.reply.parse(raw) as Rep<S>;
 }

@@ -1,1 +1,4 @@
-export {};
+export * from './migrations';
+export * from './persistence.module';
+export * from './prisma';
+export * from './repositories';

@@ -3,7 +3,13 @@ import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import { topology } from '@quarry/contracts';
 import type { PrismaClient } from './generated/prisma/client';
 import { createPrismaClient } from './prisma';
-import { ChunksRepository, JobsRepository, OutboxRepository, PipelineRepository, TenantsRepository } from './repositories';
+import {
+  ChunksRepository,
+  JobsRepository,
+  OutboxRepository,
+  PipelineRepository,
+  TenantsRepository,
+} from './repositories';
 
 export const PRISMA = Symbol('PRISMA');
 
@@ -26,7 +32,11 @@ class PrismaLifecycle implements OnApplicationShutdown {
     },
     PrismaLifecycle,
     { provide: JobsRepository, inject: [PRISMA], useFactory: (p: PrismaClient) => new JobsRepository(p) },
-    { provide: TenantsRepository, inject: [PRISMA], useFactory: (p: PrismaClient) => new TenantsRepository(p) },
+    {
+      provide: TenantsRepository,
+      inject: [PRISMA],
+      useFactory: (p: PrismaClient) => new TenantsRepository(p),
+    },
     { provide: OutboxRepository, inject: [PRISMA], useFactory: (p: PrismaClient) => new OutboxRepository(p) },
     { provide: ChunksRepository, inject: [PRISMA], useFactory: (p: PrismaClient) => new ChunksRepository(p) },
     {
@@ -35,6 +45,13 @@ class PrismaLifecycle implements OnApplicationShutdown {
       useFactory: (p: PrismaClient, c: AppConfig) => new PipelineRepository(p, topology(c.namespace)),
     },
   ],
-  exports: [PRISMA, JobsRepository, TenantsRepository, OutboxRepository, ChunksRepository, PipelineRepository],
+  exports: [
+    PRISMA,
+    JobsRepository,
+    TenantsRepository,
+    OutboxRepository,
+    ChunksRepository,
+    PipelineRepository,
+  ],
 })
 export class PersistenceModule {}

@@ -1,5 +1,4 @@
+// Helpers that need Quarry's own libraries (migrations, JetStream provisioning), plus the plain kit.
+export * from '@quarry/test-kit';
 export * from './database';
-export * from './documents';
 export * from './nats';
-export * from './processes';
-export * from './wait-for';

@@ -1,9 +1,7 @@
 import { topology, type Topology } from '@quarry/contracts';
 import { deprovisionJetStream, provisionJetStream, type ProvisionOptions } from '@quarry/messaging';
+import { TEST_NATS_URL, testNamespaceName } from '@quarry/test-kit';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { randomBytes } from 'node:crypto';
-
-export const TEST_NATS_URL = process.env['QUARRY_TEST_NATS_URL'] ?? 'nats://127.0.0.1:4222';
 
 export interface TestNamespace {
   namespace: string;
@@ -31,7 +29,7 @@ export async function createTestNamespace(
   label = 't',
   provision: Partial<ProvisionOptions> = {},
 ): Promise<TestNamespace> {
-  const namespace = `qt_${label.replace(/[^a-z0-9]/g, '').slice(0, 10)}_${randomBytes(4).toString('hex')}`;
+  const namespace = testNamespaceName(label);
   const t = topology(namespace);
   const nc = await connect({ servers: TEST_NATS_URL, name: `test-${namespace}` });
   await provisionJetStream(nc, t, testProvisionOptions(provision));

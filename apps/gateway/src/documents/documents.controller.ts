@@ -1,5 +1,13 @@
 import { Controller, Get, Headers, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiConsumes,
+  ApiHeader,
+  ApiOperation,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import { QuarryError } from '@quarry/contracts';
 import { JobsRepository } from '@quarry/persistence';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -47,14 +55,24 @@ export class DocumentsController {
     @Headers('idempotency-key') idempotencyKeyHeader: string | undefined,
   ) {
     if (!request.isMultipart()) {
-      throw new QuarryError('not_multipart', `send multipart/form-data with files in the "${UPLOAD_FIELD}" field`);
+      throw new QuarryError(
+        'not_multipart',
+        `send multipart/form-data with files in the "${UPLOAD_FIELD}" field`,
+      );
     }
     const idempotencyKey =
-      idempotencyKeyHeader === undefined ? null : parseInput(IdempotencyKey, idempotencyKeyHeader, 'Idempotency-Key');
+      idempotencyKeyHeader === undefined
+        ? null
+        : parseInput(IdempotencyKey, idempotencyKeyHeader, 'Idempotency-Key');
     const { job, created } = await this.uploads.upload(tenant.tenantId, request.parts(), idempotencyKey);
     void reply.header('Location', `/v1/jobs/${job.id}`);
     if (!created) void reply.header('Idempotent-Replayed', 'true');
-    return { id: job.id, status: job.status, documents: job.documents.map(documentSummary), createdAt: job.createdAt.toISOString() };
+    return {
+      id: job.id,
+      status: job.status,
+      documents: job.documents.map(documentSummary),
+      createdAt: job.createdAt.toISOString(),
+    };
   }
 
   @Get(':id')

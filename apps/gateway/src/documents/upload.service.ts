@@ -1,6 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
-import { MessageIds, QuarryError, uuidv7, type IngestDocumentCommand, type Topology } from '@quarry/contracts';
+import {
+  MessageIds,
+  QuarryError,
+  uuidv7,
+  type IngestDocumentCommand,
+  type Topology,
+} from '@quarry/contracts';
 import { BLOB_STORE, OutboxRelay, TOPOLOGY, type BlobStore } from '@quarry/messaging';
 import { JobsRepository, type JobView, type NewDocument, type OutboxInsert } from '@quarry/persistence';
 import { currentOrNewTraceparent, LOGGER, parseTraceparent, type Logger } from '@quarry/telemetry';
@@ -14,9 +20,30 @@ export const UPLOAD_FIELD = 'files';
 /** Keeps only the last path segment and printable characters: names are labels, never paths. */
 export function sanitizeFilename(raw: string | undefined): string {
   const base = path.posix.basename((raw ?? '').replace(/\\/g, '/'));
-  // eslint-disable-next-line no-control-regex
-  const clean = base.replace(/[\u0000-\u001f\u007f]/g, '').trim().slice(0, 255);
+  const clean = base
+    // eslint-disable-next-line no-control-regex -- stripping control characters is the point
+    .replace(/[\u0000-\u001f\u007f]/g, '')
+    .trim()
+    .slice(0, 255);
   return clean === '' || clean === '.' || clean === '..' ? 'upload' : clean;
+}
+
+/**
+ * The multipart parser rejects a malformed body (no boundary, bad part headers) with plain errors;
+ * those are the client's fault (400), not a 500. @fastify/multipart's own `FST_*` errors keep their code.
+ */
+async function* clientFaults(parts: AsyncIterable<Multipart>): AsyncGenerator<Multipart> {
+  try {
+    yield* parts;
+  } catch (error) {
+    const code = (error as { code?: unknown } | null)?.code;
+    if (error instanceof QuarryError || (typeof code === 'string' && code.startsWith('FST_'))) throw error;
+    throw new QuarryError(
+      'validation_failed',
+      `malformed multipart body: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
 }
 
 export interface UploadResult {
@@ -40,15 +67,22 @@ export class UploadService {
    * the job, its documents and its outbox rows in one transaction, then publishes. Anything stored for
    * a request that ends in an error is deleted again.
    */
-  async upload(tenantId: string, parts: AsyncIterableIterator<Multipart>, idempotencyKey: string | null): Promise<UploadResult> {
+  async upload(
+    tenantId: string,
+    parts: AsyncIterableIterator<Multipart>,
+    idempotencyKey: string | null,
+  ): Promise<UploadResult> {
     const jobId = uuidv7();
     const stored: NewDocument[] = [];
     try {
-      for await (const part of parts) {
+      for await (const part of clientFaults(parts)) {
         if (part.type !== 'file') continue;
         if (part.fieldname !== UPLOAD_FIELD) {
           part.file.resume();
-          throw new QuarryError('validation_failed', `unexpected file field "${part.fieldname}": send files in "${UPLOAD_FIELD}"`);
+          throw new QuarryError(
+            'validation_failed',
+            `unexpected file field "${part.fieldname}": send files in "${UPLOAD_FIELD}"`,
+          );
         }
         stored.push(await this.store(tenantId, part));
       }
@@ -57,7 +91,10 @@ export class UploadService {
       throw error;
     }
     if (stored.length === 0) {
-      throw new QuarryError('no_files', `no files: send one or more files in the multipart field "${UPLOAD_FIELD}"`);
+      throw new QuarryError(
+        'no_files',
+        `no files: send one or more files in the multipart field "${UPLOAD_FIELD}"`,
+      );
     }
 
     const traceparent = currentOrNewTraceparent();
@@ -110,7 +147,12 @@ export class UploadService {
         done(null, chunk);
       },
     });
-    part.file.on('error', (e) => counter.destroy(e));
+    // `pipe` forwards neither an error nor a close: a file stream that is cut short (client gone, body
+    // ending mid-part) must fail the upload, or `put` waits forever for the rest of the file.
+    part.file.on('error', (e) => counter.destroy(this.incomplete(filename, e)));
+    part.file.on('close', () => {
+      if (!part.file.readableEnded) counter.destroy(this.incomplete(filename));
+    });
     const body = Readable.toWeb(part.file.pipe(counter)) as ReadableStream<Uint8Array>;
     try {
       await this.blobs.put(blobKey, body, { filename });
@@ -137,6 +179,12 @@ export class UploadService {
     };
   }
 
+  private incomplete(filename: string, cause?: unknown): QuarryError {
+    return new QuarryError('validation_failed', `file "${filename}" ended before its multipart part was complete`, {
+      cause,
+    });
+  }
+
   private tooLarge(filename: string): QuarryError {
     return new QuarryError(
       'payload_too_large',
@@ -146,9 +194,11 @@ export class UploadService {
 
   private async discard(docs: NewDocument[]): Promise<void> {
     for (const d of docs) {
-      await this.blobs.delete(d.blobKey).catch((error: unknown) =>
-        this.logger.warn({ err: error, blobKey: d.blobKey }, 'could not delete blob of a rejected upload'),
-      );
+      await this.blobs
+        .delete(d.blobKey)
+        .catch((error: unknown) =>
+          this.logger.warn({ err: error, blobKey: d.blobKey }, 'could not delete blob of a rejected upload'),
+        );
     }
   }
 }

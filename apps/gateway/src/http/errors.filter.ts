@@ -49,31 +49,52 @@ export class ErrorsFilter implements ExceptionFilter {
     if (!reply.sent) void reply.status(status).header('content-type', 'application/json').send(body);
   }
 
-  private translate(exception: unknown, request: FastifyRequest): { status: number; body: Record<string, unknown> } {
+  private translate(
+    exception: unknown,
+    request: FastifyRequest,
+  ): { status: number; body: Record<string, unknown> } {
     if (exception instanceof QuarryError) {
       const status = ErrorCodes[exception.code].status;
-      if (status >= 500) return this.serverFault(exception, request, exception.code, status, exception.message);
-      return { status, body: { code: exception.code, message: exception.message, ...(exception.details ?? {}) } };
+      if (status >= 500)
+        return this.serverFault(exception, request, exception.code, status, exception.message);
+      return {
+        status,
+        body: { code: exception.code, message: exception.message, ...(exception.details ?? {}) },
+      };
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const code = STATUS_CODES[status] ?? (status >= 500 ? 'internal' : 'validation_failed');
       if (status >= 500) return this.serverFault(exception, request, code, status);
-      const message = status === 404 ? `no route ${request.method} ${request.url.split('?')[0] ?? ''}` : exception.message;
+      const message =
+        status === 404 ? `no route ${request.method} ${request.url.split('?')[0] ?? ''}` : exception.message;
       return { status, body: { code, message } };
     }
     const fe = exception as FastifyLikeError;
     const mapped = fe?.code ? FASTIFY_CODES[fe.code] : undefined;
-    if (mapped) return { status: ErrorCodes[mapped].status, body: { code: mapped, message: fe.message ?? mapped } };
+    if (mapped)
+      return { status: ErrorCodes[mapped].status, body: { code: mapped, message: fe.message ?? mapped } };
     if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-      return { status: fe.statusCode, body: { code: STATUS_CODES[fe.statusCode] ?? 'validation_failed', message: fe.message } };
+      return {
+        status: fe.statusCode,
+        body: { code: STATUS_CODES[fe.statusCode] ?? 'validation_failed', message: fe.message },
+      };
     }
     return this.serverFault(exception, request, 'internal', 500);
   }
 
-  private serverFault(exception: unknown, request: FastifyRequest, code: string, status: number, message?: string) {
+  private serverFault(
+    exception: unknown,
+    request: FastifyRequest,
+    code: string,
+    status: number,
+    message?: string,
+  ) {
     const errorId = randomUUID();
-    this.logger.error({ err: exception, errorId, method: request.method, url: request.url }, 'request failed');
+    this.logger.error(
+      { err: exception, errorId, method: request.method, url: request.url },
+      'request failed',
+    );
     return {
       status,
       body: {

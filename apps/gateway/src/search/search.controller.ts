@@ -27,7 +27,9 @@ export class SearchController {
 
   @Post()
   @HttpCode(200)
-  @ApiOperation({ summary: "Semantic search over the tenant's indexed documents (answered by the analysis worker)" })
+  @ApiOperation({
+    summary: "Semantic search over the tenant's indexed documents (answered by the analysis worker)",
+  })
   @ApiBody({ schema: z.toJSONSchema(SearchBody, { io: 'input' }) as Record<string, unknown> })
   async search(@CurrentTenant() tenant: TenantContext, @Body() body: unknown) {
     const input = parseInput(SearchBody, body ?? {}, 'body');
@@ -39,7 +41,10 @@ export class SearchController {
       this.config.search.timeoutMs,
     );
     if (!reply.ok) {
-      throw new QuarryError(reply.error.code === 'validation_failed' ? 'validation_failed' : 'search_unavailable', reply.error.message);
+      throw new QuarryError(
+        reply.error.code === 'validation_failed' ? 'validation_failed' : 'search_unavailable',
+        reply.error.message,
+      );
     }
     return {
       model: reply.model,

@@ -1,7 +1,7 @@
 import { QuarryError } from '@quarry/contracts';
-import { makeEncryptedPdf } from '@quarry/testing';
-import { makeTextItemBombPdf } from '@quarry/testing';
-import { makeTestPdf } from '@quarry/testing';
+import { makeEncryptedPdf } from '@quarry/test-kit';
+import { makeTextItemBombPdf } from '@quarry/test-kit';
+import { makeTestPdf } from '@quarry/test-kit';
 import type { ExtractedPage } from '../types';
 import { extractPdfPages, PDF_MIN_MEMORY_MB } from './extract-pdf';
 

@@ -15,7 +15,8 @@ export class ChunksRepository {
     vector: Float32Array,
     topK: number,
   ): Promise<SearchHitRow[]> {
-    if (!Number.isInteger(model.dim) || model.dim <= 0 || model.dim > 16000) throw new Error(`bad dimension ${model.dim}`);
+    if (!Number.isInteger(model.dim) || model.dim <= 0 || model.dim > 16000)
+      throw new Error(`bad dimension ${model.dim}`);
     const vt = Prisma.raw(`vector(${model.dim})`);
     const q = toVectorLiteral(vector);
     return this.prisma.$transaction(async (tx) => {

@@ -68,7 +68,9 @@ export class JobsRepository {
    * Writes the job, its steps, its documents and the outbox rows for the first step in one
    * transaction. With an idempotency key already used by this tenant, returns the earlier job.
    */
-  async createIngestJob(input: NewIngestJob): Promise<{ job: JobView; created: boolean; outbox: OutboxRow[] }> {
+  async createIngestJob(
+    input: NewIngestJob,
+  ): Promise<{ job: JobView; created: boolean; outbox: OutboxRow[] }> {
     try {
       return await this.prisma.$transaction(async (tx) => {
         const n = input.documents.length;
@@ -113,7 +115,11 @@ export class JobsRepository {
         return { job: toJobView(job), created: true, outbox };
       });
     } catch (error) {
-      if (input.idempotencyKey && error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
+      if (
+        input.idempotencyKey &&
+        error instanceof Prisma.PrismaClientKnownRequestError &&
+        error.code === 'P2002'
+      ) {
         const existing = await this.prisma.job.findFirst({
           where: { tenantId: input.tenantId, idempotencyKey: input.idempotencyKey },
           include: jobInclude,
@@ -147,7 +153,10 @@ export class JobsRepository {
     });
     const items = rows.slice(0, options.limit).map(toJobView);
     const last = items[items.length - 1];
-    return { items, next: rows.length > options.limit && last ? { createdAt: last.createdAt, id: last.id } : null };
+    return {
+      items,
+      next: rows.length > options.limit && last ? { createdAt: last.createdAt, id: last.id } : null,
+    };
   }
 
   async getDocument(

@@ -7,11 +7,19 @@ export class OutboxRepository {
 
   async pending(limit: number, olderThanMs: number): Promise<OutboxRow[]> {
     const rows = await this.prisma.$queryRaw<
-      { id: bigint; tenant_id: string | null; job_id: string | null; subject: string; msg_id: string; payload: unknown; headers: unknown }[]
+      {
+        id: bigint;
+        tenant_id: string | null;
+        job_id: string | null;
+        subject: string;
+        msg_id: string;
+        payload: unknown;
+        headers: unknown;
+      }[]
     >`
       SELECT id, tenant_id, job_id, subject, msg_id, payload, headers FROM outbox
       WHERE sent_at IS NULL AND created_at < now() - make_interval(secs => ${olderThanMs / 1000}::float8)
-      ORDER BY created_at LIMIT ${limit}`;
+      ORDER BY created_at, id LIMIT ${limit}`;
     return rows.map((r) => ({
       id: r.id.toString(),
       tenantId: r.tenant_id,
@@ -25,7 +33,8 @@ export class OutboxRepository {
 
   async markSent(ids: string[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.prisma.$executeRaw`UPDATE outbox SET sent_at = now() WHERE id = ANY(${ids.map(BigInt)}::bigint[]) AND sent_at IS NULL`;
+    await this.prisma
+      .$executeRaw`UPDATE outbox SET sent_at = now() WHERE id = ANY(${ids.map(BigInt)}::bigint[]) AND sent_at IS NULL`;
   }
 
   async markFailed(id: string, error: string): Promise<void> {
@@ -34,7 +43,9 @@ export class OutboxRepository {
   }
 
   async unsentCount(): Promise<number> {
-    const [r] = await this.prisma.$queryRaw<{ n: number }[]>`SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL`;
+    const [r] = await this.prisma.$queryRaw<
+      { n: number }[]
+    >`SELECT count(*)::int AS n FROM outbox WHERE sent_at IS NULL`;
     return r?.n ?? 0;
   }
 }

@@ -74,7 +74,9 @@ export class PipelineRepository {
       if (updated.length === 0) {
         return {
           claimed: false,
-          reason: ACTIVE_JOB.includes(doc.job_status as (typeof ACTIVE_JOB)[number]) ? 'already_done' : 'job_finished',
+          reason: ACTIVE_JOB.includes(doc.job_status as (typeof ACTIVE_JOB)[number])
+            ? 'already_done'
+            : 'job_finished',
         } as const;
       }
       const started = await tx.$queryRaw<{ id: string }[]>`
@@ -82,7 +84,13 @@ export class PipelineRepository {
                updated_at = now()
         WHERE id = ${doc.job_id}::uuid AND status = 'queued' RETURNING id`;
       if (started.length > 0) {
-        await appendJobEvent(tx, { jobId: doc.job_id, tenantId, kind: 'status', fromStatus: 'queued', toStatus: 'running' });
+        await appendJobEvent(tx, {
+          jobId: doc.job_id,
+          tenantId,
+          kind: 'status',
+          fromStatus: 'queued',
+          toStatus: 'running',
+        });
       } else {
         await tx.$executeRaw`UPDATE jobs SET heartbeat_at = now() WHERE id = ${doc.job_id}::uuid`;
       }
@@ -103,7 +111,10 @@ export class PipelineRepository {
     return this.claim(tenantId, documentId, ['extracted', 'indexing'], 'indexing');
   }
 
-  async reportProgress(jobId: string, progress: { step: string; done: number; total: number; message?: string }) {
+  async reportProgress(
+    jobId: string,
+    progress: { step: string; done: number; total: number; message?: string },
+  ) {
     await this.prisma.$executeRaw`
       UPDATE jobs SET progress = ${JSON.stringify(progress)}::jsonb, heartbeat_at = now(), updated_at = now()
       WHERE id = ${jobId}::uuid AND status = 'running'`;
@@ -162,14 +173,21 @@ export class PipelineRepository {
     });
   }
 
-  /** The document failed on its own; the job goes on, or finishes if this was its last document. */
-  async failDocument(work: Pick<DocumentWork, 'jobId' | 'documentId' | 'tenantId'>, error: ErrorInfo): Promise<OutboxRow[]> {
+  /**
+   * The document failed on its own; the job goes on, or finishes if this was its last document.
+   * Scoped to the tenant and job given; the documents of a terminal job no longer change.
+   */
+  async failDocument(
+    work: Pick<DocumentWork, 'jobId' | 'documentId' | 'tenantId'>,
+    error: ErrorInfo,
+  ): Promise<OutboxRow[]> {
     return this.prisma.$transaction(async (tx) => {
-      await tx.$queryRaw`SELECT id FROM jobs WHERE id = ${work.jobId}::uuid FOR UPDATE`;
+      if (!(await this.lockActiveJob(tx, work.jobId))) return [];
       const moved = await tx.$queryRaw<{ from_status: string }[]>`
         UPDATE documents d SET status = 'failed', error = ${JSON.stringify(error)}::jsonb, updated_at = now()
         FROM documents old
-        WHERE d.id = ${work.documentId}::uuid AND old.id = d.id AND d.status NOT IN ('indexed', 'failed', 'cancelled')
+        WHERE d.id = ${work.documentId}::uuid AND d.tenant_id = ${work.tenantId}::uuid
+          AND d.job_id = ${work.jobId}::uuid AND old.id = d.id AND d.status NOT IN ('indexed', 'failed', 'cancelled')
         RETURNING old.status::text AS from_status`;
       if (moved.length === 0) return [];
       await appendJobEvent(tx, {
@@ -184,7 +202,9 @@ export class PipelineRepository {
 
   /** Locks the job row so concurrent last documents serialise; false when the job is already terminal. */
   private async lockActiveJob(tx: Tx, jobId: string): Promise<boolean> {
-    const rows = await tx.$queryRaw<{ status: string }[]>`SELECT status::text FROM jobs WHERE id = ${jobId}::uuid FOR UPDATE`;
+    const rows = await tx.$queryRaw<
+      { status: string }[]
+    >`SELECT status::text FROM jobs WHERE id = ${jobId}::uuid FOR UPDATE`;
     return rows[0]?.status === 'queued' || rows[0]?.status === 'running';
   }
 
@@ -213,7 +233,8 @@ export class PipelineRepository {
              count(*)::int AS total
       FROM documents WHERE job_id = ${jobId}::uuid`;
     if (!counts || counts.open > 0) return [];
-    const final: JobStatus = counts.failed === 0 ? 'succeeded' : counts.ok === 0 ? 'failed' : 'completed_with_failures';
+    const final: JobStatus =
+      counts.failed === 0 ? 'succeeded' : counts.ok === 0 ? 'failed' : 'completed_with_failures';
     const error: ErrorInfo | null =
       final === 'failed'
         ? { code: 'internal', message: `all ${counts.total} document(s) failed` }
@@ -221,15 +242,39 @@ export class PipelineRepository {
           ? { code: 'internal', message: `${counts.failed} of ${counts.total} document(s) failed` }
           : null;
     const errorWithCode = error ? await this.firstDocumentError(tx, jobId, error) : null;
-    const done = await tx.$queryRaw<{ tenant_id: string; type: string; trace_id: string | null; traceparent: string | null }[]>`
+    // Every caller holds the job row's lock, so `prev` is the status this update replaces: a job whose
+    // documents were all dead-lettered before any claim goes queued → failed, not running → failed.
+    const done = await tx.$queryRaw<
+      {
+        tenant_id: string;
+        type: string;
+        trace_id: string | null;
+        traceparent: string | null;
+        from_status: string;
+      }[]
+    >`
+      WITH prev AS (SELECT status::text AS status FROM jobs WHERE id = ${jobId}::uuid)
       UPDATE jobs SET status = ${final}::job_status, finished_at = now(), updated_at = now(), heartbeat_at = now(),
              error = ${errorWithCode ? JSON.stringify(errorWithCode) : null}::jsonb,
              progress = jsonb_build_object('step', 'index', 'done', ${counts.ok + counts.failed}::int, 'total', ${counts.total}::int)
-      WHERE id = ${jobId}::uuid AND status IN ('queued', 'running')
-      RETURNING tenant_id, type, trace_id, traceparent`;
+      FROM prev
+      WHERE jobs.id = ${jobId}::uuid AND jobs.status IN ('queued', 'running')
+      RETURNING jobs.tenant_id, jobs.type, jobs.trace_id, jobs.traceparent, prev.status AS from_status`;
     const job = done[0];
     if (!job) return [];
-    await appendJobEvent(tx, { jobId, tenantId: job.tenant_id, kind: 'status', fromStatus: 'running', toStatus: final });
+    await appendJobEvent(tx, {
+      jobId,
+      tenantId: job.tenant_id,
+      kind: 'status',
+      fromStatus: job.from_status,
+      toStatus: final,
+    });
+    // Failed documents never count as done in a step: close the steps with the job, none stays running.
+    await tx.$executeRaw`
+      UPDATE job_steps SET finished_at = coalesce(finished_at, now()),
+             status = CASE WHEN done >= total THEN 'succeeded' WHEN done = 0 THEN 'failed'
+                           ELSE 'completed_with_failures' END
+      WHERE job_id = ${jobId}::uuid AND status IN ('queued', 'running')`;
     const kind = final === 'failed' ? 'failed' : 'completed';
     const event: JobEvent = {
       v: 1,

@@ -22,7 +22,14 @@ export async function insertOutbox(tx: Tx, rows: OutboxInsert[]): Promise<Outbox
 
 export async function appendJobEvent(
   tx: Tx,
-  e: { jobId: string; tenantId: string; kind: string; fromStatus?: string | null; toStatus?: string | null; data?: unknown },
+  e: {
+    jobId: string;
+    tenantId: string;
+    kind: string;
+    fromStatus?: string | null;
+    toStatus?: string | null;
+    data?: unknown;
+  },
 ): Promise<void> {
   await tx.$executeRaw`
     INSERT INTO job_events (job_id, tenant_id, kind, from_status, to_status, data)

@@ -14,7 +14,9 @@ export async function freePort(): Promise<number> {
     server.on('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
     });
   });
 }
@@ -39,7 +41,8 @@ export class AppProcess {
 
   start(): void {
     const entry = path.join(REPO_ROOT, 'dist/apps', this.app, 'src/main.js');
-    if (!existsSync(entry)) throw new Error(`${entry} is missing: run 'node scripts/build.mjs' (npm test does)`);
+    if (!existsSync(entry))
+      throw new Error(`${entry} is missing: run 'node scripts/build.mjs' (npm test does)`);
     const log = createWriteStream(this.logFile, { flags: 'a' });
     const child = spawn(process.execPath, ['--enable-source-maps', entry], {
       cwd: REPO_ROOT,

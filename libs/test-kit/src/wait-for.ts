@@ -13,13 +13,15 @@ export async function waitFor<T>(
   for (;;) {
     try {
       const value = await condition();
-      if (value) return value as NonNullable<T>;
+      if (value) return value;
     } catch (error) {
       lastError = error;
     }
     if (Date.now() > deadline) {
       const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.description ?? 'condition'}${why}`);
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${options.description ?? 'condition'}${why}`,
+      );
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }

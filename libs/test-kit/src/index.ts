@@ -1,0 +1,5 @@
+export * from './database';
+export * from './documents';
+export * from './nats';
+export * from './processes';
+export * from './wait-for';
