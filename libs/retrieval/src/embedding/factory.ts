@@ -1,0 +1,46 @@
+import { QuarryError } from '@quarry/contracts';
+import { LocalUseEmbeddingProvider } from './local-use';
+import { OpenAiEmbeddingProvider } from './openai';
+import type { EmbeddingProvider } from './provider';
+
+/** Shaped so the `embedding` section of the service configuration can be passed as it is. */
+export interface EmbeddingConfig {
+  provider: 'local' | 'openai';
+  batchSize: number;
+  /** Per request to an OpenAI-compatible server, unless `openai.timeoutMs` is given. */
+  timeoutMs?: number;
+  openai?: {
+    baseUrl: string;
+    apiKey?: string | undefined;
+    model: string;
+    dim: number;
+    timeoutMs?: number;
+  };
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+export async function createEmbeddingProvider(config: EmbeddingConfig): Promise<EmbeddingProvider> {
+  switch (config.provider) {
+    case 'local':
+      return LocalUseEmbeddingProvider.create({ batchSize: config.batchSize });
+    case 'openai': {
+      const { openai } = config;
+      if (openai === undefined) {
+        throw new QuarryError('validation_failed', "embedding provider 'openai' needs its openai settings");
+      }
+      return Promise.resolve(
+        new OpenAiEmbeddingProvider({
+          baseUrl: openai.baseUrl,
+          apiKey: openai.apiKey,
+          model: openai.model,
+          dim: openai.dim,
+          batchSize: config.batchSize,
+          timeoutMs: openai.timeoutMs ?? config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        }),
+      );
+    }
+    default:
+      throw new QuarryError('validation_failed', `unknown embedding provider ${String(config.provider)}`);
+  }
+}

