@@ -1,3 +1,4 @@
+export * from './boot';
+export * from './core.module';
 export * from './logger';
 export * from './trace-context';
-export * from './core.module';
