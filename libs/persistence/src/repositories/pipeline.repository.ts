@@ -35,12 +35,14 @@ export class PipelineRepository {
     private readonly topology: Topology,
   ) {}
 
-  private async loadDoc(tx: Tx | PrismaClient, documentId: string): Promise<DocRow | undefined> {
+  /** The tenant's document with its job, the job row locked (the order every transition takes locks in). */
+  private async loadDocLockingJob(tx: Tx, tenantId: string, documentId: string): Promise<DocRow | undefined> {
     const rows = await tx.$queryRaw<DocRow[]>`
       SELECT d.id, d.tenant_id, d.job_id, d.filename, d.blob_key, d.sha256, d.status::text AS status,
-             j.traceparent, j.status AS job_status
+             j.traceparent, j.status::text AS job_status
       FROM documents d JOIN jobs j ON j.id = d.job_id
-      WHERE d.id = ${documentId}::uuid AND d.tenant_id = j.tenant_id`;
+      WHERE d.id = ${documentId}::uuid AND d.tenant_id = ${tenantId}::uuid AND j.tenant_id = d.tenant_id
+      FOR UPDATE OF j`;
     return rows[0];
   }
 
@@ -63,22 +65,18 @@ export class PipelineRepository {
     to: 'extracting' | 'indexing',
   ): Promise<Claim<DocumentWork>> {
     return this.prisma.$transaction(async (tx) => {
-      const updated = await tx.$queryRaw<{ id: string }[]>`
-        UPDATE documents d SET status = ${to}::document_status, attempts = d.attempts + 1, updated_at = now()
-        FROM jobs j
-        WHERE d.id = ${documentId}::uuid AND d.tenant_id = ${tenantId}::uuid AND j.id = d.job_id
-          AND d.status::text = ANY(${[...from]}::text[]) AND j.status::text = ANY(${[...ACTIVE_JOB]}::text[])
-        RETURNING d.id`;
-      const doc = await this.loadDoc(tx, documentId);
-      if (!doc || doc.tenant_id !== tenantId) return { claimed: false, reason: 'not_found' } as const;
-      if (updated.length === 0) {
-        return {
-          claimed: false,
-          reason: ACTIVE_JOB.includes(doc.job_status as (typeof ACTIVE_JOB)[number])
-            ? 'already_done'
-            : 'job_finished',
-        } as const;
+      // The job row first, as in every completion: a redelivered claim racing the first delivery's
+      // completion of the same document then waits on one lock instead of deadlocking with it.
+      const doc = await this.loadDocLockingJob(tx, tenantId, documentId);
+      if (!doc) return { claimed: false, reason: 'not_found' } as const;
+      if (!ACTIVE_JOB.includes(doc.job_status as (typeof ACTIVE_JOB)[number])) {
+        return { claimed: false, reason: 'job_finished' } as const;
       }
+      const updated = await tx.$queryRaw<{ id: string }[]>`
+        UPDATE documents SET status = ${to}::document_status, attempts = attempts + 1, updated_at = now()
+        WHERE id = ${documentId}::uuid AND status::text = ANY(${[...from]}::text[])
+        RETURNING id`;
+      if (updated.length === 0) return { claimed: false, reason: 'already_done' } as const;
       const started = await tx.$queryRaw<{ id: string }[]>`
         UPDATE jobs SET status = 'running', started_at = coalesce(started_at, now()), heartbeat_at = now(),
                updated_at = now()

@@ -1,0 +1,410 @@
+import { loadConfig } from '@quarry/config';
+import {
+  IndexDocumentCommand,
+  MessageIds,
+  QuarryError,
+  topology,
+  uuidv7,
+  type DetectedType,
+  type ErrorInfo,
+  type IngestDocumentCommand,
+} from '@quarry/contracts';
+import type { ExtractedDocument, ExtractOptions } from '@quarry/extraction';
+import {
+  OutboxRelay,
+  type BlobStore,
+  type DeliveryContext,
+  type MessagePublisher,
+  type OutboxStore,
+  type PublishOptions,
+} from '@quarry/messaging';
+import type {
+  Claim,
+  DocumentWork,
+  OutboxInsert,
+  OutboxRow,
+  PageInput,
+  PipelineRepository,
+} from '@quarry/persistence';
+import { createLogger } from '@quarry/telemetry';
+import type { DocumentExtractor } from './extractor';
+import { IngestDocumentHandler } from './ingest-document.handler';
+
+// Every port faked: no NATS, no PostgreSQL, no parsers.
+
+const topo = topology('qt_ingest_unit');
+const logger = createLogger({ level: 'silent', pretty: false, app: 't' });
+const config = loadConfig({ PDF_TIMEOUT_MS: '4321', PARSER_MAX_MEMORY_MB: '256' });
+
+type PipelinePort = Pick<
+  PipelineRepository,
+  'claimForExtraction' | 'completeExtraction' | 'failDocument' | 'reportProgress'
+>;
+
+class FakePipeline implements PipelinePort {
+  claim: Claim<DocumentWork>;
+  completeResult: OutboxRow[] | null = [];
+  failResult: OutboxRow[] = [];
+  completeError: Error | undefined;
+  readonly claims: [string, string][] = [];
+  readonly completed: {
+    work: DocumentWork;
+    result: { detectedType: DetectedType; pages: PageInput[] };
+    next: OutboxInsert;
+  }[] = [];
+  readonly failed: { work: Pick<DocumentWork, 'jobId' | 'documentId' | 'tenantId'>; error: ErrorInfo }[] = [];
+  readonly progress: { jobId: string; progress: { step: string; done: number; total: number } }[] = [];
+
+  constructor(work: DocumentWork) {
+    this.claim = { claimed: true, work };
+  }
+
+  claimForExtraction(tenantId: string, documentId: string): Promise<Claim<DocumentWork>> {
+    this.claims.push([tenantId, documentId]);
+    return Promise.resolve(this.claim);
+  }
+  completeExtraction(
+    work: DocumentWork,
+    result: { detectedType: DetectedType; pages: PageInput[] },
+    next: OutboxInsert,
+  ): Promise<OutboxRow[] | null> {
+    if (this.completeError) return Promise.reject(this.completeError);
+    this.completed.push({ work, result, next });
+    return Promise.resolve(this.completeResult);
+  }
+  failDocument(
+    work: Pick<DocumentWork, 'jobId' | 'documentId' | 'tenantId'>,
+    error: ErrorInfo,
+  ): Promise<OutboxRow[]> {
+    this.failed.push({ work, error });
+    return Promise.resolve(this.failResult);
+  }
+  reportProgress(
+    jobId: string,
+    progress: { step: string; done: number; total: number; message?: string },
+  ): Promise<void> {
+    this.progress.push({ jobId, progress });
+    return Promise.resolve();
+  }
+}
+
+class FakeOutboxStore implements OutboxStore {
+  readonly sent: string[][] = [];
+  readonly failedIds: string[] = [];
+  pending(): Promise<OutboxRow[]> {
+    return Promise.resolve([]);
+  }
+  markSent(ids: string[]): Promise<void> {
+    this.sent.push(ids);
+    return Promise.resolve();
+  }
+  markFailed(id: string): Promise<void> {
+    this.failedIds.push(id);
+    return Promise.resolve();
+  }
+}
+
+class FakePublisher implements MessagePublisher {
+  readonly published: { subject: string; payload: unknown; options: PublishOptions }[] = [];
+  publish(subject: string, payload: unknown, options: PublishOptions) {
+    this.published.push({ subject, payload, options });
+    return Promise.resolve({ seq: this.published.length, duplicate: false });
+  }
+}
+
+class FakeBlobStore implements BlobStore {
+  readonly blobs = new Map<string, Uint8Array>();
+  readonly reads: string[] = [];
+  put(): Promise<{ size: number }> {
+    return Promise.reject(new Error('workers never upload'));
+  }
+  getBytes(key: string): Promise<Uint8Array> {
+    this.reads.push(key);
+    const bytes = this.blobs.get(key);
+    return bytes ? Promise.resolve(bytes) : Promise.reject(new QuarryError('blob_missing', `no blob ${key}`));
+  }
+  delete(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+class FakeExtractor implements DocumentExtractor {
+  detected: DetectedType = 'text';
+  pages: PageInput[] = [{ pageNumber: 1, text: 'hello world' }];
+  /** Thrown by extract() once every page was handed to onPage. */
+  error: Error | undefined;
+  readonly detects: { bytes: Uint8Array; filename: string }[] = [];
+  readonly extracts: { bytes: Uint8Array; detected: DetectedType; options: ExtractOptions }[] = [];
+
+  detect(bytes: Uint8Array, filename: string): DetectedType {
+    this.detects.push({ bytes, filename });
+    return this.detected;
+  }
+  async extract(
+    bytes: Uint8Array,
+    detected: DetectedType,
+    options: ExtractOptions,
+  ): Promise<ExtractedDocument> {
+    this.extracts.push({ bytes, detected, options });
+    for (const page of this.pages) await options.onPage?.(page);
+    if (this.error) throw this.error;
+    return { pageCount: this.pages.length, pages: this.pages };
+  }
+}
+
+const TRACEPARENT = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+
+function setup() {
+  const cmd: IngestDocumentCommand = { v: 1, jobId: uuidv7(), tenantId: uuidv7(), documentId: uuidv7() };
+  const work: DocumentWork = {
+    documentId: cmd.documentId,
+    tenantId: cmd.tenantId,
+    jobId: cmd.jobId,
+    filename: 'report.pdf',
+    blobKey: `blobs/${cmd.documentId}`,
+    sha256: 'a'.repeat(64),
+    traceparent: TRACEPARENT,
+  };
+  const pipeline = new FakePipeline(work);
+  const store = new FakeOutboxStore();
+  const publisher = new FakePublisher();
+  const relay = new OutboxRelay(store, publisher, logger, { intervalMs: 1000, graceMs: 1000 });
+  const blobs = new FakeBlobStore();
+  const bytes = new TextEncoder().encode('hello world');
+  blobs.blobs.set(work.blobKey, bytes);
+  const extractor = new FakeExtractor();
+  const handler = new IngestDocumentHandler(
+    pipeline as unknown as PipelineRepository,
+    relay,
+    blobs,
+    extractor,
+    topo,
+    config,
+    logger,
+  );
+  const abort = new AbortController();
+  const ctx: DeliveryContext = {
+    subject: topo.commandSubject('ingestDocument'),
+    msgId: MessageIds.command('ingestDocument', cmd.jobId, cmd.documentId),
+    deliveryCount: 1,
+    maxDeliver: 5,
+    traceparent: undefined,
+    signal: abort.signal,
+  };
+  return { cmd, work, pipeline, store, publisher, blobs, bytes, extractor, handler, abort, ctx };
+}
+
+const outboxRow = (id: string, subject: string): OutboxRow => ({
+  id,
+  tenantId: null,
+  jobId: null,
+  subject,
+  msgId: `msg-${id}`,
+  payload: { id },
+  headers: { traceparent: TRACEPARENT },
+});
+
+describe('IngestDocumentHandler', () => {
+  it('extracts the pages, stores them with the index command and publishes that command', async () => {
+    const t = setup();
+    t.extractor.detected = 'pdf';
+    t.extractor.pages = [
+      { pageNumber: 1, text: 'first' },
+      { pageNumber: 2, text: '' },
+    ];
+    t.pipeline.completeResult = [outboxRow('7', topo.commandSubject('indexDocument'))];
+
+    await expect(t.handler.handle(t.cmd, t.ctx)).resolves.toEqual({ kind: 'ack' });
+
+    expect(t.pipeline.claims).toEqual([[t.cmd.tenantId, t.cmd.documentId]]);
+    expect(t.blobs.reads).toEqual([t.work.blobKey]);
+    expect(t.extractor.detects).toEqual([{ bytes: t.bytes, filename: 'report.pdf' }]);
+    expect(t.extractor.extracts).toEqual([
+      {
+        bytes: t.bytes,
+        detected: 'pdf',
+        options: { timeoutMs: 4321, maxMemoryMb: 256, onPage: expect.any(Function) as unknown },
+      },
+    ]);
+    expect(t.pipeline.completed).toHaveLength(1);
+    const { work, result, next } = t.pipeline.completed[0]!;
+    expect(work).toBe(t.work);
+    expect(result).toEqual({ detectedType: 'pdf', pages: t.extractor.pages });
+    expect(next).toEqual({
+      tenantId: t.cmd.tenantId,
+      jobId: t.cmd.jobId,
+      subject: topo.commandSubject('indexDocument'),
+      msgId: MessageIds.command('indexDocument', t.cmd.jobId, t.cmd.documentId),
+      payload: {
+        v: 1,
+        jobId: t.cmd.jobId,
+        tenantId: t.cmd.tenantId,
+        documentId: t.cmd.documentId,
+        traceparent: TRACEPARENT,
+      },
+      headers: { traceparent: TRACEPARENT },
+    });
+    expect(IndexDocumentCommand.safeParse(next.payload).success).toBe(true);
+    expect(t.publisher.published.map((p) => [p.subject, p.options.msgId])).toEqual([
+      [topo.commandSubject('indexDocument'), 'msg-7'],
+    ]);
+    expect(t.store.sent).toEqual([['7']]);
+    expect(t.pipeline.failed).toEqual([]);
+  });
+
+  it('carries the command’s own traceparent in preference to the job’s, and none when neither has one', async () => {
+    const t = setup();
+    const own = '00-11111111111111111111111111111111-2222222222222222-01';
+    await t.handler.handle({ ...t.cmd, traceparent: own }, t.ctx);
+    expect(t.pipeline.completed[0]?.next.headers).toEqual({ traceparent: own });
+
+    const u = setup();
+    u.pipeline.claim = { claimed: true, work: { ...u.work, traceparent: null } };
+    await u.handler.handle(u.cmd, u.ctx);
+    expect(u.pipeline.completed[0]?.next.headers).toEqual({});
+    expect(u.pipeline.completed[0]?.next.payload).not.toHaveProperty('traceparent');
+  });
+
+  it.each(['not_found', 'job_finished', 'already_done'] as const)(
+    'acks without reading the blob when the claim is refused (%s)',
+    async (reason) => {
+      const t = setup();
+      t.pipeline.claim = { claimed: false, reason };
+
+      await expect(t.handler.handle(t.cmd, t.ctx)).resolves.toEqual({ kind: 'ack' });
+      expect(t.blobs.reads).toEqual([]);
+      expect(t.extractor.extracts).toEqual([]);
+      expect(t.pipeline.completed).toEqual([]);
+      expect(t.pipeline.failed).toEqual([]);
+      expect(t.publisher.published).toEqual([]);
+    },
+  );
+
+  it('fails an unreadable document with its own code and acks; the job event it returns is published', async () => {
+    const t = setup();
+    t.extractor.error = new QuarryError('corrupt_pdf', 'xref table is broken');
+    t.pipeline.failResult = [outboxRow('9', topo.eventSubject('failed'))];
+
+    await expect(t.handler.handle(t.cmd, t.ctx)).resolves.toEqual({ kind: 'ack' });
+
+    expect(t.pipeline.failed).toEqual([
+      {
+        work: t.work,
+        error: { code: 'corrupt_pdf', message: 'xref table is broken' },
+      },
+    ]);
+    expect(t.pipeline.completed).toEqual([]);
+    expect(t.publisher.published.map((p) => p.subject)).toEqual([topo.eventSubject('failed')]);
+    expect(t.store.sent).toEqual([['9']]);
+  });
+
+  it('fails a document whose blob is gone with blob_missing', async () => {
+    const t = setup();
+    t.blobs.blobs.clear();
+
+    await expect(t.handler.handle(t.cmd, t.ctx)).resolves.toEqual({ kind: 'ack' });
+    expect(t.pipeline.failed.map((f) => f.error.code)).toEqual(['blob_missing']);
+    expect(t.extractor.extracts).toEqual([]);
+  });
+
+  it.each([
+    ['no pages at all', []],
+    [
+      'only blank pages',
+      [
+        { pageNumber: 1, text: '  \n\t' },
+        { pageNumber: 2, text: '' },
+      ],
+    ],
+  ])('fails a document with %s as no_text', async (_name, pages: PageInput[]) => {
+    const t = setup();
+    t.extractor.pages = pages;
+
+    await expect(t.handler.handle(t.cmd, t.ctx)).resolves.toEqual({ kind: 'ack' });
+    expect(t.pipeline.failed).toEqual([
+      { work: t.work, error: { code: 'no_text', message: expect.stringContaining('report.pdf') as unknown } },
+    ]);
+    expect(t.pipeline.completed).toEqual([]);
+  });
+
+  it.each([
+    ['a retryable QuarryError', new QuarryError('dependency_unavailable', 'object store down')],
+    ['a permanent code marked retryable', new QuarryError('parser_crashed', 'killed', { retryable: true })],
+    ['a plain Error', new Error('ECONNRESET')],
+  ])('lets %s propagate so that the message is retried', async (_name, error) => {
+    const t = setup();
+    t.extractor.error = error;
+
+    await expect(t.handler.handle(t.cmd, t.ctx)).rejects.toBe(error);
+    expect(t.pipeline.failed).toEqual([]);
+    expect(t.pipeline.completed).toEqual([]);
+    expect(t.publisher.published).toEqual([]);
+  });
+
+  it('lets a database error while storing the pages propagate', async () => {
+    const t = setup();
+    t.pipeline.completeError = new Error('connection terminated');
+
+    await expect(t.handler.handle(t.cmd, t.ctx)).rejects.toThrow('connection terminated');
+    expect(t.pipeline.failed).toEqual([]);
+  });
+
+  it('acks without publishing when another delivery already stored the pages', async () => {
+    const t = setup();
+    t.pipeline.completeResult = null;
+
+    await expect(t.handler.handle(t.cmd, t.ctx)).resolves.toEqual({ kind: 'ack' });
+    expect(t.pipeline.completed).toHaveLength(1);
+    expect(t.publisher.published).toEqual([]);
+    expect(t.store.sent).toEqual([]);
+  });
+
+  it('stops at the next page with a retryable error once the worker shuts down', async () => {
+    const t = setup();
+    t.abort.abort();
+
+    const error = await t.handler.handle(t.cmd, t.ctx).catch((e: unknown) => e);
+    expect(QuarryError.is(error, 'dependency_unavailable')).toBe(true);
+    expect((error as QuarryError).retryable).toBe(true);
+    expect(t.pipeline.failed).toEqual([]);
+    expect(t.pipeline.completed).toEqual([]);
+  });
+
+  it('reports page progress at most once a second', async () => {
+    const t = setup();
+    t.extractor.pages = [1, 2, 3, 4].map((n) => ({ pageNumber: n, text: `page ${n}` }));
+    const clock = jest.spyOn(Date, 'now');
+    [10_000, 10_400, 10_999, 11_100].forEach((ms) => clock.mockReturnValueOnce(ms));
+    try {
+      await t.handler.handle(t.cmd, t.ctx);
+    } finally {
+      clock.mockRestore();
+    }
+    expect(t.pipeline.progress.map((p) => [p.jobId, p.progress.done])).toEqual([
+      [t.cmd.jobId, 1],
+      [t.cmd.jobId, 4],
+    ]);
+  });
+
+  it('fails the document on dead-letter and publishes the rows that returns', async () => {
+    const t = setup();
+    t.pipeline.failResult = [outboxRow('11', topo.eventSubject('completed'))];
+
+    await t.handler.onDeadLetter(
+      { ...t.cmd, traceparent: TRACEPARENT },
+      { code: 'delivery_exhausted', message: 'gave up after 5 deliveries', retryable: false },
+    );
+
+    expect(t.pipeline.failed).toEqual([
+      {
+        work: { jobId: t.cmd.jobId, documentId: t.cmd.documentId, tenantId: t.cmd.tenantId },
+        error: { code: 'delivery_exhausted', message: 'gave up after 5 deliveries' },
+      },
+    ]);
+    expect(t.pipeline.claims).toEqual([]);
+    expect(t.publisher.published.map((p) => [p.subject, p.options.msgId])).toEqual([
+      [topo.eventSubject('completed'), 'msg-11'],
+    ]);
+    expect(t.store.sent).toEqual([['11']]);
+  });
+});

@@ -1,0 +1,626 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Client } from 'pg';
+import {
+  IndexDocumentCommand,
+  JobEvent,
+  MessageIds,
+  topology,
+  uuidv7,
+  type ErrorInfo,
+} from '@quarry/contracts';
+import { findMigrationsDir, runMigrations } from '../migrations';
+import { type ScratchDatabase, scratchDatabase } from '../migrations/__fixtures__/scratch-database';
+import { createPrismaClient, type PrismaClient } from '../prisma';
+import { JobsRepository, TenantsRepository } from './jobs.repository';
+import { PipelineRepository } from './pipeline.repository';
+import type { ChunkInput, DocumentWork, OutboxInsert, PageInput } from './types';
+
+// The job state machine on a real, migrated PostgreSQL: no mocks. Each test makes its own job, so
+// tests share one database and stay independent.
+
+const serverUrl = process.env.QUARRY_TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const topo = topology('qt_pipeline');
+
+let db: ScratchDatabase | undefined;
+let prisma: PrismaClient;
+let jobs: JobsRepository;
+let pipeline: PipelineRepository;
+let tenantA: string;
+let tenantB: string;
+
+beforeAll(async () => {
+  db = scratchDatabase(serverUrl, 'pipeline');
+  await runMigrations({ databaseUrl: db.url, migrationsDir: findMigrationsDir(__dirname) });
+  // Room for the concurrency tests: every document's transaction gets its own connection.
+  prisma = createPrismaClient({ databaseUrl: db.url, poolMax: 12 });
+  jobs = new JobsRepository(prisma);
+  pipeline = new PipelineRepository(prisma, topo);
+  const tenants = new TenantsRepository(prisma);
+  tenantA = (await tenants.ensureTenantWithKey('tenant-a', 'key-a-0123456789')).tenantId;
+  tenantB = (await tenants.ensureTenantWithKey('tenant-b', 'key-b-0123456789')).tenantId;
+});
+
+afterAll(async () => {
+  await prisma?.$disconnect();
+  await db?.drop();
+});
+
+interface TestJob {
+  jobId: string;
+  tenantId: string;
+  docIds: string[];
+  traceId: string;
+  traceparent: string;
+}
+
+async function newJob(tenantId: string, documents: number): Promise<TestJob> {
+  const jobId = uuidv7();
+  const traceId = randomBytes(16).toString('hex');
+  const traceparent = `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
+  const docs = Array.from({ length: documents }, (_, i) => {
+    const id = uuidv7();
+    return {
+      id,
+      filename: `doc-${i + 1}.txt`,
+      claimedContentType: 'text/plain',
+      sha256: createHash('sha256').update(id).digest('hex'),
+      sizeBytes: 100 + i,
+      blobKey: `blobs/${id}`,
+    };
+  });
+  await jobs.createIngestJob({
+    id: jobId,
+    tenantId,
+    idempotencyKey: null,
+    traceparent,
+    traceId,
+    documents: docs,
+    outbox: docs.map((d) => ({
+      tenantId,
+      jobId,
+      subject: topo.commandSubject('ingestDocument'),
+      msgId: MessageIds.command('ingestDocument', jobId, d.id),
+      payload: { v: 1, jobId, tenantId, documentId: d.id, traceparent },
+      headers: { traceparent },
+    })),
+  });
+  return { jobId, tenantId, docIds: docs.map((d) => d.id), traceId, traceparent };
+}
+
+/** The outbox row the ingest worker writes for the index step (as IngestDocumentHandler builds it). */
+function indexCommandRow(work: DocumentWork): OutboxInsert {
+  const payload: IndexDocumentCommand = {
+    v: 1,
+    jobId: work.jobId,
+    tenantId: work.tenantId,
+    documentId: work.documentId,
+  };
+  return {
+    tenantId: work.tenantId,
+    jobId: work.jobId,
+    subject: topo.commandSubject('indexDocument'),
+    msgId: MessageIds.command('indexDocument', work.jobId, work.documentId),
+    payload,
+    headers: {},
+  };
+}
+
+const PAGES: PageInput[] = [
+  { pageNumber: 2, text: 'second page' },
+  { pageNumber: 1, text: 'first page' },
+];
+
+function chunksOf(texts: string[], dim = 4): ChunkInput[] {
+  return texts.map((text, i) => ({
+    pageNumber: 1,
+    ordinal: i,
+    text,
+    tokenCount: 2,
+    charStart: 0,
+    charEnd: text.length,
+    embedding: Float32Array.from({ length: dim }, (_, k) => (k === i % dim ? 1 : 0)),
+  }));
+}
+
+async function claimed(
+  claim: Promise<{ claimed: true; work: DocumentWork } | { claimed: false; reason: string }>,
+): Promise<DocumentWork> {
+  const c = await claim;
+  if (!c.claimed) throw new Error(`expected a claim, got ${c.reason}`);
+  return c.work;
+}
+
+/** queued → extracting → extracted → indexing; returns the work for completeIndexing. */
+async function toIndexing(tenantId: string, documentId: string): Promise<DocumentWork> {
+  const work = await claimed(pipeline.claimForExtraction(tenantId, documentId));
+  expect(
+    await pipeline.completeExtraction(work, { detectedType: 'text', pages: PAGES }, indexCommandRow(work)),
+  ).not.toBeNull();
+  return claimed(pipeline.claimForIndexing(tenantId, documentId));
+}
+
+const corrupt: ErrorInfo = { code: 'corrupt_pdf', message: 'xref table is broken' };
+
+const jobRow = (jobId: string) => prisma.job.findUniqueOrThrow({ where: { id: jobId } });
+const stepsOf = async (jobId: string) =>
+  Object.fromEntries(
+    (await prisma.jobStep.findMany({ where: { jobId } })).map((s) => [
+      s.name,
+      { status: s.status, done: s.done, total: s.total },
+    ]),
+  );
+const statusEvents = async (jobId: string) =>
+  (await prisma.jobEvent.findMany({ where: { jobId, kind: 'status' }, orderBy: { id: 'asc' } })).map(
+    (e) => `${e.fromStatus ?? '-'}→${e.toStatus ?? '-'}`,
+  );
+const jobEventOutbox = (jobId: string) =>
+  prisma.outbox.findMany({ where: { jobId, subject: { startsWith: topo.subject('events.job.') } } });
+
+/** Everything a no-op must leave as it was. */
+async function snapshot(job: TestJob) {
+  const [j, documents, steps, events, outbox, pages, chunks] = await Promise.all([
+    jobRow(job.jobId),
+    prisma.document.findMany({ where: { jobId: job.jobId }, orderBy: { id: 'asc' } }),
+    prisma.jobStep.findMany({ where: { jobId: job.jobId }, orderBy: { name: 'asc' } }),
+    prisma.jobEvent.count({ where: { jobId: job.jobId } }),
+    prisma.outbox.count({ where: { jobId: job.jobId } }),
+    prisma.page.count({ where: { documentId: { in: job.docIds } } }),
+    prisma.chunk.count({ where: { documentId: { in: job.docIds } } }),
+  ]);
+  return { job: j, documents, steps, events, outbox, pages, chunks };
+}
+
+/**
+ * Waits until `n` sessions of this database are blocked on a lock. `client` must not be inside a
+ * transaction: pg_stat_activity is a snapshot taken once per transaction.
+ */
+async function untilLockWaiters(client: Client, n: number): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { rows } = await client.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+    );
+    if ((rows[0]?.n ?? 0) >= n) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${n} lock waiter(s)`);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+describe('PipelineRepository (job state machine on PostgreSQL)', () => {
+  it('takes a job queued → running → succeeded with step counts, an event log and one completion event', async () => {
+    const job = await newJob(tenantA, 2);
+    const [d1, d2] = job.docIds as [string, string];
+    expect((await jobRow(job.jobId)).status).toBe('queued');
+
+    const w1 = await claimed(pipeline.claimForExtraction(tenantA, d1));
+    expect(w1).toEqual({
+      documentId: d1,
+      tenantId: tenantA,
+      jobId: job.jobId,
+      filename: 'doc-1.txt',
+      blobKey: `blobs/${d1}`,
+      sha256: createHash('sha256').update(d1).digest('hex'),
+      traceparent: job.traceparent,
+    });
+    const running = await jobRow(job.jobId);
+    expect(running.status).toBe('running');
+    expect(running.startedAt).not.toBeNull();
+    expect(await stepsOf(job.jobId)).toEqual({
+      ingest: { status: 'running', done: 0, total: 2 },
+      index: { status: 'queued', done: 0, total: 2 },
+    });
+
+    const next = await pipeline.completeExtraction(
+      w1,
+      { detectedType: 'text', pages: PAGES },
+      indexCommandRow(w1),
+    );
+    expect(next).toEqual([
+      expect.objectContaining({
+        id: expect.stringMatching(/^\d+$/) as unknown,
+        subject: topo.commandSubject('indexDocument'),
+        msgId: MessageIds.command('indexDocument', job.jobId, d1),
+      }),
+    ]);
+    expect(await pipeline.loadPages(tenantA, d1)).toEqual([
+      { pageNumber: 1, text: 'first page' },
+      { pageNumber: 2, text: 'second page' },
+    ]);
+    expect(await prisma.document.findUniqueOrThrow({ where: { id: d1 } })).toMatchObject({
+      status: 'extracted',
+      detectedType: 'text',
+      pageCount: 2,
+      attempts: 1,
+    });
+    expect((await stepsOf(job.jobId)).ingest).toEqual({ status: 'running', done: 1, total: 2 });
+
+    const w2 = await toIndexing(tenantA, d2);
+    expect((await stepsOf(job.jobId)).ingest).toEqual({ status: 'succeeded', done: 2, total: 2 });
+    const w1i = await claimed(pipeline.claimForIndexing(tenantA, d1));
+
+    const model = { id: 'test-model', dim: 4 };
+    expect(await pipeline.completeIndexing(w1i, chunksOf(['a', 'b', 'c']), model)).toEqual([]);
+    expect((await jobRow(job.jobId)).status).toBe('running');
+    expect((await stepsOf(job.jobId)).index).toEqual({ status: 'running', done: 1, total: 2 });
+
+    const final = await pipeline.completeIndexing(w2, chunksOf(['d']), model);
+    const eventMsgId = MessageIds.jobEvent(job.jobId, 'completed');
+    expect(final).toHaveLength(1);
+    expect(final?.[0]).toMatchObject({
+      tenantId: tenantA,
+      jobId: job.jobId,
+      subject: topo.eventSubject('completed'),
+      msgId: eventMsgId,
+      headers: { traceparent: job.traceparent },
+    });
+    const event = JobEvent.parse(final?.[0]?.payload);
+    expect(event).toMatchObject({
+      jobId: job.jobId,
+      tenantId: tenantA,
+      type: 'ingest',
+      status: 'succeeded',
+      documents: { total: 2, succeeded: 2, failed: 0 },
+      traceId: job.traceId,
+    });
+    expect(event.error).toBeUndefined();
+
+    const done = await jobRow(job.jobId);
+    expect(done).toMatchObject({
+      status: 'succeeded',
+      error: null,
+      progress: { step: 'index', done: 2, total: 2 },
+    });
+    expect(done.finishedAt).not.toBeNull();
+    expect(await stepsOf(job.jobId)).toEqual({
+      ingest: { status: 'succeeded', done: 2, total: 2 },
+      index: { status: 'succeeded', done: 2, total: 2 },
+    });
+    expect(await prisma.document.findMany({ where: { jobId: job.jobId }, orderBy: { id: 'asc' } })).toEqual([
+      expect.objectContaining({ id: d1, status: 'indexed', chunkCount: 3 }),
+      expect.objectContaining({ id: d2, status: 'indexed', chunkCount: 1 }),
+    ]);
+    expect(
+      await prisma.chunk.count({ where: { documentId: d1, embeddingModel: 'test-model', embeddingDim: 4 } }),
+    ).toBe(3);
+    expect(await statusEvents(job.jobId)).toEqual(['-→queued', 'queued→running', 'running→succeeded']);
+
+    const events = await jobEventOutbox(job.jobId);
+    expect(events.map((r) => r.msgId)).toEqual([eventMsgId]);
+    // 2 ingest commands (gateway) + 2 index commands + 1 job event, each exactly once.
+    expect(await prisma.outbox.count({ where: { jobId: job.jobId } })).toBe(5);
+  });
+
+  it('answers a redelivered claim with already_done (job active) or job_finished (job over) and changes nothing', async () => {
+    const job = await newJob(tenantA, 2);
+    const [d1, d2] = job.docIds as [string, string];
+    const w1 = await toIndexing(tenantA, d1);
+
+    // d1 is past extraction: a redelivered ingest command must not extract it again.
+    let before = await snapshot(job);
+    expect(await pipeline.claimForExtraction(tenantA, d1)).toEqual({
+      claimed: false,
+      reason: 'already_done',
+    });
+    expect(await snapshot(job)).toEqual(before);
+
+    await pipeline.completeIndexing(w1, chunksOf(['x']), { id: 'm', dim: 4 });
+    before = await snapshot(job);
+    expect(await pipeline.claimForIndexing(tenantA, d1)).toEqual({ claimed: false, reason: 'already_done' });
+    expect(await pipeline.claimForExtraction(tenantA, d1)).toEqual({
+      claimed: false,
+      reason: 'already_done',
+    });
+    expect(await snapshot(job)).toEqual(before);
+
+    const w2 = await toIndexing(tenantA, d2);
+    await pipeline.completeIndexing(w2, chunksOf(['y']), { id: 'm', dim: 4 });
+    expect((await jobRow(job.jobId)).status).toBe('succeeded');
+    before = await snapshot(job);
+    for (const d of [d1, d2]) {
+      expect(await pipeline.claimForExtraction(tenantA, d)).toEqual({
+        claimed: false,
+        reason: 'job_finished',
+      });
+      expect(await pipeline.claimForIndexing(tenantA, d)).toEqual({ claimed: false, reason: 'job_finished' });
+    }
+    expect(await snapshot(job)).toEqual(before);
+  });
+
+  it('keeps one set of pages and one index command when extraction completes twice', async () => {
+    const job = await newJob(tenantA, 2);
+    const d1 = job.docIds[0] as string;
+    // Two deliveries of the same command (the first outlived its ack_wait): both may claim.
+    const first = await claimed(pipeline.claimForExtraction(tenantA, d1));
+    const second = await claimed(pipeline.claimForExtraction(tenantA, d1));
+
+    expect(
+      await pipeline.completeExtraction(
+        first,
+        { detectedType: 'text', pages: PAGES },
+        indexCommandRow(first),
+      ),
+    ).toHaveLength(1);
+    const other = [{ pageNumber: 1, text: 'a different extraction' }];
+    expect(
+      await pipeline.completeExtraction(
+        second,
+        { detectedType: 'pdf', pages: other },
+        indexCommandRow(second),
+      ),
+    ).toBeNull();
+    // And the redelivery after a crash between commit and ack finds the work done.
+    expect(await pipeline.claimForExtraction(tenantA, d1)).toEqual({
+      claimed: false,
+      reason: 'already_done',
+    });
+
+    expect(await pipeline.loadPages(tenantA, d1)).toEqual([
+      { pageNumber: 1, text: 'first page' },
+      { pageNumber: 2, text: 'second page' },
+    ]);
+    expect(await prisma.document.findUniqueOrThrow({ where: { id: d1 } })).toMatchObject({
+      status: 'extracted',
+      detectedType: 'text',
+      pageCount: 2,
+    });
+    const indexRows = await prisma.outbox.findMany({
+      where: { jobId: job.jobId, subject: topo.commandSubject('indexDocument') },
+    });
+    expect(indexRows.map((r) => r.msgId)).toEqual([MessageIds.command('indexDocument', job.jobId, d1)]);
+    expect((await stepsOf(job.jobId)).ingest).toEqual({ status: 'running', done: 1, total: 2 });
+  });
+
+  it('keeps one set of chunks when indexing completes twice', async () => {
+    const job = await newJob(tenantA, 2);
+    const d1 = job.docIds[0] as string;
+    const first = await toIndexing(tenantA, d1);
+    const second = await claimed(pipeline.claimForIndexing(tenantA, d1));
+
+    expect(await pipeline.completeIndexing(first, chunksOf(['a', 'b']), { id: 'm', dim: 4 })).toEqual([]);
+    expect(
+      await pipeline.completeIndexing(second, chunksOf(['c', 'd', 'e']), { id: 'm2', dim: 4 }),
+    ).toBeNull();
+
+    const chunks = await prisma.chunk.findMany({ where: { documentId: d1 }, orderBy: { ordinal: 'asc' } });
+    expect(chunks.map((c) => [c.text, c.embeddingModel])).toEqual([
+      ['a', 'm'],
+      ['b', 'm'],
+    ]);
+    expect(await prisma.document.findUniqueOrThrow({ where: { id: d1 } })).toMatchObject({
+      status: 'indexed',
+      chunkCount: 2,
+    });
+    expect((await stepsOf(job.jobId)).index).toEqual({ status: 'running', done: 1, total: 2 });
+  });
+
+  it('refuses every transition once the job is terminal (cancelled)', async () => {
+    const job = await newJob(tenantA, 3);
+    const [d1, d2, d3] = job.docIds as [string, string, string];
+    const w1 = await claimed(pipeline.claimForExtraction(tenantA, d1));
+    const w2 = await toIndexing(tenantA, d2);
+    await prisma.$executeRaw`UPDATE jobs SET status = 'cancelled', finished_at = now() WHERE id = ${job.jobId}::uuid`;
+    const before = await snapshot(job);
+
+    expect(await pipeline.claimForExtraction(tenantA, d3)).toEqual({
+      claimed: false,
+      reason: 'job_finished',
+    });
+    expect(await pipeline.claimForExtraction(tenantA, d1)).toEqual({
+      claimed: false,
+      reason: 'job_finished',
+    });
+    expect(await pipeline.claimForIndexing(tenantA, d2)).toEqual({ claimed: false, reason: 'job_finished' });
+    expect(
+      await pipeline.completeExtraction(w1, { detectedType: 'text', pages: PAGES }, indexCommandRow(w1)),
+    ).toBeNull();
+    expect(await pipeline.completeIndexing(w2, chunksOf(['a']), { id: 'm', dim: 4 })).toBeNull();
+    expect(await pipeline.failDocument(w1, corrupt)).toEqual([]);
+    await pipeline.reportProgress(job.jobId, { step: 'ingest', done: 9, total: 9 });
+
+    expect(await snapshot(job)).toEqual(before);
+    expect(await jobEventOutbox(job.jobId)).toEqual([]);
+  });
+
+  it('finishes a job with mixed outcomes as completed_with_failures, with the failed document’s error code', async () => {
+    const job = await newJob(tenantA, 3);
+    const [d1, d2, d3] = job.docIds as [string, string, string];
+    const w1 = await toIndexing(tenantA, d1);
+    const w2 = await claimed(pipeline.claimForExtraction(tenantA, d2));
+    expect(await pipeline.failDocument(w2, corrupt)).toEqual([]);
+    // Failing it again (a redelivery) records nothing new.
+    expect(await pipeline.failDocument(w2, { code: 'internal', message: 'again' })).toEqual([]);
+    await pipeline.completeIndexing(w1, chunksOf(['a']), { id: 'm', dim: 4 });
+    const w3 = await toIndexing(tenantA, d3);
+    const rows = await pipeline.completeIndexing(w3, chunksOf(['b']), { id: 'm', dim: 4 });
+
+    expect(rows?.map((r) => [r.subject, r.msgId])).toEqual([
+      [topo.eventSubject('completed'), MessageIds.jobEvent(job.jobId, 'completed')],
+    ]);
+    expect(JobEvent.parse(rows?.[0]?.payload)).toMatchObject({
+      status: 'completed_with_failures',
+      documents: { total: 3, succeeded: 2, failed: 1 },
+      error: { code: 'corrupt_pdf', message: '1 of 3 document(s) failed' },
+    });
+    const done = await jobRow(job.jobId);
+    expect(done.status).toBe('completed_with_failures');
+    expect(done.error).toMatchObject({ code: 'corrupt_pdf' });
+    expect(await prisma.document.findUniqueOrThrow({ where: { id: d2 } })).toMatchObject({
+      status: 'failed',
+      error: corrupt,
+    });
+    const failedEvents = await prisma.jobEvent.findMany({
+      where: { jobId: job.jobId, kind: 'document_failed' },
+    });
+    expect(failedEvents.map((e) => e.data)).toEqual([{ documentId: d2, from: 'extracting', error: corrupt }]);
+    expect(await statusEvents(job.jobId)).toEqual([
+      '-→queued',
+      'queued→running',
+      'running→completed_with_failures',
+    ]);
+    // A finished job has no step left running.
+    const steps = await prisma.jobStep.findMany({ where: { jobId: job.jobId } });
+    expect(steps.filter((s) => s.status === 'queued' || s.status === 'running')).toEqual([]);
+    expect(steps.every((s) => s.finishedAt !== null)).toBe(true);
+    expect(await jobEventOutbox(job.jobId)).toHaveLength(1);
+  });
+
+  it('fails the job when every document failed, with an events.job.failed row', async () => {
+    const job = await newJob(tenantA, 2);
+    const [d1, d2] = job.docIds as [string, string];
+    const w1 = await claimed(pipeline.claimForExtraction(tenantA, d1));
+    expect(await pipeline.failDocument(w1, corrupt)).toEqual([]);
+    // d2 was never claimed: its command was dead-lettered (onDeadLetter passes the command's ids).
+    const rows = await pipeline.failDocument(
+      { jobId: job.jobId, tenantId: tenantA, documentId: d2 },
+      { code: 'delivery_exhausted', message: 'gave up after 5 deliveries' },
+    );
+
+    expect(rows.map((r) => [r.subject, r.msgId, r.headers])).toEqual([
+      [
+        topo.eventSubject('failed'),
+        MessageIds.jobEvent(job.jobId, 'failed'),
+        { traceparent: job.traceparent },
+      ],
+    ]);
+    expect(JobEvent.parse(rows[0]?.payload)).toMatchObject({
+      status: 'failed',
+      documents: { total: 2, succeeded: 0, failed: 2 },
+      error: { code: 'corrupt_pdf', message: 'all 2 document(s) failed' },
+    });
+    const done = await jobRow(job.jobId);
+    expect(done).toMatchObject({ status: 'failed', error: { code: 'corrupt_pdf' } });
+    expect(done.finishedAt).not.toBeNull();
+    expect(await statusEvents(job.jobId)).toEqual(['-→queued', 'queued→running', 'running→failed']);
+    expect((await jobEventOutbox(job.jobId)).map((r) => r.subject)).toEqual([topo.eventSubject('failed')]);
+  });
+
+  it('records the real previous status when a job that never started fails', async () => {
+    const job = await newJob(tenantA, 1);
+    const rows = await pipeline.failDocument(
+      { jobId: job.jobId, tenantId: tenantA, documentId: job.docIds[0] as string },
+      { code: 'delivery_exhausted', message: 'gave up' },
+    );
+    expect(rows.map((r) => r.subject)).toEqual([topo.eventSubject('failed')]);
+    expect(await statusEvents(job.jobId)).toEqual(['-→queued', 'queued→failed']);
+    expect((await jobRow(job.jobId)).status).toBe('failed');
+  });
+
+  it('finishes a job whose 8 documents complete in parallel exactly once', async () => {
+    const job = await newJob(tenantA, 8);
+    // Parallel claims: exactly one of them starts the job.
+    const works = await Promise.all(job.docIds.map((d) => claimed(pipeline.claimForExtraction(tenantA, d))));
+    expect(await statusEvents(job.jobId)).toEqual(['-→queued', 'queued→running']);
+    const next = await Promise.all(
+      works.map((w) =>
+        pipeline.completeExtraction(w, { detectedType: 'text', pages: PAGES }, indexCommandRow(w)),
+      ),
+    );
+    expect(next.map((r) => r?.length)).toEqual(Array(8).fill(1));
+    const indexing = await Promise.all(job.docIds.map((d) => claimed(pipeline.claimForIndexing(tenantA, d))));
+
+    const results = await Promise.all(
+      indexing.map((w, i) => pipeline.completeIndexing(w, chunksOf([`text ${i}`]), { id: 'm', dim: 4 })),
+    );
+
+    expect(results.filter((r) => r !== null && r.length > 0)).toHaveLength(1);
+    expect(await statusEvents(job.jobId)).toEqual(['-→queued', 'queued→running', 'running→succeeded']);
+    expect((await jobEventOutbox(job.jobId)).map((r) => r.msgId)).toEqual([
+      MessageIds.jobEvent(job.jobId, 'completed'),
+    ]);
+    expect(await jobRow(job.jobId)).toMatchObject({
+      status: 'succeeded',
+      progress: { step: 'index', done: 8, total: 8 },
+    });
+    expect(await stepsOf(job.jobId)).toEqual({
+      ingest: { status: 'succeeded', done: 8, total: 8 },
+      index: { status: 'succeeded', done: 8, total: 8 },
+    });
+  });
+
+  it('finishes exactly once when successes and failures race for the last document', async () => {
+    const job = await newJob(tenantA, 8);
+    const works = await Promise.all(job.docIds.map((d) => toIndexing(tenantA, d)));
+
+    const results = await Promise.all(
+      works.map((w, i) =>
+        i % 2 === 0
+          ? pipeline.completeIndexing(w, chunksOf([`text ${i}`]), { id: 'm', dim: 4 })
+          : pipeline.failDocument(w, { code: 'parser_timeout', message: `doc ${i} timed out` }),
+      ),
+    );
+
+    expect(results.filter((r) => r !== null && r.length > 0)).toHaveLength(1);
+    const done = await jobRow(job.jobId);
+    expect(done).toMatchObject({ status: 'completed_with_failures', error: { code: 'parser_timeout' } });
+    expect(await statusEvents(job.jobId)).toEqual([
+      '-→queued',
+      'queued→running',
+      'running→completed_with_failures',
+    ]);
+    const events = await jobEventOutbox(job.jobId);
+    expect(events).toHaveLength(1);
+    expect(JobEvent.parse(events[0]?.payload).documents).toEqual({ total: 8, succeeded: 4, failed: 4 });
+  });
+
+  it('lets a redelivered claim and the first delivery’s completion meet on one document without a deadlock', async () => {
+    const job = await newJob(tenantA, 1);
+    const d1 = job.docIds[0] as string;
+    const work = await claimed(pipeline.claimForExtraction(tenantA, d1));
+    // Holding the job row makes the order deterministic: the completion queues for the job first,
+    // then the redelivered claim (its ack_wait ran out) arrives for the same document.
+    const blocker = new Client({ connectionString: db!.url });
+    const observer = new Client({ connectionString: db!.url });
+    await Promise.all([blocker.connect(), observer.connect()]);
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('SELECT id FROM jobs WHERE id = $1 FOR UPDATE', [job.jobId]);
+      const completing = pipeline.completeExtraction(
+        work,
+        { detectedType: 'text', pages: PAGES },
+        indexCommandRow(work),
+      );
+      await untilLockWaiters(observer, 1);
+      const reclaiming = pipeline.claimForExtraction(tenantA, d1);
+      await untilLockWaiters(observer, 2);
+      await blocker.query('COMMIT');
+
+      const [rows, claim] = await Promise.all([completing, reclaiming]);
+      expect(rows).toHaveLength(1);
+      expect(claim).toEqual({ claimed: false, reason: 'already_done' });
+    } finally {
+      await Promise.all([blocker.end(), observer.end()]);
+    }
+  });
+
+  it('isolates tenants: another tenant’s claims, pages and failures find nothing', async () => {
+    const job = await newJob(tenantA, 2);
+    const [d1, d2] = job.docIds as [string, string];
+    await toIndexing(tenantA, d2);
+    const before = await snapshot(job);
+
+    expect(await pipeline.claimForExtraction(tenantB, d1)).toEqual({ claimed: false, reason: 'not_found' });
+    expect(await pipeline.claimForIndexing(tenantB, d2)).toEqual({ claimed: false, reason: 'not_found' });
+    expect(await pipeline.claimForExtraction(tenantA, uuidv7())).toEqual({
+      claimed: false,
+      reason: 'not_found',
+    });
+    expect(await pipeline.loadPages(tenantB, d2)).toEqual([]);
+    expect(
+      await pipeline.failDocument({ jobId: job.jobId, tenantId: tenantB, documentId: d1 }, corrupt),
+    ).toEqual([]);
+
+    expect(await snapshot(job)).toEqual(before);
+  });
+
+  it('reports progress on a running job only', async () => {
+    const job = await newJob(tenantA, 1);
+    await pipeline.reportProgress(job.jobId, { step: 'ingest', done: 3, total: 0, message: 'page 3' });
+    expect((await jobRow(job.jobId)).progress).toEqual({ step: 'ingest', done: 0, total: 1 });
+
+    await pipeline.claimForExtraction(tenantA, job.docIds[0] as string);
+    await pipeline.reportProgress(job.jobId, { step: 'ingest', done: 3, total: 0, message: 'page 3' });
+    const row = await jobRow(job.jobId);
+    expect(row.progress).toEqual({ step: 'ingest', done: 3, total: 0, message: 'page 3' });
+    expect(row.heartbeatAt).not.toBeNull();
+  });
+});
