@@ -122,6 +122,8 @@ describe('the spine: upload to search across three processes', () => {
       stack.apps['ingest-worker'].start();
       const job = await stack.waitForTerminal(upload.body.id, 180_000);
       expect(job.status).toBe('succeeded');
+      // The job shows that its document needed a second delivery.
+      expect(job.attempts).toBeGreaterThanOrEqual(2);
 
       const { rows } = await db.query<{
         chunks: number;

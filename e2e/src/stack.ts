@@ -17,6 +17,7 @@ import path from 'node:path';
 export interface JobBody {
   id: string;
   status: JobStatus;
+  attempts: number;
   progress: { step?: string; done?: number; total?: number };
   documents: {
     id: string;

@@ -72,16 +72,19 @@ export class PipelineRepository {
       if (!ACTIVE_JOB.includes(doc.job_status as (typeof ACTIVE_JOB)[number])) {
         return { claimed: false, reason: 'job_finished' } as const;
       }
-      const updated = await tx.$queryRaw<{ id: string }[]>`
+      const updated = await tx.$queryRaw<{ attempts: number }[]>`
         UPDATE documents SET status = ${to}::document_status, attempts = attempts + 1, updated_at = now()
         WHERE id = ${documentId}::uuid AND status::text = ANY(${[...from]}::text[])
-        RETURNING id`;
-      if (updated.length === 0) return { claimed: false, reason: 'already_done' } as const;
-      const started = await tx.$queryRaw<{ id: string }[]>`
+        RETURNING attempts`;
+      const claimed = updated[0];
+      if (!claimed) return { claimed: false, reason: 'already_done' } as const;
+      // The job row is locked, so the status read above is still current. A job's attempts are its
+      // most-retried document's, so a client sees redeliveries without reading every document.
+      await tx.$executeRaw`
         UPDATE jobs SET status = 'running', started_at = coalesce(started_at, now()), heartbeat_at = now(),
-               updated_at = now()
-        WHERE id = ${doc.job_id}::uuid AND status = 'queued' RETURNING id`;
-      if (started.length > 0) {
+               updated_at = now(), attempts = greatest(attempts, ${claimed.attempts}::int)
+        WHERE id = ${doc.job_id}::uuid`;
+      if (doc.job_status === 'queued') {
         await appendJobEvent(tx, {
           jobId: doc.job_id,
           tenantId,
@@ -89,8 +92,6 @@ export class PipelineRepository {
           fromStatus: 'queued',
           toStatus: 'running',
         });
-      } else {
-        await tx.$executeRaw`UPDATE jobs SET heartbeat_at = now() WHERE id = ${doc.job_id}::uuid`;
       }
       await tx.$executeRaw`
         UPDATE job_steps SET status = 'running', started_at = coalesce(started_at, now()), attempts = attempts + 1
