@@ -13,7 +13,7 @@ import { currentOrNewTraceparent, LOGGER, parseTraceparent, type Logger } from '
 import type { MultipartFile, Multipart } from '@fastify/multipart';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { finished, Readable, Transform } from 'node:stream';
 
 export const UPLOAD_FIELD = 'files';
 
@@ -21,10 +21,14 @@ export const UPLOAD_FIELD = 'files';
 export function sanitizeFilename(raw: string | undefined): string {
   const base = path.posix.basename((raw ?? '').replace(/\\/g, '/'));
   const clean = base
+    // C0 and C1 controls, and the invisible format characters (bidi overrides such as U+202E turn
+    // "invoice\u202Efdp.exe" into "invoiceexe.pdf" on screen).
     // eslint-disable-next-line no-control-regex -- stripping control characters is the point
-    .replace(/[\u0000-\u001f\u007f]/g, '')
+    .replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g, '')
     .trim()
-    .slice(0, 255);
+    .slice(0, 255)
+    // The cut must not split a surrogate pair (a lone half is stored as U+FFFD).
+    .replace(/[\ud800-\udbff]$/, '');
   return clean === '' || clean === '.' || clean === '..' ? 'upload' : clean;
 }
 
@@ -147,11 +151,10 @@ export class UploadService {
         done(null, chunk);
       },
     });
-    // `pipe` forwards neither an error nor a close: a file stream that is cut short (client gone, body
-    // ending mid-part) must fail the upload, or `put` waits forever for the rest of the file.
-    part.file.on('error', (e) => counter.destroy(this.incomplete(filename, e)));
-    part.file.on('close', () => {
-      if (!part.file.readableEnded) counter.destroy(this.incomplete(filename));
+    // `pipe` forwards neither an error nor a close: a file stream cut short (client gone, body ending
+    // mid-part; possibly before this method runs) must fail the upload, or `put` waits forever.
+    finished(part.file, (error) => {
+      if (error) counter.destroy(this.incomplete(filename, error));
     });
     const body = Readable.toWeb(part.file.pipe(counter)) as ReadableStream<Uint8Array>;
     try {
@@ -180,9 +183,13 @@ export class UploadService {
   }
 
   private incomplete(filename: string, cause?: unknown): QuarryError {
-    return new QuarryError('validation_failed', `file "${filename}" ended before its multipart part was complete`, {
-      cause,
-    });
+    return new QuarryError(
+      'validation_failed',
+      `file "${filename}" ended before its multipart part was complete`,
+      {
+        cause,
+      },
+    );
   }
 
   private tooLarge(filename: string): QuarryError {

@@ -46,7 +46,10 @@ export class ErrorsFilter implements ExceptionFilter {
     const reply = http.getResponse<FastifyReply>();
     const request = http.getRequest<FastifyRequest>();
     const { status, body } = this.translate(exception, request);
-    if (!reply.sent) void reply.status(status).header('content-type', 'application/json').send(body);
+    if (reply.sent) return;
+    // RFC 9110 §11.6.1: a 401 names the scheme the client should use.
+    if (status === 401) void reply.header('www-authenticate', 'Bearer');
+    void reply.status(status).header('content-type', 'application/json').send(body);
   }
 
   private translate(
