@@ -13,6 +13,7 @@ export const ErrorCodes = {
   no_files: { status: 400, retryable: false },
   empty_file: { status: 400, retryable: false },
   not_multipart: { status: 415, retryable: false },
+  unsupported_media_type: { status: 415, retryable: false },
   // document processing (a document fails on its own with one of these)
   unsupported_type: { status: 422, retryable: false },
   corrupt_pdf: { status: 422, retryable: false },

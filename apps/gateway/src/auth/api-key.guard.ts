@@ -32,8 +32,9 @@ const CACHE_TTL_MS = 30_000;
 
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
-  // Keyed by the key's hash, so no key is held in memory; a revoked key stops working within the TTL.
-  private readonly cache = new Map<string, { tenant: TenantContext | null; until: number }>();
+  // Keyed by the key's hash, so no key is held in memory. Only known keys are cached: a key created a
+  // moment ago works at once, and a revoked one stops working within the TTL.
+  private readonly cache = new Map<string, { tenant: TenantContext; until: number }>();
 
   constructor(
     private readonly reflector: Reflector,
@@ -61,8 +62,10 @@ export class ApiKeyGuard implements CanActivate {
     const hit = this.cache.get(cacheKey);
     if (hit && hit.until > now) return hit.tenant;
     const tenant = await this.tenants.findByApiKey(key);
-    if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(cacheKey, { tenant, until: now + CACHE_TTL_MS });
+    if (tenant) {
+      if (this.cache.size > 10_000) this.cache.clear();
+      this.cache.set(cacheKey, { tenant, until: now + CACHE_TTL_MS });
+    }
     return tenant;
   }
 }

@@ -302,7 +302,7 @@ describe('POST /v1/documents: rejected uploads leave nothing behind', () => {
     {
       name: 'a raw binary body',
       status: 415,
-      code: 'not_multipart',
+      code: 'unsupported_media_type',
       send: () =>
         h.request<ErrorBody>('POST', '/v1/documents', {
           payload: Buffer.from('%PDF-1.4'),

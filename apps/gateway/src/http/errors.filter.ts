@@ -1,5 +1,6 @@
 import { Catch, HttpException, Inject, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import { ErrorCodes, QuarryError, type ErrorCode } from '@quarry/contracts';
+import { isDatabaseUnavailable } from '@quarry/persistence';
 import { LOGGER, type Logger } from '@quarry/telemetry';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { randomUUID } from 'node:crypto';
@@ -18,7 +19,7 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
   FST_PARTS_LIMIT: 'too_many_files',
   FST_FIELDS_LIMIT: 'validation_failed',
   FST_INVALID_MULTIPART_CONTENT_TYPE: 'not_multipart',
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'validation_failed',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'validation_failed',
   FST_ERR_CTP_INVALID_JSON_BODY: 'validation_failed',
   FST_PROTO_VIOLATION: 'validation_failed',
@@ -30,7 +31,7 @@ const STATUS_CODES: Record<number, ErrorCode> = {
   404: 'not_found',
   409: 'conflict',
   413: 'payload_too_large',
-  415: 'not_multipart',
+  415: 'unsupported_media_type',
 };
 
 /**
@@ -56,6 +57,15 @@ export class ErrorsFilter implements ExceptionFilter {
     exception: unknown,
     request: FastifyRequest,
   ): { status: number; body: Record<string, unknown> } {
+    if (isDatabaseUnavailable(exception)) {
+      return this.serverFault(
+        exception,
+        request,
+        'dependency_unavailable',
+        503,
+        'database unavailable; retry later',
+      );
+    }
     if (exception instanceof QuarryError) {
       const status = ErrorCodes[exception.code].status;
       if (status >= 500)

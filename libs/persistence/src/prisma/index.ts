@@ -12,3 +12,4 @@ export type {
   Page,
   Tenant,
 } from '../generated/prisma/client';
+export { isDatabaseUnavailable } from './database-errors';
