@@ -121,6 +121,7 @@ export default tseslint.config(
       'libs/testing/src/**/*.ts',
       'libs/test-kit/src/**/*.ts',
       'apps/*/src/testing/**/*.ts',
+      'bench/**/*.ts',
       'prisma.config.ts',
     ],
     rules: { 'no-restricted-syntax': 'off' },

@@ -1,4 +1,4 @@
-// Compiles apps/ and libs/ (tests excluded) to dist/ with SWC, keeping the source tree's layout so
+// Compiles apps/, libs/ and bench/ (tests excluded) to dist/ with SWC, keeping the source tree's layout so
 // `@quarry/*` imports become relative paths that resolve inside dist/. Takes a few seconds.
 import { transformFile } from '@swc/core';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
@@ -15,7 +15,9 @@ async function* walk(dir) {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
     const full = path.join(dir, entry.name);
     if (entry.isDirectory()) {
-      if (entry.name === 'node_modules' || entry.name === '__fixtures__') continue;
+      // Test-only folders (fixtures, apps' test harnesses) are never part of what ships.
+      if (['node_modules', '__fixtures__'].includes(entry.name)) continue;
+      if (entry.name === 'testing' && full.includes(`${path.sep}apps${path.sep}`)) continue;
       yield* walk(full);
     } else if (isSource(entry.name)) yield full;
   }
@@ -25,7 +27,7 @@ const started = Date.now();
 const out = path.join(root, 'dist');
 await rm(out, { recursive: true, force: true });
 const files = [];
-for (const top of ['apps', 'libs']) for await (const f of walk(path.join(root, top))) files.push(f);
+for (const top of ['apps', 'libs', 'bench']) for await (const f of walk(path.join(root, top))) files.push(f);
 
 const options = swcOptions({ sourceMaps: true });
 let i = 0;

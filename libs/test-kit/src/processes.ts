@@ -3,7 +3,15 @@ import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
-export const REPO_ROOT = path.resolve(__dirname, '../../..');
+/** The repository root: the nearest folder up with nx.json (from the sources and from dist/ alike). */
+export const REPO_ROOT = findRepoRoot(__dirname);
+
+function findRepoRoot(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'nx.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no nx.json above ${from}`);
+  }
+}
 
 export type AppName = 'gateway' | 'ingest-worker' | 'analysis-worker';
 

@@ -1,0 +1,105 @@
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+export interface BenchOptions {
+  /** Jobs per closed-loop run, at each concurrency (fewer if the run reaches maxRunSeconds). */
+  jobs: number;
+  /** Time cap of one closed-loop run: no new job starts after it. */
+  maxRunSeconds: number;
+  /** Size of the backlog in the drain runs. */
+  drainJobs: number;
+  /** Jobs through the whole pipeline before any measurement. */
+  warmupJobs: number;
+  /** Handler concurrency per consumer; the closed loop keeps as many jobs in flight. */
+  levels: number[];
+  /** Connections in each role's pg pool (producer, ingest worker, index worker): DATABASE_POOL_MAX. */
+  pool: number;
+  /** Samples for the component timings (createIngestJob alone, state machine alone). */
+  componentSamples: number;
+  /** Messages for the raw JetStream figures and the no-op CommandConsumer drains. */
+  rawMessages: number;
+  httpRequests: number;
+  httpWarmup: number;
+  httpConcurrency: number;
+  /** Bytes of the uploaded text file. */
+  fileBytes: number;
+  gatewayLogLevel: string;
+  skipOrchestration: boolean;
+  skipHttp: boolean;
+  outDir: string;
+}
+
+export const USAGE = `npm run bench [-- options]
+
+  --jobs=N               jobs per closed-loop run (default 500)
+  --max-run-seconds=S    no new closed-loop job starts after S seconds (default 20)
+  --drain-jobs=N         backlog size of the drain runs (default 200)
+  --warmup-jobs=N        jobs through the pipeline before measuring (default 200)
+  --levels=1,4,16        handler concurrency per consumer (default 1,4,16)
+  --pool=N               pg connections per role: producer, ingest, index (default 10)
+  --component-samples=N  samples for createIngestJob / state machine alone (default 150)
+  --raw-messages=N       messages for raw JetStream and the no-op CommandConsumer (default 1000)
+  --http-requests=N      POST /v1/documents requests per phase (default 300)
+  --http-warmup=N        warm-up requests, not measured (default 20)
+  --http-concurrency=N   concurrent clients in the second HTTP phase (default 8)
+  --file-bytes=N         size of the uploaded text file (default 1024)
+  --gateway-log-level=L  LOG_LEVEL of the gateway process (default info, as users run it)
+  --skip-orchestration   only the HTTP part
+  --skip-http            only the orchestration part
+  --out=DIR              results folder (default bench/results)
+`;
+
+function positiveInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`--${name} must be a positive integer, got "${raw}"`);
+  return value;
+}
+
+export function parseBenchArgs(argv: string[], repoRoot: string): BenchOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      jobs: { type: 'string' },
+      'max-run-seconds': { type: 'string' },
+      'drain-jobs': { type: 'string' },
+      'warmup-jobs': { type: 'string' },
+      levels: { type: 'string' },
+      pool: { type: 'string' },
+      'component-samples': { type: 'string' },
+      'raw-messages': { type: 'string' },
+      'http-requests': { type: 'string' },
+      'http-warmup': { type: 'string' },
+      'http-concurrency': { type: 'string' },
+      'file-bytes': { type: 'string' },
+      'gateway-log-level': { type: 'string' },
+      'skip-orchestration': { type: 'boolean' },
+      'skip-http': { type: 'boolean' },
+      out: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  const levels = (values.levels ?? '1,4,16').split(',').map((l) => positiveInt('levels', l.trim(), 1));
+  return {
+    jobs: positiveInt('jobs', values.jobs, 500),
+    maxRunSeconds: positiveInt('max-run-seconds', values['max-run-seconds'], 20),
+    drainJobs: positiveInt('drain-jobs', values['drain-jobs'], 200),
+    warmupJobs: positiveInt('warmup-jobs', values['warmup-jobs'], 200),
+    levels,
+    pool: positiveInt('pool', values.pool, 10),
+    componentSamples: positiveInt('component-samples', values['component-samples'], 150),
+    rawMessages: positiveInt('raw-messages', values['raw-messages'], 1000),
+    httpRequests: positiveInt('http-requests', values['http-requests'], 300),
+    // Zero warm-up requests is a legitimate choice.
+    httpWarmup: values['http-warmup'] === '0' ? 0 : positiveInt('http-warmup', values['http-warmup'], 20),
+    httpConcurrency: positiveInt('http-concurrency', values['http-concurrency'], 8),
+    fileBytes: positiveInt('file-bytes', values['file-bytes'], 1024),
+    gatewayLogLevel: values['gateway-log-level'] ?? 'info',
+    skipOrchestration: values['skip-orchestration'] ?? false,
+    skipHttp: values['skip-http'] ?? false,
+    outDir: path.resolve(repoRoot, values.out ?? 'bench/results'),
+  };
+}

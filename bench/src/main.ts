@@ -1,0 +1,131 @@
+// `npm run bench`: no-op orchestration through the messaging library and the job state machine, and
+// POST /v1/documents latency, written as JSON and a Markdown table to bench/results/.
+import 'reflect-metadata';
+import { TEST_NATS_URL, testServerUrl, withClient } from '@quarry/testing';
+import { connect } from '@nats-io/transport-node';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { parseBenchArgs, USAGE } from './args';
+import { runHttp } from './http';
+import { runOrchestration } from './orchestration';
+import { computeRatios, renderMarkdown, type BenchReport, type MachineInfo } from './report';
+
+/** The repository root, found the same way from bench/src and from dist/bench/src. */
+function repoRoot(): string {
+  let dir = __dirname;
+  while (!existsSync(path.join(dir, 'nx.json'))) {
+    const parent = path.dirname(dir);
+    if (parent === dir) throw new Error(`no nx.json above ${__dirname}`);
+    dir = parent;
+  }
+  return dir;
+}
+
+async function machineInfo(root: string): Promise<MachineInfo> {
+  const load = os.loadavg();
+  const postgres = await withClient(testServerUrl(), async (c) => {
+    const { rows } = await c.query<{ v: string }>("SELECT current_setting('server_version') AS v");
+    return `PostgreSQL ${rows[0]?.v ?? '?'}`;
+  }).catch(() => 'PostgreSQL unreachable');
+  const nats = await connect({ servers: TEST_NATS_URL, name: 'bench-info' })
+    .then(async (nc) => {
+      const v = nc.info?.version ?? '?';
+      await nc.close();
+      return v;
+    })
+    .catch(() => 'unreachable');
+  let commit = 'unknown';
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
+      cwd: root,
+      encoding: 'utf8',
+    }).trim();
+    const dirty =
+      execFileSync('git', ['status', '--porcelain'], { cwd: root, encoding: 'utf8' }).trim() !== '';
+    commit = dirty ? `${head}+dirty` : head;
+  } catch {
+    // Not a git checkout: the commit stays unknown.
+  }
+  return {
+    node: process.versions.node,
+    platform: `${os.platform()} ${os.release()}`,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+    memoryGb: Math.round(os.totalmem() / 1024 ** 3),
+    loadAverageAtStart: [load[0] ?? 0, load[1] ?? 0, load[2] ?? 0],
+    postgres,
+    nats,
+    commit,
+  };
+}
+
+async function main(): Promise<number> {
+  const root = repoRoot();
+  const options = parseBenchArgs(process.argv.slice(2), root);
+  if (options === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  // Warnings and errors only, to stderr: stdout carries the Markdown report.
+  const logger = pino({ level: 'warn', base: { app: 'bench' } }, pino.destination(2));
+  const progress = (line: string) => process.stderr.write(`[bench] ${line}\n`);
+
+  const started = new Date();
+  const t0 = performance.now();
+  const machine = await machineInfo(root);
+  progress(`load average at start ${machine.loadAverageAtStart.map((l) => l.toFixed(2)).join(' ')}`);
+  const problems: string[] = [];
+
+  const orchestration = options.skipOrchestration
+    ? undefined
+    : await runOrchestration(options, logger, progress);
+  const http = options.skipHttp ? undefined : await runHttp(options, root, logger, progress);
+
+  for (const l of orchestration?.closedLoop ?? []) {
+    if (l.notSucceeded > 0)
+      problems.push(`closed loop c${l.concurrency}: ${l.notSucceeded} job(s) not succeeded`);
+    if (l.deadLettered > 0) problems.push(`closed loop c${l.concurrency}: ${l.deadLettered} dead letter(s)`);
+  }
+  for (const d of orchestration?.drain ?? []) {
+    if (d.notSucceeded > 0) problems.push(`drain c${d.concurrency}: ${d.notSucceeded} job(s) not succeeded`);
+  }
+  for (const p of http?.phases ?? []) {
+    if (p.unexpected > 0) problems.push(`${p.name} c${p.concurrency}: ${p.unexpected} unexpected status(es)`);
+  }
+
+  const { outDir, ...parameters } = options;
+  const report: BenchReport = {
+    startedAt: started.toISOString(),
+    durationMs: Math.round(performance.now() - t0),
+    machine,
+    parameters,
+    ...(orchestration ? { orchestration } : {}),
+    ...(http ? { http } : {}),
+    ratios: computeRatios(orchestration, http),
+    problems,
+  };
+  const markdown = renderMarkdown(report);
+  await mkdir(outDir, { recursive: true });
+  const json = `${JSON.stringify(report, null, 2)}\n`;
+  const stamp = report.startedAt.replace(/[:.]/g, '-');
+  await writeFile(path.join(outDir, `${stamp}.json`), json);
+  await writeFile(path.join(outDir, 'latest.json'), json);
+  await writeFile(path.join(outDir, 'latest.md'), markdown);
+  process.stdout.write(markdown);
+  progress(`wrote ${path.relative(root, path.join(outDir, `${stamp}.json`))}, latest.json and latest.md`);
+  return problems.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(
+      `[bench] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,265 @@
+// The pieces the orchestration benchmark runs in-process: one "role" per Quarry process (the gateway's
+// producer side, the ingest worker, the analysis worker), each with its own pg pool and NATS connection
+// as the real processes have, and the two command handlers with the real state-machine transitions
+// but no parsing, chunking or embedding.
+import {
+  MessageIds,
+  uuidv7,
+  type IndexDocumentCommand,
+  type IngestDocumentCommand,
+  type Topology,
+} from '@quarry/contracts';
+import {
+  CommandConsumer,
+  JetStreamPublisher,
+  Outcome,
+  OutboxRelay,
+  type CommandHandler,
+  type HandlerOutcome,
+} from '@quarry/messaging';
+import {
+  createPrismaClient,
+  JobsRepository,
+  OutboxRepository,
+  PipelineRepository,
+  type DocumentWork,
+  type NewIngestJob,
+  type OutboxInsert,
+  type PrismaClient,
+} from '@quarry/persistence';
+import { currentOrNewTraceparent, parseTraceparent, type Logger } from '@quarry/telemetry';
+import type { ErrorInfo } from '@quarry/contracts';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { createHash } from 'node:crypto';
+
+export interface Role {
+  name: string;
+  prisma: PrismaClient;
+  nc: NatsConnection;
+  publisher: JetStreamPublisher;
+  outbox: OutboxRepository;
+  relay: OutboxRelay;
+  close(): Promise<void>;
+}
+
+export async function openRole(
+  name: string,
+  databaseUrl: string,
+  natsUrl: string,
+  poolMax: number,
+  logger: Logger,
+): Promise<Role> {
+  const prisma = createPrismaClient({ databaseUrl, poolMax });
+  const nc = await connect({ servers: natsUrl, name: `bench-${name}` });
+  const publisher = new JetStreamPublisher(nc);
+  const outbox = new OutboxRepository(prisma);
+  // Not started: only the publish-after-commit fast path runs, as in the apps when nothing crashes.
+  const relay = new OutboxRelay(outbox, publisher, logger, { intervalMs: 1000, graceMs: 2000 });
+  return {
+    name,
+    prisma,
+    nc,
+    publisher,
+    outbox,
+    relay,
+    async close() {
+      await nc.drain();
+      await prisma.$disconnect();
+    },
+  };
+}
+
+/** The job, document and outbox row exactly as the gateway's UploadService builds them, minus the blob. */
+export function newIngestJob(topology: Topology, tenantId: string, label: string): NewIngestJob {
+  const jobId = uuidv7();
+  const documentId = uuidv7();
+  const traceparent = currentOrNewTraceparent();
+  const payload: IngestDocumentCommand = { v: 1, jobId, tenantId, documentId, traceparent };
+  return {
+    id: jobId,
+    tenantId,
+    idempotencyKey: null,
+    traceparent,
+    traceId: parseTraceparent(traceparent)?.traceId ?? null,
+    documents: [
+      {
+        id: documentId,
+        filename: `${label}.txt`,
+        claimedContentType: 'text/plain',
+        // Distinct bytes per job: identical hashes would only exercise the reuse path.
+        sha256: createHash('sha256').update(documentId).digest('hex'),
+        sizeBytes: 1024,
+        blobKey: `${tenantId}/${documentId}`,
+      },
+    ],
+    outbox: [
+      {
+        tenantId,
+        jobId,
+        subject: topology.commandSubject('ingestDocument'),
+        msgId: MessageIds.command('ingestDocument', jobId, documentId),
+        payload,
+        headers: { traceparent },
+      },
+    ],
+  };
+}
+
+/** The index command the ingest worker queues, built as IngestDocumentHandler builds it. */
+export function indexCommandRow(topology: Topology, work: DocumentWork, traceparent?: string): OutboxInsert {
+  const payload: IndexDocumentCommand = {
+    v: 1,
+    jobId: work.jobId,
+    tenantId: work.tenantId,
+    documentId: work.documentId,
+    ...(traceparent ? { traceparent } : {}),
+  };
+  return {
+    tenantId: work.tenantId,
+    jobId: work.jobId,
+    subject: topology.commandSubject('indexDocument'),
+    msgId: MessageIds.command('indexDocument', work.jobId, work.documentId),
+    payload,
+    headers: traceparent ? { traceparent } : {},
+  };
+}
+
+export const NOOP_PAGES = { detectedType: 'text' as const, pages: [{ pageNumber: 1, text: 'x' }] };
+export const NOOP_MODEL = { id: 'noop', dim: 512 };
+
+export interface HandlerCounters {
+  handled: number;
+  skipped: number;
+  failed: number;
+}
+
+/** IngestDocumentHandler without the blob fetch and the extraction. */
+export class NoopIngestHandler implements CommandHandler<'ingestDocument'> {
+  readonly counters: HandlerCounters = { handled: 0, skipped: 0, failed: 0 };
+  private readonly pipeline: PipelineRepository;
+
+  constructor(
+    private readonly role: Role,
+    private readonly topology: Topology,
+  ) {
+    this.pipeline = new PipelineRepository(role.prisma, topology);
+  }
+
+  async handle(cmd: IngestDocumentCommand): Promise<HandlerOutcome> {
+    const claim = await this.pipeline.claimForExtraction(cmd.tenantId, cmd.documentId);
+    if (!claim.claimed) {
+      this.counters.skipped++;
+      return Outcome.ack();
+    }
+    const work = claim.work;
+    const rows = await this.pipeline.completeExtraction(
+      work,
+      NOOP_PAGES,
+      indexCommandRow(this.topology, work, cmd.traceparent ?? work.traceparent ?? undefined),
+    );
+    if (rows) await this.role.relay.publishNow(rows);
+    this.counters.handled++;
+    return Outcome.ack();
+  }
+
+  async onDeadLetter(cmd: IngestDocumentCommand, error: ErrorInfo): Promise<void> {
+    this.counters.failed++;
+    const rows = await this.pipeline.failDocument(cmd, { code: error.code, message: error.message });
+    await this.role.relay.publishNow(rows);
+  }
+}
+
+/** IndexDocumentHandler without loading pages, chunking and embedding: no chunks are stored. */
+export class NoopIndexHandler implements CommandHandler<'indexDocument'> {
+  readonly counters: HandlerCounters = { handled: 0, skipped: 0, failed: 0 };
+  private readonly pipeline: PipelineRepository;
+
+  constructor(
+    private readonly role: Role,
+    topology: Topology,
+  ) {
+    this.pipeline = new PipelineRepository(role.prisma, topology);
+  }
+
+  async handle(cmd: IndexDocumentCommand): Promise<HandlerOutcome> {
+    const claim = await this.pipeline.claimForIndexing(cmd.tenantId, cmd.documentId);
+    if (!claim.claimed) {
+      this.counters.skipped++;
+      return Outcome.ack();
+    }
+    const rows = await this.pipeline.completeIndexing(claim.work, [], NOOP_MODEL);
+    if (rows) await this.role.relay.publishNow(rows);
+    this.counters.handled++;
+    return Outcome.ack();
+  }
+
+  async onDeadLetter(cmd: IndexDocumentCommand, error: ErrorInfo): Promise<void> {
+    this.counters.failed++;
+    const rows = await this.pipeline.failDocument(cmd, { code: error.code, message: error.message });
+    await this.role.relay.publishNow(rows);
+  }
+}
+
+export const CONSUMER_OPTIONS = {
+  ackWaitMs: 30_000,
+  maxDeliver: 5,
+  retryBaseDelayMs: 200,
+  retryMaxDelayMs: 2000,
+  pullExpiresMs: 2000,
+};
+
+export interface Workers {
+  ingest: CommandConsumer<'ingestDocument'>;
+  index: CommandConsumer<'indexDocument'>;
+  ingestHandler: NoopIngestHandler;
+  indexHandler: NoopIndexHandler;
+  stop(): Promise<void>;
+}
+
+/** Both consumers, as the two worker processes run them, at the given handler concurrency. */
+export async function startWorkers(
+  ingestRole: Role,
+  indexRole: Role,
+  topology: Topology,
+  concurrency: number,
+  logger: Logger,
+): Promise<Workers> {
+  const ingestHandler = new NoopIngestHandler(ingestRole, topology);
+  const indexHandler = new NoopIndexHandler(indexRole, topology);
+  const options = { ...CONSUMER_OPTIONS, concurrency };
+  const ingest = new CommandConsumer(
+    'ingestDocument',
+    ingestRole.nc,
+    topology,
+    ingestHandler,
+    ingestRole.publisher,
+    options,
+    logger,
+  );
+  const index = new CommandConsumer(
+    'indexDocument',
+    indexRole.nc,
+    topology,
+    indexHandler,
+    indexRole.publisher,
+    options,
+    logger,
+  );
+  await ingest.start();
+  await index.start();
+  return {
+    ingest,
+    index,
+    ingestHandler,
+    indexHandler,
+    async stop() {
+      await Promise.all([ingest.stop(5000), index.stop(5000)]);
+    },
+  };
+}
+
+/** Creates the job through the repository and publishes its outbox rows, as UploadService does. */
+export async function submitJob(producer: Role, jobs: JobsRepository, job: NewIngestJob): Promise<void> {
+  const result = await jobs.createIngestJob(job);
+  await producer.relay.publishNow(result.outbox);
+}

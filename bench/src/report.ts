@@ -1,0 +1,383 @@
+import type { HttpResult } from './http';
+import type { OrchestrationResult } from './orchestration';
+import { rate, ratio, type LatencySummary } from './stats';
+
+export interface MachineInfo {
+  node: string;
+  platform: string;
+  cpus: number;
+  cpuModel: string;
+  memoryGb: number;
+  loadAverageAtStart: [number, number, number];
+  postgres: string;
+  nats: string;
+  commit: string;
+}
+
+export interface BenchReport {
+  startedAt: string;
+  durationMs: number;
+  machine: MachineInfo;
+  parameters: Record<string, unknown>;
+  orchestration?: OrchestrationResult;
+  http?: HttpResult;
+  ratios: Record<string, number>;
+  problems: string[];
+}
+
+const f = (v: number | undefined, digits = 1) =>
+  v === undefined || Number.isNaN(v) ? '–' : v.toFixed(digits).replace(/\.0+$/, '');
+const ms = (s: LatencySummary | undefined) => (s ? [f(s.p50, 2), f(s.p95, 2), f(s.p99, 2)] : ['–', '–', '–']);
+
+function table(header: string[], rows: (string | number)[][]): string {
+  const lines = [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ];
+  return lines.join('\n');
+}
+
+/** Ratios are what compare across machines and runs; absolute timings on a shared box are noise-prone. */
+export function computeRatios(o: OrchestrationResult | undefined, h: HttpResult | undefined) {
+  const r: Record<string, number> = {};
+  if (o) {
+    const sm = o.components.stateMachine;
+    const js = o.components.jetstream;
+    const loop1 = o.closedLoop[0];
+    const best = Math.max(...o.closedLoop.map((l) => l.jobsPerSec));
+    const bestDrain = Math.max(...o.drain.map((d) => d.jobsPerSec));
+    if (loop1) {
+      r[`closedLoop c${loop1.concurrency} latency p50 / state machine alone per job p50`] = ratio(
+        loop1.latency.p50,
+        sm.perJob.p50,
+      );
+    }
+    r['best closed-loop jobs/s / state machine alone jobs/s (sequential)'] = ratio(best, sm.jobsPerSec);
+    r['best drain jobs/s / state machine alone jobs/s (sequential)'] = ratio(bestDrain, sm.jobsPerSec);
+    r['state machine per job p50 / createIngestJob p50'] = ratio(
+      sm.perJob.p50,
+      o.components.createIngestJob.latency.p50,
+    );
+    r['createIngestJob p50 / JetStream publish p50'] = ratio(
+      o.components.createIngestJob.latency.p50,
+      js.publishSequential.latency.p50,
+    );
+    r['raw consume+ackAck msgs/s / sequential publish msgs/s'] = ratio(
+      js.consumeAckPerSec,
+      js.publishSequential.perSec,
+    );
+    for (const d of o.components.messagingLibraryDrain) {
+      r[`CommandConsumer no-op c${d.concurrency} msgs/s / raw consume+ackAck msgs/s`] = ratio(
+        d.perSec,
+        js.consumeAckPerSec,
+      );
+    }
+    for (const l of o.closedLoop) {
+      const lib = o.components.messagingLibraryDrain.find((m) => m.concurrency === l.concurrency);
+      if (lib) {
+        r[`2 × CommandConsumer no-op CPU per msg / closed loop CPU per job, c${l.concurrency}`] = ratio(
+          (2 * lib.benchCpuUsPerMessage) / 1000,
+          l.benchCpuMsPerJob,
+        );
+      }
+    }
+    for (const d of o.drain) {
+      const lib = o.components.messagingLibraryDrain.find((m) => m.concurrency === d.concurrency);
+      if (lib)
+        r[`drain c${d.concurrency} jobs/s / CommandConsumer no-op c${d.concurrency} msgs/s`] = ratio(
+          d.jobsPerSec,
+          lib.perSec,
+        );
+    }
+  }
+  if (h) {
+    const health = h.phases.find((p) => p.name.startsWith('GET /healthz'));
+    const post = h.phases.find((p) => p.name === 'POST /v1/documents' && p.concurrency === 1);
+    const postC = h.phases.find((p) => p.name === 'POST /v1/documents' && p.concurrency > 1);
+    if (health && post)
+      r['POST /v1/documents p50 / GET /healthz p50'] = ratio(post.latency.p50, health.latency.p50);
+    if (post && o) {
+      r['POST /v1/documents p50 / createIngestJob p50'] = ratio(
+        post.latency.p50,
+        o.components.createIngestJob.latency.p50,
+      );
+    }
+    if (post && postC) r[`POST req/s at c${postC.concurrency} / at c1`] = ratio(postC.perSec, post.perSec);
+  }
+  return r;
+}
+
+export function renderMarkdown(report: BenchReport): string {
+  const m = report.machine;
+  const out: string[] = [];
+  out.push(`# Quarry bench — ${report.startedAt}`);
+  out.push('');
+  out.push(
+    `Node ${m.node} on ${m.platform}, ${m.cpus} × ${m.cpuModel}, ${f(m.memoryGb)} GB; load average at start ` +
+      `${m.loadAverageAtStart.map((l) => l.toFixed(2)).join(' / ')}; ${m.postgres}; NATS ${m.nats}; commit ${m.commit}. ` +
+      `Run took ${f(report.durationMs / 1000)} s.`,
+  );
+  out.push('');
+  out.push(`Parameters: \`${JSON.stringify(report.parameters)}\``);
+  const o = report.orchestration;
+  if (o) {
+    out.push('');
+    out.push('## Orchestration, no-op work');
+    out.push('');
+    out.push(
+      `One-document ingest jobs through \`JobsRepository.createIngestJob\` + \`publishNow\`, \`CommandConsumer\`s for ` +
+        `\`ingestDocument\` and \`indexDocument\` doing the real transitions without parsing or embedding; ` +
+        `producer, ingest worker and index worker each with their own pg pool (${o.poolPerRole}) and NATS connection, in one process. ` +
+        `**Closed loop**: as many jobs in flight as the handler concurrency, ${o.jobsPerRun} jobs or ${o.maxRunSeconds} s per run; ` +
+        `latency = before \`createIngestJob\` → completion event received; submit = \`createIngestJob\` + \`publishNow\`. ` +
+        `**Drain**: ${o.drainJobs} jobs queued first (fill = \`createIngestJob\` + \`publishNow\`, 4 in flight, no consumers), ` +
+        `then the consumers start. Times in ms.`,
+    );
+    out.push('');
+    out.push(
+      table(
+        [
+          'concurrency',
+          'jobs',
+          'closed loop jobs/s',
+          'latency p50',
+          'p95',
+          'p99',
+          'max',
+          'DB created→finished p50',
+          'p99',
+          'submit p50',
+          'submit p99',
+          'drain jobs/s',
+          'drain fill jobs/s',
+        ],
+        o.closedLoop.map((l) => {
+          const d = o.drain.find((x) => x.concurrency === l.concurrency);
+          return [
+            l.concurrency,
+            l.jobs,
+            f(l.jobsPerSec),
+            ...ms(l.latency),
+            f(l.latency.max, 2),
+            f(l.dbLatency.p50, 2),
+            f(l.dbLatency.p99, 2),
+            f(l.submit.p50, 2),
+            f(l.submit.p99, 2),
+            f(d?.jobsPerSec),
+            d ? f(rate(d.jobs, d.fillMs)) : '–',
+          ];
+        }),
+      ),
+    );
+    out.push('');
+    out.push('### Where a closed-loop job spends its time (p50 of each segment, ms)');
+    out.push('');
+    out.push(
+      'From `job_steps` and `jobs` timestamps, each the start time of a transaction, so every segment begins with ' +
+        'that transaction: created → ingest claim = `createIngestJob` tx + `publishNow` (publish, markSent) + pull ' +
+        'delivery; ingest claim → complete = the `claimForExtraction` tx (no work between); ingest complete → index ' +
+        'claim = `completeExtraction` tx + `publishNow` + delivery; index claim → complete = the `claimForIndexing` tx; ' +
+        'complete → event = `completeIndexing` tx + event publish + delivery. The rest of end-to-end is client-side. ' +
+        '`jobs.created_at` is stored in milliseconds, so the first segment and DB created→finished are ±0.5 ms.',
+    );
+    out.push('');
+    out.push(
+      table(
+        [
+          'concurrency',
+          'created → ingest claim',
+          'ingest claim → complete',
+          'ingest complete → index claim',
+          'index claim → complete',
+          'complete → event',
+          'end-to-end p50',
+        ],
+        o.closedLoop.map((l) => [
+          l.concurrency,
+          f(l.segments.createdToIngestClaim.p50, 2),
+          f(l.segments.ingestClaimToComplete.p50, 2),
+          f(l.segments.ingestCompleteToIndexClaim.p50, 2),
+          f(l.segments.indexClaimToComplete.p50, 2),
+          f(l.segments.completeToEvent.p50, 2),
+          f(l.latency.p50, 2),
+        ]),
+      ),
+    );
+    const c = o.components;
+    const lat = (s: LatencySummary) => [f(s.p50, 2), f(s.p99, 2)];
+    out.push('');
+    out.push('### Components, measured in the same run');
+    out.push('');
+    out.push(
+      table(
+        ['component', 'ops/s', 'p50 ms', 'p99 ms'],
+        [
+          [
+            '`createIngestJob` alone (sequential)',
+            f(c.createIngestJob.perSec),
+            ...lat(c.createIngestJob.latency),
+          ],
+          [
+            'state machine alone, whole job: 5 transactions + 3 markSent (sequential, no NATS)',
+            f(c.stateMachine.jobsPerSec),
+            ...lat(c.stateMachine.perJob),
+          ],
+          ...Object.entries(c.stateMachine.transitions).map(([name, s]) => [
+            `  · \`${name}\` (${f(c.stateMachine.pgQueriesPerTransition[name])} queries)`,
+            '',
+            ...lat(s),
+          ]),
+          [
+            `JetStream publish, empty body, awaited one by one (${c.jetstream.messages})`,
+            f(c.jetstream.publishSequential.perSec),
+            ...lat(c.jetstream.publishSequential.latency),
+          ],
+          ['JetStream publish, 64 in flight', f(c.jetstream.publishPipelinedPerSec), '', ''],
+          ['JetStream pull consume + ackAck', f(c.jetstream.consumeAckPerSec), '', ''],
+          ...c.messagingLibraryDrain.map((d) => [
+            `\`CommandConsumer\` no-op handler, concurrency ${d.concurrency} (${d.messages} msgs)`,
+            f(d.perSec),
+            '',
+            '',
+          ]),
+        ],
+      ),
+    );
+    const issues = o.closedLoop.filter((l) => l.redeliveries > 0 || l.deadLettered > 0);
+    if (issues.length > 0) {
+      out.push('');
+      out.push(
+        `Redeliveries / dead letters: ${issues.map((l) => `c${l.concurrency}: ${l.redeliveries} / ${l.deadLettered}`).join(', ')}`,
+      );
+    }
+  }
+  const h = report.http;
+  if (h) {
+    out.push('');
+    out.push('## HTTP gateway');
+    out.push('');
+    out.push(
+      `The built gateway as its own process (LOG_LEVEL=${h.gatewayLogLevel}, ready in ${h.startupMs} ms), no workers; ` +
+        `${h.fileBytes}-byte text file per upload, ${h.warmup} warm-up uploads first. Times in ms.`,
+    );
+    out.push('');
+    out.push(
+      table(
+        ['request', 'concurrency', 'requests', 'req/s', 'p50', 'p95', 'p99', 'max', 'unexpected status'],
+        h.phases.map((p) => [
+          p.name,
+          p.concurrency,
+          p.requests,
+          f(p.perSec),
+          ...ms(p.latency),
+          f(p.latency.max, 2),
+          p.unexpected,
+        ]),
+      ),
+    );
+  }
+  out.push('');
+  out.push('## CPU during each measured span');
+  out.push('');
+  out.push(
+    'bench CPU = this process (all three roles: Prisma client, NATS client, handlers) per job or message; event loop busy = ' +
+      "share of wall time the bench's event loop ran (near 1: latency is queueing inside Node); gateway CPU = the gateway " +
+      'process per request; machine busy = both cores, everyone included (PostgreSQL, NATS, other work on the box).',
+  );
+  out.push('');
+  const pct = (v: number | undefined) => (v === undefined ? '–' : `${Math.round(v * 100)}%`);
+  const cpuRows: (string | number)[][] = [];
+  if (o) {
+    cpuRows.push([
+      'state machine alone (sequential)',
+      1,
+      f(o.components.stateMachine.jobsPerSec),
+      `${f(o.components.stateMachine.benchCpuMsPerJob, 2)} ms/job`,
+      f(o.components.stateMachine.pgQueriesPerJob),
+      '',
+      '',
+      '',
+    ]);
+    for (const d of o.components.messagingLibraryDrain) {
+      cpuRows.push([
+        'CommandConsumer no-op drain',
+        d.concurrency,
+        f(d.perSec),
+        `${d.benchCpuUsPerMessage} µs/msg`,
+        '',
+        pct(d.cpu.eventLoopUtilization),
+        '',
+        pct(d.cpu.machineBusy),
+      ]);
+    }
+    for (const l of o.closedLoop) {
+      cpuRows.push([
+        'closed loop',
+        l.concurrency,
+        f(l.jobsPerSec),
+        `${f(l.benchCpuMsPerJob, 2)} ms/job`,
+        f(l.pgQueriesPerJob),
+        pct(l.cpu.eventLoopUtilization),
+        '',
+        pct(l.cpu.machineBusy),
+      ]);
+    }
+    for (const d of o.drain) {
+      cpuRows.push([
+        'drain',
+        d.concurrency,
+        f(d.jobsPerSec),
+        `${f(d.benchCpuMsPerJob, 2)} ms/job`,
+        '',
+        pct(d.cpu.eventLoopUtilization),
+        '',
+        pct(d.cpu.machineBusy),
+      ]);
+    }
+  }
+  for (const p of h?.phases ?? []) {
+    cpuRows.push([
+      p.name,
+      p.concurrency,
+      f(p.perSec),
+      '',
+      '',
+      '',
+      `${f(p.gatewayCpuMsPerRequest, 2)} ms/req`,
+      pct(p.cpu.machineBusy),
+    ]);
+  }
+  out.push(
+    table(
+      [
+        'span',
+        'concurrency',
+        'per s',
+        'bench CPU',
+        'pg queries/job',
+        'bench event loop busy',
+        'gateway CPU',
+        'machine busy',
+      ],
+      cpuRows,
+    ),
+  );
+  out.push('');
+  out.push('## Ratios');
+  out.push('');
+  out.push(
+    table(
+      ['ratio', 'value'],
+      Object.entries(report.ratios).map(([k, v]) => [k, f(v, 2)]),
+    ),
+  );
+  if (report.problems.length > 0) {
+    out.push('');
+    out.push('## Problems');
+    out.push('');
+    for (const p of report.problems) out.push(`- ${p}`);
+  }
+  out.push('');
+  return out.join('\n');
+}
