@@ -3,6 +3,7 @@
 // queues stay in the stream, so only the gateway's work is measured.
 import type { Logger } from '@quarry/telemetry';
 import {
+  AppProcess,
   createTestDatabase,
   createTestNamespace,
   freePort,
@@ -10,9 +11,7 @@ import {
   type TestDatabase,
   type TestNamespace,
 } from '@quarry/testing';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import type { BenchOptions } from './args';
 import { startCpuProbe, type CpuSample } from './cpu';
@@ -41,53 +40,6 @@ export interface HttpResult {
   gatewayLog: string;
 }
 
-/**
- * The built gateway as a child process. (AppProcess from @quarry/test-kit does the same under Jest,
- * but finds the repository from its own location, which is one level off when it runs from dist/.)
- */
-class GatewayProcess {
-  private child: ChildProcess | undefined;
-  private exited: Promise<number | null> | undefined;
-
-  constructor(
-    private readonly repoRoot: string,
-    private readonly env: Record<string, string>,
-    readonly logFile: string,
-  ) {}
-
-  start(): void {
-    const entry = path.join(this.repoRoot, 'dist/apps/gateway/src/main.js');
-    if (!existsSync(entry)) throw new Error(`${entry} is missing: run 'node scripts/build.mjs'`);
-    mkdirSync(path.dirname(this.logFile), { recursive: true });
-    const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, ['--enable-source-maps', entry], {
-      cwd: this.repoRoot,
-      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...this.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout?.pipe(log, { end: false });
-    child.stderr?.pipe(log, { end: false });
-    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-    this.child = child;
-  }
-
-  get pid(): number | undefined {
-    return this.child?.pid;
-  }
-
-  get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  async stop(timeoutMs = 10_000): Promise<void> {
-    if (!this.running) return;
-    this.child?.kill('SIGTERM');
-    const timer = setTimeout(() => this.child?.kill('SIGKILL'), timeoutMs);
-    await this.exited;
-    clearTimeout(timer);
-  }
-}
-
 /** About `bytes` of plain text, distinct per request so no two uploads share a hash. */
 function textFile(bytes: number, i: number): Uint8Array {
   const line = `Benchmark upload ${i}: the quarterly budget review is moved to Friday.\n`;
@@ -102,14 +54,14 @@ export async function runHttp(
 ): Promise<HttpResult> {
   const db: TestDatabase = await createTestDatabase('bench_http');
   let ns: TestNamespace | undefined;
-  let gateway: GatewayProcess | undefined;
+  let gateway: AppProcess | undefined;
   try {
     ns = await createTestNamespace('benchhttp');
     const port = await freePort();
     const apiKey = `bench-${randomBytes(12).toString('hex')}`;
     const baseUrl = `http://127.0.0.1:${port}`;
-    gateway = new GatewayProcess(
-      repoRoot,
+    gateway = new AppProcess(
+      'gateway',
       {
         NODE_ENV: 'production',
         DATABASE_URL: db.url,
@@ -120,7 +72,7 @@ export async function runHttp(
         QUARRY_BOOTSTRAP_API_KEY: apiKey,
         LOG_LEVEL: options.gatewayLogLevel,
       },
-      path.join(repoRoot, 'tmp/bench', ns.namespace, 'gateway.log'),
+      path.join(repoRoot, 'tmp/bench', ns.namespace),
     );
     progress(`http: starting the gateway (log: ${path.relative(repoRoot, gateway.logFile)})`);
     const startedAt = performance.now();

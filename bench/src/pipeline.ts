@@ -3,7 +3,7 @@
 // as the real processes have, and the two command handlers with the real state-machine transitions
 // but no parsing, chunking or embedding.
 import {
-  MessageIds,
+  commandEnvelope,
   uuidv7,
   type IndexDocumentCommand,
   type IngestDocumentCommand,
@@ -92,36 +92,19 @@ export function newIngestJob(topology: Topology, tenantId: string, label: string
         blobKey: `${tenantId}/${documentId}`,
       },
     ],
-    outbox: [
-      {
-        tenantId,
-        jobId,
-        subject: topology.commandSubject('ingestDocument'),
-        msgId: MessageIds.command('ingestDocument', jobId, documentId),
-        payload,
-        headers: { traceparent },
-      },
-    ],
+    outbox: [commandEnvelope(topology, 'ingestDocument', payload)],
   };
 }
 
 /** The index command the ingest worker queues, built as IngestDocumentHandler builds it. */
 export function indexCommandRow(topology: Topology, work: DocumentWork, traceparent?: string): OutboxInsert {
-  const payload: IndexDocumentCommand = {
+  return commandEnvelope(topology, 'indexDocument', {
     v: 1,
     jobId: work.jobId,
     tenantId: work.tenantId,
     documentId: work.documentId,
     ...(traceparent ? { traceparent } : {}),
-  };
-  return {
-    tenantId: work.tenantId,
-    jobId: work.jobId,
-    subject: topology.commandSubject('indexDocument'),
-    msgId: MessageIds.command('indexDocument', work.jobId, work.documentId),
-    payload,
-    headers: traceparent ? { traceparent } : {},
-  };
+  });
 }
 
 export const NOOP_PAGES = { detectedType: 'text' as const, pages: [{ pageNumber: 1, text: 'x' }] };

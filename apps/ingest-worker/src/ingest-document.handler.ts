@@ -1,10 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import {
-  MessageIds,
+  commandEnvelope,
   QuarryError,
   type ErrorInfo,
-  type IndexDocumentCommand,
   type IngestDocumentCommand,
   type Topology,
 } from '@quarry/contracts';
@@ -112,20 +111,12 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
   }
 
   private indexCommand(work: DocumentWork, traceparent: string | undefined) {
-    const payload: IndexDocumentCommand = {
+    return commandEnvelope(this.topology, 'indexDocument', {
       v: 1,
       jobId: work.jobId,
       tenantId: work.tenantId,
       documentId: work.documentId,
       ...(traceparent ? { traceparent } : {}),
-    };
-    return {
-      tenantId: work.tenantId,
-      jobId: work.jobId,
-      subject: this.topology.commandSubject('indexDocument'),
-      msgId: MessageIds.command('indexDocument', work.jobId, work.documentId),
-      payload,
-      headers: traceparent ? { traceparent } : ({} as Record<string, string>),
-    };
+    });
   }
 }

@@ -129,3 +129,30 @@ export const MessageIds = {
     `${jobId}:${name}:${documentId}:${generation}`,
   jobEvent: (jobId: string, kind: JobEventKind, seq = 0) => `${jobId}:event:${kind}:${seq}`,
 };
+
+/** Everything needed to publish (or write to the outbox) one command: subject, id, body, headers. */
+export interface CommandEnvelope<N extends CommandName> {
+  tenantId: string;
+  jobId: string;
+  subject: string;
+  msgId: string;
+  payload: CommandPayload<N>;
+  headers: Record<string, string>;
+}
+
+/** The one way a command is addressed, so every producer gets the same subject and message id. */
+export function commandEnvelope<N extends CommandName>(
+  t: Topology,
+  name: N,
+  payload: CommandPayload<N>,
+  generation = 0,
+): CommandEnvelope<N> {
+  return {
+    tenantId: payload.tenantId,
+    jobId: payload.jobId,
+    subject: t.commandSubject(name),
+    msgId: MessageIds.command(name, payload.jobId, payload.documentId, generation),
+    payload,
+    headers: payload.traceparent ? { traceparent: payload.traceparent } : {},
+  };
+}

@@ -1,4 +1,5 @@
 import { Client } from 'pg';
+import { findMigrationsDir, readMigrationFiles } from '@quarry/persistence';
 import { createTestDatabase } from './database';
 
 const serverUrl = process.env.QUARRY_TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -25,11 +26,14 @@ describe('createTestDatabase', () => {
     const { rows } = await leftOpen.query<{ migration_name: string }>(
       'SELECT migration_name FROM _prisma_migrations',
     );
-    expect(rows.map((r) => r.migration_name)).toEqual(['20251123000000_init']);
+    expect(rows.map((r) => r.migration_name)).toEqual(
+      readMigrationFiles(findMigrationsDir(__dirname)).map((m) => m.name),
+    );
 
     await db.drop();
     expect(await databaseExists(name)).toBe(false);
     await db.drop(); // idempotent
+    await leftOpen.end().catch((error: unknown) => expect(String(error)).toMatch(/terminat|closed|ended/i));
   });
 
   it('gives every call its own database', async () => {

@@ -1,12 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
-import {
-  MessageIds,
-  QuarryError,
-  uuidv7,
-  type IngestDocumentCommand,
-  type Topology,
-} from '@quarry/contracts';
+import { commandEnvelope, QuarryError, uuidv7, type Topology } from '@quarry/contracts';
 import { BLOB_STORE, OutboxRelay, TOPOLOGY, type BlobStore } from '@quarry/messaging';
 import { JobsRepository, type JobView, type NewDocument, type OutboxInsert } from '@quarry/persistence';
 import { currentOrNewTraceparent, LOGGER, parseTraceparent, type Logger } from '@quarry/telemetry';
@@ -102,17 +96,15 @@ export class UploadService {
     }
 
     const traceparent = currentOrNewTraceparent();
-    const outbox: OutboxInsert[] = stored.map((d) => {
-      const payload: IngestDocumentCommand = { v: 1, jobId, tenantId, documentId: d.id, traceparent };
-      return {
-        tenantId,
+    const outbox: OutboxInsert[] = stored.map((d) =>
+      commandEnvelope(this.topology, 'ingestDocument', {
+        v: 1,
         jobId,
-        subject: this.topology.commandSubject('ingestDocument'),
-        msgId: MessageIds.command('ingestDocument', jobId, d.id),
-        payload,
-        headers: { traceparent },
-      };
-    });
+        tenantId,
+        documentId: d.id,
+        traceparent,
+      }),
+    );
     let result: Awaited<ReturnType<JobsRepository['createIngestJob']>>;
     try {
       result = await this.jobs.createIngestJob({
