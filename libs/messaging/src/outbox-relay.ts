@@ -33,6 +33,7 @@ export class OutboxRelay {
     private readonly options: { intervalMs: number; graceMs: number; batchSize?: number },
   ) {}
 
+  /** Never throws: the state is committed, so a failure here only delays a message until the sweep. */
   async publishNow(records: OutboxRecord[]): Promise<void> {
     const sent: string[] = [];
     for (const r of records) {
@@ -54,7 +55,13 @@ export class OutboxRelay {
           .catch((e: unknown) => this.logger.warn({ err: e }, 'could not record outbox failure'));
       }
     }
-    if (sent.length > 0) await this.store.markSent(sent);
+    if (sent.length === 0) return;
+    try {
+      await this.store.markSent(sent);
+    } catch (error) {
+      // The messages are out; the rows will be published again by the sweep and dropped as duplicates.
+      this.logger.warn({ err: error, rows: sent.length }, 'could not mark outbox rows sent');
+    }
   }
 
   /** One pass over rows left behind; returns how many were published. */
