@@ -55,7 +55,7 @@ export class CommandConsumer<N extends CommandName> {
     this.running = true;
     this.loop = this.pullLoop(consumer);
     this.logger.info(
-      { consumer: this.topology.consumerName(this.name), concurrency: this.options.concurrency },
+      { durable: this.topology.consumerName(this.name), concurrency: this.options.concurrency },
       'consuming',
     );
   }
@@ -84,7 +84,7 @@ export class CommandConsumer<N extends CommandName> {
       } catch (error) {
         if (!this.running) break;
         this.logger.warn(
-          { err: error, consumer: this.topology.consumerName(this.name) },
+          { err: error, durable: this.topology.consumerName(this.name) },
           'pull failed; retrying',
         );
         await new Promise((r) => setTimeout(r, 1000));

@@ -73,13 +73,16 @@ export class PipelineRepository {
         return { claimed: false, reason: 'job_finished' } as const;
       }
       const updated = await tx.$queryRaw<{ attempts: number }[]>`
-        UPDATE documents SET status = ${to}::document_status, attempts = attempts + 1, updated_at = now()
+        UPDATE documents
+        SET attempts = CASE WHEN status::text = ${to} THEN attempts + 1 ELSE 1 END,
+            status = ${to}::document_status, updated_at = now()
         WHERE id = ${documentId}::uuid AND status::text = ANY(${[...from]}::text[])
         RETURNING attempts`;
       const claimed = updated[0];
       if (!claimed) return { claimed: false, reason: 'already_done' } as const;
-      // The job row is locked, so the status read above is still current. A job's attempts are its
-      // most-retried document's, so a client sees redeliveries without reading every document.
+      // A document's attempts count deliveries of its current step (1 unless a worker died or failed
+      // on it). The job row is locked, so the status read above is still current. A job's attempts are
+      // its most-retried step's, so a client sees redeliveries without reading every document.
       await tx.$executeRaw`
         UPDATE jobs SET status = 'running', started_at = coalesce(started_at, now()), heartbeat_at = now(),
                updated_at = now(), attempts = greatest(attempts, ${claimed.attempts}::int)
