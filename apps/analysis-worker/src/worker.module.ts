@@ -18,7 +18,12 @@ export class AnalysisWorkerModule {
         PersistenceModule,
         MessagingModule.forRoot({
           appName: 'quarry-analysis-worker',
-          consumes: { indexDocument: { concurrency: config.workers.analysisConcurrency } },
+          consumes: {
+            indexDocument: {
+              interactive: config.workers.analysisConcurrency,
+              bulk: config.workers.analysisBulkConcurrency,
+            },
+          },
           outboxStore: OutboxRepository,
         }),
       ],

@@ -5,6 +5,7 @@ import {
   QuarryError,
   type ErrorInfo,
   type IngestDocumentCommand,
+  type Lane,
   type Topology,
 } from '@quarry/contracts';
 import {
@@ -83,7 +84,7 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
       const rows = await this.pipeline.completeExtraction(
         work,
         { detectedType: detected, pages: extracted.pages },
-        this.indexCommand(work, cmd.traceparent ?? work.traceparent ?? undefined),
+        this.indexCommand(work, cmd.traceparent ?? work.traceparent ?? undefined, cmd.lane),
       );
       if (rows) await this.relay.publishNow(rows);
       log.info({ detected, pages: extracted.pageCount }, 'document extracted');
@@ -110,13 +111,15 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
     await this.relay.publishNow(rows);
   }
 
-  private indexCommand(work: DocumentWork, traceparent: string | undefined) {
+  /** The index step stays in the lane the document came in on. */
+  private indexCommand(work: DocumentWork, traceparent: string | undefined, lane: Lane | undefined) {
     return commandEnvelope(this.topology, 'indexDocument', {
       v: 1,
       jobId: work.jobId,
       tenantId: work.tenantId,
       documentId: work.documentId,
       ...(traceparent ? { traceparent } : {}),
+      ...(lane ? { lane } : {}),
     });
   }
 }

@@ -16,7 +16,12 @@ export class IngestWorkerModule {
         PersistenceModule,
         MessagingModule.forRoot({
           appName: 'quarry-ingest-worker',
-          consumes: { ingestDocument: { concurrency: config.workers.ingestConcurrency } },
+          consumes: {
+            ingestDocument: {
+              interactive: config.workers.ingestConcurrency,
+              bulk: config.workers.ingestBulkConcurrency,
+            },
+          },
           outboxStore: OutboxRepository,
         }),
       ],

@@ -36,6 +36,9 @@ const EnvSchema = z.object({
   CHUNK_OVERLAP_TOKENS: int(32, 0),
   INGEST_CONCURRENCY: int(2, 1),
   ANALYSIS_CONCURRENCY: int(2, 1),
+  INGEST_BULK_CONCURRENCY: int(1, 1),
+  ANALYSIS_BULK_CONCURRENCY: int(1, 1),
+  BULK_THRESHOLD_DOCUMENTS: int(10, 1),
   ACK_WAIT_MS: int(30000, 1000),
   MAX_DELIVER: int(5, 1),
   RETRY_BASE_DELAY_MS: int(1000, 10),
@@ -61,7 +64,8 @@ export interface AppConfig {
   http: { host: string; port: number; publicUrl: string | undefined };
   database: { url: string; poolMax: number };
   nats: { url: string; connectTimeoutMs: number };
-  uploads: { maxBytes: number; maxFiles: number };
+  /** An upload with more documents than bulkThreshold goes to the bulk lane unless it asks otherwise. */
+  uploads: { maxBytes: number; maxFiles: number; bulkThreshold: number };
   bootstrapApiKey: string | undefined;
   embedding: {
     provider: 'local' | 'openai';
@@ -70,7 +74,13 @@ export interface AppConfig {
     openai: { baseUrl: string; apiKey: string | undefined; model: string; dim: number };
   };
   chunking: { maxTokens: number; overlapTokens: number };
-  workers: { ingestConcurrency: number; analysisConcurrency: number };
+  /** Per lane (ADR 10): interactive work never waits for bulk capacity. */
+  workers: {
+    ingestConcurrency: number;
+    analysisConcurrency: number;
+    ingestBulkConcurrency: number;
+    analysisBulkConcurrency: number;
+  };
   delivery: {
     ackWaitMs: number;
     maxDeliver: number;
@@ -113,7 +123,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     http: { host: e.HOST, port: e.PORT, publicUrl: e.PUBLIC_URL },
     database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
     nats: { url: e.NATS_URL, connectTimeoutMs: e.NATS_CONNECT_TIMEOUT_MS },
-    uploads: { maxBytes: e.MAX_UPLOAD_BYTES, maxFiles: e.MAX_FILES_PER_UPLOAD },
+    uploads: {
+      maxBytes: e.MAX_UPLOAD_BYTES,
+      maxFiles: e.MAX_FILES_PER_UPLOAD,
+      bulkThreshold: e.BULK_THRESHOLD_DOCUMENTS,
+    },
     bootstrapApiKey: e.QUARRY_BOOTSTRAP_API_KEY,
     embedding: {
       provider: e.EMBEDDING_PROVIDER,
@@ -127,7 +141,12 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       },
     },
     chunking: { maxTokens: e.CHUNK_MAX_TOKENS, overlapTokens: e.CHUNK_OVERLAP_TOKENS },
-    workers: { ingestConcurrency: e.INGEST_CONCURRENCY, analysisConcurrency: e.ANALYSIS_CONCURRENCY },
+    workers: {
+      ingestConcurrency: e.INGEST_CONCURRENCY,
+      analysisConcurrency: e.ANALYSIS_CONCURRENCY,
+      ingestBulkConcurrency: e.INGEST_BULK_CONCURRENCY,
+      analysisBulkConcurrency: e.ANALYSIS_BULK_CONCURRENCY,
+    },
     delivery: {
       ackWaitMs: e.ACK_WAIT_MS,
       maxDeliver: e.MAX_DELIVER,

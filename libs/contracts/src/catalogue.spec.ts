@@ -22,4 +22,12 @@ describe('topology', () => {
       MessageIds.command('ingestDocument', 'j', 'd'),
     );
   });
+
+  it('puts bulk work on its own subject and consumer, leaving interactive names as they were', () => {
+    const t = topology('quarry');
+    expect(t.commandSubject('ingestDocument', 'interactive')).toBe('quarry.jobs.ingest');
+    expect(t.commandSubject('ingestDocument', 'bulk')).toBe('quarry.jobs.ingest.bulk');
+    expect(t.consumerName('indexDocument', 'bulk')).toBe('quarry_index_bulk');
+    expect(t.consumerName('indexDocument')).toBe('quarry_index');
+  });
 });

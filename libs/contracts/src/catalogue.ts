@@ -7,9 +7,20 @@ import { JobStatus, JobType } from './jobs';
  * Every message body is versioned; consumers reject versions they do not know.
  */
 
+/**
+ * Which lane a job's commands travel in. Interactive and bulk work have separate subjects, durable
+ * consumers and worker capacity (NATS 2.9 has no priority groups), so a bulk batch of a thousand
+ * documents can never delay an interactive upload (ADR 10).
+ */
+export const Lane = z.enum(['interactive', 'bulk']);
+export type Lane = z.infer<typeof Lane>;
+export const LANES: readonly Lane[] = Lane.options;
+
 const traceFields = {
   /** W3C trace context of the job, also carried in the `traceparent` header. */
   traceparent: z.string().optional(),
+  /** Absent means interactive (messages written before lanes existed). */
+  lane: Lane.optional(),
 };
 
 export const IngestDocumentCommand = z.object({
@@ -93,8 +104,8 @@ export interface Topology {
   dlqStream: string;
   blobBucket: string;
   subject(relative: string): string;
-  commandSubject(name: CommandName): string;
-  consumerName(name: CommandName): string;
+  commandSubject(name: CommandName, lane?: Lane): string;
+  consumerName(name: CommandName, lane?: Lane): string;
   eventSubject(kind: JobEventKind): string;
   dlqSubject(name: CommandName): string;
   serviceSubject(name: keyof typeof Services): string;
@@ -115,8 +126,11 @@ export function topology(namespace: string): Topology {
     dlqStream: `${upper}_DLQ`,
     blobBucket: `${namespace}_blobs`,
     subject,
-    commandSubject: (name) => subject(Commands[name].subject),
-    consumerName: (name) => `${namespace}_${Commands[name].consumer}`,
+    // The interactive lane keeps the plain names (`quarry.jobs.ingest`, `quarry_ingest`).
+    commandSubject: (name, lane = 'interactive') =>
+      subject(lane === 'interactive' ? Commands[name].subject : `${Commands[name].subject}.${lane}`),
+    consumerName: (name, lane = 'interactive') =>
+      `${namespace}_${Commands[name].consumer}${lane === 'interactive' ? '' : `_${lane}`}`,
     eventSubject: (kind) => subject(`events.job.${kind}`),
     dlqSubject: (name) => subject(`dlq.${Commands[name].subject}`),
     serviceSubject: (name) => subject(Services[name].subject),
@@ -150,7 +164,7 @@ export function commandEnvelope<N extends CommandName>(
   return {
     tenantId: payload.tenantId,
     jobId: payload.jobId,
-    subject: t.commandSubject(name),
+    subject: t.commandSubject(name, payload.lane),
     msgId: MessageIds.command(name, payload.jobId, payload.documentId, generation),
     payload,
     headers: payload.traceparent ? { traceparent: payload.traceparent } : {},

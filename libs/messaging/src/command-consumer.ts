@@ -1,4 +1,11 @@
-import { Commands, QuarryError, type CommandName, type ErrorInfo, type Topology } from '@quarry/contracts';
+import {
+  Commands,
+  QuarryError,
+  type CommandName,
+  type ErrorInfo,
+  type Lane,
+  type Topology,
+} from '@quarry/contracts';
 import type { Logger } from '@quarry/telemetry';
 import { jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -8,6 +15,8 @@ import type { JetStreamPublisher } from './publisher';
 
 export interface CommandConsumerOptions {
   concurrency: number;
+  /** The lane this consumer drains; each lane has its own durable consumer and capacity. */
+  lane?: Lane;
   ackWaitMs: number;
   /** Deliveries the handler gets; the consumer's server-side max_deliver is one more (see provisioning). */
   maxDeliver: number;
@@ -51,11 +60,17 @@ export class CommandConsumer<N extends CommandName> {
 
   async start(): Promise<void> {
     const js = jetstream(this.nc);
-    const consumer = await js.consumers.get(this.topology.jobsStream, this.topology.consumerName(this.name));
+    const consumer = await js.consumers.get(
+      this.topology.jobsStream,
+      this.topology.consumerName(this.name, this.options.lane),
+    );
     this.running = true;
     this.loop = this.pullLoop(consumer);
     this.logger.info(
-      { durable: this.topology.consumerName(this.name), concurrency: this.options.concurrency },
+      {
+        durable: this.topology.consumerName(this.name, this.options.lane),
+        concurrency: this.options.concurrency,
+      },
       'consuming',
     );
   }
@@ -84,7 +99,7 @@ export class CommandConsumer<N extends CommandName> {
       } catch (error) {
         if (!this.running) break;
         this.logger.warn(
-          { err: error, durable: this.topology.consumerName(this.name) },
+          { err: error, durable: this.topology.consumerName(this.name, this.options.lane) },
           'pull failed; retrying',
         );
         await new Promise((r) => setTimeout(r, 1000));

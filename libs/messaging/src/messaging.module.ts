@@ -10,7 +10,7 @@ import {
 } from '@nestjs/common';
 import { DiscoveryModule, DiscoveryService } from '@nestjs/core';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
-import { Commands, topology, type CommandName, type Topology } from '@quarry/contracts';
+import { Commands, LANES, topology, type CommandName, type Lane, type Topology } from '@quarry/contracts';
 import { LOGGER, type Logger } from '@quarry/telemetry';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { NatsObjectBlobStore } from './blob-store';
@@ -28,8 +28,11 @@ const MESSAGING_OPTIONS = Symbol('MESSAGING_OPTIONS');
 export interface MessagingModuleOptions {
   /** Connection name shown by the NATS server. */
   appName: string;
-  /** Commands this app consumes, with their concurrency. Exactly one handler each must exist. */
-  consumes: Partial<Record<CommandName, { concurrency: number }>>;
+  /**
+   * Commands this app consumes, with the concurrency of each lane (ADR 10). Exactly one handler each
+   * must exist; it serves both lanes.
+   */
+  consumes: Partial<Record<CommandName, Record<Lane, number>>>;
   /** Provider token of the app's OutboxStore implementation; the module builds the relay on it. */
   outboxStore: InjectionToken;
 }
@@ -95,23 +98,26 @@ export class ConsumerHost
     matchHandlers(consumes, found);
     for (const name of consumes) {
       const handler = found.find((f) => f.name === name)?.instance as CommandHandler<CommandName>;
-      const consumer = new CommandConsumer(
-        name,
-        this.nc,
-        this.topology,
-        handler,
-        this.publisher,
-        {
-          concurrency: this.options.consumes[name]?.concurrency ?? 1,
-          ackWaitMs: this.config.delivery.ackWaitMs,
-          maxDeliver: this.config.delivery.maxDeliver,
-          retryBaseDelayMs: this.config.delivery.retryBaseDelayMs,
-          retryMaxDelayMs: this.config.delivery.retryMaxDelayMs,
-        },
-        this.logger.child({ consumer: name }),
-      );
-      await consumer.start();
-      this.consumers.push(consumer);
+      for (const lane of LANES) {
+        const consumer = new CommandConsumer(
+          name,
+          this.nc,
+          this.topology,
+          handler,
+          this.publisher,
+          {
+            lane,
+            concurrency: this.options.consumes[name]?.[lane] ?? 1,
+            ackWaitMs: this.config.delivery.ackWaitMs,
+            maxDeliver: this.config.delivery.maxDeliver,
+            retryBaseDelayMs: this.config.delivery.retryBaseDelayMs,
+            retryMaxDelayMs: this.config.delivery.retryMaxDelayMs,
+          },
+          this.logger.child({ consumer: name, lane }),
+        );
+        await consumer.start();
+        this.consumers.push(consumer);
+      }
     }
   }
 

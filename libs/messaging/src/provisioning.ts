@@ -1,4 +1,4 @@
-import { Commands, type CommandName, type Topology } from '@quarry/contracts';
+import { Commands, LANES, type CommandName, type Topology } from '@quarry/contracts';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -83,28 +83,30 @@ export async function provisionJetStream(
   });
 
   for (const name of Object.keys(Commands) as CommandName[]) {
-    const durable = t.consumerName(name);
-    const config = {
-      durable_name: durable,
-      filter_subject: t.commandSubject(name),
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: ns(o.ackWaitMs),
-      // One more than the handler's own limit: the last delivery is where the messaging layer
-      // dead-letters the message itself, so the server never silently gives up on it.
-      max_deliver: o.maxDeliver + 1,
-      max_ack_pending: o.maxAckPending[name],
-    };
-    try {
-      await jsm.consumers.info(t.jobsStream, durable);
-      await jsm.consumers.update(t.jobsStream, durable, {
-        ack_wait: config.ack_wait,
-        max_deliver: config.max_deliver,
-        max_ack_pending: config.max_ack_pending,
-      });
-    } catch (error) {
-      if (!isNotFound(error)) throw error;
-      await jsm.consumers.add(t.jobsStream, config);
+    for (const lane of LANES) {
+      const durable = t.consumerName(name, lane);
+      const config = {
+        durable_name: durable,
+        filter_subject: t.commandSubject(name, lane),
+        ack_policy: AckPolicy.Explicit,
+        deliver_policy: DeliverPolicy.All,
+        ack_wait: ns(o.ackWaitMs),
+        // One more than the handler's own limit: the last delivery is where the messaging layer
+        // dead-letters the message itself, so the server never silently gives up on it.
+        max_deliver: o.maxDeliver + 1,
+        max_ack_pending: o.maxAckPending[name],
+      };
+      try {
+        await jsm.consumers.info(t.jobsStream, durable);
+        await jsm.consumers.update(t.jobsStream, durable, {
+          ack_wait: config.ack_wait,
+          max_deliver: config.max_deliver,
+          max_ack_pending: config.max_ack_pending,
+        });
+      } catch (error) {
+        if (!isNotFound(error)) throw error;
+        await jsm.consumers.add(t.jobsStream, config);
+      }
     }
   }
 

@@ -8,7 +8,7 @@ import {
   ApiResponse,
   ApiTags,
 } from '@nestjs/swagger';
-import { QuarryError } from '@quarry/contracts';
+import { Lane, QuarryError } from '@quarry/contracts';
 import { JobsRepository } from '@quarry/persistence';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
@@ -45,6 +45,11 @@ export class DocumentsController {
     },
   })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Same key, same job' })
+  @ApiHeader({
+    name: 'Quarry-Lane',
+    required: false,
+    description: 'interactive | bulk; default: bulk above BULK_THRESHOLD_DOCUMENTS files, else interactive',
+  })
   @ApiResponse({ status: 202, description: 'Job accepted; Location points at it' })
   @ApiResponse({ status: 400, description: 'no_files, empty_file, too_many_files, validation_failed' })
   @ApiResponse({ status: 413, description: 'payload_too_large' })
@@ -53,6 +58,7 @@ export class DocumentsController {
     @Req() request: FastifyRequest,
     @Res({ passthrough: true }) reply: FastifyReply,
     @Headers('idempotency-key') idempotencyKeyHeader: string | undefined,
+    @Headers('quarry-lane') laneHeader: string | undefined,
   ) {
     if (!request.isMultipart()) {
       throw new QuarryError(
@@ -64,12 +70,19 @@ export class DocumentsController {
       idempotencyKeyHeader === undefined
         ? null
         : parseInput(IdempotencyKey, idempotencyKeyHeader, 'Idempotency-Key');
-    const { job, created } = await this.uploads.upload(tenant.tenantId, request.parts(), idempotencyKey);
+    const lane = laneHeader === undefined ? null : parseInput(Lane, laneHeader, 'Quarry-Lane');
+    const { job, created } = await this.uploads.upload(
+      tenant.tenantId,
+      request.parts(),
+      idempotencyKey,
+      lane,
+    );
     void reply.header('Location', `/v1/jobs/${job.id}`);
     if (!created) void reply.header('Idempotent-Replayed', 'true');
     return {
       id: job.id,
       status: job.status,
+      lane: job.lane,
       documents: job.documents.map(documentSummary),
       createdAt: job.createdAt.toISOString(),
     };

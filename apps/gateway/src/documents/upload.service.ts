@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
-import { commandEnvelope, QuarryError, uuidv7, type Topology } from '@quarry/contracts';
+import { commandEnvelope, QuarryError, uuidv7, type Lane, type Topology } from '@quarry/contracts';
 import { BLOB_STORE, OutboxRelay, TOPOLOGY, type BlobStore } from '@quarry/messaging';
 import { JobsRepository, type JobView, type NewDocument, type OutboxInsert } from '@quarry/persistence';
 import { currentOrNewTraceparent, LOGGER, parseTraceparent, type Logger } from '@quarry/telemetry';
@@ -69,6 +69,7 @@ export class UploadService {
     tenantId: string,
     parts: AsyncIterableIterator<Multipart>,
     idempotencyKey: string | null,
+    requestedLane: Lane | null = null,
   ): Promise<UploadResult> {
     const jobId = uuidv7();
     const stored: NewDocument[] = [];
@@ -96,6 +97,9 @@ export class UploadService {
     }
 
     const traceparent = currentOrNewTraceparent();
+    // Large batches go to the bulk lane unless the client says otherwise (ADR 10).
+    const lane =
+      requestedLane ?? (stored.length > this.config.uploads.bulkThreshold ? 'bulk' : 'interactive');
     const outbox: OutboxInsert[] = stored.map((d) =>
       commandEnvelope(this.topology, 'ingestDocument', {
         v: 1,
@@ -103,6 +107,7 @@ export class UploadService {
         tenantId,
         documentId: d.id,
         traceparent,
+        lane,
       }),
     );
     let result: Awaited<ReturnType<JobsRepository['createIngestJob']>>;
@@ -110,6 +115,7 @@ export class UploadService {
       result = await this.jobs.createIngestJob({
         id: jobId,
         tenantId,
+        lane,
         idempotencyKey,
         traceparent,
         traceId: parseTraceparent(traceparent)?.traceId ?? null,

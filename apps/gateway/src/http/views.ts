@@ -5,6 +5,7 @@ export function jobResponse(job: JobView) {
   return {
     id: job.id,
     type: job.type,
+    lane: job.lane,
     status: job.status,
     progress: job.progress,
     attempts: job.attempts,

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { DetectedType, DocumentStatus, ErrorInfo, JobStatus } from '@quarry/contracts';
+import type { DetectedType, DocumentStatus, ErrorInfo, JobStatus, Lane } from '@quarry/contracts';
 import { Prisma, type PrismaClient } from '../generated/prisma/client';
-import { appendJobEvent, insertOutbox } from './sql';
-import type { DocumentView, JobView, NewIngestJob, OutboxRow } from './types';
+import { appendJobEvent, insertOutbox, type Tx } from './sql';
+import type { DocumentView, JobView, NewIngestJob, OutboxInsert, OutboxRow } from './types';
 
 type DocRecord = {
   id: string;
@@ -42,6 +42,7 @@ function toJobView(j: JobRecord): JobView {
     id: j.id,
     tenantId: j.tenantId,
     type: j.type,
+    lane: j.lane === 'bulk' ? 'bulk' : 'interactive',
     status: j.status,
     progress: j.progress as JobView['progress'],
     attempts: j.attempts,
@@ -51,6 +52,7 @@ function toJobView(j: JobRecord): JobView {
     createdAt: j.createdAt,
     startedAt: j.startedAt,
     finishedAt: j.finishedAt,
+    retryOfJobId: j.retryOfJobId,
     documents: j.documents.map(toDocumentView),
   };
 }
@@ -79,6 +81,7 @@ export class JobsRepository {
             id: input.id,
             tenantId: input.tenantId,
             type: 'ingest',
+            lane: input.lane ?? 'interactive',
             status: 'queued',
             progress: { step: 'ingest', done: 0, total: n },
             traceparent: input.traceparent,
@@ -171,9 +174,179 @@ export class JobsRepository {
     return { ...toDocumentView(d), pages: d.pages };
   }
 
+  /**
+   * A new job retrying the failed documents of a terminal job (`failed` or `completed_with_failures`):
+   * a copy of each failed document starting again at ingest, its outbox rows in the same transaction.
+   * The earlier job does not change. With an idempotency key already used, returns that job.
+   */
+  async createRetryJob(sourceJobId: string, input: NewRetryJob): Promise<RetryJobResult> {
+    try {
+      return await this.prisma.$transaction(async (tx) => {
+        const source = await tx.job.findFirst({
+          where: { id: sourceJobId, tenantId: input.tenantId },
+          select: { id: true, status: true, lane: true },
+        });
+        if (!source) return { kind: 'not_found' } as const;
+        if (source.status !== 'failed' && source.status !== 'completed_with_failures') {
+          return { kind: 'not_retryable', status: source.status } as const;
+        }
+        const failed = await tx.document.findMany({
+          where: { jobId: source.id, tenantId: input.tenantId, status: 'failed' },
+          orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+        });
+        if (failed.length === 0) return { kind: 'no_failed_documents', status: source.status } as const;
+        const created = await insertRetryJob(
+          tx,
+          input,
+          { jobId: source.id, lane: source.lane },
+          failed.map((d) => ({ ...d, startAt: 'ingestDocument' as const })),
+        );
+        return { kind: 'created', ...created } as const;
+      });
+    } catch (error) {
+      const existing = await existingJobForKey(this.prisma, error, input.tenantId, input.idempotencyKey);
+      if (existing) return { kind: 'existing', job: existing, outbox: [] };
+      throw error;
+    }
+  }
+
   async ping(): Promise<void> {
     await this.prisma.$queryRaw`SELECT 1`;
   }
+}
+
+/** The command a copied document starts with: the one that failed or was dead-lettered. */
+export type RetryStart = 'ingestDocument' | 'indexDocument';
+
+/** What the app decides for a retry job: ids, trace, and how its commands are addressed. */
+export interface NewRetryJob {
+  id: string;
+  tenantId: string;
+  idempotencyKey: string | null;
+  traceparent: string;
+  traceId: string | null;
+  /** An id for each copied document (the app makes them, UUIDv7). */
+  newDocumentId: () => string;
+  /** The outbox row of a copy's first command; subjects and message ids are the app's to address. */
+  command: (c: {
+    name: RetryStart;
+    jobId: string;
+    tenantId: string;
+    documentId: string;
+    lane: Lane;
+  }) => OutboxInsert;
+}
+
+export type RetryJobResult =
+  | { kind: 'created' | 'existing'; job: JobView; outbox: OutboxRow[] }
+  | { kind: 'not_found' }
+  | { kind: 'not_retryable' | 'no_failed_documents'; status: JobStatus };
+
+/** A document of the earlier job, as much of it as a copy needs. */
+export interface RetrySourceDocument {
+  id: string;
+  filename: string;
+  claimedContentType: string | null;
+  sha256: string;
+  sizeBytes: bigint;
+  blobKey: string;
+  detectedType: string | null;
+  pageCount: number | null;
+  startAt: RetryStart;
+}
+
+/**
+ * Inside the caller's transaction: a queued ingest job in the earlier job's lane, pointing at it, with
+ * a copy of each document (new id, same blob, sha256, name and size). A copy starting at index is
+ * `extracted` with the original's pages copied, and counts as done in the ingest step.
+ */
+export async function insertRetryJob(
+  tx: Tx,
+  input: NewRetryJob,
+  source: { jobId: string; lane: string },
+  docs: RetrySourceDocument[],
+): Promise<{ job: JobView; outbox: OutboxRow[] }> {
+  const lane: Lane = source.lane === 'bulk' ? 'bulk' : 'interactive';
+  const copies = docs.map((d) => ({ ...d, copyId: input.newDocumentId() }));
+  const n = copies.length;
+  const extracted = copies.filter((c) => c.startAt === 'indexDocument').length;
+  const ingestDone = extracted === n;
+  const now = new Date();
+  const job = await tx.job.create({
+    data: {
+      id: input.id,
+      tenantId: input.tenantId,
+      type: 'ingest',
+      lane,
+      status: 'queued',
+      retryOfJobId: source.jobId,
+      progress: ingestDone ? { step: 'index', done: 0, total: n } : { step: 'ingest', done: extracted, total: n },
+      traceparent: input.traceparent,
+      traceId: input.traceId,
+      idempotencyKey: input.idempotencyKey,
+      steps: {
+        create: [
+          {
+            tenantId: input.tenantId,
+            name: 'ingest',
+            total: n,
+            done: extracted,
+            ...(ingestDone ? { status: 'succeeded', startedAt: now, finishedAt: now } : {}),
+          },
+          { tenantId: input.tenantId, name: 'index', total: n },
+        ],
+      },
+      documents: {
+        create: copies.map((c) => ({
+          id: c.copyId,
+          tenantId: input.tenantId,
+          filename: c.filename,
+          claimedContentType: c.claimedContentType,
+          sha256: c.sha256,
+          sizeBytes: c.sizeBytes,
+          blobKey: c.blobKey,
+          ...(c.startAt === 'indexDocument'
+            ? { status: 'extracted' as const, detectedType: c.detectedType, pageCount: c.pageCount }
+            : {}),
+        })),
+      },
+    },
+    include: jobInclude,
+  });
+  for (const c of copies.filter((x) => x.startAt === 'indexDocument')) {
+    await tx.$executeRaw`
+      INSERT INTO pages (tenant_id, document_id, page_number, text, char_count)
+      SELECT tenant_id, ${c.copyId}::uuid, page_number, text, char_count FROM pages
+      WHERE document_id = ${c.id}::uuid AND tenant_id = ${input.tenantId}::uuid`;
+  }
+  await appendJobEvent(tx, {
+    jobId: job.id,
+    tenantId: input.tenantId,
+    kind: 'status',
+    toStatus: 'queued',
+    data: { documents: n, retryOf: source.jobId },
+  });
+  const outbox = await insertOutbox(
+    tx,
+    copies.map((c) =>
+      input.command({ name: c.startAt, jobId: job.id, tenantId: input.tenantId, documentId: c.copyId, lane }),
+    ),
+  );
+  return { job: toJobView(job), outbox };
+}
+
+/** After a unique violation on (tenant, idempotency key): the job that already holds the key. */
+export async function existingJobForKey(
+  prisma: PrismaClient,
+  error: unknown,
+  tenantId: string,
+  idempotencyKey: string | null,
+): Promise<JobView | null> {
+  if (!idempotencyKey || !(error instanceof Prisma.PrismaClientKnownRequestError) || error.code !== 'P2002') {
+    return null;
+  }
+  const existing = await prisma.job.findFirst({ where: { tenantId, idempotencyKey }, include: jobInclude });
+  return existing ? toJobView(existing) : null;
 }
 
 export const hashApiKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');

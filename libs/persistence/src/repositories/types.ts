@@ -1,4 +1,11 @@
-import type { DetectedType, DocumentStatus, ErrorInfo, JobProgress, JobStatus } from '@quarry/contracts';
+import type {
+  DetectedType,
+  DocumentStatus,
+  ErrorInfo,
+  JobProgress,
+  JobStatus,
+  Lane,
+} from '@quarry/contracts';
 
 export interface OutboxInsert {
   tenantId: string | null;
@@ -31,6 +38,7 @@ export interface JobView {
   id: string;
   tenantId: string;
   type: string;
+  lane: Lane;
   status: JobStatus;
   progress: JobProgress | Record<string, never>;
   attempts: number;
@@ -40,6 +48,8 @@ export interface JobView {
   createdAt: Date;
   startedAt: Date | null;
   finishedAt: Date | null;
+  /** The job this one retries (a retry of failed documents or a dead letter's replay). */
+  retryOfJobId: string | null;
   documents: DocumentView[];
 }
 
@@ -55,6 +65,8 @@ export interface NewDocument {
 export interface NewIngestJob {
   id: string;
   tenantId: string;
+  /** Defaults to interactive. */
+  lane?: Lane;
   idempotencyKey: string | null;
   traceparent: string;
   traceId: string | null;
