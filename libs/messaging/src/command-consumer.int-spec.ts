@@ -218,4 +218,39 @@ describe('CommandConsumer on real JetStream', () => {
     expect(survivor.seen).toHaveLength(0);
     expect(survivor.deadLettered[0]?.error.code).toBe('delivery_exhausted');
   });
+
+  it('on shutdown, requeues a message on its last delivery instead of dead-lettering it', async () => {
+    const c = command();
+    await send(c);
+    // Use up the first two deliveries, as crashed workers would.
+    const raw = await jetstream(ns.nc).consumers.get(
+      ns.topology.jobsStream,
+      ns.topology.consumerName('ingestDocument'),
+    );
+    for (let i = 0; i < 2; i++) expect(await raw.next({ expires: 5000 })).not.toBeNull();
+
+    // The third (last) delivery is held by a handler that only stops when the worker shuts down.
+    const handler = new ScriptedHandler(
+      (_p, ctx) =>
+        new Promise<HandlerOutcome>((resolve) =>
+          ctx.signal.addEventListener('abort', () =>
+            resolve(Outcome.retry({ code: 'dependency_unavailable', message: 'shutting down' })),
+          ),
+        ),
+    );
+    const stopping = await start(handler, 1);
+    await waitFor(() => handler.seen.length === 1, { description: 'last delivery held', timeoutMs: 10_000 });
+    expect(handler.seen[0]?.ctx.deliveryCount).toBe(3);
+    await stopping.stop(100);
+    consumer = undefined;
+
+    const jsm = await jetstreamManager(ns.nc);
+    expect((await jsm.streams.info(ns.topology.dlqStream)).state.messages).toBe(0);
+    // The copy starts its delivery count afresh.
+    const again = await raw.next({ expires: 5000 });
+    expect(again?.info.deliveryCount).toBe(1);
+    expect(again?.json<IngestDocumentCommand>().documentId).toBe(c.documentId);
+    expect(again?.headers?.get('Nats-Msg-Id')).toMatch(/:requeued:3$/);
+    again?.ack();
+  });
 });

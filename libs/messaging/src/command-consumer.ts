@@ -185,6 +185,11 @@ export class CommandConsumer<N extends CommandName> {
         this.stats.acked++;
         return;
       case 'retry':
+        if (this.abort.signal.aborted && deliveryCount >= this.options.maxDeliver) {
+          // Stopped by our own shutdown, not by the message: it must not use up its last deliveries.
+          await this.requeue(msg, log);
+          return;
+        }
         if (deliveryCount >= this.options.maxDeliver) {
           await this.deadLetter(msg, typed, outcome.error, log);
           return;
@@ -231,6 +236,27 @@ export class CommandConsumer<N extends CommandName> {
     msg.term();
     this.stats.deadLettered++;
     log.error({ code: error.code, reason: error.message }, 'message dead-lettered');
+  }
+
+  /**
+   * Puts a copy of the message back at the end of the queue with fresh delivery counting, then
+   * terminates the original. The copy's id is derived from the original's and the delivery, so a
+   * repeat of this step is dropped as a duplicate.
+   */
+  private async requeue(msg: JsMsg, log: Logger): Promise<void> {
+    const originMsgId = msg.headers?.get('Nats-Msg-Id') || `seq-${msg.info.streamSequence}`;
+    try {
+      await this.publisher.publishRaw(msg.subject, msg.data, {
+        msgId: `${originMsgId}:requeued:${msg.info.deliveryCount}`,
+        traceparent: msg.headers?.get(QuarryHeaders.traceparent) || undefined,
+      });
+    } catch (error) {
+      log.warn({ err: error }, 'requeue on shutdown failed; leaving the message to be redelivered');
+      msg.nak(0);
+      return;
+    }
+    msg.term();
+    log.info('requeued on shutdown');
   }
 
   /** Stops pulling, waits for in-flight handlers up to the deadline, then gives up on them. */
