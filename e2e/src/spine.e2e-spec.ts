@@ -1,4 +1,5 @@
 import { makeTestPdf, waitFor } from '@quarry/testing';
+import { readFileSync } from 'node:fs';
 import { Client } from 'pg';
 import { QuarryStack } from './stack';
 
@@ -148,6 +149,49 @@ describe('the spine: upload to search across three processes', () => {
       expect(r.chunks).toBe(r.chunk_count);
       expect(r.distinct_ordinals).toBe(r.chunks);
       expect(r.distinct_texts).toBe(r.chunks);
+    } finally {
+      await db.end();
+    }
+  });
+
+  it('SIGTERM stops the ingest worker within its deadline, and the job still ends succeeded after a restart', async () => {
+    const pages = Array.from({ length: 300 }, (_, i) => [
+      `Chapter ${i + 1}`,
+      '',
+      `Ledger entry ${i + 1} for freight.`,
+    ]);
+    const upload = await stack.upload([{ name: 'ledger.pdf', bytes: await makeTestPdf(pages) }]);
+    expect(upload.status).toBe(202);
+    const db = new Client({ connectionString: stack.db.url });
+    await db.connect();
+    try {
+      await waitFor(
+        async () =>
+          (
+            await db.query<{ status: string }>('SELECT status::text FROM documents WHERE job_id = $1', [
+              upload.body.id,
+            ])
+          ).rows[0]?.status === 'extracting',
+        { timeoutMs: 30_000, intervalMs: 20, description: 'extraction started' },
+      );
+      const worker = stack.apps['ingest-worker'];
+      const started = Date.now();
+      const code = await worker.terminate();
+      // SHUTDOWN_TIMEOUT_MS is 5 s in the stack: finish or hand back in-flight work, then exit cleanly.
+      expect(Date.now() - started).toBeLessThan(12_000);
+      expect(code).toBe(0);
+      const log = readFileSync(worker.logFile, 'utf8');
+      expect(log).toContain('consumers stopped');
+      expect(log).toContain('shut down cleanly');
+
+      worker.start();
+      const job = await stack.waitForTerminal(upload.body.id, 180_000);
+      expect(job.status).toBe('succeeded');
+      const { rows } = await db.query<{ pages: number }>(
+        'SELECT count(*)::int AS pages FROM pages p JOIN documents d ON d.id = p.document_id WHERE d.job_id = $1',
+        [upload.body.id],
+      );
+      expect(rows[0]?.pages).toBe(300);
     } finally {
       await db.end();
     }

@@ -38,6 +38,5 @@ export async function createGatewayApp(config: AppConfig, logger: Logger): Promi
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openapi), {
     jsonDocumentUrl: 'docs/openapi.json',
   });
-  app.enableShutdownHooks();
   return app;
 }

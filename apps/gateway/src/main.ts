@@ -1,6 +1,6 @@
 import 'reflect-metadata';
 import { loadConfig } from '@quarry/config';
-import { createLogger } from '@quarry/telemetry';
+import { createLogger, exitCleanlyOnSignals } from '@quarry/telemetry';
 import { createGatewayApp } from './bootstrap';
 
 async function main(): Promise<void> {
@@ -9,6 +9,7 @@ async function main(): Promise<void> {
   try {
     const app = await createGatewayApp(config, logger);
     await app.listen({ host: config.http.host, port: config.http.port });
+    exitCleanlyOnSignals(logger, () => app.close());
     const url = config.http.publicUrl ?? `http://127.0.0.1:${config.http.port}`;
     logger.info({ url, docs: `${url}/docs` }, `gateway listening on ${url}`);
   } catch (error) {

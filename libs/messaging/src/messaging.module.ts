@@ -122,7 +122,11 @@ export class ConsumerHost
   }
 
   async beforeApplicationShutdown(): Promise<void> {
+    if (this.consumers.length === 0) return;
+    const inFlight = this.consumers.reduce((n, c) => n + c.stats.inFlight, 0);
+    this.logger.info({ inFlight, deadlineMs: this.config.shutdownTimeoutMs }, 'consumers stopping');
     await Promise.all(this.consumers.map((c) => c.stop(this.config.shutdownTimeoutMs)));
+    this.logger.info('consumers stopped');
   }
 
   async onApplicationShutdown(): Promise<void> {

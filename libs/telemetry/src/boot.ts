@@ -4,6 +4,36 @@ import { loadConfig, type AppConfig } from '@quarry/config';
 import { createLogger, NestPinoLogger, type Logger } from './logger';
 
 /**
+ * SIGTERM/SIGINT run Nest's shutdown (consumers stop pulling, in-flight work finishes or is handed back
+ * within SHUTDOWN_TIMEOUT_MS, connections drain), then the process exits with code 0. A second signal
+ * exits at once. (Nest's own shutdown hooks re-raise the signal, which reads as a crash to supervisors.)
+ */
+export function exitCleanlyOnSignals(logger: Logger, close: () => Promise<void>): void {
+  let closing = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (closing) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    closing = true;
+    logger.info({ signal }, 'shutting down');
+    close()
+      .then(() => {
+        logger.info('shut down cleanly');
+        logger.flush();
+        process.exit(0);
+      })
+      .catch((error: unknown) => {
+        logger.error({ err: error }, 'shutdown failed');
+        logger.flush();
+        process.exit(1);
+      });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+/**
  * Boots a worker (a Nest application context without HTTP): config read and validated once, one root
  * logger, shutdown hooks on SIGTERM/SIGINT. A failure to start is logged and exits non-zero so a
  * supervisor restarts the process.
@@ -19,7 +49,7 @@ export async function bootWorker(
       logger: new NestPinoLogger(logger.child({ component: 'nest' })),
       abortOnError: false,
     });
-    context.enableShutdownHooks();
+    exitCleanlyOnSignals(logger, () => context.close());
     logger.info(`${app} started`);
   } catch (error) {
     logger.fatal({ err: error }, `${app} failed to start`);

@@ -42,6 +42,8 @@ export class AppProcess {
     readonly app: AppName,
     private readonly env: Record<string, string>,
     logDir: string,
+    /** `args`: extra arguments after the entry point (the chaos suite tags its processes with its run dir). */
+    private readonly options: { args?: string[] } = {},
   ) {
     mkdirSync(logDir, { recursive: true });
     this.logFile = path.join(logDir, `${app}.log`);
@@ -52,7 +54,7 @@ export class AppProcess {
     if (!existsSync(entry))
       throw new Error(`${entry} is missing: run 'node scripts/build.mjs' (npm test does)`);
     const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, ['--enable-source-maps', entry], {
+    const child = spawn(process.execPath, ['--enable-source-maps', entry, ...(this.options.args ?? [])], {
       cwd: REPO_ROOT,
       env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -76,6 +78,13 @@ export class AppProcess {
     if (!this.running) return;
     this.child?.kill('SIGKILL');
     await this.exited;
+  }
+
+  /** SIGTERM and wait for the exit, however long it takes; resolves with the exit code. */
+  async terminate(): Promise<number | null> {
+    if (!this.running) return this.child?.exitCode ?? null;
+    this.child?.kill('SIGTERM');
+    return (await this.exited) ?? null;
   }
 
   async stop(timeoutMs = 15_000): Promise<void> {
