@@ -2,9 +2,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import { QuarryError, type ErrorInfo, type IndexDocumentCommand } from '@quarry/contracts';
 import {
+  CANCELLATION_WATCH,
   HandlesCommand,
+  NO_CANCELLATION_WATCH,
   Outcome,
   OutboxRelay,
+  type CancellationWatch,
   type CommandHandler,
   type DeliveryContext,
   type HandlerOutcome,
@@ -27,6 +30,7 @@ export class IndexDocumentHandler implements CommandHandler<'indexDocument'> {
     @Inject(EMBEDDING_PROVIDER) private readonly embeddings: EmbeddingProvider,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(CANCELLATION_WATCH) private readonly cancellation: CancellationWatch = NO_CANCELLATION_WATCH,
   ) {}
 
   async handle(cmd: IndexDocumentCommand, ctx: DeliveryContext): Promise<HandlerOutcome> {
@@ -41,6 +45,20 @@ export class IndexDocumentHandler implements CommandHandler<'indexDocument'> {
       return Outcome.ack();
     }
     const work = claim.work;
+    // The same bytes were indexed before with this model: copy those chunks and vectors, embed nothing.
+    const reuse = await this.pipeline.reuseIndexing(work, {
+      id: this.embeddings.id,
+      dim: this.embeddings.dim,
+    });
+    if (reuse.outcome === 'reused') {
+      await this.relay.publishNow(reuse.outbox);
+      log.info({ fromDocumentId: reuse.fromDocumentId, chunks: reuse.chunkCount }, 'chunks reused');
+      return Outcome.ack();
+    }
+    if (reuse.outcome === 'stale') {
+      log.info('nothing to do for this document: job finished or document moved on');
+      return Outcome.ack();
+    }
     const pages = await this.pipeline.loadPages(work.tenantId, work.documentId);
     const chunks = chunkPages(pages, this.config.chunking);
     const batch = this.config.embedding.batchSize;
@@ -48,6 +66,11 @@ export class IndexDocumentHandler implements CommandHandler<'indexDocument'> {
     for (let i = 0; i < chunks.length; i += batch) {
       if (ctx.signal.aborted) {
         return Outcome.retry({ code: 'dependency_unavailable', message: 'worker shutting down' }, 0);
+      }
+      if (this.cancellation.isCancelled(work.jobId)) {
+        // The cancel already moved the document to `cancelled`; nothing of it is to be stored.
+        log.info({ embedded: i, chunks: chunks.length }, 'job cancelled: indexing stopped between batches');
+        return Outcome.ack();
       }
       const slice = chunks.slice(i, i + batch);
       const vectors = await this.embeddings.embed(slice.map((c) => c.text));

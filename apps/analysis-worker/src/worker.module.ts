@@ -1,7 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
-import { MessagingModule } from '@quarry/messaging';
-import { OutboxRepository, PersistenceModule } from '@quarry/persistence';
+import { CANCELLATION_WATCH, MessagingModule, NatsCancellationWatch } from '@quarry/messaging';
+import { isDatabaseUnavailable, OutboxRepository, PersistenceModule } from '@quarry/persistence';
 import { createEmbeddingProvider } from '@quarry/retrieval';
 import { CoreModule, type Logger } from '@quarry/telemetry';
 import { EMBEDDING_PROVIDER, EmbeddingLifecycle } from './embeddings';
@@ -25,6 +25,8 @@ export class AnalysisWorkerModule {
             },
           },
           outboxStore: OutboxRepository,
+          // A database outage holds messages instead of spending their deliveries.
+          isOutage: isDatabaseUnavailable,
         }),
       ],
       providers: [
@@ -34,6 +36,7 @@ export class AnalysisWorkerModule {
           useFactory: (c: AppConfig) => createEmbeddingProvider(c.embedding),
         },
         EmbeddingLifecycle,
+        { provide: CANCELLATION_WATCH, useClass: NatsCancellationWatch },
         IndexDocumentHandler,
         SearchService,
       ],

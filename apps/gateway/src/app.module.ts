@@ -12,11 +12,14 @@ import { MessagingModule, OutboxRelay } from '@quarry/messaging';
 import { OutboxRepository, PersistenceModule, TenantsRepository } from '@quarry/persistence';
 import { CoreModule, LOGGER, type Logger } from '@quarry/telemetry';
 import { ApiKeyGuard } from './auth/api-key.guard';
+import { DeadLettersModule } from './dead-letters/dead-letters.module';
 import { DocumentsController } from './documents/documents.controller';
 import { UploadService } from './documents/upload.service';
 import { HealthController } from './health/health.controller';
 import { ErrorsFilter } from './http/errors.filter';
+import { CancelJobService } from './jobs/cancel-job.service';
 import { JobsController } from './jobs/jobs.controller';
+import { MaintenanceModule } from './maintenance/maintenance.module';
 import { SearchController } from './search/search.controller';
 
 /** Runs the outbox sweep and makes sure the bootstrap tenant exists. */
@@ -51,12 +54,15 @@ export class GatewayModule {
         CoreModule.forRoot(config, logger),
         PersistenceModule,
         MessagingModule.forRoot({ appName: 'quarry-gateway', consumes: {}, outboxStore: OutboxRepository }),
+        MaintenanceModule,
+        DeadLettersModule,
       ],
       controllers: [HealthController, DocumentsController, JobsController, SearchController],
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: ErrorsFilter },
         UploadService,
+        CancelJobService,
         GatewayLifecycle,
       ],
     };

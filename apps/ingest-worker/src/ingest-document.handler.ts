@@ -10,11 +10,15 @@ import {
 } from '@quarry/contracts';
 import {
   BLOB_STORE,
+  CANCELLATION_WATCH,
   HandlesCommand,
+  JobCancelledError,
+  NO_CANCELLATION_WATCH,
   Outcome,
   OutboxRelay,
   TOPOLOGY,
   type BlobStore,
+  type CancellationWatch,
   type CommandHandler,
   type DeliveryContext,
   type HandlerOutcome,
@@ -41,6 +45,7 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
     @Inject(TOPOLOGY) private readonly topology: Topology,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(CANCELLATION_WATCH) private readonly cancellation: CancellationWatch = NO_CANCELLATION_WATCH,
   ) {}
 
   async handle(cmd: IngestDocumentCommand, ctx: DeliveryContext): Promise<HandlerOutcome> {
@@ -56,6 +61,20 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
     }
     const work = claim.work;
     try {
+      // The same bytes from the same tenant were extracted before: copy those pages instead of parsing.
+      const reuse = await this.pipeline.reuseExtraction(
+        work,
+        this.indexCommand(work, cmd.traceparent ?? work.traceparent ?? undefined, cmd.lane),
+      );
+      if (reuse.outcome === 'reused') {
+        await this.relay.publishNow(reuse.outbox);
+        log.info({ fromDocumentId: reuse.fromDocumentId, pages: reuse.pageCount }, 'extraction reused');
+        return Outcome.ack();
+      }
+      if (reuse.outcome === 'stale') {
+        log.info('nothing to do for this document: job finished or document moved on');
+        return Outcome.ack();
+      }
       const bytes = await this.blobs.getBytes(work.blobKey);
       const detected = this.extractor.detect(bytes, work.filename);
       let lastReport = 0;
@@ -64,6 +83,7 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
         maxMemoryMb: this.config.parsing.maxMemoryMb,
         onPage: async (page) => {
           if (ctx.signal.aborted) throw new QuarryError('dependency_unavailable', 'worker shutting down');
+          if (this.cancellation.isCancelled(work.jobId)) throw new JobCancelledError(work.jobId);
           const now = Date.now();
           if (now - lastReport < PROGRESS_EVERY_MS) return;
           lastReport = now;
@@ -90,6 +110,11 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
       log.info({ detected, pages: extracted.pageCount }, 'document extracted');
       return Outcome.ack();
     } catch (error) {
+      if (error instanceof JobCancelledError) {
+        // The cancel already moved the document to `cancelled`; nothing of it is to be stored.
+        log.info('job cancelled: extraction stopped at a page boundary');
+        return Outcome.ack();
+      }
       if (error instanceof QuarryError && !error.retryable) {
         await this.failDocument(work, error.toInfo());
         log.warn({ code: error.code, reason: error.message }, 'document failed');

@@ -1,7 +1,7 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { AppConfig } from '@quarry/config';
-import { MessagingModule } from '@quarry/messaging';
-import { OutboxRepository, PersistenceModule } from '@quarry/persistence';
+import { CANCELLATION_WATCH, MessagingModule, NatsCancellationWatch } from '@quarry/messaging';
+import { isDatabaseUnavailable, OutboxRepository, PersistenceModule } from '@quarry/persistence';
 import { CoreModule, type Logger } from '@quarry/telemetry';
 import { DOCUMENT_EXTRACTOR, parsersExtractor } from './extractor';
 import { IngestDocumentHandler } from './ingest-document.handler';
@@ -23,9 +23,15 @@ export class IngestWorkerModule {
             },
           },
           outboxStore: OutboxRepository,
+          // A database outage holds messages instead of spending their deliveries.
+          isOutage: isDatabaseUnavailable,
         }),
       ],
-      providers: [{ provide: DOCUMENT_EXTRACTOR, useValue: parsersExtractor }, IngestDocumentHandler],
+      providers: [
+        { provide: DOCUMENT_EXTRACTOR, useValue: parsersExtractor },
+        { provide: CANCELLATION_WATCH, useClass: NatsCancellationWatch },
+        IngestDocumentHandler,
+      ],
     };
   }
 }

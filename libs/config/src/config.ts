@@ -50,6 +50,13 @@ const EnvSchema = z.object({
   PARSER_MAX_MEMORY_MB: int(512, 32),
   OUTBOX_RELAY_INTERVAL_MS: int(1000, 10),
   OUTBOX_RELAY_GRACE_MS: int(2000, 0),
+  SWEEP_INTERVAL_MS: int(30_000, 10),
+  STALL_AFTER_MS: int(5 * 60_000, 10),
+  MAX_REDRIVES: int(3, 0),
+  RETENTION_INTERVAL_MS: int(3600_000, 10),
+  JOB_RETENTION_MS: int(30 * 24 * 3600 * 1000, 1000),
+  DEAD_LETTER_RETENTION_MS: int(90 * 24 * 3600 * 1000, 1000),
+  OUTBOX_RETENTION_MS: int(24 * 3600 * 1000, 1000),
   SEARCH_TIMEOUT_MS: int(15000, 100),
   SHUTDOWN_TIMEOUT_MS: int(20000, 100),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -91,6 +98,20 @@ export interface AppConfig {
   streams: { eventsMaxAgeMs: number; dlqMaxAgeMs: number };
   parsing: { pdfTimeoutMs: number; maxMemoryMb: number };
   outbox: { relayIntervalMs: number; relayGraceMs: number };
+  /**
+   * The gateway's leader-only housekeeping: the stuck-job sweeper (jobs with no heartbeat for
+   * stallAfterMs whose commands are no longer in the work queue get them re-published, up to
+   * maxRedrives times) and retention of terminal jobs, sent outbox rows and dead letters.
+   */
+  maintenance: {
+    sweepIntervalMs: number;
+    stallAfterMs: number;
+    maxRedrives: number;
+    retentionIntervalMs: number;
+    jobRetentionMs: number;
+    deadLetterRetentionMs: number;
+    outboxRetentionMs: number;
+  };
   search: { timeoutMs: number };
   shutdownTimeoutMs: number;
   log: { level: Env['LOG_LEVEL']; pretty: boolean };
@@ -157,6 +178,15 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     streams: { eventsMaxAgeMs: e.EVENTS_MAX_AGE_MS, dlqMaxAgeMs: e.DLQ_MAX_AGE_MS },
     parsing: { pdfTimeoutMs: e.PDF_TIMEOUT_MS, maxMemoryMb: e.PARSER_MAX_MEMORY_MB },
     outbox: { relayIntervalMs: e.OUTBOX_RELAY_INTERVAL_MS, relayGraceMs: e.OUTBOX_RELAY_GRACE_MS },
+    maintenance: {
+      sweepIntervalMs: e.SWEEP_INTERVAL_MS,
+      stallAfterMs: e.STALL_AFTER_MS,
+      maxRedrives: e.MAX_REDRIVES,
+      retentionIntervalMs: e.RETENTION_INTERVAL_MS,
+      jobRetentionMs: e.JOB_RETENTION_MS,
+      deadLetterRetentionMs: e.DEAD_LETTER_RETENTION_MS,
+      outboxRetentionMs: e.OUTBOX_RETENTION_MS,
+    },
     search: { timeoutMs: e.SEARCH_TIMEOUT_MS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },

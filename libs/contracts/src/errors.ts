@@ -28,6 +28,8 @@ export const ErrorCodes = {
   search_unavailable: { status: 503, retryable: true },
   embedding_failed: { status: 502, retryable: true },
   delivery_exhausted: { status: 500, retryable: false },
+  // the stuck-job sweeper gave up re-publishing a document's lost command (MAX_REDRIVES)
+  stalled: { status: 500, retryable: false },
   internal: { status: 500, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 

@@ -1,4 +1,5 @@
 export * from './blob-store';
+export * from './cancellation-watch';
 export * from './command-consumer';
 export * from './connection';
 export * from './handler';

@@ -54,6 +54,24 @@ describe('OutboxRelay', () => {
     expect(store.rows.every((r) => r.sent)).toBe(true);
   });
 
+  it('records the stream sequence of each published row with it (the stuck-job sweeper checks it)', async () => {
+    const marked: { ids: string[]; seqs: number[] | undefined }[] = [];
+    const store = new FakeStore();
+    store.markSent = (ids: string[], seqs?: number[]) => {
+      marked.push({ ids, seqs });
+      return Promise.resolve();
+    };
+    const publisher = new FakePublisher();
+    publisher.failFor.add('m-2');
+    await new OutboxRelay(store, publisher, logger, { intervalMs: 10, graceMs: 0 }).publishNow([
+      row('1'),
+      row('2'),
+      row('3'),
+    ]);
+    // The publisher acknowledged m-1 at sequence 1 and m-3 at 2; m-2 failed and stays unsent.
+    expect(marked).toEqual([{ ids: ['1', '3'], seqs: [1, 2] }]);
+  });
+
   it('leaves a row whose publish failed for the sweep, and records the failure', async () => {
     const store = new FakeStore();
     const publisher = new FakePublisher();

@@ -13,7 +13,8 @@ export interface OutboxRecord {
 export interface OutboxStore {
   /** Unsent rows older than `olderThanMs`, oldest first. */
   pending(limit: number, olderThanMs: number): Promise<OutboxRecord[]>;
-  markSent(ids: string[]): Promise<void>;
+  /** `seqs[i]` is the stream sequence JetStream stored `ids[i]` at (the original's, for a duplicate). */
+  markSent(ids: string[], seqs?: number[]): Promise<void>;
   markFailed(id: string, error: string): Promise<void>;
 }
 
@@ -36,14 +37,16 @@ export class OutboxRelay {
   /** Never throws: the state is committed, so a failure here only delays a message until the sweep. */
   async publishNow(records: OutboxRecord[]): Promise<void> {
     const sent: string[] = [];
+    const seqs: number[] = [];
     for (const r of records) {
       try {
-        await this.publisher.publish(r.subject, r.payload, {
+        const { seq } = await this.publisher.publish(r.subject, r.payload, {
           msgId: r.msgId,
           traceparent: r.headers['traceparent'],
           headers: r.headers,
         });
         sent.push(r.id);
+        seqs.push(seq);
       } catch (error) {
         // Left unsent: the sweep retries it after the grace period.
         this.logger.warn(
@@ -57,7 +60,7 @@ export class OutboxRelay {
     }
     if (sent.length === 0) return;
     try {
-      await this.store.markSent(sent);
+      await this.store.markSent(sent, seqs);
     } catch (error) {
       // The messages are out; the rows will be published again by the sweep and dropped as duplicates.
       this.logger.warn({ err: error, rows: sent.length }, 'could not mark outbox rows sent');

@@ -81,6 +81,7 @@ export async function provisionJetStream(
     duplicate_window: ns(o.duplicateWindowMs),
     num_replicas: replicas,
   });
+  await addDlqRecorderConsumer(jsm, t);
 
   for (const name of Object.keys(Commands) as CommandName[]) {
     for (const lane of LANES) {
@@ -112,6 +113,36 @@ export async function provisionJetStream(
 
   const objm = new Objm(nc);
   await objm.create(t.blobBucket, { storage: StorageType.File, replicas });
+}
+
+/** The gateway's durable consumer on the DLQ stream, which records every dead letter in PostgreSQL. */
+export const dlqRecorderConsumerName = (t: Topology): string => `${t.namespace}_dlq_recorder`;
+
+async function addDlqRecorderConsumer(jsm: JetStreamManager, t: Topology): Promise<void> {
+  const durable = dlqRecorderConsumerName(t);
+  try {
+    await jsm.consumers.info(t.dlqStream, durable);
+    return;
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+  // From the stream's first message, so dead letters from before the recorder existed are recorded
+  // too. Two replicas adding the same config at once is fine: the server accepts an identical add.
+  await jsm.consumers.add(t.dlqStream, {
+    durable_name: durable,
+    filter_subject: t.subject('dlq.>'),
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: ns(30_000),
+  });
+}
+
+/**
+ * Creates the DLQ recorder's consumer if it is missing and leaves an existing one alone, so every
+ * gateway replica may call it at boot: a gateway deployed before `ops setup` ran still records.
+ */
+export async function ensureDlqRecorderConsumer(nc: NatsConnection, t: Topology): Promise<void> {
+  await addDlqRecorderConsumer(await jetstreamManager(nc), t);
 }
 
 /** Removes everything a namespace owns; used by tests that made their own namespace. */

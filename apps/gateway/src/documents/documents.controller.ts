@@ -1,4 +1,4 @@
-import { Controller, Get, Headers, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import { Controller, Delete, Get, Headers, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -9,7 +9,8 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import { Lane, QuarryError } from '@quarry/contracts';
-import { JobsRepository } from '@quarry/persistence';
+import { BLOB_STORE, type BlobStore } from '@quarry/messaging';
+import { JobsRepository, MaintenanceRepository } from '@quarry/persistence';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
@@ -17,7 +18,7 @@ import { parseInput } from '../http/validation';
 import { documentSummary } from '../http/views';
 import { UPLOAD_FIELD, UploadService } from './upload.service';
 
-const IdempotencyKey = z
+export const IdempotencyKey = z
   .string()
   .min(1)
   .max(200)
@@ -31,6 +32,8 @@ export class DocumentsController {
   constructor(
     private readonly uploads: UploadService,
     private readonly jobs: JobsRepository,
+    private readonly maintenance: MaintenanceRepository,
+    @Inject(BLOB_STORE) private readonly blobs: BlobStore,
   ) {}
 
   @Post()
@@ -108,5 +111,32 @@ export class DocumentsController {
       createdAt: d.createdAt.toISOString(),
       pages: d.pages,
     };
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({
+    summary: 'Delete a document of a finished job, with its pages, chunks and stored bytes',
+    description:
+      'The stored bytes stay while another document (a retry of the same job) still uses them. ' +
+      '409 conflict while the job is queued or running: cancel it first.',
+  })
+  @ApiResponse({ status: 204, description: 'Deleted' })
+  @ApiResponse({ status: 409, description: 'conflict: the job is still active' })
+  async delete(@CurrentTenant() tenant: TenantContext, @Param('id') id: string): Promise<void> {
+    const documentId = parseInput(Uuid, id, 'document id');
+    const result = await this.maintenance.deleteDocument(tenant.tenantId, documentId, (key) =>
+      this.blobs.delete(key),
+    );
+    if (result.outcome === 'not_found') {
+      throw new QuarryError('not_found', `document ${documentId} not found`);
+    }
+    if (result.outcome === 'job_active') {
+      throw new QuarryError(
+        'conflict',
+        `document ${documentId} belongs to a job that is still ${result.jobStatus}; cancel it or wait for it to finish`,
+        { details: { jobStatus: result.jobStatus } },
+      );
+    }
   }
 }

@@ -27,6 +27,20 @@ describe('sanitizeFilename', () => {
     expect(sanitizeFilename('x'.repeat(1000))).toBe('x'.repeat(255));
   });
 
+  it('keeps the extension of a name it cuts', () => {
+    expect(sanitizeFilename(`${'n'.repeat(996)}.md`)).toBe(`${'n'.repeat(252)}.md`);
+    expect(sanitizeFilename(`${'\u{1F600}'.repeat(200)}.txt`)).toBe(`${'\u{1F600}'.repeat(125)}.txt`);
+    // Not an extension worth keeping: too long to be one.
+    expect(sanitizeFilename(`a.${'b'.repeat(300)}`)).toBe(`a.${'b'.repeat(253)}`);
+  });
+
+  it('stores names in NFC, so decomposed accents (macOS) and composed ones give the same name', () => {
+    expect(sanitizeFilename('cafe\u0301 cre\u0300me.txt')).toBe('caf\u00e9 cr\u00e8me.txt');
+    expect(sanitizeFilename('caf\u00e9 cr\u00e8me.txt')).toBe('caf\u00e9 cr\u00e8me.txt');
+    // NFC, not NFKC: a fullwidth solidus stays a character of the name and never becomes a separator.
+    expect(sanitizeFilename('..\uff0fetc\uff0fpasswd')).toBe('..\uff0fetc\uff0fpasswd');
+  });
+
   it('never cuts a surrogate pair in half', () => {
     const name = sanitizeFilename('\u{1F600}'.repeat(300));
     expect(name).toBe('\u{1F600}'.repeat(127));

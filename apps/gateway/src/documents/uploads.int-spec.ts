@@ -72,6 +72,7 @@ describe('POST /v1/documents: accepted uploads', () => {
     expect(job).toEqual({
       id: expect.stringMatching(/^[0-9a-f-]{36}$/) as unknown,
       status: 'queued',
+      lane: 'interactive',
       createdAt: expect.any(String) as unknown,
       documents: files.map((f) => ({
         id: expect.stringMatching(/^[0-9a-f-]{36}$/) as unknown,
@@ -141,7 +142,14 @@ describe('POST /v1/documents: accepted uploads', () => {
       docs.map((d) => ({
         subject,
         msgId: MessageIds.command('ingestDocument', job.id, d.id),
-        payload: { v: 1, jobId: job.id, tenantId: h.tenantId, documentId: d.id, traceparent },
+        payload: {
+          v: 1,
+          jobId: job.id,
+          tenantId: h.tenantId,
+          documentId: d.id,
+          traceparent,
+          lane: 'interactive',
+        },
       })),
     );
 
@@ -166,7 +174,14 @@ describe('POST /v1/documents: accepted uploads', () => {
         subject,
         msgId: MessageIds.command('ingestDocument', job.id, d.id),
         traceparent,
-        body: { v: 1, jobId: job.id, tenantId: h.tenantId, documentId: d.id, traceparent },
+        body: {
+          v: 1,
+          jobId: job.id,
+          tenantId: h.tenantId,
+          documentId: d.id,
+          traceparent,
+          lane: 'interactive',
+        },
       })),
     );
 
@@ -271,7 +286,8 @@ describe('POST /v1/documents: accepted uploads', () => {
     );
     expect(stored.slice(0, 4)).toEqual(cases.slice(0, 4).map(([, want]) => want));
     expect(stored[4]).toBe('upload');
-    expect(stored[5]).toBe('n'.repeat(255));
+    // Cut to 255 characters in the stem: the extension stays.
+    expect(stored[5]).toBe(`${'n'.repeat(251)}.txt`);
     // 127 whole emoji (254 UTF-16 units): the cut never leaves half a surrogate pair (stored as U+FFFD).
     expect(stored[6]).toBe('\u{1F600}'.repeat(127));
     expect(stored[7]).toBe('upload');

@@ -58,8 +58,14 @@ describe('routes, probes and API docs', () => {
       [
         'POST /v1/documents',
         'GET /v1/documents/{id}',
+        'DELETE /v1/documents/{id}',
         'GET /v1/jobs',
         'GET /v1/jobs/{id}',
+        'POST /v1/jobs/{id}/cancel',
+        'POST /v1/jobs/{id}/retry',
+        'GET /v1/dead-letters',
+        'GET /v1/dead-letters/{id}',
+        'POST /v1/dead-letters/{id}/replay',
         'POST /v1/search',
       ].sort(),
     );

@@ -15,6 +15,7 @@ export function jobResponse(job: JobView) {
     createdAt: job.createdAt.toISOString(),
     startedAt: job.startedAt?.toISOString() ?? null,
     finishedAt: job.finishedAt?.toISOString() ?? null,
+    retryOfJobId: job.retryOfJobId,
   };
 }
 

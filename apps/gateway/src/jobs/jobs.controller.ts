@@ -1,12 +1,13 @@
-import { Controller, Get, Param, Query } from '@nestjs/common';
+import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { JobStatus, QuarryError } from '@quarry/contracts';
-import { JobsRepository, type JobListCursor } from '@quarry/persistence';
+import { JobsRepository, MaintenanceRepository, type JobListCursor } from '@quarry/persistence';
 import { z } from 'zod';
 import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
 import { Uuid } from '../documents/documents.controller';
 import { parseInput } from '../http/validation';
 import { jobResponse } from '../http/views';
+import { CancelJobService } from './cancel-job.service';
 
 const ListQuery = z
   .object({
@@ -33,7 +34,11 @@ export function decodeCursor(raw: string): JobListCursor {
 @ApiBearerAuth()
 @Controller('v1/jobs')
 export class JobsController {
-  constructor(private readonly jobs: JobsRepository) {}
+  constructor(
+    private readonly jobs: JobsRepository,
+    private readonly cancellation: CancelJobService,
+    private readonly maintenance: MaintenanceRepository,
+  ) {}
 
   @Get()
   @ApiOperation({ summary: "The tenant's jobs, newest first, with a status filter and cursor pagination" })
@@ -56,6 +61,21 @@ export class JobsController {
     const jobId = parseInput(Uuid, id, 'job id');
     const job = await this.jobs.getJob(tenant.tenantId, jobId);
     if (!job) throw new QuarryError('not_found', `job ${jobId} not found`);
-    return jobResponse(job);
+    // A quiet queued job is waiting its turn, not stalled: say how many queued jobs are ahead of it.
+    const position = job.status === 'queued' ? await this.maintenance.queuePosition(job.id) : null;
+    return { ...jobResponse(job), position };
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Cancel a queued or running job: it and its open documents become cancelled',
+    description:
+      'Workers stop its documents at the next page or batch boundary and store nothing more of them. ' +
+      '409 conflict when the job has already finished.',
+  })
+  async cancel(@CurrentTenant() tenant: TenantContext, @Param('id') id: string) {
+    const jobId = parseInput(Uuid, id, 'job id');
+    return jobResponse(await this.cancellation.cancel(tenant.tenantId, jobId));
   }
 }

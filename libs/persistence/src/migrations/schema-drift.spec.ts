@@ -45,6 +45,7 @@ describe('schema drift check (no database)', () => {
       [
         'api_keys',
         'chunks',
+        'dead_letters',
         'documents',
         'job_events',
         'job_steps',

@@ -280,7 +280,9 @@ export async function insertRetryJob(
       lane,
       status: 'queued',
       retryOfJobId: source.jobId,
-      progress: ingestDone ? { step: 'index', done: 0, total: n } : { step: 'ingest', done: extracted, total: n },
+      progress: ingestDone
+        ? { step: 'index', done: 0, total: n }
+        : { step: 'ingest', done: extracted, total: n },
       traceparent: input.traceparent,
       traceId: input.traceId,
       idempotencyKey: input.idempotencyKey,

@@ -31,10 +31,18 @@ export class OutboxRepository {
     }));
   }
 
-  async markSent(ids: string[]): Promise<void> {
+  /** `seqs[i]`, when given, is the stream sequence `ids[i]` was stored at (see the stuck-job sweeper). */
+  async markSent(ids: string[], seqs?: number[]): Promise<void> {
     if (ids.length === 0) return;
-    await this.prisma
-      .$executeRaw`UPDATE outbox SET sent_at = now() WHERE id = ANY(${ids.map(BigInt)}::bigint[]) AND sent_at IS NULL`;
+    if (!seqs) {
+      await this.prisma
+        .$executeRaw`UPDATE outbox SET sent_at = now() WHERE id = ANY(${ids.map(BigInt)}::bigint[]) AND sent_at IS NULL`;
+      return;
+    }
+    await this.prisma.$executeRaw`
+      UPDATE outbox SET sent_at = now(), published_seq = x.seq
+      FROM unnest(${ids.map(BigInt)}::bigint[], ${seqs.map(BigInt)}::bigint[]) AS x(id, seq)
+      WHERE outbox.id = x.id AND outbox.sent_at IS NULL`;
   }
 
   async markFailed(id: string, error: string): Promise<void> {

@@ -24,6 +24,34 @@ interface DocRow {
   job_status: JobStatus;
 }
 
+/** What `cancelJob` did; `outbox` holds the cancelled event to publish after the commit. */
+export type CancelJobResult =
+  | { outcome: 'not_found' }
+  | { outcome: 'terminal'; status: JobStatus }
+  | { outcome: 'cancelled'; fromStatus: JobStatus; cancelledDocuments: number; outbox: OutboxRow[] };
+
+/**
+ * What `reuseExtraction` did: `none` when no earlier extraction of the same bytes exists (parse them),
+ * `stale` when the job is no longer active or the document no longer extracting (nothing to do),
+ * `reused` with the outbox rows (the index command) to publish after the commit.
+ */
+export type ExtractionReuse =
+  | { outcome: 'none' }
+  | { outcome: 'stale' }
+  | {
+      outcome: 'reused';
+      fromDocumentId: string;
+      detectedType: DetectedType;
+      pageCount: number;
+      outbox: OutboxRow[];
+    };
+
+/** What `reuseIndexing` did; the same outcomes as `ExtractionReuse`, `outbox` holding the job's final event if any. */
+export type IndexingReuse =
+  | { outcome: 'none' }
+  | { outcome: 'stale' }
+  | { outcome: 'reused'; fromDocumentId: string; chunkCount: number; outbox: OutboxRow[] };
+
 /**
  * The job state machine as seen by the workers. Every transition is a conditional UPDATE on the
  * expected status, so a redelivered message can neither move a document backwards nor finish a
@@ -147,6 +175,61 @@ export class PipelineRepository {
     });
   }
 
+  /**
+   * The same bytes uploaded again by the same tenant: copies the pages, detected type and page count of
+   * an earlier document of that tenant that got past extraction (extracted, indexing or indexed; never a
+   * failed or cancelled one) and completes this document's extraction exactly as `completeExtraction`
+   * does, in one transaction with an `extraction_reused` job event.
+   */
+  async reuseExtraction(work: DocumentWork, next: OutboxInsert): Promise<ExtractionReuse> {
+    // Most uploads are new bytes: one indexed probe, no transaction, decides that cheaply.
+    const probe = await this.prisma.$queryRaw<{ id: string }[]>`
+      SELECT id FROM documents
+      WHERE tenant_id = ${work.tenantId}::uuid AND sha256 = ${work.sha256} AND id <> ${work.documentId}::uuid
+        AND status IN ('extracted', 'indexing', 'indexed')
+      LIMIT 1`;
+    if (probe.length === 0) return { outcome: 'none' };
+    return this.prisma.$transaction(async (tx) => {
+      if (!(await this.lockActiveJob(tx, work.jobId))) return { outcome: 'stale' } as const;
+      // An indexed source first (the index step may then reuse its chunks too), else the oldest. FOR SHARE
+      // keeps the source row, and with it its pages, from being deleted while they are copied.
+      const [source] = await tx.$queryRaw<{ id: string; detected_type: DetectedType; page_count: number }[]>`
+        SELECT id, detected_type, page_count FROM documents
+        WHERE tenant_id = ${work.tenantId}::uuid AND sha256 = ${work.sha256} AND id <> ${work.documentId}::uuid
+          AND status IN ('extracted', 'indexing', 'indexed')
+          AND detected_type IS NOT NULL AND page_count IS NOT NULL
+        ORDER BY (status = 'indexed') DESC, created_at, id
+        LIMIT 1
+        FOR SHARE`;
+      if (!source) return { outcome: 'none' } as const;
+      const moved = await tx.$executeRaw`
+        UPDATE documents SET status = 'extracted', detected_type = ${source.detected_type},
+               page_count = ${source.page_count}, updated_at = now()
+        WHERE id = ${work.documentId}::uuid AND status = 'extracting'`;
+      if (moved === 0) return { outcome: 'stale' } as const;
+      await tx.$executeRaw`DELETE FROM pages WHERE document_id = ${work.documentId}::uuid`;
+      await tx.$executeRaw`
+        INSERT INTO pages (tenant_id, document_id, page_number, text, char_count)
+        SELECT tenant_id, ${work.documentId}::uuid, page_number, text, char_count
+        FROM pages WHERE document_id = ${source.id}::uuid AND tenant_id = ${work.tenantId}::uuid`;
+      await this.stepDone(tx, work, 'ingest');
+      await appendJobEvent(tx, {
+        jobId: work.jobId,
+        tenantId: work.tenantId,
+        kind: 'extraction_reused',
+        data: { documentId: work.documentId, fromDocumentId: source.id },
+      });
+      const outbox = await insertOutbox(tx, [next]);
+      return {
+        outcome: 'reused',
+        fromDocumentId: source.id,
+        detectedType: source.detected_type,
+        pageCount: source.page_count,
+        outbox,
+      } as const;
+    });
+  }
+
   /** Stores chunks with their vectors, marks the document indexed and finishes the job if it was the last. */
   async completeIndexing(
     work: DocumentWork,
@@ -176,6 +259,67 @@ export class PipelineRepository {
   }
 
   /**
+   * The index step's counterpart of `reuseExtraction`: an earlier `indexed` document of the same tenant
+   * with the same bytes, the same page texts and every chunk embedded by `model` gives its chunks and
+   * vectors to this one instead of the model embedding them again. Completes like `completeIndexing`
+   * (conditional on `indexing`, job row locked, index step done, the job finished if this was its last
+   * document), with a `chunks_reused` job event.
+   */
+  async reuseIndexing(work: DocumentWork, model: { id: string; dim: number }): Promise<IndexingReuse> {
+    const probe = await this.prisma.$queryRaw<{ id: string }[]>`
+      SELECT id FROM documents
+      WHERE tenant_id = ${work.tenantId}::uuid AND sha256 = ${work.sha256} AND id <> ${work.documentId}::uuid
+        AND status = 'indexed' AND chunk_count > 0
+      LIMIT 1`;
+    if (probe.length === 0) return { outcome: 'none' };
+    return this.prisma.$transaction(async (tx) => {
+      if (!(await this.lockActiveJob(tx, work.jobId))) return { outcome: 'stale' } as const;
+      // Same pages (this document may have been parsed again rather than copied), and chunks of this model
+      // only: the vectors are then exactly what embedding the same chunk texts would give.
+      const [source] = await tx.$queryRaw<{ id: string; chunk_count: number }[]>`
+        WITH mine AS (
+          SELECT coalesce(string_agg(page_number || ':' || md5(text), ',' ORDER BY page_number), '') AS pages
+          FROM pages WHERE document_id = ${work.documentId}::uuid)
+        SELECT d.id, d.chunk_count FROM documents d
+        WHERE d.tenant_id = ${work.tenantId}::uuid AND d.sha256 = ${work.sha256} AND d.id <> ${work.documentId}::uuid
+          AND d.status = 'indexed' AND d.chunk_count > 0
+          AND d.chunk_count = (SELECT count(*) FROM chunks c WHERE c.document_id = d.id
+                                AND c.embedding_model = ${model.id} AND c.embedding_dim = ${model.dim})
+          AND (SELECT coalesce(string_agg(p.page_number || ':' || md5(p.text), ',' ORDER BY p.page_number), '')
+               FROM pages p WHERE p.document_id = d.id) = (SELECT pages FROM mine)
+        ORDER BY d.created_at, d.id
+        LIMIT 1
+        FOR SHARE OF d`;
+      if (!source) return { outcome: 'none' } as const;
+      const moved = await tx.$executeRaw`
+        UPDATE documents SET status = 'indexed', chunk_count = ${source.chunk_count}, updated_at = now()
+        WHERE id = ${work.documentId}::uuid AND status = 'indexing'`;
+      if (moved === 0) return { outcome: 'stale' } as const;
+      await tx.$executeRaw`DELETE FROM chunks WHERE document_id = ${work.documentId}::uuid`;
+      await tx.$executeRaw`
+        INSERT INTO chunks (tenant_id, document_id, page_number, ordinal, text, token_count, char_start, char_end,
+                            embedding, embedding_model, embedding_dim)
+        SELECT tenant_id, ${work.documentId}::uuid, page_number, ordinal, text, token_count, char_start, char_end,
+               embedding, embedding_model, embedding_dim
+        FROM chunks WHERE document_id = ${source.id}::uuid AND tenant_id = ${work.tenantId}::uuid`;
+      await this.stepDone(tx, work, 'index');
+      await appendJobEvent(tx, {
+        jobId: work.jobId,
+        tenantId: work.tenantId,
+        kind: 'chunks_reused',
+        data: { documentId: work.documentId, fromDocumentId: source.id, model: model.id },
+      });
+      const outbox = await this.finishJobIfDone(tx, work.jobId);
+      return {
+        outcome: 'reused',
+        fromDocumentId: source.id,
+        chunkCount: source.chunk_count,
+        outbox,
+      } as const;
+    });
+  }
+
+  /**
    * The document failed on its own; the job goes on, or finishes if this was its last document.
    * Scoped to the tenant and job given; the documents of a terminal job no longer change.
    */
@@ -199,6 +343,66 @@ export class PipelineRepository {
         data: { documentId: work.documentId, from: moved[0]?.from_status, error },
       });
       return this.finishJobIfDone(tx, work.jobId);
+    });
+  }
+
+  /**
+   * Cancels an active job: the job and its open documents become `cancelled` and `events.job.cancelled`
+   * goes into the outbox, in one transaction under the job row's lock. A worker completing a document
+   * at the same moment either commits first (its document keeps its result) or finds the job terminal
+   * and writes nothing; claims of later deliveries answer `job_finished`.
+   */
+  async cancelJob(tenantId: string, jobId: string): Promise<CancelJobResult> {
+    return this.prisma.$transaction(async (tx) => {
+      const [job] = await tx.$queryRaw<
+        { status: JobStatus; type: string; trace_id: string | null; traceparent: string | null }[]
+      >`
+        SELECT status::text AS status, type, trace_id, traceparent FROM jobs
+        WHERE id = ${jobId}::uuid AND tenant_id = ${tenantId}::uuid FOR UPDATE`;
+      if (!job) return { outcome: 'not_found' } as const;
+      const moved = await tx.$executeRaw`
+        UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now(), heartbeat_at = now()
+        WHERE id = ${jobId}::uuid AND status IN ('queued', 'running')`;
+      if (moved === 0) return { outcome: 'terminal', status: job.status } as const;
+      const cancelled = await tx.$executeRaw`
+        UPDATE documents SET status = 'cancelled', updated_at = now()
+        WHERE job_id = ${jobId}::uuid AND status NOT IN ('indexed', 'failed', 'cancelled')`;
+      const [counts] = await tx.$queryRaw<{ ok: number; failed: number; total: number }[]>`
+        SELECT count(*) FILTER (WHERE status = 'indexed')::int AS ok,
+               count(*) FILTER (WHERE status = 'failed')::int AS failed, count(*)::int AS total
+        FROM documents WHERE job_id = ${jobId}::uuid`;
+      await tx.$executeRaw`
+        UPDATE job_steps SET status = 'cancelled', finished_at = coalesce(finished_at, now())
+        WHERE job_id = ${jobId}::uuid AND status IN ('queued', 'running')`;
+      await appendJobEvent(tx, {
+        jobId,
+        tenantId,
+        kind: 'status',
+        fromStatus: job.status,
+        toStatus: 'cancelled',
+        data: { cancelledDocuments: cancelled },
+      });
+      const event: JobEvent = {
+        v: 1,
+        jobId,
+        tenantId,
+        type: job.type === 'analyze' ? 'analyze' : 'ingest',
+        status: 'cancelled',
+        occurredAt: new Date().toISOString(),
+        documents: { total: counts?.total ?? 0, succeeded: counts?.ok ?? 0, failed: counts?.failed ?? 0 },
+        ...(job.trace_id ? { traceId: job.trace_id } : {}),
+      };
+      const outbox = await insertOutbox(tx, [
+        {
+          tenantId,
+          jobId,
+          subject: this.topology.eventSubject('cancelled'),
+          msgId: MessageIds.jobEvent(jobId, 'cancelled'),
+          payload: event,
+          headers: job.traceparent ? { traceparent: job.traceparent } : {},
+        },
+      ]);
+      return { outcome: 'cancelled', fromStatus: job.status, cancelledDocuments: cancelled, outbox } as const;
     });
   }
 

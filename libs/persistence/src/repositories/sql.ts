@@ -8,17 +8,30 @@ export async function insertOutbox(tx: Tx, rows: OutboxInsert[]): Promise<Outbox
   if (rows.length === 0) return [];
   // ON CONFLICT: a redelivered step that already wrote its next message must not fail on, or repeat, it.
   const inserted = await tx.$queryRaw<{ id: bigint; msg_id: string }[]>`
-    INSERT INTO outbox (tenant_id, job_id, subject, msg_id, payload, headers)
-    SELECT t, j, s, m, p::jsonb, h::jsonb
+    INSERT INTO outbox (tenant_id, job_id, document_id, subject, msg_id, payload, headers)
+    SELECT t, j, d, s, m, p::jsonb, h::jsonb
     FROM unnest(${rows.map((r) => r.tenantId)}::uuid[], ${rows.map((r) => r.jobId)}::uuid[],
+                ${rows.map(commandDocumentId)}::uuid[],
                 ${rows.map((r) => r.subject)}::text[], ${rows.map((r) => r.msgId)}::text[],
                 ${rows.map((r) => JSON.stringify(r.payload))}::text[], ${rows.map((r) => JSON.stringify(r.headers))}::text[])
-         AS x(t, j, s, m, p, h)
+         AS x(t, j, d, s, m, p, h)
     ON CONFLICT (msg_id) DO NOTHING
     RETURNING id, msg_id`;
   const byMsgId = new Map(inserted.map((r) => [r.msg_id, r.id.toString()]));
   return rows.filter((r) => byMsgId.has(r.msgId)).map((r) => ({ ...r, id: byMsgId.get(r.msgId) as string }));
 }
+
+/**
+ * Every command names its document in the payload; recording it lets the stuck-job sweeper find a
+ * document's current command without parsing message ids. Events name none.
+ */
+function commandDocumentId(row: OutboxInsert): string | null {
+  const payload = row.payload as { documentId?: unknown } | null;
+  const id = payload?.documentId;
+  return typeof id === 'string' && UUID.test(id) ? id : null;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function appendJobEvent(
   tx: Tx,

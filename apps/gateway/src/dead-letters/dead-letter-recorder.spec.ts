@@ -1,0 +1,95 @@
+import { topology, type ErrorInfo } from '@quarry/contracts';
+import { QuarryHeaders } from '@quarry/messaging';
+import type { NewDeadLetter, OutboxRow } from '@quarry/persistence';
+import type { NatsConnection } from '@nats-io/transport-node';
+import pino from 'pino';
+import type { DlqMessage } from './dead-letter-message';
+import { DeadLetterRecorder } from './dead-letter-recorder';
+
+const t = topology('quarry');
+const ids = {
+  tenantId: '0194f3b0-0000-7000-8000-000000000001',
+  jobId: '0194f3b0-0000-7000-8000-000000000002',
+  documentId: '0194f3b0-0000-7000-8000-000000000003',
+};
+const eventRow: OutboxRow = {
+  id: '1',
+  tenantId: ids.tenantId,
+  jobId: ids.jobId,
+  subject: 'quarry.events.job.failed',
+  msgId: 'e',
+  payload: {},
+  headers: {},
+};
+
+function setup() {
+  const recorded: NewDeadLetter[] = [];
+  const failed: { work: unknown; error: ErrorInfo }[] = [];
+  const published: OutboxRow[][] = [];
+  const seqs = new Set<number>();
+  const recorder = new DeadLetterRecorder(
+    {
+      record: (d) => {
+        recorded.push(d);
+        const inserted = !seqs.has(d.dlqStreamSeq);
+        seqs.add(d.dlqStreamSeq);
+        return Promise.resolve({ id: d.id, inserted });
+      },
+    },
+    {
+      failDocument: (work, error) => {
+        failed.push({ work, error });
+        return Promise.resolve(failed.length === 1 ? [eventRow] : []);
+      },
+    },
+    { publishNow: (rows) => Promise.resolve(void published.push(rows)) },
+    t,
+    {} as NatsConnection,
+    pino({ level: 'silent' }),
+  );
+  return { recorder, recorded, failed, published };
+}
+
+const dlq = (body: unknown, code: string, subject = t.dlqSubject('indexDocument'), seq = 7): DlqMessage => ({
+  subject,
+  seq,
+  time: new Date(),
+  header: (name) =>
+    ({ [QuarryHeaders.dlqCode]: code, [QuarryHeaders.dlqReason]: 'embedding server gone' })[name],
+  data: new TextEncoder().encode(JSON.stringify(body)),
+});
+
+describe('DeadLetterRecorder.record', () => {
+  it('stores the dead letter, fails its document with the code and reason, and publishes the job event', async () => {
+    const { recorder, recorded, failed, published } = setup();
+    const result = await recorder.record(dlq({ v: 1, ...ids }, 'embedding_failed'));
+    expect(result.inserted).toBe(true);
+    expect(recorded[0]).toMatchObject({ ...ids, command: 'indexDocument', dlqStreamSeq: 7 });
+    expect(failed).toEqual([
+      { work: ids, error: { code: 'embedding_failed', message: 'embedding server gone' } },
+    ]);
+    expect(published).toEqual([[eventRow]]);
+  });
+
+  it('fails the document again when recorded twice (a no-op in the repository) and reports no insert', async () => {
+    const { recorder, failed } = setup();
+    await recorder.record(dlq({ v: 1, ...ids }, 'embedding_failed'));
+    const second = await recorder.record(dlq({ v: 1, ...ids }, 'embedding_failed'));
+    expect(second.inserted).toBe(false);
+    expect(failed).toHaveLength(2);
+  });
+
+  it('records a code it does not know as the document error `internal`', async () => {
+    const { recorder, failed } = setup();
+    await recorder.record(dlq({ v: 1, ...ids }, 'weird_code'));
+    expect(failed[0]?.error.code).toBe('internal');
+  });
+
+  it('fails nothing when the message names no document, or is not a Quarry command', async () => {
+    const { recorder, recorded, failed } = setup();
+    await recorder.record(dlq({ v: 99, tenantId: ids.tenantId }, 'validation_failed'));
+    await recorder.record(dlq({ v: 1, ...ids }, 'internal', 'quarry.dlq.jobs.analyze', 8));
+    expect(recorded).toHaveLength(2);
+    expect(failed).toHaveLength(0);
+  });
+});

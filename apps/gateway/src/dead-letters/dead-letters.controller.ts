@@ -1,0 +1,113 @@
+import { Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { QuarryError } from '@quarry/contracts';
+import { DeadLettersRepository, type DeadLetterView } from '@quarry/persistence';
+import { parseTraceparent } from '@quarry/telemetry';
+import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
+import { Uuid } from '../documents/documents.controller';
+import { parseInput } from '../http/validation';
+import { decodeCursor, encodeCursor } from '../jobs/jobs.controller';
+import { parseIdempotencyKey } from '../jobs/retry.controller';
+import { RetryService } from '../jobs/retry.service';
+
+const ListQuery = z
+  .object({
+    jobId: Uuid.optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    cursor: z.string().max(200).optional(),
+  })
+  .strict();
+
+/** The public shape of a dead letter; the tenant stays inside, the trace is given by its id. */
+export function deadLetterResponse(d: DeadLetterView) {
+  return {
+    id: d.id,
+    command: d.command,
+    code: d.code,
+    reason: d.reason,
+    jobId: d.jobId,
+    documentId: d.documentId,
+    originSubject: d.originSubject,
+    originMsgId: d.originMsgId,
+    deliveryCount: d.deliveryCount,
+    dlqStreamSeq: d.dlqStreamSeq,
+    traceId: parseTraceparent(d.traceparent)?.traceId ?? null,
+    payload: d.payload,
+    createdAt: d.createdAt.toISOString(),
+    replayedAt: d.replayedAt?.toISOString() ?? null,
+    replayCount: d.replayCount,
+    lastReplayJobId: d.lastReplayJobId,
+  };
+}
+
+@ApiTags('dead letters')
+@ApiBearerAuth()
+@Controller('v1/dead-letters')
+export class DeadLettersController {
+  constructor(
+    private readonly deadLetters: DeadLettersRepository,
+    private readonly retries: RetryService,
+  ) {}
+
+  @Get()
+  @ApiOperation({
+    summary: "The tenant's dead letters, newest first, with cursor pagination and a job filter",
+  })
+  @ApiQuery({ name: 'jobId', required: false, type: String })
+  @ApiQuery({ name: 'limit', required: false, type: Number })
+  @ApiQuery({ name: 'cursor', required: false, type: String })
+  async list(@CurrentTenant() tenant: TenantContext, @Query() query: Record<string, unknown>) {
+    const q = parseInput(ListQuery, query, 'query');
+    const page = await this.deadLetters.list(tenant.tenantId, {
+      jobId: q.jobId,
+      limit: q.limit,
+      cursor: q.cursor ? decodeCursor(q.cursor) : undefined,
+    });
+    return {
+      items: page.items.map(deadLetterResponse),
+      nextCursor: page.next ? encodeCursor(page.next) : null,
+    };
+  }
+
+  @Get(':id')
+  @ApiOperation({
+    summary: 'A dead letter: command, reason and code, origin, delivery count, payload, replays',
+  })
+  async get(@CurrentTenant() tenant: TenantContext, @Param('id') id: string) {
+    const deadLetterId = parseInput(Uuid, id, 'dead letter id');
+    const d = await this.deadLetters.get(tenant.tenantId, deadLetterId);
+    if (!d) throw new QuarryError('not_found', `dead letter ${deadLetterId} not found`);
+    return deadLetterResponse(d);
+  }
+
+  @Post(':id/replay')
+  @HttpCode(202)
+  @ApiOperation({
+    summary: 'Replay a dead letter as a new job',
+    description:
+      "Creates a NEW ingest job retrying the dead letter's job, with a copy of its document that starts " +
+      'with the command that was dead-lettered (an index command reuses the extracted pages).',
+  })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Same key, same replay job' })
+  @ApiResponse({ status: 202, description: '{ deadLetterId, jobId }; Location points at the new job' })
+  @ApiResponse({ status: 404, description: 'not_found: no such dead letter for this tenant' })
+  @ApiResponse({ status: 409, description: 'conflict: the dead letter names no document that can be copied' })
+  async replay(
+    @CurrentTenant() tenant: TenantContext,
+    @Param('id') id: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+  ) {
+    const deadLetterId = parseInput(Uuid, id, 'dead letter id');
+    const { job, created } = await this.retries.replayDeadLetter(
+      tenant.tenantId,
+      deadLetterId,
+      parseIdempotencyKey(idempotencyKey),
+    );
+    void reply.header('Location', `/v1/jobs/${job.id}`);
+    if (!created) void reply.header('Idempotent-Replayed', 'true');
+    return { deadLetterId, jobId: job.id };
+  }
+}

@@ -1,0 +1,26 @@
+import { Module } from '@nestjs/common';
+import { DeadLettersRepository, PRISMA, type PrismaClient } from '@quarry/persistence';
+import { JobRetryController } from '../jobs/retry.controller';
+import { RetryService } from '../jobs/retry.service';
+import { DeadLetterRecorder } from './dead-letter-recorder';
+import { DeadLettersController } from './dead-letters.controller';
+import { MaxDeliveriesWatcher } from './max-deliveries-watcher';
+
+/**
+ * Dead letters (recorded from the DLQ stream, listed, replayed) and job retry, which share the making
+ * of retry jobs. Relies on the global persistence and messaging modules.
+ */
+@Module({
+  controllers: [DeadLettersController, JobRetryController],
+  providers: [
+    {
+      provide: DeadLettersRepository,
+      inject: [PRISMA],
+      useFactory: (p: PrismaClient) => new DeadLettersRepository(p),
+    },
+    RetryService,
+    DeadLetterRecorder,
+    MaxDeliveriesWatcher,
+  ],
+})
+export class DeadLettersModule {}

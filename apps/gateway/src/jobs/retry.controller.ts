@@ -1,0 +1,56 @@
+import { Controller, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { FastifyReply } from 'fastify';
+import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
+import { IdempotencyKey, Uuid } from '../documents/documents.controller';
+import { parseInput } from '../http/validation';
+import { documentSummary } from '../http/views';
+import { RetryService, type RetryResult } from './retry.service';
+
+/** Sets Location (and Idempotent-Replayed) and answers like POST /v1/documents, plus retryOfJobId. */
+export function acceptedRetry(result: RetryResult, reply: FastifyReply) {
+  const { job } = result;
+  void reply.header('Location', `/v1/jobs/${job.id}`);
+  if (!result.created) void reply.header('Idempotent-Replayed', 'true');
+  return {
+    id: job.id,
+    status: job.status,
+    lane: job.lane,
+    documents: job.documents.map(documentSummary),
+    createdAt: job.createdAt.toISOString(),
+    retryOfJobId: job.retryOfJobId,
+  };
+}
+
+export const parseIdempotencyKey = (header: string | undefined): string | null =>
+  header === undefined ? null : parseInput(IdempotencyKey, header, 'Idempotency-Key');
+
+@ApiTags('jobs')
+@ApiBearerAuth()
+@Controller('v1/jobs')
+export class JobRetryController {
+  constructor(private readonly retries: RetryService) {}
+
+  @Post(':id/retry')
+  @HttpCode(202)
+  @ApiOperation({
+    summary: 'Retry the failed documents of a finished job',
+    description:
+      'Creates a NEW ingest job (the finished job never changes) with a copy of each failed document of a ' +
+      '`failed` or `completed_with_failures` job, starting again at ingest; `retryOfJobId` names the job retried.',
+  })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Same key, same retry job' })
+  @ApiResponse({ status: 202, description: 'Retry job accepted; Location points at it' })
+  @ApiResponse({ status: 404, description: 'not_found: no such job for this tenant' })
+  @ApiResponse({ status: 409, description: 'conflict: the job is not finished with failures, or has none' })
+  async retry(
+    @CurrentTenant() tenant: TenantContext,
+    @Param('id') id: string,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+  ) {
+    const jobId = parseInput(Uuid, id, 'job id');
+    const result = await this.retries.retryJob(tenant.tenantId, jobId, parseIdempotencyKey(idempotencyKey));
+    return acceptedRetry(result, reply);
+  }
+}

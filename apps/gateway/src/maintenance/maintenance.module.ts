@@ -1,0 +1,116 @@
+import {
+  Injectable,
+  Module,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@quarry/config';
+import type { Topology } from '@quarry/contracts';
+import { BLOB_STORE, NATS_CONNECTION, OutboxRelay, TOPOLOGY, type BlobStore } from '@quarry/messaging';
+import { MaintenanceRepository, PipelineRepository, PRISMA, type PrismaClient } from '@quarry/persistence';
+import { LOGGER, type Logger } from '@quarry/telemetry';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { LEADER_LOCK, leaderLockKey, PgAdvisoryLeaderLock, type LeaderLock } from './leader-lock';
+import { MaintenanceScheduler } from './maintenance.scheduler';
+import { RetentionService } from './retention';
+import { StuckJobSweeper } from './stuck-job-sweeper';
+import { JetStreamWorkQueueProbe, WORK_QUEUE_PROBE, type WorkQueueProbe } from './work-queue-probe';
+
+@Injectable()
+class MaintenanceLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  constructor(private readonly scheduler: MaintenanceScheduler) {}
+
+  onApplicationBootstrap(): void {
+    this.scheduler.start();
+  }
+
+  // Before the database and NATS connections close: a sweep under way finishes first.
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.scheduler.stop();
+  }
+}
+
+/** The gateway's leader-only housekeeping: stuck-job sweeper and retention (see MaintenanceScheduler). */
+@Module({
+  providers: [
+    {
+      provide: MaintenanceRepository,
+      inject: [PRISMA, TOPOLOGY],
+      useFactory: (prisma: PrismaClient, t: Topology) => new MaintenanceRepository(prisma, t),
+    },
+    {
+      provide: LEADER_LOCK,
+      inject: [APP_CONFIG, LOGGER],
+      useFactory: (config: AppConfig, logger: Logger) =>
+        new PgAdvisoryLeaderLock(
+          config.database.url,
+          leaderLockKey(config.namespace),
+          logger.child({ component: 'leader-lock' }),
+        ),
+    },
+    {
+      provide: WORK_QUEUE_PROBE,
+      inject: [NATS_CONNECTION, TOPOLOGY],
+      useFactory: (nc: NatsConnection, t: Topology) => new JetStreamWorkQueueProbe(nc, t.jobsStream),
+    },
+    {
+      provide: StuckJobSweeper,
+      inject: [MaintenanceRepository, PipelineRepository, WORK_QUEUE_PROBE, OutboxRelay, APP_CONFIG, LOGGER],
+      useFactory: (
+        store: MaintenanceRepository,
+        pipeline: PipelineRepository,
+        probe: WorkQueueProbe,
+        relay: OutboxRelay,
+        config: AppConfig,
+        logger: Logger,
+      ) =>
+        new StuckJobSweeper(
+          store,
+          pipeline,
+          probe,
+          relay,
+          { stallAfterMs: config.maintenance.stallAfterMs, maxRedrives: config.maintenance.maxRedrives },
+          logger.child({ component: 'stuck-job-sweeper' }),
+        ),
+    },
+    {
+      provide: RetentionService,
+      inject: [MaintenanceRepository, BLOB_STORE, APP_CONFIG, LOGGER],
+      useFactory: (store: MaintenanceRepository, blobs: BlobStore, config: AppConfig, logger: Logger) =>
+        new RetentionService(
+          store,
+          blobs,
+          {
+            jobRetentionMs: config.maintenance.jobRetentionMs,
+            outboxRetentionMs: config.maintenance.outboxRetentionMs,
+            deadLetterRetentionMs: config.maintenance.deadLetterRetentionMs,
+          },
+          logger.child({ component: 'retention' }),
+        ),
+    },
+    {
+      provide: MaintenanceScheduler,
+      inject: [LEADER_LOCK, StuckJobSweeper, RetentionService, APP_CONFIG, LOGGER],
+      useFactory: (
+        lock: LeaderLock,
+        sweeper: StuckJobSweeper,
+        retention: RetentionService,
+        config: AppConfig,
+        logger: Logger,
+      ) =>
+        new MaintenanceScheduler(
+          lock,
+          sweeper,
+          retention,
+          {
+            sweepIntervalMs: config.maintenance.sweepIntervalMs,
+            retentionIntervalMs: config.maintenance.retentionIntervalMs,
+          },
+          logger.child({ component: 'maintenance' }),
+        ),
+    },
+    MaintenanceLifecycle,
+  ],
+  exports: [MaintenanceRepository, StuckJobSweeper, RetentionService, MaintenanceScheduler],
+})
+export class MaintenanceModule {}
