@@ -18,6 +18,7 @@ import type {
   ChunkInput,
   Claim,
   DocumentWork,
+  IndexingReuse,
   OutboxRow,
   PageInput,
   PipelineRepository,
@@ -42,7 +43,7 @@ const PAGES: PageInput[] = [
 
 type PipelinePort = Pick<
   PipelineRepository,
-  'claimForIndexing' | 'loadPages' | 'completeIndexing' | 'failDocument' | 'reportProgress'
+  'claimForIndexing' | 'reuseIndexing' | 'loadPages' | 'completeIndexing' | 'failDocument' | 'reportProgress'
 >;
 
 class FakePipeline implements PipelinePort {
@@ -55,10 +56,17 @@ class FakePipeline implements PipelinePort {
   readonly failed: { work: Pick<DocumentWork, 'jobId' | 'documentId' | 'tenantId'>; error: ErrorInfo }[] = [];
   readonly progress: { step: string; done: number; total: number; message?: string }[] = [];
 
+  reuse: IndexingReuse = { outcome: 'none' };
+  readonly reuses: { work: DocumentWork; model: { id: string; dim: number } }[] = [];
+
   constructor(work: DocumentWork) {
     this.claim = { claimed: true, work };
   }
 
+  reuseIndexing(work: DocumentWork, model: { id: string; dim: number }): Promise<IndexingReuse> {
+    this.reuses.push({ work, model });
+    return Promise.resolve(this.reuse);
+  }
   claimForIndexing(): Promise<Claim<DocumentWork>> {
     return Promise.resolve(this.claim);
   }
@@ -268,6 +276,35 @@ describe('IndexDocumentHandler', () => {
     await expect(t.handler.handle(t.cmd, t.ctx)).resolves.toEqual({ kind: 'ack' });
     expect(t.provider.calls).toEqual([]);
     expect(t.pipeline.completed.map((c) => c.chunks)).toEqual([[]]);
+  });
+
+  it('reuses the chunks of an earlier indexing of the same bytes with this model: nothing loaded or embedded', async () => {
+    const t = setup();
+    t.pipeline.reuse = {
+      outcome: 'reused',
+      fromDocumentId: uuidv7(),
+      chunkCount: 7,
+      outbox: [eventRow('5')],
+    };
+
+    await expect(t.handler.handle(t.cmd, t.ctx)).resolves.toEqual({ kind: 'ack' });
+
+    expect(t.pipeline.reuses).toEqual([{ work: t.work, model: { id: 'fake-32', dim: 32 } }]);
+    expect(t.pipeline.loads).toEqual([]);
+    expect(t.provider.calls).toEqual([]);
+    expect(t.pipeline.completed).toEqual([]);
+    expect(t.publisher.published.map((p) => p.options.msgId)).toEqual(['event-5']);
+  });
+
+  it('acks without work when the reuse finds the job finished or the document moved on', async () => {
+    const t = setup();
+    t.pipeline.reuse = { outcome: 'stale' };
+
+    await expect(t.handler.handle(t.cmd, t.ctx)).resolves.toEqual({ kind: 'ack' });
+    expect(t.pipeline.loads).toEqual([]);
+    expect(t.provider.calls).toEqual([]);
+    expect(t.pipeline.completed).toEqual([]);
+    expect(t.publisher.published).toEqual([]);
   });
 
   it('acks without publishing when another delivery already stored the chunks', async () => {

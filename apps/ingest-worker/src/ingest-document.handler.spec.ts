@@ -21,6 +21,7 @@ import {
 import type {
   Claim,
   DocumentWork,
+  ExtractionReuse,
   OutboxInsert,
   OutboxRow,
   PageInput,
@@ -38,7 +39,7 @@ const config = loadConfig({ PDF_TIMEOUT_MS: '4321', PARSER_MAX_MEMORY_MB: '256' 
 
 type PipelinePort = Pick<
   PipelineRepository,
-  'claimForExtraction' | 'completeExtraction' | 'failDocument' | 'reportProgress'
+  'claimForExtraction' | 'reuseExtraction' | 'completeExtraction' | 'failDocument' | 'reportProgress'
 >;
 
 class FakePipeline implements PipelinePort {
@@ -55,10 +56,17 @@ class FakePipeline implements PipelinePort {
   readonly failed: { work: Pick<DocumentWork, 'jobId' | 'documentId' | 'tenantId'>; error: ErrorInfo }[] = [];
   readonly progress: { jobId: string; progress: { step: string; done: number; total: number } }[] = [];
 
+  reuse: ExtractionReuse = { outcome: 'none' };
+  readonly reuses: { work: DocumentWork; next: OutboxInsert }[] = [];
+
   constructor(work: DocumentWork) {
     this.claim = { claimed: true, work };
   }
 
+  reuseExtraction(work: DocumentWork, next: OutboxInsert): Promise<ExtractionReuse> {
+    this.reuses.push({ work, next });
+    return Promise.resolve(this.reuse);
+  }
   claimForExtraction(tenantId: string, documentId: string): Promise<Claim<DocumentWork>> {
     this.claims.push([tenantId, documentId]);
     return Promise.resolve(this.claim);
@@ -357,6 +365,41 @@ describe('IngestDocumentHandler', () => {
     expect(t.pipeline.completed).toHaveLength(1);
     expect(t.publisher.published).toEqual([]);
     expect(t.store.sent).toEqual([]);
+  });
+
+  it('reuses an earlier extraction of the same bytes: no blob read, no parsing, the index command published', async () => {
+    const t = setup();
+    t.pipeline.reuse = {
+      outcome: 'reused',
+      fromDocumentId: uuidv7(),
+      detectedType: 'pdf',
+      pageCount: 3,
+      outbox: [outboxRow('9', topo.commandSubject('indexDocument'))],
+    };
+
+    await expect(t.handler.handle(t.cmd, t.ctx)).resolves.toEqual({ kind: 'ack' });
+
+    expect(t.pipeline.reuses).toHaveLength(1);
+    expect(t.pipeline.reuses[0]?.work).toBe(t.work);
+    expect(t.pipeline.reuses[0]?.next.msgId).toBe(
+      MessageIds.command('indexDocument', t.cmd.jobId, t.cmd.documentId),
+    );
+    expect(t.blobs.reads).toEqual([]);
+    expect(t.extractor.detects).toEqual([]);
+    expect(t.extractor.extracts).toEqual([]);
+    expect(t.pipeline.completed).toEqual([]);
+    expect(t.publisher.published.map((p) => p.options.msgId)).toEqual(['msg-9']);
+  });
+
+  it('acks without work when the reuse finds the job finished or the document moved on', async () => {
+    const t = setup();
+    t.pipeline.reuse = { outcome: 'stale' };
+
+    await expect(t.handler.handle(t.cmd, t.ctx)).resolves.toEqual({ kind: 'ack' });
+    expect(t.blobs.reads).toEqual([]);
+    expect(t.pipeline.completed).toEqual([]);
+    expect(t.pipeline.failed).toEqual([]);
+    expect(t.publisher.published).toEqual([]);
   });
 
   it('stops at the next page with a retryable error once the worker shuts down', async () => {

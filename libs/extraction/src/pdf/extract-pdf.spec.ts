@@ -1,6 +1,6 @@
 import { QuarryError } from '@quarry/contracts';
 import { makeEncryptedPdf } from '@quarry/test-kit';
-import { makeTextItemBombPdf } from '@quarry/test-kit';
+import { makeDeflateBombPdf, makeTextItemBombPdf } from '@quarry/test-kit';
 import { makeTestPdf } from '@quarry/test-kit';
 import type { ExtractedPage } from '../types';
 import { extractPdfPages, PDF_MIN_MEMORY_MB } from './extract-pdf';
@@ -87,6 +87,19 @@ describe('extractPdfPages (real pdf.js in a worker thread)', () => {
     const error = await rejection(extractPdfPages(bomb, { timeoutMs: 15_000, maxMemoryMb: 32 }));
     expect(error.code).toBe('parser_crashed');
     expect(error.details).toMatchObject({ reason: 'out_of_memory' });
+    await expect(extractPdfPages(twoPages, limits)).resolves.toMatchObject({ pageCount: 2 });
+  });
+
+  it('gives parser_crashed for a decompression bomb, whose decoded data lives outside the V8 heap', async () => {
+    // 1 GiB of spaces from about 1 MB: before the parent sampled external memory, pdf.js inflated all of it
+    // (2.4 GB of process RSS) and the document came back as an empty page.
+    const bomb = makeDeflateBombPdf(1024);
+    expect(bomb.byteLength).toBeLessThan(1_200_000);
+    const started = performance.now();
+    const error = await rejection(extractPdfPages(bomb, { timeoutMs: 60_000, maxMemoryMb: 64 }));
+    expect(error.code).toBe('parser_crashed');
+    expect(error.details).toMatchObject({ reason: 'out_of_memory' });
+    expect(performance.now() - started).toBeLessThan(10_000);
     await expect(extractPdfPages(twoPages, limits)).resolves.toMatchObject({ pageCount: 2 });
   });
 

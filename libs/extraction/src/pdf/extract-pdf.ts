@@ -52,6 +52,12 @@ export const PDF_MIN_MEMORY_MB = 16;
 // Enough of the worker's stderr to explain a crash without keeping a runaway log in memory.
 const OUTPUT_TAIL_CHARS = 2000;
 
+// pdf.js decodes streams into ArrayBuffers, which live outside the V8 heap that `resourceLimits` bounds: a 1 MB
+// deflate bomb grew one to 1 GB (2.4 GB of process RSS) while the heap stayed small. The parent samples the
+// worker's external memory this often and stops it past the same budget as its heap, plus the input it was given.
+const EXTERNAL_MEMORY_SAMPLE_MS = 50;
+const MIB = 1024 * 1024;
+
 /**
  * Extracts the text layer of a PDF, page by page, with pdf.js in a worker thread that has its own heap limit and
  * is terminated at the deadline, so a hostile or broken document costs one thread, never the process.
@@ -76,6 +82,7 @@ export function extractPdfPages(bytes: Uint8Array, options: ExtractOptions): Pro
     // detaches the buffer, which must never happen to the caller's memory.
     const data = new Uint8Array(bytes.byteLength);
     data.set(bytes);
+    const externalBudget = options.maxMemoryMb * MIB + data.byteLength;
     const worker = new Worker(PDF_WORKER_SOURCE, {
       eval: true,
       workerData: { ...pdfjsLocation(), data: data.buffer },
@@ -102,6 +109,7 @@ export function extractPdfPages(bytes: Uint8Array, options: ExtractOptions): Pro
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearInterval(sampler);
       // Waiting for termination means no parser thread outlives the call, whatever the outcome.
       worker.terminate().then(
         () =>
@@ -115,6 +123,28 @@ export function extractPdfPages(bytes: Uint8Array, options: ExtractOptions): Pro
         cause,
         details: { reason, pagesParsed: pages.length, ...(output === '' ? {} : { output }) },
       });
+
+    // Worker#getHeapStatistics arrived in Node 22.16 and 24; an older runtime has the heap limit only.
+    const sampler =
+      typeof (worker as { getHeapStatistics?: unknown }).getHeapStatistics === 'function'
+        ? setInterval(() => {
+            if (parsed) return;
+            worker.getHeapStatistics().then(
+              (stats) => {
+                if (stats.external_memory <= externalBudget) return;
+                settle(
+                  crashed(
+                    `PDF parser ran out of memory (limit ${options.maxMemoryMb} MB for decoded data)`,
+                    undefined,
+                    'out_of_memory',
+                  ),
+                );
+              },
+              // A worker that stopped between two samples is reported by the 'exit' handler, not here.
+              () => undefined,
+            );
+          }, EXTERNAL_MEMORY_SAMPLE_MS)
+        : undefined;
 
     worker.on('message', (value: unknown) => {
       if (settled) return;

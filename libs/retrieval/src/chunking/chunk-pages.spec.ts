@@ -278,6 +278,17 @@ describe('chunkPages', () => {
     expect(() => chunkPages(pages, { maxTokens: 64.5, overlapTokens: 0 })).toThrow(/maxTokens/);
   });
 
+  it('chunks a 200 kB line without a single space quickly (BPE over one long word is quadratic)', () => {
+    const text = 'x'.repeat(200_000);
+    const started = performance.now();
+    const chunks = chunkPages([{ pageNumber: 1, text }], { maxTokens: 256, overlapTokens: 32 });
+    const elapsed = performance.now() - started;
+    expect(chunks.map((c) => c.text).join('')).toBe(text);
+    for (const c of chunks) expect(c.tokenCount).toBeLessThanOrEqual(256);
+    // 56 s before spans longer than the last-resort window stopped being encoded whole.
+    expect(elapsed).toBeLessThan(5000);
+  });
+
   it('chunks a large document quickly', () => {
     const pages = Array.from({ length: 200 }, (_, p) => ({
       pageNumber: p + 1,

@@ -87,7 +87,10 @@ function chunkPage(text: string, { maxTokens, overlapTokens }: ChunkingOptions):
     }
     return n;
   };
-  const fits = (start: number, end: number): boolean => tokens(start, end) <= maxTokens;
+  // A span longer than the last-resort window cannot fit, and must not be encoded to find that out: BPE over
+  // one long word is quadratic (a 200 kB line without spaces took 56 s, a megabyte would block for minutes).
+  const fits = (start: number, end: number): boolean =>
+    end - start <= maxTokens * MAX_CHARS_PER_TOKEN && tokens(start, end) <= maxTokens;
 
   let draft: Draft | undefined;
 

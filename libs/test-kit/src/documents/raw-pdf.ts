@@ -1,4 +1,4 @@
-import { deflateSync } from 'node:zlib';
+import { constants, deflateRawSync, deflateSync } from 'node:zlib';
 
 /**
  * Assembles a classic (xref-table) PDF from object bodies numbered 1..n, for fixtures pdf-lib cannot make.
@@ -70,4 +70,28 @@ export function makeTextItemBombPdf(items: number): Uint8Array {
   const content = `BT /F1 0.2 Tf 1 0 0 1 1 790 Tm ${row.repeat(Math.ceil(items / perRow))}ET`;
   const stream = streamObject(deflateSync(Buffer.from(content, 'latin1')), '/Filter /FlateDecode ');
   return assemblePdf(onePageObjects(stream));
+}
+
+/**
+ * A one-page PDF whose content stream inflates to `decodedMb` MiB of spaces from about a thousandth of that: a
+ * decompression bomb. The deflate data is one compressed MiB of spaces repeated (a full flush makes each copy
+ * stand alone), with the checksum computed in closed form, so even a gigabyte bomb takes milliseconds to make.
+ */
+export function makeDeflateBombPdf(decodedMb: number): Uint8Array {
+  const mib = 1024 * 1024;
+  const block = deflateRawSync(Buffer.alloc(mib, 0x20), { level: 9, finishFlush: constants.Z_FULL_FLUSH });
+  const final = deflateRawSync(Buffer.alloc(0));
+  // Adler-32 of n bytes of value c: A = 1 + c·n, B = n + c·n(n+1)/2, both mod 65521.
+  const n = BigInt(decodedMb) * BigInt(mib);
+  const a = (1n + 32n * n) % 65521n;
+  const b = (n + (32n * n * (n + 1n)) / 2n) % 65521n;
+  const adler = Buffer.alloc(4);
+  adler.writeUInt32BE(Number((b << 16n) | a));
+  const zlibStream = Buffer.concat([
+    Buffer.from([0x78, 0xda]),
+    ...Array.from({ length: decodedMb }, () => block),
+    final,
+    adler,
+  ]);
+  return assemblePdf(onePageObjects(streamObject(zlibStream, '/Filter /FlateDecode ')));
 }
