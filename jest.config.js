@@ -1,5 +1,5 @@
 // Three tiers, selected with --selectProjects: unit (ports faked), integration (real NATS JetStream
-// and PostgreSQL), e2e (the built apps as separate processes, driven over HTTP).
+// and PostgreSQL), e2e (the built apps as separate processes, driven over HTTP); plus chaos.
 const { swcOptions } = require('./tools/swc-options.cjs');
 
 const common = {
@@ -33,6 +33,14 @@ module.exports = {
       displayName: 'e2e',
       setupFilesAfterEnv: ['<rootDir>/tools/jest-setup-slow.cjs'],
       testMatch: ['<rootDir>/e2e/**/*.e2e-spec.ts'],
+    },
+    {
+      // Faults on purpose (SIGKILLs, server restarts, a cluster node lost) against servers of its
+      // own; `npm run test:chaos`. A smaller run of it is part of the e2e tier.
+      ...common,
+      displayName: 'chaos',
+      setupFilesAfterEnv: ['<rootDir>/tools/jest-setup-slow.cjs'],
+      testMatch: ['<rootDir>/e2e/**/*.chaos-spec.ts'],
     },
   ],
 };

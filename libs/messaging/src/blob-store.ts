@@ -1,6 +1,31 @@
 import { QuarryError } from '@quarry/contracts';
 import { Objm, type ObjectStore } from '@nats-io/obj';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { errors, type NatsConnection } from '@nats-io/transport-node';
+
+/** What NATS throws while the server is away (restarting, a leader election): worth a retry. */
+const TRANSPORT_ERRORS = [
+  errors.TimeoutError,
+  errors.ConnectionError,
+  errors.ClosedConnectionError,
+  errors.DrainingConnectionError,
+  errors.NoRespondersError,
+  errors.RequestError,
+];
+
+/**
+ * A NATS outage becomes `dependency_unavailable` (503 at the gateway, a retry in a worker) instead of
+ * an unknown 500; everything else (a client's broken upload stream among them) passes unchanged.
+ */
+async function transport<T>(what: string, op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (cause) {
+    if (TRANSPORT_ERRORS.some((E) => cause instanceof E)) {
+      throw new QuarryError('dependency_unavailable', `${what}: NATS unavailable`, { cause });
+    }
+    throw cause;
+  }
+}
 
 /** Where uploaded bytes live. Messages and rows carry the key and the sha256, never the bytes. */
 export interface BlobStore {
@@ -29,22 +54,21 @@ export class NatsObjectBlobStore implements BlobStore {
 
   async put(key: string, body: ReadableStream<Uint8Array>, meta?: { filename?: string }) {
     const os = await this.open();
-    const info = await os.put(
-      { name: key, ...(meta?.filename ? { description: meta.filename.slice(0, 200) } : {}) },
-      body,
+    const info = await transport(`storing blob ${key}`, () =>
+      os.put({ name: key, ...(meta?.filename ? { description: meta.filename.slice(0, 200) } : {}) }, body),
     );
     return { size: info.size };
   }
 
   async getBytes(key: string): Promise<Uint8Array> {
     const os = await this.open();
-    const bytes = await os.getBlob(key);
+    const bytes = await transport(`reading blob ${key}`, () => os.getBlob(key));
     if (!bytes) throw new QuarryError('blob_missing', `blob ${key} is not in bucket ${this.bucket}`);
     return bytes;
   }
 
   async delete(key: string): Promise<void> {
     const os = await this.open();
-    await os.delete(key);
+    await transport(`deleting blob ${key}`, () => os.delete(key));
   }
 }

@@ -24,6 +24,11 @@ export interface CommandConsumerOptions {
   retryMaxDelayMs: number;
   /** How long an idle pull waits on the server before asking again. */
   pullExpiresMs?: number;
+  /**
+   * Tells an outage of a dependency (the database gone, NATS away) from a failure of the message;
+   * without it every failure is the message's. See `handleHoldingThroughOutages`.
+   */
+  isOutage?: (error: unknown) => boolean;
 }
 
 export interface ConsumerStats {
@@ -44,6 +49,8 @@ export class CommandConsumer<N extends CommandName> {
   private loop: Promise<void> | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private readonly abort = new AbortController();
+  /** Aborted as soon as `stop()` begins, to end a hold through an outage at once. */
+  private readonly stopping = new AbortController();
   private slotFreed: (() => void) | undefined;
   private currentFetch: { stop(): void } | undefined;
   readonly stats: ConsumerStats = { inFlight: 0, processed: 0, acked: 0, retried: 0, deadLettered: 0 };
@@ -159,7 +166,7 @@ export class CommandConsumer<N extends CommandName> {
     const heartbeat = setInterval(() => msg.working(), Math.max(250, Math.floor(this.options.ackWaitMs / 3)));
     let outcome: HandlerOutcome;
     try {
-      outcome = await this.handler.handle(typed, {
+      outcome = await this.handleHoldingThroughOutages(typed, log, {
         subject,
         msgId,
         deliveryCount,
@@ -167,9 +174,6 @@ export class CommandConsumer<N extends CommandName> {
         traceparent,
         signal: this.abort.signal,
       });
-    } catch (error) {
-      outcome = outcomeOfError(error);
-      if (outcome.kind !== 'ack') log.warn({ err: error, code: outcome.error.code }, 'handler failed');
     } finally {
       clearInterval(heartbeat);
     }
@@ -203,6 +207,47 @@ export class CommandConsumer<N extends CommandName> {
       case 'dead_letter':
         await this.deadLetter(msg, typed, outcome.error, log);
         return;
+    }
+  }
+
+  /**
+   * Runs the handler. When it fails because a dependency is down, the message is held (its
+   * heartbeat goes on) and run again after a backoff, for up to `maxDeliver × retryMaxDelayMs`:
+   * a nak would spend one of its few deliveries per attempt, and an outage longer than the retry
+   * schedule would fail documents that have nothing wrong with them. The held message keeps its
+   * slot, so the consumer pulls nothing new while the dependency is away.
+   */
+  private async handleHoldingThroughOutages(
+    payload: Parameters<CommandHandler<N>['handle']>[0],
+    log: Logger,
+    ctx: Parameters<CommandHandler<N>['handle']>[1],
+  ): Promise<HandlerOutcome> {
+    const holdUntil = Date.now() + this.options.maxDeliver * this.options.retryMaxDelayMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.handler.handle(payload, ctx);
+      } catch (error) {
+        const outcome = outcomeOfError(error);
+        const outage = this.options.isOutage?.(error) ?? false;
+        if (!outage || !this.running || Date.now() >= holdUntil) {
+          if (outcome.kind !== 'ack') log.warn({ err: error, code: outcome.error.code }, 'handler failed');
+          return outcome;
+        }
+        const delayMs = retryDelayMs(attempt, this.options.retryBaseDelayMs, this.options.retryMaxDelayMs);
+        log.warn(
+          { err: error, holdAttempt: attempt, delayMs },
+          'dependency unavailable; holding the message',
+        );
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            clearTimeout(timer);
+            this.stopping.signal.removeEventListener('abort', done);
+            resolve();
+          };
+          const timer = setTimeout(done, delayMs);
+          this.stopping.signal.addEventListener('abort', done, { once: true });
+        });
+      }
     }
   }
 
@@ -262,6 +307,7 @@ export class CommandConsumer<N extends CommandName> {
   /** Stops pulling, waits for in-flight handlers up to the deadline, then gives up on them. */
   async stop(deadlineMs: number): Promise<void> {
     this.running = false;
+    this.stopping.abort();
     this.currentFetch?.stop();
     this.slotFreed?.();
     const drained = Promise.all([...this.inFlight]).then(() => true);

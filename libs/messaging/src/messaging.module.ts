@@ -10,7 +10,15 @@ import {
 } from '@nestjs/common';
 import { DiscoveryModule, DiscoveryService } from '@nestjs/core';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
-import { Commands, LANES, topology, type CommandName, type Lane, type Topology } from '@quarry/contracts';
+import {
+  Commands,
+  LANES,
+  QuarryError,
+  topology,
+  type CommandName,
+  type Lane,
+  type Topology,
+} from '@quarry/contracts';
 import { LOGGER, type Logger } from '@quarry/telemetry';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { NatsObjectBlobStore } from './blob-store';
@@ -35,6 +43,11 @@ export interface MessagingModuleOptions {
   consumes: Partial<Record<CommandName, Record<Lane, number>>>;
   /** Provider token of the app's OutboxStore implementation; the module builds the relay on it. */
   outboxStore: InjectionToken;
+  /**
+   * Errors that mean a dependency is down (the database), besides `dependency_unavailable`: consumers
+   * hold their messages through them instead of spending deliveries.
+   */
+  isOutage?: (error: unknown) => boolean;
 }
 
 export class HandlerWiringError extends Error {
@@ -112,6 +125,9 @@ export class ConsumerHost
             maxDeliver: this.config.delivery.maxDeliver,
             retryBaseDelayMs: this.config.delivery.retryBaseDelayMs,
             retryMaxDelayMs: this.config.delivery.retryMaxDelayMs,
+            isOutage: (error) =>
+              (error instanceof QuarryError && error.code === 'dependency_unavailable') ||
+              (this.options.isOutage?.(error) ?? false),
           },
           this.logger.child({ consumer: name, lane }),
         );

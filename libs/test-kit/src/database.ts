@@ -33,9 +33,14 @@ export async function withClient<T>(url: string, fn: (client: Client) => Promise
  */
 export async function createEmptyDatabase(
   label = 'test',
-  options: { prepare?: (url: string) => Promise<unknown>; create?: boolean } = {},
+  options: {
+    prepare?: (url: string) => Promise<unknown>;
+    create?: boolean;
+    /** Another server than the test server (the chaos suite runs PostgreSQL instances of its own). */
+    serverUrl?: string;
+  } = {},
 ): Promise<TestDatabase> {
-  const serverUrl = testServerUrl();
+  const serverUrl = options.serverUrl ?? testServerUrl();
   const safeLabel =
     label
       .toLowerCase()

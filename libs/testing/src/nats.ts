@@ -28,16 +28,19 @@ export const testProvisionOptions = (overrides: Partial<ProvisionOptions> = {}):
 export async function createTestNamespace(
   label = 't',
   provision: Partial<ProvisionOptions> = {},
+  options: { natsUrl?: string } = {},
 ): Promise<TestNamespace> {
   const namespace = testNamespaceName(label);
   const t = topology(namespace);
-  const nc = await connect({ servers: TEST_NATS_URL, name: `test-${namespace}` });
+  // A comma-separated list (a cluster's nodes) is accepted, as the apps' NATS_URL is.
+  const natsUrl = options.natsUrl ?? TEST_NATS_URL;
+  const nc = await connect({ servers: natsUrl.split(','), name: `test-${namespace}` });
   await provisionJetStream(nc, t, testProvisionOptions(provision));
   return {
     namespace,
     topology: t,
     nc,
-    natsUrl: TEST_NATS_URL,
+    natsUrl,
     async cleanup() {
       await deprovisionJetStream(nc, t);
       await nc.drain();

@@ -26,20 +26,52 @@ const UNAVAILABLE_CODES = new Set([
   'P2024',
 ]);
 
+/** Kinds of the driver adapter's errors that mean the connection, not the query, failed. */
+const UNAVAILABLE_KINDS = new Set([
+  'DatabaseNotReachable',
+  'DatabaseDoesNotExist',
+  'ConnectionClosed',
+  'SocketTimeout',
+  'TooManyConnections',
+]);
+
+/**
+ * node-postgres reports a pooled connection that died under it with a bare Error and no code; its
+ * message is the only thing to go by.
+ */
+const PG_CONNECTION_MESSAGES = [
+  'Client has encountered a connection error and is not queryable',
+  'Connection terminated unexpectedly',
+];
+
 /**
  * True when an error (or anything in its `cause` chain) says the database is unreachable rather than
  * that a query was wrong: transports answer 503 / retry for these instead of 500 / dead-letter.
  */
 export function isDatabaseUnavailable(error: unknown): boolean {
   const seen = new Set<unknown>();
-  let current: unknown = error;
-  while (current && typeof current === 'object' && !seen.has(current)) {
+  const queue: unknown[] = [error];
+  while (queue.length > 0) {
+    const current = queue.shift();
+    if (!current || typeof current !== 'object' || seen.has(current)) continue;
     seen.add(current);
     if (current instanceof Prisma.PrismaClientInitializationError) return true;
-    const e = current as { code?: unknown; originalCode?: unknown; cause?: unknown };
+    const e = current as {
+      code?: unknown;
+      originalCode?: unknown;
+      kind?: unknown;
+      message?: unknown;
+      cause?: unknown;
+      meta?: { driverAdapterError?: unknown };
+    };
     if (typeof e.code === 'string' && UNAVAILABLE_CODES.has(e.code)) return true;
     if (typeof e.originalCode === 'string' && UNAVAILABLE_CODES.has(e.originalCode)) return true;
-    current = e.cause;
+    if (typeof e.kind === 'string' && UNAVAILABLE_KINDS.has(e.kind)) return true;
+    const message = typeof e.message === 'string' ? e.message : '';
+    if (PG_CONNECTION_MESSAGES.some((m) => message.includes(m))) return true;
+    // Prisma wraps a SQLSTATE it has no code of its own for (57P03 while the server starts up) as
+    // P2039 and keeps the driver's error under meta, not in the cause chain.
+    queue.push(e.cause, e.meta?.driverAdapterError);
   }
   return false;
 }
