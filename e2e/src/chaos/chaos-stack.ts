@@ -271,7 +271,7 @@ export class ChaosStack {
     if (this.pg.running) await this.pg.stop();
     // A failed run keeps its data too: the database and the streams are the evidence.
     if (!this.keepLogs) {
-      rmSync(path.join(this.runDir, 'pg', 'data'), { recursive: true, force: true });
+      this.pg.removeFiles();
       for (const node of this.nats.nodes) {
         rmSync(path.join(this.runDir, 'nats', node.name, 'store'), { recursive: true, force: true });
       }

@@ -1,5 +1,15 @@
 import { execFile } from 'node:child_process';
-import { chownSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '@quarry/testing';
@@ -35,12 +45,19 @@ export class PostgresServer {
   ) {}
 
   static async start(runDir: string): Promise<PostgresServer> {
-    const base = path.join(runDir, 'pg');
+    const asRoot = process.getuid?.() === 0;
+    // As root the server runs as the postgres user, who may not be able to traverse the checkout (a
+    // clone under a private mktemp directory, say): its files then live under the system temp
+    // directory, linked from the run directory so logs are found in the usual place.
+    const base = asRoot ? mkdtempSync(path.join(tmpdir(), 'quarry-chaos-pg-')) : path.join(runDir, 'pg');
+    if (asRoot) {
+      chmodSync(base, 0o755);
+      symlinkSync(base, path.join(runDir, 'pg'));
+    }
     const dataDir = path.join(base, 'data');
     const socketDir = path.join(base, 'sock');
     mkdirSync(dataDir, { recursive: true });
     mkdirSync(socketDir, { recursive: true });
-    const asRoot = process.getuid?.() === 0;
     if (asRoot) {
       const { uid, gid } = ownerIds(PG_USER);
       for (const dir of [base, dataDir, socketDir]) chownSync(dir, uid, gid);
@@ -107,12 +124,17 @@ export class PostgresServer {
     track(this.runDir, pid, this.dataDir, 'SIGQUIT');
   }
 
+  /** Deletes the server's files (data, socket, log) wherever they live. */
+  removeFiles(): void {
+    rmSync(path.dirname(this.dataDir), { recursive: true, force: true });
+  }
+
   private async pg(tool: string, args: string[]): Promise<void> {
     const binary = path.join(PG_BIN, tool);
     const asRoot = process.getuid?.() === 0;
     const [file, argv] = asRoot ? ['runuser', ['-u', PG_USER, '--', binary, ...args]] : [binary, args];
     try {
-      await run(file, argv, { timeout: 90_000 });
+      await run(file, argv, { timeout: 90_000, cwd: path.dirname(this.dataDir) });
     } catch (error) {
       const tail = (() => {
         try {
