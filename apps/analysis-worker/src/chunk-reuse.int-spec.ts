@@ -1,11 +1,6 @@
 import { loadConfig } from '@quarry/config';
 import { MessageIds, topology, uuidv7, type IndexDocumentCommand } from '@quarry/contracts';
-import {
-  OutboxRelay,
-  type DeliveryContext,
-  type MessagePublisher,
-  type PublishOptions,
-} from '@quarry/messaging';
+import { OutboxRelay, type DeliveryContext } from '@quarry/messaging';
 import {
   createPrismaClient,
   JobsRepository,
@@ -17,7 +12,7 @@ import {
 } from '@quarry/persistence';
 import { FakeEmbeddingProvider } from '@quarry/retrieval';
 import { createLogger } from '@quarry/telemetry';
-import { createTestDatabase, type TestDatabase } from '@quarry/testing';
+import { createTestDatabase, type TestDatabase, RecordingPublisher } from '@quarry/testing';
 import { createHash } from 'node:crypto';
 import { IndexDocumentHandler } from './index-document.handler';
 
@@ -28,14 +23,6 @@ import { IndexDocumentHandler } from './index-document.handler';
 const topo = topology('qt_chunk_reuse');
 const logger = createLogger({ level: 'silent', pretty: false, app: 't' });
 const config = loadConfig({ CHUNK_MAX_TOKENS: '32', CHUNK_OVERLAP_TOKENS: '0' });
-
-class RecordingPublisher implements MessagePublisher {
-  readonly published: { subject: string; payload: unknown; options: PublishOptions }[] = [];
-  publish(subject: string, payload: unknown, options: PublishOptions) {
-    this.published.push({ subject, payload, options });
-    return Promise.resolve({ seq: this.published.length, duplicate: false });
-  }
-}
 
 let db: TestDatabase | undefined;
 let prisma: PrismaClient;

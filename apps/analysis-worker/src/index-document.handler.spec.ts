@@ -7,13 +7,7 @@ import {
   type ErrorInfo,
   type IndexDocumentCommand,
 } from '@quarry/contracts';
-import {
-  OutboxRelay,
-  type DeliveryContext,
-  type MessagePublisher,
-  type OutboxStore,
-  type PublishOptions,
-} from '@quarry/messaging';
+import { OutboxRelay, type DeliveryContext } from '@quarry/messaging';
 import type {
   ChunkInput,
   Claim,
@@ -26,6 +20,7 @@ import type {
 import { chunkPages, FakeEmbeddingProvider, hashEmbedding } from '@quarry/retrieval';
 import { createLogger } from '@quarry/telemetry';
 import { IndexDocumentHandler } from './index-document.handler';
+import { RecordingOutboxStore, RecordingPublisher } from '@quarry/testing';
 
 // Every port faked: no NATS, no PostgreSQL, no embedding model.
 
@@ -98,28 +93,6 @@ class FakePipeline implements PipelinePort {
   }
 }
 
-class FakeOutboxStore implements OutboxStore {
-  readonly sent: string[][] = [];
-  pending(): Promise<OutboxRow[]> {
-    return Promise.resolve([]);
-  }
-  markSent(ids: string[]): Promise<void> {
-    this.sent.push(ids);
-    return Promise.resolve();
-  }
-  markFailed(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
-class FakePublisher implements MessagePublisher {
-  readonly published: { subject: string; options: PublishOptions }[] = [];
-  publish(subject: string, _payload: unknown, options: PublishOptions) {
-    this.published.push({ subject, options });
-    return Promise.resolve({ seq: this.published.length, duplicate: false });
-  }
-}
-
 function setup(provider = new FakeEmbeddingProvider({ dim: 32, id: 'fake-32' })) {
   const cmd: IndexDocumentCommand = { v: 1, jobId: uuidv7(), tenantId: uuidv7(), documentId: uuidv7() };
   const work: DocumentWork = {
@@ -132,8 +105,8 @@ function setup(provider = new FakeEmbeddingProvider({ dim: 32, id: 'fake-32' }))
     traceparent: null,
   };
   const pipeline = new FakePipeline(work);
-  const store = new FakeOutboxStore();
-  const publisher = new FakePublisher();
+  const store = new RecordingOutboxStore();
+  const publisher = new RecordingPublisher();
   const relay = new OutboxRelay(store, publisher, logger, { intervalMs: 1000, graceMs: 1000 });
   const handler = new IndexDocumentHandler(
     pipeline as unknown as PipelineRepository,

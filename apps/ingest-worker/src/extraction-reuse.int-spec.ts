@@ -8,13 +8,7 @@ import {
   type IngestDocumentCommand,
 } from '@quarry/contracts';
 import type { ExtractedDocument, ExtractOptions } from '@quarry/extraction';
-import {
-  OutboxRelay,
-  type BlobStore,
-  type DeliveryContext,
-  type MessagePublisher,
-  type PublishOptions,
-} from '@quarry/messaging';
+import { OutboxRelay, type BlobStore, type DeliveryContext } from '@quarry/messaging';
 import {
   createPrismaClient,
   JobsRepository,
@@ -24,7 +18,7 @@ import {
   type PrismaClient,
 } from '@quarry/persistence';
 import { createLogger } from '@quarry/telemetry';
-import { createTestDatabase, type TestDatabase } from '@quarry/testing';
+import { createTestDatabase, type TestDatabase, RecordingPublisher } from '@quarry/testing';
 import { createHash } from 'node:crypto';
 import { parsersExtractor, type DocumentExtractor } from './extractor';
 import { IngestDocumentHandler } from './ingest-document.handler';
@@ -63,14 +57,6 @@ class MemoryBlobStore implements BlobStore {
   }
   delete(): Promise<void> {
     return Promise.resolve();
-  }
-}
-
-class RecordingPublisher implements MessagePublisher {
-  readonly published: { subject: string; payload: unknown; options: PublishOptions }[] = [];
-  publish(subject: string, payload: unknown, options: PublishOptions) {
-    this.published.push({ subject, payload, options });
-    return Promise.resolve({ seq: this.published.length, duplicate: false });
   }
 }
 

@@ -10,14 +10,7 @@ import {
   type IngestDocumentCommand,
 } from '@quarry/contracts';
 import type { ExtractedDocument, ExtractOptions } from '@quarry/extraction';
-import {
-  OutboxRelay,
-  type BlobStore,
-  type DeliveryContext,
-  type MessagePublisher,
-  type OutboxStore,
-  type PublishOptions,
-} from '@quarry/messaging';
+import { OutboxRelay, type BlobStore, type DeliveryContext } from '@quarry/messaging';
 import type {
   Claim,
   DocumentWork,
@@ -30,6 +23,7 @@ import type {
 import { createLogger } from '@quarry/telemetry';
 import type { DocumentExtractor } from './extractor';
 import { IngestDocumentHandler } from './ingest-document.handler';
+import { RecordingOutboxStore, RecordingPublisher } from '@quarry/testing';
 
 // Every port faked: no NATS, no PostgreSQL, no parsers.
 
@@ -96,30 +90,6 @@ class FakePipeline implements PipelinePort {
   }
 }
 
-class FakeOutboxStore implements OutboxStore {
-  readonly sent: string[][] = [];
-  readonly failedIds: string[] = [];
-  pending(): Promise<OutboxRow[]> {
-    return Promise.resolve([]);
-  }
-  markSent(ids: string[]): Promise<void> {
-    this.sent.push(ids);
-    return Promise.resolve();
-  }
-  markFailed(id: string): Promise<void> {
-    this.failedIds.push(id);
-    return Promise.resolve();
-  }
-}
-
-class FakePublisher implements MessagePublisher {
-  readonly published: { subject: string; payload: unknown; options: PublishOptions }[] = [];
-  publish(subject: string, payload: unknown, options: PublishOptions) {
-    this.published.push({ subject, payload, options });
-    return Promise.resolve({ seq: this.published.length, duplicate: false });
-  }
-}
-
 class FakeBlobStore implements BlobStore {
   readonly blobs = new Map<string, Uint8Array>();
   readonly reads: string[] = [];
@@ -174,8 +144,8 @@ function setup() {
     traceparent: TRACEPARENT,
   };
   const pipeline = new FakePipeline(work);
-  const store = new FakeOutboxStore();
-  const publisher = new FakePublisher();
+  const store = new RecordingOutboxStore();
+  const publisher = new RecordingPublisher();
   const relay = new OutboxRelay(store, publisher, logger, { intervalMs: 1000, graceMs: 1000 });
   const blobs = new FakeBlobStore();
   const bytes = new TextEncoder().encode('hello world');
