@@ -1,14 +1,13 @@
 import { loadConfig } from '@quarry/config';
 import {
   MessageIds,
-  QuarryError,
   topology,
   uuidv7,
   type DetectedType,
   type IngestDocumentCommand,
 } from '@quarry/contracts';
 import type { ExtractedDocument, ExtractOptions } from '@quarry/extraction';
-import { OutboxRelay, type BlobStore, type DeliveryContext } from '@quarry/messaging';
+import { OutboxRelay, type DeliveryContext } from '@quarry/messaging';
 import {
   createPrismaClient,
   JobsRepository,
@@ -18,7 +17,7 @@ import {
   type PrismaClient,
 } from '@quarry/persistence';
 import { createLogger } from '@quarry/telemetry';
-import { createTestDatabase, type TestDatabase, RecordingPublisher } from '@quarry/testing';
+import { createTestDatabase, type TestDatabase, RecordingPublisher, MemoryBlobStore } from '@quarry/testing';
 import { createHash } from 'node:crypto';
 import { parsersExtractor, type DocumentExtractor } from './extractor';
 import { IngestDocumentHandler } from './ingest-document.handler';
@@ -41,22 +40,6 @@ class CountingExtractor implements DocumentExtractor {
   extract(bytes: Uint8Array, detected: DetectedType, options: ExtractOptions): Promise<ExtractedDocument> {
     this.extracts++;
     return parsersExtractor.extract(bytes, detected, options);
-  }
-}
-
-class MemoryBlobStore implements BlobStore {
-  readonly blobs = new Map<string, Uint8Array>();
-  readonly reads: string[] = [];
-  put(): Promise<{ size: number }> {
-    return Promise.reject(new Error('workers never upload'));
-  }
-  getBytes(key: string): Promise<Uint8Array> {
-    this.reads.push(key);
-    const bytes = this.blobs.get(key);
-    return bytes ? Promise.resolve(bytes) : Promise.reject(new QuarryError('blob_missing', `no blob ${key}`));
-  }
-  delete(): Promise<void> {
-    return Promise.resolve();
   }
 }
 

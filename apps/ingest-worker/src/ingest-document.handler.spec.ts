@@ -10,7 +10,7 @@ import {
   type IngestDocumentCommand,
 } from '@quarry/contracts';
 import type { ExtractedDocument, ExtractOptions } from '@quarry/extraction';
-import { OutboxRelay, type BlobStore, type DeliveryContext } from '@quarry/messaging';
+import { OutboxRelay, type DeliveryContext } from '@quarry/messaging';
 import type {
   Claim,
   DocumentWork,
@@ -23,7 +23,7 @@ import type {
 import { createLogger } from '@quarry/telemetry';
 import type { DocumentExtractor } from './extractor';
 import { IngestDocumentHandler } from './ingest-document.handler';
-import { RecordingOutboxStore, RecordingPublisher } from '@quarry/testing';
+import { RecordingOutboxStore, RecordingPublisher, MemoryBlobStore } from '@quarry/testing';
 
 // Every port faked: no NATS, no PostgreSQL, no parsers.
 
@@ -90,22 +90,6 @@ class FakePipeline implements PipelinePort {
   }
 }
 
-class FakeBlobStore implements BlobStore {
-  readonly blobs = new Map<string, Uint8Array>();
-  readonly reads: string[] = [];
-  put(): Promise<{ size: number }> {
-    return Promise.reject(new Error('workers never upload'));
-  }
-  getBytes(key: string): Promise<Uint8Array> {
-    this.reads.push(key);
-    const bytes = this.blobs.get(key);
-    return bytes ? Promise.resolve(bytes) : Promise.reject(new QuarryError('blob_missing', `no blob ${key}`));
-  }
-  delete(): Promise<void> {
-    return Promise.resolve();
-  }
-}
-
 class FakeExtractor implements DocumentExtractor {
   detected: DetectedType = 'text';
   pages: PageInput[] = [{ pageNumber: 1, text: 'hello world' }];
@@ -147,7 +131,7 @@ function setup() {
   const store = new RecordingOutboxStore();
   const publisher = new RecordingPublisher();
   const relay = new OutboxRelay(store, publisher, logger, { intervalMs: 1000, graceMs: 1000 });
-  const blobs = new FakeBlobStore();
+  const blobs = new MemoryBlobStore();
   const bytes = new TextEncoder().encode('hello world');
   blobs.blobs.set(work.blobKey, bytes);
   const extractor = new FakeExtractor();

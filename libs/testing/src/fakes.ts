@@ -1,4 +1,11 @@
-import type { MessagePublisher, OutboxRecord, OutboxStore, PublishOptions } from '@quarry/messaging';
+import { QuarryError } from '@quarry/contracts';
+import type {
+  BlobStore,
+  MessagePublisher,
+  OutboxRecord,
+  OutboxStore,
+  PublishOptions,
+} from '@quarry/messaging';
 
 /** A publisher that records what would have gone to JetStream (for unit tests of handlers). */
 export class RecordingPublisher implements MessagePublisher {
@@ -26,6 +33,26 @@ export class RecordingOutboxStore implements OutboxStore {
 
   markFailed(id: string): Promise<void> {
     this.failedIds.push(id);
+    return Promise.resolve();
+  }
+}
+
+/** Blobs in memory, for worker tests: reads are recorded, a missing key is `blob_missing`. */
+export class MemoryBlobStore implements BlobStore {
+  readonly blobs = new Map<string, Uint8Array>();
+  readonly reads: string[] = [];
+
+  put(): Promise<{ size: number }> {
+    return Promise.reject(new Error('workers never upload'));
+  }
+
+  getBytes(key: string): Promise<Uint8Array> {
+    this.reads.push(key);
+    const bytes = this.blobs.get(key);
+    return bytes ? Promise.resolve(bytes) : Promise.reject(new QuarryError('blob_missing', `no blob ${key}`));
+  }
+
+  delete(): Promise<void> {
     return Promise.resolve();
   }
 }

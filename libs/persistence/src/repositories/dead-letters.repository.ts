@@ -22,21 +22,8 @@ export interface NewDeadLetter {
   createdAt: Date;
 }
 
-export interface DeadLetterView {
-  id: string;
-  tenantId: string | null;
-  jobId: string | null;
-  documentId: string | null;
-  command: string;
-  originSubject: string;
-  originMsgId: string;
-  dlqStreamSeq: number;
-  code: string;
-  reason: string;
-  deliveryCount: number;
-  traceparent: string | null;
-  payload: unknown;
-  createdAt: Date;
+/** A recorded dead letter: what the recorder stored, plus what replays did with it. */
+export interface DeadLetterView extends NewDeadLetter {
   replayedAt: Date | null;
   replayCount: number;
   lastReplayJobId: string | null;
