@@ -1,4 +1,4 @@
-// Compiles apps/, libs/ and bench/ (tests excluded) to dist/ with SWC, keeping the source tree's layout so
+// Compiles apps/, libs/, bench/ and e2e/ (tests excluded) to dist/ with SWC, keeping the source tree's layout so
 // `@quarry/*` imports become relative paths that resolve inside dist/. Takes a few seconds.
 import { transformFile } from '@swc/core';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
@@ -9,7 +9,7 @@ const require = createRequire(import.meta.url);
 const { swcOptions, root } = require('../tools/swc-options.cjs');
 
 const isSource = (f) =>
-  f.endsWith('.ts') && !f.endsWith('.d.ts') && !/\.(spec|int-spec|e2e-spec)\.ts$/.test(f);
+  f.endsWith('.ts') && !f.endsWith('.d.ts') && !/\.(spec|int-spec|e2e-spec|chaos-spec)\.ts$/.test(f);
 
 async function* walk(dir) {
   for (const entry of await readdir(dir, { withFileTypes: true })) {
@@ -27,7 +27,9 @@ const started = Date.now();
 const out = path.join(root, 'dist');
 await rm(out, { recursive: true, force: true });
 const files = [];
-for (const top of ['apps', 'libs', 'bench']) for await (const f of walk(path.join(root, top))) files.push(f);
+// e2e/ is built for the scripts its tests start as processes of their own (the one-process trace harness).
+for (const top of ['apps', 'libs', 'bench', 'e2e'])
+  for await (const f of walk(path.join(root, top))) files.push(f);
 
 const options = swcOptions({ sourceMaps: true });
 let i = 0;

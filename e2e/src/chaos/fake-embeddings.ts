@@ -24,6 +24,8 @@ function vectorFor(text: string): number[] {
  */
 export class FakeEmbeddingServer {
   poisoned = false;
+  /** The next this-many requests get a 503, whatever they hold (a model server restarting). */
+  failNext = 0;
   requests = 0;
   failures = 0;
 
@@ -46,6 +48,12 @@ export class FakeEmbeddingServer {
           return;
         }
         this.requests++;
+        if (this.failNext > 0) {
+          this.failNext--;
+          this.failures++;
+          reply(503, { error: { message: 'model server restarting' } });
+          return;
+        }
         if (this.poisoned && body.input.some((t) => t.includes(this.poisonMarker))) {
           this.failures++;
           reply(500, { error: { message: 'upstream model crashed on this input' } });

@@ -6,12 +6,14 @@ const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
 export interface TraceIds {
   traceId: string;
   spanId: string;
+  /** W3C trace flags; bit 0 = sampled. */
+  traceFlags: number;
 }
 
 export function parseTraceparent(value: string | undefined | null): TraceIds | undefined {
   const m = value ? TRACEPARENT.exec(value) : null;
   if (!m || /^0+$/.test(m[1] ?? '') || /^0+$/.test(m[2] ?? '')) return undefined;
-  return { traceId: m[1] as string, spanId: m[2] as string };
+  return { traceId: m[1] as string, spanId: m[2] as string, traceFlags: parseInt(m[3] as string, 16) };
 }
 
 /**

@@ -42,15 +42,18 @@ export class AppProcess {
     readonly app: AppName,
     private readonly env: Record<string, string>,
     logDir: string,
-    /** `args`: extra arguments after the entry point (the chaos suite tags its processes with its run dir). */
-    private readonly options: { args?: string[] } = {},
+    /**
+     * `args`: extra arguments after the entry point (the chaos suite tags its processes with its run dir).
+     * `entry`: another script to run instead of the app's built main.js, relative to the repository.
+     */
+    private readonly options: { args?: string[]; entry?: string } = {},
   ) {
     mkdirSync(logDir, { recursive: true });
     this.logFile = path.join(logDir, `${app}.log`);
   }
 
   start(): void {
-    const entry = path.join(REPO_ROOT, 'dist/apps', this.app, 'src/main.js');
+    const entry = path.join(REPO_ROOT, this.options.entry ?? path.join('dist/apps', this.app, 'src/main.js'));
     if (!existsSync(entry))
       throw new Error(`${entry} is missing: run 'node scripts/build.mjs' (npm test does)`);
     const log = createWriteStream(this.logFile, { flags: 'a' });
