@@ -1,4 +1,4 @@
-import { diag, DiagLogLevel, type DiagLogger } from '@opentelemetry/api';
+import { context, diag, DiagLogLevel, propagation, trace, type DiagLogger } from '@opentelemetry/api';
 import { FastifyOtelInstrumentation } from '@fastify/otel';
 import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as OtlpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
@@ -77,7 +77,16 @@ export function startTracing(options: StartTracingOptions): TracingHandle {
     ],
   });
   sdk.start();
-  const handle: TracingHandle = { shutdown: () => sdk.shutdown() };
+  const handle: TracingHandle = {
+    shutdown: async () => {
+      await sdk.shutdown();
+      // Unregistered so that a later start in the same process (tests) registers afresh.
+      trace.disable();
+      context.disable();
+      propagation.disable();
+      delete g[STARTED];
+    },
+  };
   g[STARTED] = handle;
   return handle;
 }

@@ -3,3 +3,4 @@ export * from './documents';
 export * from './nats';
 export * from './processes';
 export * from './wait-for';
+export * from './otlp-receiver';
