@@ -24,8 +24,17 @@ export interface BenchOptions {
   /** Bytes of the uploaded text file. */
   fileBytes: number;
   gatewayLogLevel: string;
+  /** Uploads per variant and phase (sequential, concurrent) in the observability-overhead section. */
+  otelRequests: number;
+  /** Rounds the otel requests are split into, the variants alternating within each. */
+  otelRounds: number;
+  /** Warm-up uploads per otel variant, sequential and again concurrent. */
+  otelWarmup: number;
+  /** Measured GET /metrics scrapes. */
+  metricsScrapes: number;
   skipOrchestration: boolean;
   skipHttp: boolean;
+  skipOtel: boolean;
   outDir: string;
 }
 
@@ -44,8 +53,13 @@ export const USAGE = `npm run bench [-- options]
   --http-concurrency=N   concurrent clients in the second HTTP phase (default 8)
   --file-bytes=N         size of the uploaded text file (default 1024)
   --gateway-log-level=L  LOG_LEVEL of the gateway process (default info, as users run it)
-  --skip-orchestration   only the HTTP part
-  --skip-http            only the orchestration part
+  --otel-requests=N      observability overhead: uploads per variant per phase (default 300)
+  --otel-rounds=N        rounds those are split into, variants alternating (default 3)
+  --otel-warmup=N        warm-up uploads per variant, sequential and concurrent (default 30)
+  --metrics-scrapes=N    measured GET /metrics scrapes (default 200)
+  --skip-orchestration   no orchestration part
+  --skip-http            no HTTP gateway part
+  --skip-otel            no observability-overhead part (tracing variants, /metrics scrape)
   --out=DIR              results folder (default bench/results)
 `;
 
@@ -75,6 +89,11 @@ export function parseBenchArgs(argv: string[], repoRoot: string): BenchOptions |
       'http-concurrency': { type: 'string' },
       'file-bytes': { type: 'string' },
       'gateway-log-level': { type: 'string' },
+      'otel-requests': { type: 'string' },
+      'otel-rounds': { type: 'string' },
+      'otel-warmup': { type: 'string' },
+      'metrics-scrapes': { type: 'string' },
+      'skip-otel': { type: 'boolean' },
       'skip-orchestration': { type: 'boolean' },
       'skip-http': { type: 'boolean' },
       out: { type: 'string' },
@@ -98,8 +117,13 @@ export function parseBenchArgs(argv: string[], repoRoot: string): BenchOptions |
     httpConcurrency: positiveInt('http-concurrency', values['http-concurrency'], 8),
     fileBytes: positiveInt('file-bytes', values['file-bytes'], 1024),
     gatewayLogLevel: values['gateway-log-level'] ?? 'info',
+    otelRequests: positiveInt('otel-requests', values['otel-requests'], 300),
+    otelRounds: positiveInt('otel-rounds', values['otel-rounds'], 3),
+    otelWarmup: positiveInt('otel-warmup', values['otel-warmup'], 30),
+    metricsScrapes: positiveInt('metrics-scrapes', values['metrics-scrapes'], 200),
     skipOrchestration: values['skip-orchestration'] ?? false,
     skipHttp: values['skip-http'] ?? false,
+    skipOtel: values['skip-otel'] ?? false,
     outDir: path.resolve(repoRoot, values.out ?? 'bench/results'),
   };
 }

@@ -27,7 +27,7 @@ function clockTicks(): number {
 }
 
 /** utime + stime of a process from /proc, in ms; undefined where /proc is not available. */
-function processCpuMs(pid: number): number | undefined {
+export function processCpuMs(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the parenthesised command name: state is [0], utime [11], stime [12].

@@ -46,21 +46,51 @@ function textFile(bytes: number, i: number): Uint8Array {
   return new TextEncoder().encode(line.repeat(Math.ceil(bytes / line.length)).slice(0, bytes));
 }
 
-export async function runHttp(
+/** One request: resolves with the HTTP status (the body is read, so the timing includes it). */
+export type BenchRequest = () => Promise<number>;
+
+/** A built gateway on a fresh database and NATS namespace, with the requests the bench sends it. */
+export interface BenchGateway {
+  readonly process: AppProcess;
+  readonly baseUrl: string;
+  readonly startupMs: number;
+  /** Path of the gateway's log, relative to the repository. */
+  readonly logFile: string;
+  /** POST /v1/documents with one text file of `fileBytes`; expects 202. */
+  readonly upload: BenchRequest;
+  /** The job id of the last accepted upload ('' before the first). */
+  lastJobId(): string;
+  get(urlPath: string, authenticated?: boolean): BenchRequest;
+  /** Stops the gateway and removes its database and namespace. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the gateway and waits for /readyz. `env` is added to (and may override) the environment a
+ * user's `npm start` would give it; nothing else leaks in from the bench's own environment.
+ */
+export async function startBenchGateway(
+  label: string,
+  env: Record<string, string>,
   options: BenchOptions,
   repoRoot: string,
   logger: Logger,
   progress: (line: string) => void,
-): Promise<HttpResult> {
-  const db: TestDatabase = await createTestDatabase('bench_http');
+): Promise<BenchGateway> {
+  const db: TestDatabase = await createTestDatabase(`bench_${label}`);
   let ns: TestNamespace | undefined;
   let gateway: AppProcess | undefined;
+  const close = async () => {
+    await gateway?.stop().catch((e: unknown) => logger.warn({ err: e }, 'gateway stop failed'));
+    await ns?.cleanup().catch((e: unknown) => logger.warn({ err: e }, 'namespace cleanup failed'));
+    await db.drop().catch((e: unknown) => logger.warn({ err: e }, 'database drop failed'));
+  };
   try {
-    ns = await createTestNamespace('benchhttp');
+    ns = await createTestNamespace(`bench${label}`);
     const port = await freePort();
     const apiKey = `bench-${randomBytes(12).toString('hex')}`;
     const baseUrl = `http://127.0.0.1:${port}`;
-    gateway = new AppProcess(
+    const proc = new AppProcess(
       'gateway',
       {
         NODE_ENV: 'production',
@@ -71,18 +101,21 @@ export async function runHttp(
         PORT: String(port),
         QUARRY_BOOTSTRAP_API_KEY: apiKey,
         LOG_LEVEL: options.gatewayLogLevel,
+        ...env,
       },
       path.join(repoRoot, 'tmp/bench', ns.namespace),
     );
-    progress(`http: starting the gateway (log: ${path.relative(repoRoot, gateway.logFile)})`);
+    gateway = proc;
+    const logFile = path.relative(repoRoot, proc.logFile);
+    progress(`${label}: starting the gateway (log: ${logFile})`);
     const startedAt = performance.now();
-    gateway.start();
+    proc.start();
     await waitFor(
       async () => {
-        if (!gateway?.running) throw new Error(`gateway exited; see ${gateway?.logFile}`);
+        if (!proc.running) throw new Error(`gateway exited; see ${proc.logFile}`);
         return (await fetch(`${baseUrl}/readyz`)).ok;
       },
-      { timeoutMs: 60_000, intervalMs: 100, description: 'gateway ready' },
+      { timeoutMs: 60_000, intervalMs: 100, description: `gateway (${label}) ready` },
     );
     const startupMs = Math.round(performance.now() - startedAt);
     const auth = { authorization: `Bearer ${apiKey}` };
@@ -103,74 +136,123 @@ export async function runHttp(
       return response.status;
     };
     const get =
-      (urlPath: string, headers: Record<string, string> = {}) =>
-      async (): Promise<number> => {
-        const response = await fetch(`${baseUrl}${urlPath}`, { headers });
+      (urlPath: string, authenticated = false): BenchRequest =>
+      async () => {
+        const response = await fetch(`${baseUrl}${urlPath}`, { headers: authenticated ? auth : {} });
         await response.arrayBuffer();
         return response.status;
       };
+    return { process: proc, baseUrl, startupMs, logFile, upload, lastJobId: () => lastJobId, get, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
 
+/** `count` uploads one after the other, each required to be accepted. */
+export async function warmUp(gateway: BenchGateway, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const status = await gateway.upload();
+    if (status !== 202) throw new Error(`warm-up upload answered ${status}; see ${gateway.process.logFile}`);
+  }
+}
+
+/** Raw material of one measured span, for callers that merge several spans of the same kind. */
+export interface PhaseSamples {
+  samples: number[];
+  elapsedMs: number;
+  unexpected: number;
+  cpu: CpuSample;
+}
+
+/** Sends `requests` requests, `concurrency` at a time, timing each and the gateway's CPU. */
+export async function measureRequests(
+  gateway: BenchGateway,
+  requests: number,
+  concurrency: number,
+  expected: number,
+  request: BenchRequest,
+  logger: Logger,
+  name: string,
+): Promise<PhaseSamples> {
+  const samples: number[] = [];
+  let unexpected = 0;
+  const probe = startCpuProbe(gateway.process.pid);
+  const started = performance.now();
+  await runPool(requests, concurrency, async () => {
+    const t0 = performance.now();
+    const status = await request().catch((error: unknown) => {
+      logger.warn({ err: error }, `${name}: request failed`);
+      return 0;
+    });
+    samples.push(performance.now() - t0);
+    if (status !== expected) unexpected++;
+  });
+  const elapsedMs = performance.now() - started;
+  return { samples, elapsedMs, unexpected, cpu: probe() };
+}
+
+export function toPhase(name: string, concurrency: number, s: PhaseSamples): HttpPhase {
+  const requests = s.samples.length;
+  return {
+    name,
+    requests,
+    concurrency,
+    elapsedMs: Math.round(s.elapsedMs),
+    perSec: rate(requests, s.elapsedMs),
+    latency: summarize(s.samples),
+    unexpected: s.unexpected,
+    cpu: s.cpu,
+    gatewayCpuMsPerRequest: Math.round(((s.cpu.childCpuMs ?? NaN) / requests) * 100) / 100,
+  };
+}
+
+export async function runHttp(
+  options: BenchOptions,
+  repoRoot: string,
+  logger: Logger,
+  progress: (line: string) => void,
+): Promise<HttpResult> {
+  const gateway = await startBenchGateway('http', {}, options, repoRoot, logger, progress);
+  try {
     const phase = async (
       name: string,
       requests: number,
       concurrency: number,
       expected: number,
-      request: () => Promise<number>,
+      request: BenchRequest,
     ): Promise<HttpPhase> => {
       progress(`http: ${name}, ${requests} requests, concurrency ${concurrency}`);
-      const samples: number[] = [];
-      let unexpected = 0;
-      const probe = startCpuProbe(gateway?.pid);
-      const started = performance.now();
-      await runPool(requests, concurrency, async () => {
-        const t0 = performance.now();
-        const status = await request().catch((error: unknown) => {
-          logger.warn({ err: error }, `${name}: request failed`);
-          return 0;
-        });
-        samples.push(performance.now() - t0);
-        if (status !== expected) unexpected++;
-      });
-      const elapsedMs = performance.now() - started;
-      const cpu = probe();
-      return {
-        name,
-        requests,
-        concurrency,
-        elapsedMs: Math.round(elapsedMs),
-        perSec: rate(requests, elapsedMs),
-        latency: summarize(samples),
-        unexpected,
-        cpu,
-        gatewayCpuMsPerRequest: Math.round(((cpu.childCpuMs ?? NaN) / requests) * 100) / 100,
-      };
+      const s = await measureRequests(gateway, requests, concurrency, expected, request, logger, name);
+      return toPhase(name, concurrency, s);
     };
 
-    for (let i = 0; i < options.httpWarmup; i++) {
-      const status = await upload();
-      if (status !== 202) throw new Error(`warm-up upload answered ${status}; see ${gateway.logFile}`);
-    }
+    await warmUp(gateway, options.httpWarmup);
     // GET /v1/jobs/:id needs one job even without a warm-up.
-    if (!lastJobId && (await upload()) !== 202) throw new Error(`upload failed; see ${gateway.logFile}`);
+    if (!gateway.lastJobId()) await warmUp(gateway, 1);
     const n = options.httpRequests;
     const phases: HttpPhase[] = [];
-    phases.push(await phase('GET /healthz (framework floor)', n, 1, 200, get('/healthz')));
+    phases.push(await phase('GET /healthz (framework floor)', n, 1, 200, gateway.get('/healthz')));
     phases.push(
-      await phase('GET /v1/jobs/:id (auth + one read)', n, 1, 200, get(`/v1/jobs/${lastJobId}`, auth)),
+      await phase(
+        'GET /v1/jobs/:id (auth + one read)',
+        n,
+        1,
+        200,
+        gateway.get(`/v1/jobs/${gateway.lastJobId()}`, true),
+      ),
     );
-    phases.push(await phase('POST /v1/documents', n, 1, 202, upload));
-    phases.push(await phase('POST /v1/documents', n, options.httpConcurrency, 202, upload));
+    phases.push(await phase('POST /v1/documents', n, 1, 202, gateway.upload));
+    phases.push(await phase('POST /v1/documents', n, options.httpConcurrency, 202, gateway.upload));
     return {
       gatewayLogLevel: options.gatewayLogLevel,
       fileBytes: options.fileBytes,
       warmup: options.httpWarmup,
-      startupMs,
+      startupMs: gateway.startupMs,
       phases,
-      gatewayLog: path.relative(repoRoot, gateway.logFile),
+      gatewayLog: gateway.logFile,
     };
   } finally {
-    await gateway?.stop().catch((e: unknown) => logger.warn({ err: e }, 'gateway stop failed'));
-    await ns?.cleanup().catch((e: unknown) => logger.warn({ err: e }, 'namespace cleanup failed'));
-    await db.drop().catch((e: unknown) => logger.warn({ err: e }, 'database drop failed'));
+    await gateway.close();
   }
 }

@@ -1,5 +1,6 @@
-// `npm run bench`: no-op orchestration through the messaging library and the job state machine, and
-// POST /v1/documents latency, written as JSON and a Markdown table to bench/results/.
+// `npm run bench`: no-op orchestration through the messaging library and the job state machine,
+// POST /v1/documents latency and what tracing and metrics cost the gateway, written as JSON and a
+// Markdown table to bench/results/.
 import 'reflect-metadata';
 import { TEST_NATS_URL, testServerUrl, withClient } from '@quarry/testing';
 import { connect } from '@nats-io/transport-node';
@@ -12,6 +13,7 @@ import pino from 'pino';
 import { parseBenchArgs, USAGE } from './args';
 import { runHttp } from './http';
 import { runOrchestration } from './orchestration';
+import { runOtel } from './otel';
 import { computeRatios, renderMarkdown, type BenchReport, type MachineInfo } from './report';
 
 /** The repository root, found the same way from bench/src and from dist/bench/src. */
@@ -84,6 +86,7 @@ async function main(): Promise<number> {
     ? undefined
     : await runOrchestration(options, logger, progress);
   const http = options.skipHttp ? undefined : await runHttp(options, root, logger, progress);
+  const otel = options.skipOtel ? undefined : await runOtel(options, root, logger, progress);
 
   for (const l of orchestration?.closedLoop ?? []) {
     if (l.notSucceeded > 0)
@@ -96,6 +99,17 @@ async function main(): Promise<number> {
   for (const p of http?.phases ?? []) {
     if (p.unexpected > 0) problems.push(`${p.name} c${p.concurrency}: ${p.unexpected} unexpected status(es)`);
   }
+  for (const v of otel?.variants ?? []) {
+    for (const p of v.phases) {
+      if (p.unexpected > 0)
+        problems.push(`otel ${v.key} ${p.name} c${p.concurrency}: ${p.unexpected} unexpected status(es)`);
+    }
+  }
+  if (otel && otel.otlp.spans === 0) problems.push('otel c: the OTLP receiver got no spans');
+  if (otel && otel.otlp.decodeErrors > 0)
+    problems.push(`otel c: ${otel.otlp.decodeErrors} OTLP request(s) could not be decoded`);
+  if (otel?.metrics.unexpected)
+    problems.push(`GET /metrics: ${otel.metrics.unexpected} unexpected status(es)`);
 
   const { outDir, ...parameters } = options;
   const report: BenchReport = {
@@ -105,7 +119,8 @@ async function main(): Promise<number> {
     parameters,
     ...(orchestration ? { orchestration } : {}),
     ...(http ? { http } : {}),
-    ratios: computeRatios(orchestration, http),
+    ...(otel ? { otel } : {}),
+    ratios: computeRatios(orchestration, http, otel),
     problems,
   };
   const markdown = renderMarkdown(report);

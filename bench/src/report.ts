@@ -1,5 +1,6 @@
 import type { HttpResult } from './http';
 import type { OrchestrationResult } from './orchestration';
+import type { OtelResult } from './otel';
 import { rate, ratio, type LatencySummary } from './stats';
 
 export interface MachineInfo {
@@ -21,6 +22,7 @@ export interface BenchReport {
   parameters: Record<string, unknown>;
   orchestration?: OrchestrationResult;
   http?: HttpResult;
+  otel?: OtelResult;
   ratios: Record<string, number>;
   problems: string[];
 }
@@ -39,7 +41,7 @@ function table(header: string[], rows: (string | number)[][]): string {
 }
 
 /** Ratios are what compare across machines and runs; absolute timings on a shared box are noise-prone. */
-export function computeRatios(o: OrchestrationResult | undefined, h: HttpResult | undefined) {
+export function computeRatios(o: OrchestrationResult | undefined, h: HttpResult | undefined, t?: OtelResult) {
   const r: Record<string, number> = {};
   if (o) {
     const sm = o.components.stateMachine;
@@ -104,6 +106,11 @@ export function computeRatios(o: OrchestrationResult | undefined, h: HttpResult 
       );
     }
     if (post && postC) r[`POST req/s at c${postC.concurrency} / at c1`] = ratio(postC.perSec, post.perSec);
+  }
+  for (const x of t?.ratios ?? []) {
+    const what = `POST /v1/documents c${x.concurrency}, tracing ${x.variant} / a`;
+    r[`${what}: p50`] = x.p50;
+    r[`${what}: gateway CPU per request`] = x.cpuPerRequest;
   }
   return r;
 }
@@ -277,15 +284,7 @@ export function renderMarkdown(report: BenchReport): string {
       ),
     );
   }
-  out.push('');
-  out.push('## CPU during each measured span');
-  out.push('');
-  out.push(
-    'bench CPU = this process (all three roles: Prisma client, NATS client, handlers) per job or message; event loop busy = ' +
-      "share of wall time the bench's event loop ran (near 1: latency is queueing inside Node); gateway CPU = the gateway " +
-      'process per request; machine busy = both cores, everyone included (PostgreSQL, NATS, other work on the box).',
-  );
-  out.push('');
+  if (report.otel) out.push('', ...renderOtel(report.otel));
   const pct = (v: number | undefined) => (v === undefined ? '–' : `${Math.round(v * 100)}%`);
   const cpuRows: (string | number)[][] = [];
   if (o) {
@@ -348,21 +347,32 @@ export function renderMarkdown(report: BenchReport): string {
       pct(p.cpu.machineBusy),
     ]);
   }
-  out.push(
-    table(
-      [
-        'span',
-        'concurrency',
-        'per s',
-        'bench CPU',
-        'pg queries/job',
-        'bench event loop busy',
-        'gateway CPU',
-        'machine busy',
-      ],
-      cpuRows,
-    ),
-  );
+  if (cpuRows.length > 0) {
+    out.push('');
+    out.push('## CPU during each measured span');
+    out.push('');
+    out.push(
+      'bench CPU = this process (all three roles: Prisma client, NATS client, handlers) per job or message; event loop busy = ' +
+        "share of wall time the bench's event loop ran (near 1: latency is queueing inside Node); gateway CPU = the gateway " +
+        'process per request; machine busy = both cores, everyone included (PostgreSQL, NATS, other work on the box).',
+    );
+    out.push('');
+    out.push(
+      table(
+        [
+          'span',
+          'concurrency',
+          'per s',
+          'bench CPU',
+          'pg queries/job',
+          'bench event loop busy',
+          'gateway CPU',
+          'machine busy',
+        ],
+        cpuRows,
+      ),
+    );
+  }
   out.push('');
   out.push('## Ratios');
   out.push('');
@@ -380,4 +390,131 @@ export function renderMarkdown(report: BenchReport): string {
   }
   out.push('');
   return out.join('\n');
+}
+
+function renderOtel(t: OtelResult): string[] {
+  const out: string[] = [];
+  out.push('## Observability overhead');
+  out.push('');
+  out.push(
+    `POST /v1/documents (${t.fileBytes}-byte text file) against the built gateway started three ways: ` +
+      t.variants.map((v) => `**${v.key}** ${v.label} (${envText(v.env)})`).join(', ') +
+      `. Schedule: ${t.schedule}. Gateway CPU in windows = the gateway's CPU while its own requests ran; ` +
+      'over the section = from its first measured request to the end of the last round (so also what it did while ' +
+      'the others were measured: pollers, and for c the batch exports that fell outside its windows). The OTLP ' +
+      'receiver runs in the bench process and only stores what it gets; it is decoded after the last round. Times in ms.',
+  );
+  out.push('');
+  out.push(
+    table(
+      [
+        'variant',
+        'concurrency',
+        'requests',
+        'req/s',
+        'p50',
+        'p95',
+        'p99',
+        'p50 per round',
+        'gateway CPU ms/req in windows',
+        'over the section (both phases)',
+        'ready in ms',
+        'unexpected status',
+      ],
+      t.variants.flatMap((v) =>
+        v.phases.map((p, i) => [
+          `${v.key}: ${v.label}`,
+          p.concurrency,
+          p.requests,
+          f(p.perSec),
+          ...ms(p.latency),
+          (v.roundP50[i] ?? []).map((x) => f(x, 1)).join(' / '),
+          f(p.gatewayCpuMsPerRequest, 2),
+          f(v.sectionCpuMsPerRequest, 2),
+          i === 0 ? v.startupMs : '',
+          p.unexpected,
+        ]),
+      ),
+    ),
+  );
+  out.push('');
+  const a = t.variants.find((v) => v.key === 'a');
+  out.push(
+    table(
+      ['ratio to a', 'concurrency', 'p50', 'p99', 'req/s', 'gateway CPU/req in windows', 'over the section'],
+      t.ratios.map((x) => {
+        const v = t.variants.find((y) => y.key === x.variant);
+        return [
+          `${x.variant} / a`,
+          x.concurrency,
+          f(x.p50, 2),
+          f(x.p99, 2),
+          f(x.perSec, 2),
+          f(x.cpuPerRequest, 2),
+          v && a ? f(ratio(v.sectionCpuMsPerRequest, a.sectionCpuMsPerRequest), 2) : '–',
+        ];
+      }),
+    ),
+  );
+  const x = t.otlp;
+  out.push('');
+  out.push(
+    `Export check (c): the loopback receiver got ${x.exportRequests} OTLP requests (${f(x.bodyBytes / 1024, 0)} KiB), ` +
+      `${x.spans} spans in ${x.traces} traces, ${x.rootServerSpans} root server spans for ${x.uploadsSent} uploads sent ` +
+      `(warm-up included; ${f(x.spansPerRootServerSpan, 1)} spans per request), all in ${f(x.flushWaitMs / 1000, 1)} s ` +
+      `after the last request` +
+      (x.rootServerSpans < x.uploadsSent
+        ? ` — **${x.uploadsSent - x.rootServerSpans} uploads missing**`
+        : '') +
+      (x.decodeErrors > 0 ? `; **${x.decodeErrors} requests not decodable**` : '') +
+      `. Most frequent span names: ${x.topSpanNames.map((n) => `\`${n.name}\` ${n.count}`).join(', ')}.`,
+  );
+  const m = t.metrics;
+  out.push('');
+  out.push('### One Prometheus scrape of the gateway');
+  out.push('');
+  if (!m.available) {
+    out.push(
+      `**GET /metrics answered ${m.status}** on gateway ${m.variant}` +
+        (m.status === 404 ? ' (this build serves no metrics on the gateway port)' : '') +
+        ': the scrape cost was not measured.',
+    );
+  } else {
+    out.push(
+      `Sequential \`GET /metrics\` on gateway ${m.variant} after its uploads (its histograms and counters have ` +
+        `series), ${m.warmup} warm-up scrapes first; exposition of the last scrape: ${m.bytes ?? '–'} bytes, ` +
+        `${m.samples ?? '–'} samples in ${m.families ?? '–'} metric families (${m.contentType ?? ''}).`,
+    );
+    out.push('');
+    out.push(
+      table(
+        [
+          'scrapes',
+          'p50 ms',
+          'p95 ms',
+          'p99 ms',
+          'max ms',
+          'bytes',
+          'gateway CPU ms/scrape',
+          'unexpected status',
+        ],
+        [
+          [
+            m.scrapes,
+            ...ms(m.latency),
+            f(m.latency?.max, 2),
+            m.bytes ?? '–',
+            f(m.gatewayCpuMsPerScrape, 2),
+            m.unexpected ?? 0,
+          ],
+        ],
+      ),
+    );
+  }
+  return out;
+}
+
+function envText(env: Record<string, string>): string {
+  const entries = Object.entries(env);
+  return entries.length === 0 ? 'no OTEL_* variables' : entries.map(([k, v]) => `${k}=${v}`).join(' ');
 }
