@@ -62,8 +62,21 @@ function boundaries({ tests }) {
         ],
       },
       {
+        // deploy/'s tests check compose files, manifests and dashboards against the config schema,
+        // the message topology and the metric catalogue.
+        sourceTag: 'type:deploy',
+        onlyDependOnLibsWithTags: ['type:config', 'type:telemetry', 'type:contracts'],
+      },
+      {
         sourceTag: 'type:e2e',
-        onlyDependOnLibsWithTags: ['type:contracts', 'type:testing', 'type:test-kit', 'type:config'],
+        // type:telemetry: the one-process trace harness starts the apps' own tracing set-up.
+        onlyDependOnLibsWithTags: [
+          'type:contracts',
+          'type:testing',
+          'type:test-kit',
+          'type:config',
+          'type:telemetry',
+        ],
       },
       { sourceTag: 'scope:ingest', onlyDependOnLibsWithTags: ['scope:ingest', 'scope:shared'] },
       { sourceTag: 'scope:analysis', onlyDependOnLibsWithTags: ['scope:analysis', 'scope:shared'] },

@@ -35,6 +35,7 @@ async function provision(config: AppConfig, logger: Logger): Promise<void> {
       duplicateWindowMs: config.delivery.duplicateWindowMs,
       eventsMaxAgeMs: config.streams.eventsMaxAgeMs,
       dlqMaxAgeMs: config.streams.dlqMaxAgeMs,
+      replicas: config.streams.replicas,
       // Room for several replicas; each replica's own pulls stay bounded by its concurrency.
       maxAckPending: {
         ingestDocument: config.workers.ingestConcurrency * 8,

@@ -46,6 +46,8 @@ const EnvSchema = z.object({
   DUPLICATE_WINDOW_MS: int(120000, 1000),
   EVENTS_MAX_AGE_MS: int(7 * 24 * 3600 * 1000, 1000),
   DLQ_MAX_AGE_MS: int(30 * 24 * 3600 * 1000, 1000),
+  /** Copies of each stream and the blob bucket; 3 on a three-node cluster (JetStream allows 1 to 5). */
+  NATS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
   PDF_TIMEOUT_MS: int(120000, 1),
   PARSER_MAX_MEMORY_MB: int(512, 32),
   OUTBOX_RELAY_INTERVAL_MS: int(1000, 10),
@@ -61,9 +63,23 @@ const EnvSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: int(20000, 100),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: bool.default(false),
+  /** Workers serve /metrics, /healthz and /readyz here (the gateway serves them on PORT). */
+  METRICS_PORT: int(9464, 0),
+  // The standard OpenTelemetry variables Quarry acts on; the SDK reads the rest (headers, sampler, resource).
+  OTEL_SDK_DISABLED: bool.default(false),
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
+  OTEL_TRACES_EXPORTER: z.enum(['otlp', 'console', 'none']).optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.url().optional(),
+  OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json']).optional(),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z.enum(['http/protobuf', 'http/json']).optional(),
+  OTEL_BSP_SCHEDULE_DELAY: int(5000, 1),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
+
+/** Every variable Quarry reads; deploy files are checked against it, so a misspelt name fails a test. */
+export const ENV_VARIABLE_NAMES: readonly (keyof Env)[] = Object.keys(EnvSchema.shape) as (keyof Env)[];
 
 export interface AppConfig {
   env: Env['NODE_ENV'];
@@ -95,7 +111,7 @@ export interface AppConfig {
     retryMaxDelayMs: number;
     duplicateWindowMs: number;
   };
-  streams: { eventsMaxAgeMs: number; dlqMaxAgeMs: number };
+  streams: { eventsMaxAgeMs: number; dlqMaxAgeMs: number; replicas: number };
   parsing: { pdfTimeoutMs: number; maxMemoryMb: number };
   outbox: { relayIntervalMs: number; relayGraceMs: number };
   /**
@@ -115,6 +131,20 @@ export interface AppConfig {
   search: { timeoutMs: number };
   shutdownTimeoutMs: number;
   log: { level: Env['LOG_LEVEL']; pretty: boolean };
+  metrics: { port: number };
+  telemetry: TelemetryConfig;
+}
+
+/**
+ * Tracing. Spans are always made (logs carry their ids); they leave the process only when an
+ * exporter is configured: `OTEL_TRACES_EXPORTER=otlp` or an OTLP endpoint. With none, nothing is sent.
+ */
+export interface TelemetryConfig {
+  enabled: boolean;
+  serviceName: string | undefined;
+  exporter: 'otlp' | 'console' | 'none';
+  otlp: { tracesUrl: string; protocol: 'http/protobuf' | 'http/json' };
+  batchDelayMs: number;
 }
 
 export class ConfigError extends Error {
@@ -175,7 +205,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       retryMaxDelayMs: e.RETRY_MAX_DELAY_MS,
       duplicateWindowMs: e.DUPLICATE_WINDOW_MS,
     },
-    streams: { eventsMaxAgeMs: e.EVENTS_MAX_AGE_MS, dlqMaxAgeMs: e.DLQ_MAX_AGE_MS },
+    streams: {
+      eventsMaxAgeMs: e.EVENTS_MAX_AGE_MS,
+      dlqMaxAgeMs: e.DLQ_MAX_AGE_MS,
+      replicas: e.NATS_STREAM_REPLICAS,
+    },
     parsing: { pdfTimeoutMs: e.PDF_TIMEOUT_MS, maxMemoryMb: e.PARSER_MAX_MEMORY_MB },
     outbox: { relayIntervalMs: e.OUTBOX_RELAY_INTERVAL_MS, relayGraceMs: e.OUTBOX_RELAY_GRACE_MS },
     maintenance: {
@@ -190,6 +224,26 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     search: { timeoutMs: e.SEARCH_TIMEOUT_MS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
+    metrics: { port: e.METRICS_PORT },
+    telemetry: telemetryConfig(e),
+  };
+}
+
+function telemetryConfig(e: Env): TelemetryConfig {
+  const endpoint = e.OTEL_EXPORTER_OTLP_ENDPOINT?.replace(/\/+$/, '');
+  // The signal-specific endpoint is used as is; the general one gets the signal's path (OTLP spec).
+  const tracesUrl =
+    e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${endpoint ?? 'http://localhost:4318'}/v1/traces`;
+  const configured = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT !== undefined || endpoint !== undefined;
+  return {
+    enabled: !e.OTEL_SDK_DISABLED,
+    serviceName: e.OTEL_SERVICE_NAME,
+    exporter: e.OTEL_TRACES_EXPORTER ?? (configured ? 'otlp' : 'none'),
+    otlp: {
+      tracesUrl,
+      protocol: e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf',
+    },
+    batchDelayMs: e.OTEL_BSP_SCHEDULE_DELAY,
   };
 }
 
