@@ -21,6 +21,25 @@ const env = {
   QUARRY_BOOTSTRAP_API_KEY: process.env.QUARRY_BOOTSTRAP_API_KEY ?? DEV_KEY,
 };
 const port = Number(env.PORT ?? 3000);
+// Each worker serves /metrics, /healthz and /readyz on a port of its own (the gateway on PORT). A
+// METRICS_PORT the user set goes to the ingest worker and the next port to the analysis worker
+// (0, any free port, to both; each worker logs the port it got).
+const userMetricsPort = process.env.METRICS_PORT ? Number(process.env.METRICS_PORT) : undefined;
+const METRICS_PORTS = {
+  'ingest-worker': userMetricsPort ?? 9101,
+  'analysis-worker':
+    userMetricsPort === undefined
+      ? 9102
+      : userMetricsPort === 0 || only
+        ? userMetricsPort
+        : userMetricsPort + 1,
+};
+const metricsUrl = (app) =>
+  app === 'gateway'
+    ? `http://127.0.0.1:${port}/metrics`
+    : METRICS_PORTS[app] === 0
+      ? '(a free port: see its log)'
+      : `http://127.0.0.1:${METRICS_PORTS[app]}/metrics`;
 const width = Math.max(...APPS.map((a) => a.length));
 let stopping = false;
 const children = new Map();
@@ -36,7 +55,7 @@ function run(app, restarts = 0) {
     ['--enable-source-maps', path.join(root, 'dist/apps', app, 'src/main.js')],
     {
       cwd: root,
-      env,
+      env: app in METRICS_PORTS ? { ...env, METRICS_PORT: String(METRICS_PORTS[app]) } : env,
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
@@ -90,6 +109,7 @@ if (!only || only === 'gateway') {
               ? `API key (development default, set QUARRY_BOOTSTRAP_API_KEY to change): ${key}`
               : 'API key: the one in QUARRY_BOOTSTRAP_API_KEY',
             `  curl -H "Authorization: Bearer ${key === DEV_KEY ? key : '$QUARRY_BOOTSTRAP_API_KEY'}" -F files=@your.pdf ${url}/v1/documents`,
+            `Metrics (Prometheus): ${(only ? [only] : APPS).map((a) => `${a} ${metricsUrl(a)}`).join(', ')}`,
             'Ctrl-C stops everything.',
             '',
           ].join('\n'),

@@ -52,6 +52,8 @@ export class QuarryStack {
     readonly port: number,
     readonly logDir: string,
     extraEnv: Record<string, string>,
+    oneProcess?: { entry: string; args: string[] },
+    appEnv: Partial<Record<AppName, Record<string, string>>> = {},
   ) {
     const env: Record<string, string> = {
       NODE_ENV: 'test',
@@ -69,17 +71,33 @@ export class QuarryStack {
       OUTBOX_RELAY_INTERVAL_MS: '500',
       OUTBOX_RELAY_GRACE_MS: '1000',
       SHUTDOWN_TIMEOUT_MS: '5000',
+      // Workers serve /metrics and probes on a port of their own; 0 picks a free one, so the two
+      // workers (or three apps in one process) never collide. `appEnv` sets a known port per app.
+      METRICS_PORT: '0',
       LOG_LEVEL: 'info',
       ...extraEnv,
     };
     this.apps = {
-      gateway: new AppProcess('gateway', env, logDir),
-      'ingest-worker': new AppProcess('ingest-worker', env, logDir),
-      'analysis-worker': new AppProcess('analysis-worker', env, logDir),
+      gateway: new AppProcess('gateway', { ...env, ...appEnv.gateway }, logDir, oneProcess ?? {}),
+      'ingest-worker': new AppProcess('ingest-worker', { ...env, ...appEnv['ingest-worker'] }, logDir),
+      'analysis-worker': new AppProcess('analysis-worker', { ...env, ...appEnv['analysis-worker'] }, logDir),
     };
   }
 
-  static async start(label: string, extraEnv: Record<string, string> = {}): Promise<QuarryStack> {
+  /**
+   * `oneProcess`: run the three apps inside one Node process started from this script (relative to
+   * the repository, with these arguments) instead of one process each — the tracing test hosts them under one in-memory
+   * span exporter. The script is started as the gateway's process; the workers' stay unstarted.
+   */
+  static async start(
+    label: string,
+    extraEnv: Record<string, string> = {},
+    options: {
+      oneProcess?: { entry: string; args: string[] };
+      /** Environment of one app only, over `extraEnv` (a worker's METRICS_PORT). */
+      appEnv?: Partial<Record<AppName, Record<string, string>>>;
+    } = {},
+  ): Promise<QuarryStack> {
     const db = await createTestDatabase(label);
     const ns = await createTestNamespace(label, {
       ackWaitMs: ACK_WAIT_MS,
@@ -88,8 +106,9 @@ export class QuarryStack {
     });
     const port = await freePort();
     const logDir = path.join(REPO_ROOT, 'tmp/e2e', ns.namespace);
-    const stack = new QuarryStack(db, ns, port, logDir, extraEnv);
-    for (const app of Object.values(stack.apps)) app.start();
+    const stack = new QuarryStack(db, ns, port, logDir, extraEnv, options.oneProcess, options.appEnv);
+    if (options.oneProcess) stack.apps.gateway.start();
+    else for (const app of Object.values(stack.apps)) app.start();
     await stack.waitUntilReady();
     return stack;
   }

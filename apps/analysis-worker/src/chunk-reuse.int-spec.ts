@@ -11,7 +11,7 @@ import {
   type PrismaClient,
 } from '@quarry/persistence';
 import { FakeEmbeddingProvider } from '@quarry/retrieval';
-import { createLogger } from '@quarry/telemetry';
+import { createLogger, QuarryMetrics } from '@quarry/telemetry';
 import { createTestDatabase, type TestDatabase, RecordingPublisher } from '@quarry/testing';
 import { createHash } from 'node:crypto';
 import { IndexDocumentHandler } from './index-document.handler';
@@ -32,6 +32,7 @@ let relay: OutboxRelay;
 let tenantA: string;
 let tenantB: string;
 const publisher = new RecordingPublisher();
+const metrics = new QuarryMetrics({ app: 'analysis-worker', processMetrics: false });
 
 beforeAll(async () => {
   db = await createTestDatabase('chunk_reuse');
@@ -98,7 +99,7 @@ async function index(
   doc: { jobId: string; documentId: string; tenantId: string },
   provider: FakeEmbeddingProvider,
 ) {
-  const handler = new IndexDocumentHandler(pipeline, relay, provider, config, logger);
+  const handler = new IndexDocumentHandler(pipeline, relay, provider, config, logger, metrics);
   const cmd: IndexDocumentCommand = { v: 1, ...doc };
   const ctx: DeliveryContext = {
     subject: topo.commandSubject('indexDocument'),

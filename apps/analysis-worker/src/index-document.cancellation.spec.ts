@@ -9,7 +9,7 @@ import {
 } from '@quarry/messaging';
 import type { Claim, DocumentWork, OutboxRow, PageInput, PipelineRepository } from '@quarry/persistence';
 import { chunkPages, FakeEmbeddingProvider } from '@quarry/retrieval';
-import { createLogger } from '@quarry/telemetry';
+import { createLogger, QuarryMetrics } from '@quarry/telemetry';
 import { IndexDocumentHandler } from './index-document.handler';
 
 // Cancellation of a job while one of its documents is being embedded; every port faked.
@@ -90,6 +90,7 @@ function setup(cancelAfterBatches: number) {
     provider,
     config,
     logger,
+    new QuarryMetrics({ app: 'analysis-worker', processMetrics: false }),
     watch,
   );
   const ctx: DeliveryContext = {

@@ -18,9 +18,9 @@ import type {
   PipelineRepository,
 } from '@quarry/persistence';
 import { chunkPages, FakeEmbeddingProvider, hashEmbedding } from '@quarry/retrieval';
-import { createLogger } from '@quarry/telemetry';
+import { createLogger, QuarryMetrics } from '@quarry/telemetry';
 import { IndexDocumentHandler } from './index-document.handler';
-import { RecordingOutboxStore, RecordingPublisher } from '@quarry/testing';
+import { PromText, RecordingOutboxStore, RecordingPublisher } from '@quarry/testing';
 
 // Every port faked: no NATS, no PostgreSQL, no embedding model.
 
@@ -108,12 +108,14 @@ function setup(provider = new FakeEmbeddingProvider({ dim: 32, id: 'fake-32' }))
   const store = new RecordingOutboxStore();
   const publisher = new RecordingPublisher();
   const relay = new OutboxRelay(store, publisher, logger, { intervalMs: 1000, graceMs: 1000 });
+  const metrics = new QuarryMetrics({ app: 'analysis-worker', processMetrics: false });
   const handler = new IndexDocumentHandler(
     pipeline as unknown as PipelineRepository,
     relay,
     provider,
     config,
     logger,
+    metrics,
   );
   const abort = new AbortController();
   const ctx: DeliveryContext = {
@@ -124,7 +126,8 @@ function setup(provider = new FakeEmbeddingProvider({ dim: 32, id: 'fake-32' }))
     traceparent: undefined,
     signal: abort.signal,
   };
-  return { cmd, work, pipeline, store, publisher, provider, handler, abort, ctx };
+  const scrape = async () => PromText.parse(await metrics.metrics());
+  return { cmd, work, pipeline, store, publisher, provider, handler, abort, ctx, scrape };
 }
 
 const eventRow = (id: string): OutboxRow => ({
@@ -173,6 +176,43 @@ describe('IndexDocumentHandler', () => {
       [topo.eventSubject('completed'), 'event-5'],
     ]);
     expect(t.store.sent).toEqual([['5']]);
+
+    const scraped = await t.scrape();
+    expect(scraped.sum('quarry_chunks_indexed_total', { model: 'fake-32' })).toBe(n);
+    // The fake provider is "local" by configuration (EMBEDDING_PROVIDER's default).
+    expect(
+      scraped.sum('quarry_embedding_duration_seconds_count', { provider: 'local', model: 'fake-32' }),
+    ).toBe(Math.ceil(n / batch));
+    expect(scraped.sum('quarry_documents_processed_total', { step: 'index', result: 'succeeded' })).toBe(1);
+    // The event row carries no finished job: this document was not the job's last.
+    expect(scraped.sum('quarry_jobs_finished_total')).toBe(0);
+  });
+
+  it('counts the job its last document finished, with the time since the job was accepted', async () => {
+    const t = setup();
+    const createdAt = new Date('2026-01-01T00:00:00Z');
+    t.pipeline.completeResult = [
+      {
+        ...eventRow('5'),
+        finishedJob: {
+          jobId: t.cmd.jobId,
+          type: 'ingest',
+          status: 'succeeded',
+          createdAt,
+          finishedAt: new Date(createdAt.getTime() + 1500),
+        },
+      },
+    ];
+
+    await t.handler.handle(t.cmd, t.ctx);
+
+    const scraped = await t.scrape();
+    const finished = { type: 'ingest', status: 'succeeded' };
+    expect(scraped.sum('quarry_jobs_finished_total', finished)).toBe(1);
+    expect(scraped.sum('quarry_job_duration_seconds_count', finished)).toBe(1);
+    expect(scraped.sum('quarry_job_duration_seconds_sum', finished)).toBe(1.5);
+    expect(scraped.sum('quarry_job_duration_seconds_bucket', { ...finished, le: '1' })).toBe(0);
+    expect(scraped.sum('quarry_job_duration_seconds_bucket', { ...finished, le: '2.5' })).toBe(1);
   });
 
   it('stores the model id and dimension of whichever provider is configured', async () => {
@@ -240,6 +280,8 @@ describe('IndexDocumentHandler', () => {
     await expect(t.handler.handle(t.cmd, t.ctx)).rejects.toBe(failure);
     expect(t.pipeline.completed).toEqual([]);
     expect(t.pipeline.failed).toEqual([]);
+    // A failed batch took time too.
+    expect((await t.scrape()).sum('quarry_embedding_duration_seconds_count')).toBe(1);
   });
 
   it('indexes a document without pages as zero chunks, without calling the provider', async () => {
@@ -267,6 +309,10 @@ describe('IndexDocumentHandler', () => {
     expect(t.provider.calls).toEqual([]);
     expect(t.pipeline.completed).toEqual([]);
     expect(t.publisher.published.map((p) => p.options.msgId)).toEqual(['event-5']);
+    // Nothing was embedded: reused chunks are not "indexed" again.
+    const scraped = await t.scrape();
+    expect(scraped.sum('quarry_chunks_indexed_total')).toBe(0);
+    expect(scraped.sum('quarry_documents_processed_total', { step: 'index', result: 'succeeded' })).toBe(1);
   });
 
   it('acks without work when the reuse finds the job finished or the document moved on', async () => {
@@ -286,6 +332,8 @@ describe('IndexDocumentHandler', () => {
 
     await expect(t.handler.handle(t.cmd, t.ctx)).resolves.toEqual({ kind: 'ack' });
     expect(t.publisher.published).toEqual([]);
+    // The other delivery counted it.
+    expect((await t.scrape()).sum('quarry_documents_processed_total')).toBe(0);
   });
 
   it('fails the document on dead-letter and publishes the rows that returns', async () => {
@@ -306,5 +354,12 @@ describe('IndexDocumentHandler', () => {
     ]);
     expect(t.publisher.published.map((p) => p.options.msgId)).toEqual(['event-8']);
     expect(t.store.sent).toEqual([['8']]);
+    expect(
+      (await t.scrape()).sum('quarry_documents_processed_total', {
+        step: 'index',
+        result: 'failed',
+        code: 'delivery_exhausted',
+      }),
+    ).toBe(1);
   });
 });

@@ -12,9 +12,9 @@ import {
   type DeliveryContext,
   type HandlerOutcome,
 } from '@quarry/messaging';
-import { PipelineRepository, type ChunkInput } from '@quarry/persistence';
+import { finishedJobIn, PipelineRepository, type ChunkInput, type OutboxRow } from '@quarry/persistence';
 import { chunkPages, type EmbeddingProvider } from '@quarry/retrieval';
-import { LOGGER, type Logger } from '@quarry/telemetry';
+import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import { EMBEDDING_PROVIDER } from './embeddings';
 
 /**
@@ -30,6 +30,7 @@ export class IndexDocumentHandler implements CommandHandler<'indexDocument'> {
     @Inject(EMBEDDING_PROVIDER) private readonly embeddings: EmbeddingProvider,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
     @Inject(CANCELLATION_WATCH) private readonly cancellation: CancellationWatch = NO_CANCELLATION_WATCH,
   ) {}
 
@@ -52,6 +53,7 @@ export class IndexDocumentHandler implements CommandHandler<'indexDocument'> {
     });
     if (reuse.outcome === 'reused') {
       await this.relay.publishNow(reuse.outbox);
+      this.succeeded(reuse.outbox);
       log.info({ fromDocumentId: reuse.fromDocumentId, chunks: reuse.chunkCount }, 'chunks reused');
       return Outcome.ack();
     }
@@ -73,7 +75,7 @@ export class IndexDocumentHandler implements CommandHandler<'indexDocument'> {
         return Outcome.ack();
       }
       const slice = chunks.slice(i, i + batch);
-      const vectors = await this.embeddings.embed(slice.map((c) => c.text));
+      const vectors = await this.embed(slice.map((c) => c.text));
       slice.forEach((c, k) => {
         const embedding = vectors[k];
         if (!embedding)
@@ -94,7 +96,11 @@ export class IndexDocumentHandler implements CommandHandler<'indexDocument'> {
       id: this.embeddings.id,
       dim: this.embeddings.dim,
     });
-    if (rows) await this.relay.publishNow(rows);
+    if (rows) {
+      await this.relay.publishNow(rows);
+      this.metrics.counter('quarry_chunks_indexed_total').inc({ model: this.embeddings.id }, stored.length);
+      this.succeeded(rows);
+    }
     log.info({ chunks: stored.length, model: this.embeddings.id }, 'document indexed');
     return Outcome.ack();
   }
@@ -102,5 +108,32 @@ export class IndexDocumentHandler implements CommandHandler<'indexDocument'> {
   async onDeadLetter(cmd: IndexDocumentCommand, error: ErrorInfo): Promise<void> {
     const rows = await this.pipeline.failDocument(cmd, { code: error.code, message: error.message });
     await this.relay.publishNow(rows);
+    this.metrics
+      .counter('quarry_documents_processed_total')
+      .inc({ step: 'index', result: 'failed', code: error.code });
+    this.metrics.jobFinished(finishedJobIn(rows));
+  }
+
+  /** One batch, timed whether the provider answers or fails. */
+  private async embed(texts: string[]): Promise<Float32Array[]> {
+    const started = performance.now();
+    try {
+      return await this.embeddings.embed(texts);
+    } finally {
+      this.metrics
+        .histogram('quarry_embedding_duration_seconds')
+        .observe(
+          { provider: this.config.embedding.provider, model: this.embeddings.id },
+          (performance.now() - started) / 1000,
+        );
+    }
+  }
+
+  /** The document is indexed; `rows` finish the job when it was the last. */
+  private succeeded(rows: OutboxRow[]): void {
+    this.metrics
+      .counter('quarry_documents_processed_total')
+      .inc({ step: 'index', result: 'succeeded', code: '' });
+    this.metrics.jobFinished(finishedJobIn(rows));
   }
 }

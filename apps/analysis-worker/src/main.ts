@@ -1,5 +1,8 @@
+import { config, tracing } from './instrument';
 import 'reflect-metadata';
 import { bootWorker } from '@quarry/telemetry';
 import { AnalysisWorkerModule } from './worker.module';
 
-void bootWorker('analysis-worker', (config, logger) => AnalysisWorkerModule.forRoot(config, logger));
+void bootWorker('analysis-worker', config, tracing, (c, logger, metrics) =>
+  AnalysisWorkerModule.forRoot(c, logger, metrics),
+);

@@ -1,7 +1,8 @@
 import { SearchReply, topology, uuidv7, type SearchRequest } from '@quarry/contracts';
 import type { ChunksRepository, SearchHitRow } from '@quarry/persistence';
 import { FakeEmbeddingProvider, hashEmbedding } from '@quarry/retrieval';
-import { createLogger } from '@quarry/telemetry';
+import { createLogger, QuarryMetrics } from '@quarry/telemetry';
+import { PromText } from '@quarry/testing';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { SearchService } from './search.service';
 
@@ -26,14 +27,18 @@ class FakeChunks implements Pick<ChunksRepository, 'searchByVector'> {
 
 function setup(provider = new FakeEmbeddingProvider({ dim: 16, id: 'fake-16' })) {
   const chunks = new FakeChunks();
+  const metrics = new QuarryMetrics({ app: 'analysis-worker', processMetrics: false });
   const service = new SearchService(
     chunks as unknown as ChunksRepository,
     provider,
     {} as NatsConnection, // search() never touches NATS; only the request/reply subscription does
     topology('qt_search_unit'),
     createLogger({ level: 'silent', pretty: false, app: 't' }),
+    metrics,
   );
-  return { chunks, service, provider };
+  const searches = async (result: string) =>
+    PromText.parse(await metrics.metrics()).sum('quarry_search_duration_seconds_count', { result });
+  return { chunks, service, provider, searches };
 }
 
 const request = (): SearchRequest => ({ v: 1, tenantId: uuidv7(), query: 'granite quarry', topK: 5 });
@@ -83,6 +88,7 @@ describe('SearchService.search', () => {
   it('answers an empty result list when nothing matches', async () => {
     const t = setup();
     expect(await t.service.search(request())).toEqual({ ok: true, model: 'fake-16', results: [] });
+    expect(await t.searches('ok')).toBe(1);
   });
 
   it('fails when the provider returns no vector for the query', async () => {
@@ -90,5 +96,7 @@ describe('SearchService.search', () => {
     jest.spyOn(t.provider, 'embed').mockResolvedValue([]);
     await expect(t.service.search(request())).rejects.toThrow(/no vector/);
     expect(t.chunks.calls).toEqual([]);
+    expect(await t.searches('error')).toBe(1);
+    expect(await t.searches('ok')).toBe(0);
   });
 });

@@ -3,7 +3,7 @@ import type { SearchReply, SearchRequest, Topology } from '@quarry/contracts';
 import { NATS_CONNECTION, serveRequests, TOPOLOGY } from '@quarry/messaging';
 import { ChunksRepository } from '@quarry/persistence';
 import type { EmbeddingProvider } from '@quarry/retrieval';
-import { LOGGER, type Logger } from '@quarry/telemetry';
+import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { EMBEDDING_PROVIDER } from './embeddings';
 
@@ -18,9 +18,25 @@ export class SearchService implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
     @Inject(TOPOLOGY) private readonly topology: Topology,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
   ) {}
 
+  /** Timed by result (ok, error): a slow or failing search shows whatever the cause. */
   async search(request: SearchRequest): Promise<SearchReply> {
+    const started = performance.now();
+    let result = 'error';
+    try {
+      const reply = await this.answer(request);
+      result = 'ok';
+      return reply;
+    } finally {
+      this.metrics
+        .histogram('quarry_search_duration_seconds')
+        .observe({ result }, (performance.now() - started) / 1000);
+    }
+  }
+
+  private async answer(request: SearchRequest): Promise<SearchReply> {
     const [vector] = await this.embeddings.embed([request.query]);
     if (!vector) throw new Error('embedding provider returned no vector for the query');
     const hits = await this.chunks.searchByVector(

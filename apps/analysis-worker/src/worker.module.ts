@@ -3,18 +3,18 @@ import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import { CANCELLATION_WATCH, MessagingModule, NatsCancellationWatch } from '@quarry/messaging';
 import { isDatabaseUnavailable, OutboxRepository, PersistenceModule } from '@quarry/persistence';
 import { createEmbeddingProvider } from '@quarry/retrieval';
-import { CoreModule, type Logger } from '@quarry/telemetry';
+import { CoreModule, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import { EMBEDDING_PROVIDER, EmbeddingLifecycle } from './embeddings';
 import { IndexDocumentHandler } from './index-document.handler';
 import { SearchService } from './search.service';
 
 @Module({})
 export class AnalysisWorkerModule {
-  static forRoot(config: AppConfig, logger: Logger): DynamicModule {
+  static forRoot(config: AppConfig, logger: Logger, metrics: QuarryMetrics): DynamicModule {
     return {
       module: AnalysisWorkerModule,
       imports: [
-        CoreModule.forRoot(config, logger),
+        CoreModule.forRoot(config, logger, metrics),
         PersistenceModule,
         MessagingModule.forRoot({
           appName: 'quarry-analysis-worker',

@@ -10,12 +10,13 @@ import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import { MessagingModule, OutboxRelay } from '@quarry/messaging';
 import { OutboxRepository, PersistenceModule, TenantsRepository } from '@quarry/persistence';
-import { CoreModule, LOGGER, type Logger } from '@quarry/telemetry';
+import { CoreModule, LOGGER, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { DeadLettersModule } from './dead-letters/dead-letters.module';
 import { DocumentsController } from './documents/documents.controller';
 import { UploadService } from './documents/upload.service';
 import { HealthController } from './health/health.controller';
+import { MetricsController } from './health/metrics.controller';
 import { ErrorsFilter } from './http/errors.filter';
 import { CancelJobService } from './jobs/cancel-job.service';
 import { JobsController } from './jobs/jobs.controller';
@@ -47,17 +48,29 @@ class GatewayLifecycle implements OnApplicationBootstrap, OnApplicationShutdown 
 
 @Module({})
 export class GatewayModule {
-  static forRoot(config: AppConfig, logger: Logger): DynamicModule {
+  static forRoot(config: AppConfig, logger: Logger, metrics: QuarryMetrics): DynamicModule {
     return {
       module: GatewayModule,
       imports: [
-        CoreModule.forRoot(config, logger),
+        CoreModule.forRoot(config, logger, metrics),
         PersistenceModule,
-        MessagingModule.forRoot({ appName: 'quarry-gateway', consumes: {}, outboxStore: OutboxRepository }),
+        MessagingModule.forRoot({
+          appName: 'quarry-gateway',
+          consumes: {},
+          outboxStore: OutboxRepository,
+          // The gateway's /metrics is the overview: the lag of every consumer of the jobs stream.
+          consumerLag: 'all',
+        }),
         MaintenanceModule,
         DeadLettersModule,
       ],
-      controllers: [HealthController, DocumentsController, JobsController, SearchController],
+      controllers: [
+        HealthController,
+        MetricsController,
+        DocumentsController,
+        JobsController,
+        SearchController,
+      ],
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: ErrorsFilter },

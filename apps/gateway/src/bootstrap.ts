@@ -3,14 +3,20 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { AppConfig } from '@quarry/config';
-import { NestPinoLogger, type Logger } from '@quarry/telemetry';
+import { NestPinoLogger, QuarryMetrics, type Logger } from '@quarry/telemetry';
 import { GatewayModule } from './app.module';
+import { observeHttpRequests } from './http/http-metrics';
 
 /** Builds the configured gateway without listening, so tests run exactly what `main.ts` runs. */
-export async function createGatewayApp(config: AppConfig, logger: Logger): Promise<NestFastifyApplication> {
+export async function createGatewayApp(
+  config: AppConfig,
+  logger: Logger,
+  metrics = new QuarryMetrics({ app: 'gateway', logger: logger.child({ component: 'metrics' }) }),
+): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: 1024 * 1024, trustProxy: true });
+  observeHttpRequests(adapter.getInstance(), metrics);
   const app = await NestFactory.create<NestFastifyApplication>(
-    GatewayModule.forRoot(config, logger),
+    GatewayModule.forRoot(config, logger, metrics),
     adapter,
     {
       logger: new NestPinoLogger(logger.child({ component: 'nest' })),

@@ -16,7 +16,7 @@ import {
   TenantsRepository,
   type PrismaClient,
 } from '@quarry/persistence';
-import { createLogger } from '@quarry/telemetry';
+import { createLogger, QuarryMetrics } from '@quarry/telemetry';
 import { createTestDatabase, type TestDatabase, RecordingPublisher, MemoryBlobStore } from '@quarry/testing';
 import { createHash } from 'node:crypto';
 import { parsersExtractor, type DocumentExtractor } from './extractor';
@@ -66,7 +66,16 @@ beforeAll(async () => {
     intervalMs: 1000,
     graceMs: 1000,
   });
-  handler = new IngestDocumentHandler(pipeline, relay, blobs, extractor, topo, config, logger);
+  handler = new IngestDocumentHandler(
+    pipeline,
+    relay,
+    blobs,
+    extractor,
+    topo,
+    config,
+    logger,
+    new QuarryMetrics({ app: 'ingest-worker', processMetrics: false }),
+  );
 });
 
 afterAll(async () => {

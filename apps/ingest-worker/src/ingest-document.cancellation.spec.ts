@@ -16,7 +16,7 @@ import {
   type OutboxStore,
 } from '@quarry/messaging';
 import type { Claim, DocumentWork, OutboxRow, PageInput, PipelineRepository } from '@quarry/persistence';
-import { createLogger } from '@quarry/telemetry';
+import { createLogger, QuarryMetrics } from '@quarry/telemetry';
 import type { DocumentExtractor } from './extractor';
 import { IngestDocumentHandler } from './ingest-document.handler';
 
@@ -115,6 +115,7 @@ function setup(pages: number) {
     topo,
     config,
     logger,
+    new QuarryMetrics({ app: 'ingest-worker', processMetrics: false }),
     watch,
   );
   const ctx: DeliveryContext = {

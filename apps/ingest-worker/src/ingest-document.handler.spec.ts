@@ -20,10 +20,10 @@ import type {
   PageInput,
   PipelineRepository,
 } from '@quarry/persistence';
-import { createLogger } from '@quarry/telemetry';
+import { createLogger, QuarryMetrics } from '@quarry/telemetry';
 import type { DocumentExtractor } from './extractor';
 import { IngestDocumentHandler } from './ingest-document.handler';
-import { RecordingOutboxStore, RecordingPublisher, MemoryBlobStore } from '@quarry/testing';
+import { PromText, RecordingOutboxStore, RecordingPublisher, MemoryBlobStore } from '@quarry/testing';
 
 // Every port faked: no NATS, no PostgreSQL, no parsers.
 
@@ -135,6 +135,7 @@ function setup() {
   const bytes = new TextEncoder().encode('hello world');
   blobs.blobs.set(work.blobKey, bytes);
   const extractor = new FakeExtractor();
+  const metrics = new QuarryMetrics({ app: 'ingest-worker', processMetrics: false });
   const handler = new IngestDocumentHandler(
     pipeline as unknown as PipelineRepository,
     relay,
@@ -143,6 +144,7 @@ function setup() {
     topo,
     config,
     logger,
+    metrics,
   );
   const abort = new AbortController();
   const ctx: DeliveryContext = {
@@ -153,7 +155,8 @@ function setup() {
     traceparent: undefined,
     signal: abort.signal,
   };
-  return { cmd, work, pipeline, store, publisher, blobs, bytes, extractor, handler, abort, ctx };
+  const scrape = async () => PromText.parse(await metrics.metrics());
+  return { cmd, work, pipeline, store, publisher, blobs, bytes, extractor, handler, abort, ctx, scrape };
 }
 
 const outboxRow = (id: string, subject: string): OutboxRow => ({
@@ -212,6 +215,12 @@ describe('IngestDocumentHandler', () => {
     ]);
     expect(t.store.sent).toEqual([['7']]);
     expect(t.pipeline.failed).toEqual([]);
+
+    const scraped = await t.scrape();
+    expect(scraped.sum('quarry_pages_extracted_total', { type: 'pdf' })).toBe(2);
+    expect(scraped.sum('quarry_extraction_duration_seconds_count', { type: 'pdf' })).toBe(1);
+    expect(scraped.sum('quarry_documents_processed_total', { step: 'ingest', result: 'succeeded' })).toBe(1);
+    expect(scraped.sum('quarry_documents_processed_total', { result: 'failed' })).toBe(0);
   });
 
   it('carries the command’s own traceparent in preference to the job’s, and none when neither has one', async () => {
@@ -258,6 +267,18 @@ describe('IngestDocumentHandler', () => {
     expect(t.pipeline.completed).toEqual([]);
     expect(t.publisher.published.map((p) => p.subject)).toEqual([topo.eventSubject('failed')]);
     expect(t.store.sent).toEqual([['9']]);
+
+    const scraped = await t.scrape();
+    expect(
+      scraped.sum('quarry_documents_processed_total', {
+        step: 'ingest',
+        result: 'failed',
+        code: 'corrupt_pdf',
+      }),
+    ).toBe(1);
+    expect(scraped.sum('quarry_pages_extracted_total')).toBe(0);
+    // A parser failure is still parsing time.
+    expect(scraped.sum('quarry_extraction_duration_seconds_count', { type: t.extractor.detected })).toBe(1);
   });
 
   it('fails a document whose blob is gone with blob_missing', async () => {
@@ -385,7 +406,19 @@ describe('IngestDocumentHandler', () => {
 
   it('fails the document on dead-letter and publishes the rows that returns', async () => {
     const t = setup();
-    t.pipeline.failResult = [outboxRow('11', topo.eventSubject('completed'))];
+    const createdAt = new Date('2026-01-01T00:00:00Z');
+    t.pipeline.failResult = [
+      {
+        ...outboxRow('11', topo.eventSubject('completed')),
+        finishedJob: {
+          jobId: t.cmd.jobId,
+          type: 'ingest',
+          status: 'completed_with_failures',
+          createdAt,
+          finishedAt: new Date(createdAt.getTime() + 2500),
+        },
+      },
+    ];
 
     await t.handler.onDeadLetter(
       { ...t.cmd, traceparent: TRACEPARENT },
@@ -403,5 +436,23 @@ describe('IngestDocumentHandler', () => {
       [topo.eventSubject('completed'), 'msg-11'],
     ]);
     expect(t.store.sent).toEqual([['11']]);
+
+    // Its failure finished the job: counted here, in the process whose transaction finished it.
+    const scraped = await t.scrape();
+    const finished = { type: 'ingest', status: 'completed_with_failures' };
+    expect(scraped.sum('quarry_jobs_finished_total', finished)).toBe(1);
+    expect(scraped.sum('quarry_job_duration_seconds_sum', finished)).toBe(2.5);
+    expect(
+      scraped.sum('quarry_documents_processed_total', { result: 'failed', code: 'delivery_exhausted' }),
+    ).toBe(1);
+  });
+
+  it('does not time a parse that a shutdown stopped', async () => {
+    const t = setup();
+    t.extractor.pages = [{ pageNumber: 1, text: 'first' }];
+    t.abort.abort();
+
+    await expect(t.handler.handle(t.cmd, t.ctx)).rejects.toThrow(/shutting down/);
+    expect((await t.scrape()).sum('quarry_extraction_duration_seconds_count')).toBe(0);
   });
 });

@@ -3,6 +3,7 @@ import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import {
   commandEnvelope,
   QuarryError,
+  type DetectedType,
   type ErrorInfo,
   type IngestDocumentCommand,
   type Lane,
@@ -23,8 +24,8 @@ import {
   type DeliveryContext,
   type HandlerOutcome,
 } from '@quarry/messaging';
-import { PipelineRepository, type DocumentWork } from '@quarry/persistence';
-import { LOGGER, type Logger } from '@quarry/telemetry';
+import { finishedJobIn, PipelineRepository, type DocumentWork } from '@quarry/persistence';
+import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import { DOCUMENT_EXTRACTOR, type DocumentExtractor } from './extractor';
 
 const PROGRESS_EVERY_MS = 1000;
@@ -45,6 +46,7 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
     @Inject(TOPOLOGY) private readonly topology: Topology,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
     @Inject(CANCELLATION_WATCH) private readonly cancellation: CancellationWatch = NO_CANCELLATION_WATCH,
   ) {}
 
@@ -68,6 +70,7 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
       );
       if (reuse.outcome === 'reused') {
         await this.relay.publishNow(reuse.outbox);
+        this.succeeded();
         log.info({ fromDocumentId: reuse.fromDocumentId, pages: reuse.pageCount }, 'extraction reused');
         return Outcome.ack();
       }
@@ -76,25 +79,28 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
         return Outcome.ack();
       }
       const bytes = await this.blobs.getBytes(work.blobKey);
+      const parsing = performance.now();
       const detected = this.extractor.detect(bytes, work.filename);
       let lastReport = 0;
-      const extracted = await this.extractor.extract(bytes, detected, {
-        timeoutMs: this.config.parsing.pdfTimeoutMs,
-        maxMemoryMb: this.config.parsing.maxMemoryMb,
-        onPage: async (page) => {
-          if (ctx.signal.aborted) throw new QuarryError('dependency_unavailable', 'worker shutting down');
-          if (this.cancellation.isCancelled(work.jobId)) throw new JobCancelledError(work.jobId);
-          const now = Date.now();
-          if (now - lastReport < PROGRESS_EVERY_MS) return;
-          lastReport = now;
-          await this.pipeline.reportProgress(work.jobId, {
-            step: 'ingest',
-            done: page.pageNumber,
-            total: 0,
-            message: `${work.filename}: page ${page.pageNumber}`,
-          });
-        },
-      });
+      const extracted = await this.timed(parsing, detected, ctx.signal, () =>
+        this.extractor.extract(bytes, detected, {
+          timeoutMs: this.config.parsing.pdfTimeoutMs,
+          maxMemoryMb: this.config.parsing.maxMemoryMb,
+          onPage: async (page) => {
+            if (ctx.signal.aborted) throw new QuarryError('dependency_unavailable', 'worker shutting down');
+            if (this.cancellation.isCancelled(work.jobId)) throw new JobCancelledError(work.jobId);
+            const now = Date.now();
+            if (now - lastReport < PROGRESS_EVERY_MS) return;
+            lastReport = now;
+            await this.pipeline.reportProgress(work.jobId, {
+              step: 'ingest',
+              done: page.pageNumber,
+              total: 0,
+              message: `${work.filename}: page ${page.pageNumber}`,
+            });
+          },
+        }),
+      );
       if (extracted.pages.every((p) => p.text.trim() === '')) {
         throw new QuarryError(
           'no_text',
@@ -106,7 +112,11 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
         { detectedType: detected, pages: extracted.pages },
         this.indexCommand(work, cmd.traceparent ?? work.traceparent ?? undefined, cmd.lane),
       );
-      if (rows) await this.relay.publishNow(rows);
+      if (rows) {
+        await this.relay.publishNow(rows);
+        this.metrics.counter('quarry_pages_extracted_total').inc({ type: detected }, extracted.pageCount);
+        this.succeeded();
+      }
       log.info({ detected, pages: extracted.pageCount }, 'document extracted');
       return Outcome.ack();
     } catch (error) {
@@ -134,6 +144,42 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
   ) {
     const rows = await this.pipeline.failDocument(work, { code: error.code, message: error.message });
     await this.relay.publishNow(rows);
+    this.metrics
+      .counter('quarry_documents_processed_total')
+      .inc({ step: 'ingest', result: 'failed', code: error.code });
+    // The last open document failing finishes the job (failed or completed_with_failures).
+    this.metrics.jobFinished(finishedJobIn(rows));
+  }
+
+  private succeeded(): void {
+    this.metrics
+      .counter('quarry_documents_processed_total')
+      .inc({ step: 'ingest', result: 'succeeded', code: '' });
+  }
+
+  /**
+   * Parsing time by detected type, failures (a parser timeout) included; a parse stopped by a cancel
+   * or a shutdown says nothing about the parser and is left out.
+   */
+  private async timed<T>(
+    started: number,
+    detected: DetectedType,
+    signal: AbortSignal,
+    parse: () => Promise<T>,
+  ): Promise<T> {
+    let stopped = false;
+    try {
+      return await parse();
+    } catch (error) {
+      stopped = error instanceof JobCancelledError || signal.aborted;
+      throw error;
+    } finally {
+      if (!stopped) {
+        this.metrics
+          .histogram('quarry_extraction_duration_seconds')
+          .observe({ type: detected }, (performance.now() - started) / 1000);
+      }
+    }
   }
 
   /** The index step stays in the lane the document came in on. */

@@ -1,5 +1,8 @@
+import { config, tracing } from './instrument';
 import 'reflect-metadata';
 import { bootWorker } from '@quarry/telemetry';
 import { IngestWorkerModule } from './worker.module';
 
-void bootWorker('ingest-worker', (config, logger) => IngestWorkerModule.forRoot(config, logger));
+void bootWorker('ingest-worker', config, tracing, (c, logger, metrics) =>
+  IngestWorkerModule.forRoot(c, logger, metrics),
+);

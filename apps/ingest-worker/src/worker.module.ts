@@ -2,17 +2,17 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { AppConfig } from '@quarry/config';
 import { CANCELLATION_WATCH, MessagingModule, NatsCancellationWatch } from '@quarry/messaging';
 import { isDatabaseUnavailable, OutboxRepository, PersistenceModule } from '@quarry/persistence';
-import { CoreModule, type Logger } from '@quarry/telemetry';
+import { CoreModule, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import { DOCUMENT_EXTRACTOR, parsersExtractor } from './extractor';
 import { IngestDocumentHandler } from './ingest-document.handler';
 
 @Module({})
 export class IngestWorkerModule {
-  static forRoot(config: AppConfig, logger: Logger): DynamicModule {
+  static forRoot(config: AppConfig, logger: Logger, metrics: QuarryMetrics): DynamicModule {
     return {
       module: IngestWorkerModule,
       imports: [
-        CoreModule.forRoot(config, logger),
+        CoreModule.forRoot(config, logger, metrics),
         PersistenceModule,
         MessagingModule.forRoot({
           appName: 'quarry-ingest-worker',

@@ -151,6 +151,8 @@ export class ChaosStack {
         EMBEDDING_MODEL: FAKE_EMBEDDING_MODEL,
         EMBEDDING_DIM: String(FAKE_EMBEDDING_DIM),
         EMBEDDING_TIMEOUT_MS: '5000',
+        // Each worker process picks a free port for /metrics and its probes: replicas share this env.
+        METRICS_PORT: '0',
         LOG_LEVEL: 'info',
         ...options.env,
       };

@@ -6,7 +6,8 @@ import {
   type IngestDocumentCommand,
   type Topology,
 } from '@quarry/contracts';
-import { TEST_NATS_URL, testNamespaceName, waitFor } from '@quarry/test-kit';
+import { QuarryMetrics } from '@quarry/telemetry';
+import { PromText, TEST_NATS_URL, testNamespaceName, waitFor } from '@quarry/test-kit';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { randomUUID } from 'node:crypto';
@@ -51,6 +52,8 @@ describe('CommandConsumer on real JetStream', () => {
   let ns: { nc: NatsConnection; topology: Topology };
   let publisher: JetStreamPublisher;
   let consumer: CommandConsumer<'ingestDocument'> | undefined;
+  let metrics: QuarryMetrics;
+  const scrape = async () => PromText.parse(await metrics.metrics());
 
   beforeEach(async () => {
     const t = topology(testNamespaceName('consumer'));
@@ -65,6 +68,7 @@ describe('CommandConsumer on real JetStream', () => {
     });
     ns = { nc, topology: t };
     publisher = new JetStreamPublisher(ns.nc);
+    metrics = new QuarryMetrics({ app: 'ingest-worker', processMetrics: false });
   });
 
   afterEach(async () => {
@@ -88,6 +92,7 @@ describe('CommandConsumer on real JetStream', () => {
         retryBaseDelayMs: 50,
         retryMaxDelayMs: 200,
         pullExpiresMs: 1000,
+        metrics,
       },
       logger,
     );
@@ -112,6 +117,12 @@ describe('CommandConsumer on real JetStream', () => {
     });
     expect(handler.seen[0]?.ctx.traceparent).toMatch(/^00-0af7/);
     expect(handler.seen.every((s) => s.ctx.deliveryCount === 1)).toBe(true);
+
+    const scraped = await scrape();
+    const labels = { step: 'ingest', lane: 'interactive' };
+    expect(scraped.sum('quarry_messages_processed_total', { ...labels, outcome: 'ack' })).toBe(5);
+    expect(scraped.sum('quarry_step_duration_seconds_count', { step: 'ingest', outcome: 'ack' })).toBe(5);
+    expect(scraped.sum('quarry_redeliveries_total')).toBe(0);
   });
 
   it('drops a second publish with the same message id', async () => {
@@ -152,6 +163,15 @@ describe('CommandConsumer on real JetStream', () => {
     });
     expect(calls).toBe(2);
     expect(succeeding.deadLettered).toHaveLength(0);
+
+    // The outcome is counted right after the handler returns, so wait for it rather than race it.
+    const labels = { step: 'ingest', lane: 'interactive' };
+    await waitFor(
+      async () => (await scrape()).sum('quarry_messages_processed_total', { outcome: 'ack' }) === 1,
+    );
+    const scraped = await scrape();
+    expect(scraped.sum('quarry_messages_processed_total', { ...labels, outcome: 'retry' })).toBe(1);
+    expect(scraped.sum('quarry_redeliveries_total', labels)).toBe(1);
   });
 
   it('dead-letters after the delivery limit with reason, origin and delivery count, and tells the handler', async () => {
@@ -174,6 +194,16 @@ describe('CommandConsumer on real JetStream', () => {
     expect(dlq?.header.get(QuarryHeaders.deliveryCount)).toBe('3');
     expect(dlq?.header.get(QuarryHeaders.traceparent)).toMatch(/^00-0af7/);
     expect(dlq?.json<IngestDocumentCommand>().documentId).toBe(c.documentId);
+
+    await waitFor(async () => (await scrape()).sum('quarry_dead_letters_total') === 1);
+    const scraped = await scrape();
+    expect(scraped.sum('quarry_dead_letters_total', { step: 'ingest', code: 'dependency_unavailable' })).toBe(
+      1,
+    );
+    expect(scraped.sum('quarry_messages_processed_total', { outcome: 'retry' })).toBe(2);
+    expect(scraped.sum('quarry_messages_processed_total', { outcome: 'dead_letter' })).toBe(1);
+    expect(scraped.sum('quarry_step_duration_seconds_count', { outcome: 'dead_letter' })).toBe(1);
+    expect(scraped.sum('quarry_redeliveries_total', { step: 'ingest', lane: 'interactive' })).toBe(2);
   });
 
   it('dead-letters permanent errors at once and invalid messages without calling the handler', async () => {

@@ -6,12 +6,14 @@ import {
   type Lane,
   type Topology,
 } from '@quarry/contracts';
-import type { Logger } from '@quarry/telemetry';
+import type { Logger, QuarryMetrics } from '@quarry/telemetry';
 import { jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
+import type { Span } from '@opentelemetry/api';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { QuarryHeaders } from './headers';
 import { retryDelayMs, type CommandHandler, type HandlerOutcome } from './handler';
-import type { JetStreamPublisher } from './publisher';
+import { jobAttributes, type JetStreamPublisher } from './publisher';
+import { failSpan, MessagingAttributes, withConsumerSpan } from './tracing';
 
 export interface CommandConsumerOptions {
   concurrency: number;
@@ -29,7 +31,12 @@ export interface CommandConsumerOptions {
    * without it every failure is the message's. See `handleHoldingThroughOutages`.
    */
   isOutage?: (error: unknown) => boolean;
+  /** Deliveries, outcomes, step durations and dead letters are counted here when given. */
+  metrics?: Pick<QuarryMetrics, 'counter' | 'histogram'>;
 }
+
+/** How a delivery ended, as the metrics label it. */
+type Settled = 'ack' | 'retry' | 'dead_letter' | 'requeue';
 
 export interface ConsumerStats {
   inFlight: number;
@@ -53,6 +60,8 @@ export class CommandConsumer<N extends CommandName> {
   private readonly stopping = new AbortController();
   private slotFreed: (() => void) | undefined;
   private currentFetch: { stop(): void } | undefined;
+  /** When each in-flight delivery was pulled, for the step duration. */
+  private readonly pulledAt = new WeakMap<JsMsg, number>();
   readonly stats: ConsumerStats = { inFlight: 0, processed: 0, acked: 0, retried: 0, deadLettered: 0 };
 
   constructor(
@@ -101,7 +110,8 @@ export class CommandConsumer<N extends CommandName> {
             msg.nak(0);
             continue;
           }
-          this.track(this.process(msg));
+          this.delivered(msg);
+          this.track(this.traced(msg));
         }
       } catch (error) {
         if (!this.running) break;
@@ -116,6 +126,29 @@ export class CommandConsumer<N extends CommandName> {
     }
   }
 
+  private get labels() {
+    return { step: Commands[this.name].consumer, lane: this.options.lane ?? 'interactive' };
+  }
+
+  private delivered(msg: JsMsg): void {
+    this.pulledAt.set(msg, performance.now());
+    if (msg.info.deliveryCount > 1)
+      this.options.metrics?.counter('quarry_redeliveries_total').inc(this.labels);
+  }
+
+  private settled(msg: JsMsg, outcome: Settled): void {
+    const metrics = this.options.metrics;
+    if (!metrics) return;
+    const { step, lane } = this.labels;
+    metrics.counter('quarry_messages_processed_total').inc({ step, lane, outcome });
+    const pulled = this.pulledAt.get(msg);
+    if (pulled !== undefined) {
+      metrics
+        .histogram('quarry_step_duration_seconds')
+        .observe({ step, outcome }, (performance.now() - pulled) / 1000);
+    }
+  }
+
   private track(p: Promise<void>): void {
     this.inFlight.add(p);
     this.stats.inFlight = this.inFlight.size;
@@ -127,7 +160,23 @@ export class CommandConsumer<N extends CommandName> {
     });
   }
 
-  private async process(msg: JsMsg): Promise<void> {
+  /** One consumer span per delivery: a redelivery is another span of the same trace. */
+  private traced(msg: JsMsg): Promise<void> {
+    return withConsumerSpan(
+      msg.subject,
+      msg.headers?.get(QuarryHeaders.traceparent) || undefined,
+      {
+        [MessagingAttributes.messageId]: msg.headers?.get('Nats-Msg-Id') || `seq-${msg.info.streamSequence}`,
+        [MessagingAttributes.consumerGroup]: this.topology.consumerName(this.name, this.options.lane),
+        [MessagingAttributes.deliveryCount]: msg.info.deliveryCount,
+        [MessagingAttributes.streamSequence]: msg.info.streamSequence,
+        [MessagingAttributes.bodySize]: msg.data.byteLength,
+      },
+      (span) => this.process(msg, span),
+    );
+  }
+
+  private async process(msg: JsMsg, span: Span): Promise<void> {
     const deliveryCount = msg.info.deliveryCount;
     const subject = msg.subject;
     const msgId = msg.headers?.get('Nats-Msg-Id') || undefined;
@@ -143,10 +192,12 @@ export class CommandConsumer<N extends CommandName> {
         undefined,
         { code: 'validation_failed', message: `invalid ${this.name} message: ${String(cause)}` },
         log,
+        span,
       );
       return;
     }
     const typed = payload as Parameters<CommandHandler<N>['handle']>[0];
+    span.setAttributes(jobAttributes(payload));
 
     if (deliveryCount > this.options.maxDeliver) {
       // The previous deliveries ended without an outcome (the worker died or stalled each time).
@@ -158,6 +209,7 @@ export class CommandConsumer<N extends CommandName> {
           message: `no outcome after ${this.options.maxDeliver} deliveries (worker crashed or timed out)`,
         },
         log,
+        span,
       );
       return;
     }
@@ -178,6 +230,8 @@ export class CommandConsumer<N extends CommandName> {
       clearInterval(heartbeat);
     }
     this.stats.processed++;
+    span.setAttribute(MessagingAttributes.outcome, outcome.kind);
+    if (outcome.kind !== 'ack') failSpan(span, new Error(outcome.error.message), outcome.error.code);
 
     switch (outcome.kind) {
       case 'ack':
@@ -187,6 +241,7 @@ export class CommandConsumer<N extends CommandName> {
             log.warn({ err: error }, 'ack not confirmed; message may be redelivered'),
           );
         this.stats.acked++;
+        this.settled(msg, 'ack');
         return;
       case 'retry':
         if (this.abort.signal.aborted && deliveryCount >= this.options.maxDeliver) {
@@ -195,7 +250,7 @@ export class CommandConsumer<N extends CommandName> {
           return;
         }
         if (deliveryCount >= this.options.maxDeliver) {
-          await this.deadLetter(msg, typed, outcome.error, log);
+          await this.deadLetter(msg, typed, outcome.error, log, span);
           return;
         }
         msg.nak(
@@ -203,9 +258,10 @@ export class CommandConsumer<N extends CommandName> {
             retryDelayMs(deliveryCount, this.options.retryBaseDelayMs, this.options.retryMaxDelayMs),
         );
         this.stats.retried++;
+        this.settled(msg, 'retry');
         return;
       case 'dead_letter':
-        await this.deadLetter(msg, typed, outcome.error, log);
+        await this.deadLetter(msg, typed, outcome.error, log, span);
         return;
     }
   }
@@ -256,7 +312,10 @@ export class CommandConsumer<N extends CommandName> {
     payload: Parameters<CommandHandler<N>['handle']>[0] | undefined,
     error: ErrorInfo,
     log: Logger,
+    span: Span,
   ): Promise<void> {
+    span.setAttribute(MessagingAttributes.outcome, 'dead_letter');
+    failSpan(span, new Error(error.message), error.code);
     const originMsgId = msg.headers?.get('Nats-Msg-Id') || `seq-${msg.info.streamSequence}`;
     try {
       await this.publisher.publishRaw(this.topology.dlqSubject(this.name), msg.data, {
@@ -275,11 +334,16 @@ export class CommandConsumer<N extends CommandName> {
       // Could not record the dead letter: leave the message to be redelivered rather than lose it.
       log.error({ err: cause }, 'dead-lettering failed; message will be redelivered');
       msg.nak(this.options.retryBaseDelayMs);
+      this.settled(msg, 'retry');
       return;
     }
     // Called without a reason: NATS 2.9 ignores term(reason) and redelivers.
     msg.term();
     this.stats.deadLettered++;
+    this.settled(msg, 'dead_letter');
+    this.options.metrics
+      ?.counter('quarry_dead_letters_total')
+      .inc({ step: Commands[this.name].consumer, code: error.code });
     log.error({ code: error.code, reason: error.message }, 'message dead-lettered');
   }
 
@@ -298,9 +362,11 @@ export class CommandConsumer<N extends CommandName> {
     } catch (error) {
       log.warn({ err: error }, 'requeue on shutdown failed; leaving the message to be redelivered');
       msg.nak(0);
+      this.settled(msg, 'retry');
       return;
     }
     msg.term();
+    this.settled(msg, 'requeue');
     log.info('requeued on shutdown');
   }
 

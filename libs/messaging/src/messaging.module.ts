@@ -7,6 +7,7 @@ import {
   type DynamicModule,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
+  type OnModuleInit,
 } from '@nestjs/common';
 import { DiscoveryModule, DiscoveryService } from '@nestjs/core';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
@@ -19,11 +20,12 @@ import {
   type Lane,
   type Topology,
 } from '@quarry/contracts';
-import { LOGGER, type Logger } from '@quarry/telemetry';
+import { LOGGER, QUARRY_METRICS, Readiness, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { NatsObjectBlobStore } from './blob-store';
 import { CommandConsumer } from './command-consumer';
 import { connectToNats } from './connection';
+import { collectConsumerLag, ConsumerLagReader, jetStreamConsumerLag } from './consumer-lag';
 import { commandHandledBy, type CommandHandler } from './handler';
 import { OutboxRelay, type OutboxStore } from './outbox-relay';
 import { JetStreamPublisher } from './publisher';
@@ -48,6 +50,11 @@ export interface MessagingModuleOptions {
    * hold their messages through them instead of spending deliveries.
    */
   isOutage?: (error: unknown) => boolean;
+  /**
+   * Whose lag `/metrics` reports: `own` (default) the durable consumers of the commands this app
+   * consumes, both lanes; `all` every durable consumer of the jobs stream (the gateway's overview).
+   */
+  consumerLag?: 'own' | 'all';
 }
 
 export class HandlerWiringError extends Error {
@@ -91,6 +98,7 @@ export class ConsumerHost
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly publisher: JetStreamPublisher,
+    @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -128,6 +136,7 @@ export class ConsumerHost
             isOutage: (error) =>
               (error instanceof QuarryError && error.code === 'dependency_unavailable') ||
               (this.options.isOutage?.(error) ?? false),
+            metrics: this.metrics,
           },
           this.logger.child({ consumer: name, lane }),
         );
@@ -151,6 +160,38 @@ export class ConsumerHost
 
   get stats() {
     return this.consumers.map((c) => c.stats);
+  }
+}
+
+/**
+ * What the messaging layer adds to the process's observability: `/readyz` checks that NATS answers,
+ * and `/metrics` reads the lag of the consumers this app cares about from JetStream.
+ */
+@Injectable()
+export class MessagingObservability implements OnModuleInit {
+  constructor(
+    @Inject(MESSAGING_OPTIONS) private readonly options: MessagingModuleOptions,
+    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
+    @Inject(TOPOLOGY) private readonly topology: Topology,
+    @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly readiness: Readiness,
+  ) {}
+
+  onModuleInit(): void {
+    this.readiness.add('nats', () =>
+      this.nc.isClosed() ? Promise.reject(new Error('connection closed')) : this.nc.flush(),
+    );
+    const own = (Object.keys(this.options.consumes) as CommandName[]).flatMap((name) =>
+      LANES.map((lane) => this.topology.consumerName(name, lane)),
+    );
+    const reader = new ConsumerLagReader(
+      jetStreamConsumerLag(this.nc, {
+        stream: this.topology.jobsStream,
+        ...(this.options.consumerLag === 'all' ? {} : { consumers: own }),
+      }),
+    );
+    collectConsumerLag(this.metrics, reader, this.logger.child({ component: 'consumer-lag' }));
   }
 }
 
@@ -189,19 +230,22 @@ export class MessagingModule {
         },
         {
           provide: OutboxRelay,
-          inject: [options.outboxStore, JetStreamPublisher, LOGGER, APP_CONFIG],
+          inject: [options.outboxStore, JetStreamPublisher, LOGGER, APP_CONFIG, QUARRY_METRICS],
           useFactory: (
             store: OutboxStore,
             publisher: JetStreamPublisher,
             logger: Logger,
             config: AppConfig,
+            metrics: QuarryMetrics,
           ) =>
             new OutboxRelay(store, publisher, logger.child({ component: 'outbox-relay' }), {
               intervalMs: config.outbox.relayIntervalMs,
               graceMs: config.outbox.relayGraceMs,
+              metrics,
             }),
         },
         ConsumerHost,
+        MessagingObservability,
       ],
       exports: [NATS_CONNECTION, TOPOLOGY, BLOB_STORE, JetStreamPublisher, OutboxRelay, ConsumerHost],
     };

@@ -1,3 +1,5 @@
+import { QuarryMetrics } from '@quarry/telemetry';
+import { PromText } from '@quarry/test-kit';
 import pino from 'pino';
 import { OutboxRelay, type OutboxRecord, type OutboxStore } from './outbox-relay';
 import type { MessagePublisher, PublishOptions } from './publisher';
@@ -106,5 +108,23 @@ describe('OutboxRelay', () => {
       1,
     );
     expect(publisher.published.map((p) => p.options.msgId)).toEqual(['m-old']);
+  });
+
+  it('counts the rows it published by path: fast after a commit, sweep for rows left behind', async () => {
+    const store = new FakeStore();
+    const publisher = new FakePublisher();
+    const metrics = new QuarryMetrics({ app: 'gateway', processMetrics: false });
+    const relay = new OutboxRelay(store, publisher, logger, { intervalMs: 10, graceMs: 0, metrics });
+    store.rows = [row('1'), row('2'), row('3')];
+    publisher.failFor.add('m-3');
+
+    await relay.publishNow(store.rows);
+    publisher.failFor.clear();
+    await relay.sweep();
+
+    const scraped = PromText.parse(await metrics.metrics());
+    // A failed publish is not counted; the sweep published that row later.
+    expect(scraped.sum('quarry_outbox_published_total', { path: 'fast' })).toBe(2);
+    expect(scraped.sum('quarry_outbox_published_total', { path: 'sweep' })).toBe(1);
   });
 });

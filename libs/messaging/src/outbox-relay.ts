@@ -1,4 +1,4 @@
-import type { Logger } from '@quarry/telemetry';
+import type { Logger, QuarryMetrics } from '@quarry/telemetry';
 import type { MessagePublisher } from './publisher';
 
 export interface OutboxRecord {
@@ -31,11 +31,21 @@ export class OutboxRelay {
     private readonly store: OutboxStore,
     private readonly publisher: MessagePublisher,
     private readonly logger: Logger,
-    private readonly options: { intervalMs: number; graceMs: number; batchSize?: number },
+    private readonly options: {
+      intervalMs: number;
+      graceMs: number;
+      batchSize?: number;
+      /** Rows published are counted by path (fast, sweep) when given. */
+      metrics?: Pick<QuarryMetrics, 'counter'>;
+    },
   ) {}
 
   /** Never throws: the state is committed, so a failure here only delays a message until the sweep. */
-  async publishNow(records: OutboxRecord[]): Promise<void> {
+  publishNow(records: OutboxRecord[]): Promise<void> {
+    return this.publish(records, 'fast');
+  }
+
+  private async publish(records: OutboxRecord[], path: 'fast' | 'sweep'): Promise<void> {
     const sent: string[] = [];
     const seqs: number[] = [];
     for (const r of records) {
@@ -59,6 +69,7 @@ export class OutboxRelay {
       }
     }
     if (sent.length === 0) return;
+    this.options.metrics?.counter('quarry_outbox_published_total').inc({ path }, sent.length);
     try {
       await this.store.markSent(sent, seqs);
     } catch (error) {
@@ -75,7 +86,7 @@ export class OutboxRelay {
         for (;;) {
           const rows = await this.store.pending(this.options.batchSize ?? 100, this.options.graceMs);
           if (rows.length === 0) break;
-          await this.publishNow(rows);
+          await this.publish(rows, 'sweep');
           total += rows.length;
           if (rows.length < (this.options.batchSize ?? 100)) break;
         }

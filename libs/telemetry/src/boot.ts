@@ -1,7 +1,10 @@
 import type { DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import { loadConfig, type AppConfig } from '@quarry/config';
+import type { AppConfig } from '@quarry/config';
 import { createLogger, NestPinoLogger, type Logger } from './logger';
+import { QuarryMetrics, type QuarryApp } from './metrics';
+import { WorkerOps } from './ops-server';
+import { Readiness } from './readiness';
 
 /**
  * SIGTERM/SIGINT run Nest's shutdown (consumers stop pulling, in-flight work finishes or is handed back
@@ -34,22 +37,34 @@ export function exitCleanlyOnSignals(logger: Logger, close: () => Promise<void>)
 }
 
 /**
- * Boots a worker (a Nest application context without HTTP): config read and validated once, one root
- * logger, shutdown hooks on SIGTERM/SIGINT. A failure to start is logged and exits non-zero so a
- * supervisor restarts the process.
+ * Boots a worker (a Nest application context without HTTP): the config read once by the app's
+ * `instrument.ts` (which also started tracing before anything else was loaded), one root
+ * logger, the process's metrics and an ops server on METRICS_PORT (/metrics, /healthz, /readyz, up
+ * before Nest starts so probes get answers at once), shutdown hooks on SIGTERM/SIGINT. A failure to
+ * start (the port taken, NATS away) is logged and exits non-zero so a supervisor restarts the process.
  */
 export async function bootWorker(
-  app: string,
-  rootModule: (config: AppConfig, logger: Logger) => DynamicModule,
+  app: QuarryApp,
+  config: AppConfig,
+  /** Started by the app's instrument.ts; flushed last so the shutdown's own spans are exported. */
+  tracing: { shutdown(): Promise<void> },
+  rootModule: (config: AppConfig, logger: Logger, metrics: QuarryMetrics) => DynamicModule,
 ): Promise<void> {
-  const config = loadConfig();
   const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, app });
   try {
-    const context = await NestFactory.createApplicationContext(rootModule(config, logger), {
+    const metrics = new QuarryMetrics({ app, logger: logger.child({ component: 'metrics' }) });
+    const ops = await WorkerOps.start({ host: config.http.host, port: config.metrics.port, metrics, logger });
+    const context = await NestFactory.createApplicationContext(rootModule(config, logger, metrics), {
       logger: new NestPinoLogger(logger.child({ component: 'nest' })),
       abortOnError: false,
     });
-    exitCleanlyOnSignals(logger, () => context.close());
+    ops.running(context.get(Readiness));
+    exitCleanlyOnSignals(logger, async () => {
+      ops.stopping();
+      await context.close();
+      await ops.close();
+      await tracing.shutdown();
+    });
     logger.info(`${app} started`);
   } catch (error) {
     logger.fatal({ err: error }, `${app} failed to start`);

@@ -2,5 +2,6 @@ export * from './database';
 export * from './documents';
 export * from './nats';
 export * from './processes';
+export * from './prometheus-text';
 export * from './wait-for';
 export * from './otlp-receiver';

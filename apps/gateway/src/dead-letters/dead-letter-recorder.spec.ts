@@ -2,6 +2,8 @@ import { topology, type ErrorInfo } from '@quarry/contracts';
 import { QuarryHeaders } from '@quarry/messaging';
 import type { NewDeadLetter, OutboxRow } from '@quarry/persistence';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { QuarryMetrics } from '@quarry/telemetry';
+import { PromText } from '@quarry/testing';
 import pino from 'pino';
 import type { DlqMessage } from './dead-letter-message';
 import { DeadLetterRecorder } from './dead-letter-recorder';
@@ -27,6 +29,7 @@ function setup() {
   const failed: { work: unknown; error: ErrorInfo }[] = [];
   const published: OutboxRow[][] = [];
   const seqs = new Set<number>();
+  const metrics = new QuarryMetrics({ app: 'gateway', processMetrics: false });
   const recorder = new DeadLetterRecorder(
     {
       record: (d) => {
@@ -46,8 +49,10 @@ function setup() {
     t,
     {} as NatsConnection,
     pino({ level: 'silent' }),
+    metrics,
   );
-  return { recorder, recorded, failed, published };
+  const scrape = async () => PromText.parse(await metrics.metrics());
+  return { recorder, recorded, failed, published, scrape };
 }
 
 const dlq = (body: unknown, code: string, subject = t.dlqSubject('indexDocument'), seq = 7): DlqMessage => ({
@@ -72,11 +77,16 @@ describe('DeadLetterRecorder.record', () => {
   });
 
   it('fails the document again when recorded twice (a no-op in the repository) and reports no insert', async () => {
-    const { recorder, failed } = setup();
+    const { recorder, failed, scrape } = setup();
     await recorder.record(dlq({ v: 1, ...ids }, 'embedding_failed'));
     const second = await recorder.record(dlq({ v: 1, ...ids }, 'embedding_failed'));
     expect(second.inserted).toBe(false);
     expect(failed).toHaveLength(2);
+    // Counted once, when it was first stored.
+    const recordedTotal = (await scrape()).select('quarry_dead_letters_recorded_total');
+    expect(recordedTotal.map((s) => [s.labels, s.value])).toEqual([
+      [{ app: 'gateway', step: 'index', code: 'embedding_failed' }, 1],
+    ]);
   });
 
   it('records a code it does not know as the document error `internal`', async () => {
@@ -91,5 +101,12 @@ describe('DeadLetterRecorder.record', () => {
     await recorder.record(dlq({ v: 1, ...ids }, 'internal', 'quarry.dlq.jobs.analyze', 8));
     expect(recorded).toHaveLength(2);
     expect(failed).toHaveLength(0);
+  });
+
+  it('labels a dead letter of another producer as step `other` and an unknown code as `internal`', async () => {
+    const { recorder, scrape } = setup();
+    await recorder.record(dlq({ v: 1, ...ids }, 'made_up', 'quarry.dlq.jobs.analyze', 8));
+    const samples = (await scrape()).select('quarry_dead_letters_recorded_total');
+    expect(samples.map((s) => s.labels)).toEqual([{ app: 'gateway', step: 'other', code: 'internal' }]);
   });
 });

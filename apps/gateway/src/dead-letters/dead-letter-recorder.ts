@@ -4,23 +4,34 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { ErrorCodes, uuidv7, type ErrorCode, type ErrorInfo, type Topology } from '@quarry/contracts';
+import {
+  Commands,
+  ErrorCodes,
+  uuidv7,
+  type ErrorCode,
+  type ErrorInfo,
+  type Topology,
+} from '@quarry/contracts';
 import {
   dlqRecorderConsumerName,
   ensureDlqRecorderConsumer,
+  MessagingAttributes,
   NATS_CONNECTION,
   OutboxRelay,
+  QuarryHeaders,
   retryDelayMs,
   TOPOLOGY,
+  withConsumerSpan,
 } from '@quarry/messaging';
 import {
   DeadLettersRepository,
+  finishedJobIn,
   PipelineRepository,
   type DocumentWork,
   type NewDeadLetter,
   type OutboxRow,
 } from '@quarry/persistence';
-import { LOGGER, type Logger } from '@quarry/telemetry';
+import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import { jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { commandOfSubject, parseDeadLetter, type DlqMessage } from './dead-letter-message';
@@ -74,6 +85,7 @@ export class DeadLetterRecorder implements OnApplicationBootstrap, BeforeApplica
     @Inject(TOPOLOGY) private readonly topology: Topology,
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(QUARRY_METRICS) private readonly metrics: Pick<QuarryMetrics, 'counter' | 'jobFinished'>,
   ) {}
 
   /** Stores one dead letter (once, however often it is recorded) and fails the document it names. */
@@ -87,7 +99,14 @@ export class DeadLetterRecorder implements OnApplicationBootstrap, BeforeApplica
       documentId: d.documentId,
       code: d.code,
     });
-    if (result.inserted) log.warn({ command: d.command, reason: d.reason }, 'dead letter recorded');
+    if (result.inserted) {
+      log.warn({ command: d.command, reason: d.reason }, 'dead letter recorded');
+      // Known steps and codes only: another producer's subjects must not become series of their own.
+      this.metrics.counter('quarry_dead_letters_recorded_total').inc({
+        step: d.command in Commands ? Commands[d.command as keyof typeof Commands].consumer : 'other',
+        code: errorCodeOf(d.code),
+      });
+    }
     if (commandOfSubject(this.topology, m.subject) && d.tenantId && d.jobId && d.documentId) {
       const rows = await this.pipeline.failDocument(
         { tenantId: d.tenantId, jobId: d.jobId, documentId: d.documentId },
@@ -95,6 +114,7 @@ export class DeadLetterRecorder implements OnApplicationBootstrap, BeforeApplica
       );
       if (rows.length > 0) log.warn('document failed by the recorder: its worker never did');
       await this.relay.publishNow(rows);
+      this.metrics.jobFinished(finishedJobIn(rows));
     }
     return result;
   }
@@ -147,7 +167,21 @@ export class DeadLetterRecorder implements OnApplicationBootstrap, BeforeApplica
     }
   }
 
-  private async handle(msg: JsMsg): Promise<void> {
+  /** Recorded inside a consumer span of the job's trace: the dead letter shows up next to its failures. */
+  private handle(msg: JsMsg): Promise<void> {
+    return withConsumerSpan(
+      msg.subject,
+      msg.headers?.get(QuarryHeaders.traceparent) || undefined,
+      {
+        [MessagingAttributes.consumerGroup]: dlqRecorderConsumerName(this.topology),
+        [MessagingAttributes.deliveryCount]: msg.info.deliveryCount,
+        [MessagingAttributes.streamSequence]: msg.info.streamSequence,
+      },
+      () => this.recordAndAck(msg),
+    );
+  }
+
+  private async recordAndAck(msg: JsMsg): Promise<void> {
     try {
       await this.record(toDlqMessage(msg));
       msg.ack();

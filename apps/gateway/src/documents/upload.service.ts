@@ -3,7 +3,14 @@ import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import { commandEnvelope, QuarryError, uuidv7, type Lane, type Topology } from '@quarry/contracts';
 import { BLOB_STORE, OutboxRelay, TOPOLOGY, type BlobStore } from '@quarry/messaging';
 import { JobsRepository, type JobView, type NewDocument, type OutboxInsert } from '@quarry/persistence';
-import { currentOrNewTraceparent, LOGGER, parseTraceparent, type Logger } from '@quarry/telemetry';
+import {
+  currentOrNewTraceparent,
+  LOGGER,
+  parseTraceparent,
+  QUARRY_METRICS,
+  type Logger,
+  type QuarryMetrics,
+} from '@quarry/telemetry';
 import type { MultipartFile, Multipart } from '@fastify/multipart';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
@@ -67,6 +74,7 @@ export class UploadService {
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly jobs: JobsRepository,
     private readonly relay: OutboxRelay,
+    @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
   ) {}
 
   /**
@@ -141,6 +149,7 @@ export class UploadService {
     }
     // Committed: from here a failure only delays the message (the relay sweeps the outbox).
     await this.relay.publishNow(result.outbox);
+    this.metrics.counter('quarry_jobs_created_total').inc({ type: result.job.type, lane: result.job.lane });
     this.logger.info({ jobId, tenantId, documents: stored.length, traceparent }, 'job accepted');
     return { job: result.job, created: true };
   }

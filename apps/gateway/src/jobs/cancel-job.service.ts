@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { QuarryError } from '@quarry/contracts';
 import { OutboxRelay } from '@quarry/messaging';
-import { JobsRepository, PipelineRepository, type JobView } from '@quarry/persistence';
-import { LOGGER, type Logger } from '@quarry/telemetry';
+import { finishedJobIn, JobsRepository, PipelineRepository, type JobView } from '@quarry/persistence';
+import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 
 /**
  * Cancels a tenant's active job. The job, its open documents, a job event and the
@@ -16,6 +16,7 @@ export class CancelJobService {
     private readonly jobs: JobsRepository,
     private readonly relay: OutboxRelay,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
   ) {}
 
   async cancel(tenantId: string, jobId: string): Promise<JobView> {
@@ -28,6 +29,7 @@ export class CancelJobService {
     }
     // Committed: a failed publish only delays the event until the relay's sweep.
     await this.relay.publishNow(result.outbox);
+    this.metrics.jobFinished(finishedJobIn(result.outbox));
     this.logger.info(
       { jobId, tenantId, from: result.fromStatus, documents: result.cancelledDocuments },
       'job cancelled',

@@ -1,17 +1,26 @@
 import { QuarryError, topology } from '@quarry/contracts';
 import type { JobView, NewRetryJob, OutboxRow, ReplayResult, RetryJobResult } from '@quarry/persistence';
+import { QuarryMetrics } from '@quarry/telemetry';
+import { PromText } from '@quarry/testing';
 import pino from 'pino';
 import { RetryService } from './retry.service';
 
 const t = topology('quarry');
 const tenantId = '0194f3b0-0000-7000-8000-000000000001';
 const jobId = '0194f3b0-0000-7000-8000-000000000002';
-const job = { id: 'new-job', retryOfJobId: jobId, documents: [] } as unknown as JobView;
+const job = {
+  id: 'new-job',
+  type: 'ingest',
+  lane: 'bulk',
+  retryOfJobId: jobId,
+  documents: [],
+} as unknown as JobView;
 const row = { id: '9' } as OutboxRow;
 
 function service(retry: RetryJobResult, replay: ReplayResult = { kind: 'not_found' }) {
   const inputs: NewRetryJob[] = [];
   const published: OutboxRow[][] = [];
+  const metrics = new QuarryMetrics({ app: 'gateway', processMetrics: false });
   const s = new RetryService(
     {
       createRetryJob: (_id, input) => {
@@ -28,8 +37,14 @@ function service(retry: RetryJobResult, replay: ReplayResult = { kind: 'not_foun
     { publishNow: (rows) => Promise.resolve(void published.push(rows)) },
     t,
     pino({ level: 'silent' }),
+    metrics,
   );
-  return { s, inputs, published };
+  const created = async () =>
+    PromText.parse(await metrics.metrics()).sum('quarry_jobs_created_total', {
+      type: 'ingest',
+      lane: 'bulk',
+    });
+  return { s, inputs, published, created };
 }
 
 const codeOf = (p: Promise<unknown>) =>
@@ -40,11 +55,14 @@ const codeOf = (p: Promise<unknown>) =>
 
 describe('RetryService', () => {
   it('publishes the new job outbox rows after the commit and says whether it was created', async () => {
-    const { s, published } = service({ kind: 'created', job, outbox: [row] });
+    const { s, published, created } = service({ kind: 'created', job, outbox: [row] });
     await expect(s.retryJob(tenantId, jobId, null)).resolves.toEqual({ job, created: true });
     expect(published).toEqual([[row]]);
+    expect(await created()).toBe(1);
     const again = service({ kind: 'existing', job, outbox: [] });
     await expect(again.s.retryJob(tenantId, jobId, 'k')).resolves.toEqual({ job, created: false });
+    // The same Idempotency-Key answers the earlier job: nothing new was accepted.
+    expect(await again.created()).toBe(0);
   });
 
   it('maps a job that cannot be retried to 404 not_found or 409 conflict', async () => {

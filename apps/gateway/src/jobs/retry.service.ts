@@ -8,7 +8,14 @@ import {
   type NewRetryJob,
   type OutboxRow,
 } from '@quarry/persistence';
-import { currentOrNewTraceparent, LOGGER, parseTraceparent, type Logger } from '@quarry/telemetry';
+import {
+  currentOrNewTraceparent,
+  LOGGER,
+  parseTraceparent,
+  QUARRY_METRICS,
+  type Logger,
+  type QuarryMetrics,
+} from '@quarry/telemetry';
 
 /** Ports: the repositories and the outbox relay implement them. */
 export type RetryJobs = Pick<JobsRepository, 'createRetryJob'>;
@@ -36,6 +43,7 @@ export class RetryService {
     @Inject(OutboxRelay) private readonly relay: OutboxPublisher,
     @Inject(TOPOLOGY) private readonly topology: Topology,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(QUARRY_METRICS) private readonly metrics: Pick<QuarryMetrics, 'counter'>,
   ) {}
 
   /** A new job with copies of the failed documents of a `failed` or `completed_with_failures` job. */
@@ -55,6 +63,7 @@ export class RetryService {
     // Committed: from here a failure only delays the commands (the relay sweeps the outbox).
     await this.relay.publishNow(r.outbox);
     if (r.kind === 'created') {
+      this.jobCreated(r.job);
       this.logger.info(
         { jobId: r.job.id, retryOf: jobId, tenantId, documents: r.job.documents.length },
         'job retried',
@@ -91,12 +100,17 @@ export class RetryService {
     }
     await this.relay.publishNow(r.outbox);
     if (r.kind === 'replayed') {
+      this.jobCreated(r.job);
       this.logger.info(
         { jobId: r.job.id, deadLetterId, retryOf: r.job.retryOfJobId, replays: r.deadLetter.replayCount },
         'dead letter replayed',
       );
     }
     return { job: r.job, created: r.kind === 'replayed' };
+  }
+
+  private jobCreated(job: JobView): void {
+    this.metrics.counter('quarry_jobs_created_total').inc({ type: job.type, lane: job.lane });
   }
 
   private newJob(tenantId: string, idempotencyKey: string | null): NewRetryJob {

@@ -8,7 +8,7 @@ import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import type { Topology } from '@quarry/contracts';
 import { BLOB_STORE, NATS_CONNECTION, OutboxRelay, TOPOLOGY, type BlobStore } from '@quarry/messaging';
 import { MaintenanceRepository, PipelineRepository, PRISMA, type PrismaClient } from '@quarry/persistence';
-import { LOGGER, type Logger } from '@quarry/telemetry';
+import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { LEADER_LOCK, leaderLockKey, PgAdvisoryLeaderLock, type LeaderLock } from './leader-lock';
 import { MaintenanceScheduler } from './maintenance.scheduler';
@@ -55,7 +55,15 @@ class MaintenanceLifecycle implements OnApplicationBootstrap, BeforeApplicationS
     },
     {
       provide: StuckJobSweeper,
-      inject: [MaintenanceRepository, PipelineRepository, WORK_QUEUE_PROBE, OutboxRelay, APP_CONFIG, LOGGER],
+      inject: [
+        MaintenanceRepository,
+        PipelineRepository,
+        WORK_QUEUE_PROBE,
+        OutboxRelay,
+        APP_CONFIG,
+        LOGGER,
+        QUARRY_METRICS,
+      ],
       useFactory: (
         store: MaintenanceRepository,
         pipeline: PipelineRepository,
@@ -63,6 +71,7 @@ class MaintenanceLifecycle implements OnApplicationBootstrap, BeforeApplicationS
         relay: OutboxRelay,
         config: AppConfig,
         logger: Logger,
+        metrics: QuarryMetrics,
       ) =>
         new StuckJobSweeper(
           store,
@@ -71,6 +80,7 @@ class MaintenanceLifecycle implements OnApplicationBootstrap, BeforeApplicationS
           relay,
           { stallAfterMs: config.maintenance.stallAfterMs, maxRedrives: config.maintenance.maxRedrives },
           logger.child({ component: 'stuck-job-sweeper' }),
+          metrics,
         ),
     },
     {

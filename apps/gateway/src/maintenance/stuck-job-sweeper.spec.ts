@@ -1,7 +1,8 @@
 import { uuidv7, type ErrorInfo } from '@quarry/contracts';
 import type { OutboxRecord } from '@quarry/messaging';
 import type { OpenDocumentCommand, OutboxRow, RedriveResult, StalledJob } from '@quarry/persistence';
-import { createLogger } from '@quarry/telemetry';
+import { createLogger, QuarryMetrics } from '@quarry/telemetry';
+import { PromText } from '@quarry/testing';
 import { StuckJobSweeper } from './stuck-job-sweeper';
 import type { WorkQueueProbe } from './work-queue-probe';
 
@@ -26,6 +27,7 @@ class Fakes {
   readonly redrives: { jobId: string; lost: string[]; max: number }[] = [];
   readonly failed: { documentId: string; error: ErrorInfo }[] = [];
   readonly published: string[] = [];
+  readonly metrics = new QuarryMetrics({ app: 'gateway', processMetrics: false });
   /** seq → still in the stream; a missing seq throws (NATS away). */
   readonly queued = new Map<number, boolean>();
 
@@ -72,7 +74,12 @@ class Fakes {
       this.relay,
       { stallAfterMs: 1000, maxRedrives },
       logger,
+      this.metrics,
     );
+  }
+
+  async scrape(): Promise<PromText> {
+    return PromText.parse(await this.metrics.metrics());
   }
 
   job(documents: OpenDocumentCommand[], redrives = 0): StalledJob {
@@ -134,6 +141,8 @@ describe('StuckJobSweeper', () => {
     ]);
     expect(f.published).toEqual(['r1']);
     expect(f.failed).toEqual([]);
+    // One command re-published (the fake's redrive returns one row).
+    expect((await f.scrape()).sum('quarry_stalled_jobs_redriven_total')).toBe(1);
   });
 
   it('fails the lost documents with `stalled` once the job’s re-drives are exhausted', async () => {
@@ -156,6 +165,35 @@ describe('StuckJobSweeper', () => {
       },
     ]);
     expect(f.published).toEqual([`failed-${lost.documentId}`]);
+    expect((await f.scrape()).sum('quarry_stalled_jobs_redriven_total')).toBe(0);
+  });
+
+  it('counts the job the stalled failure finished, with its duration', async () => {
+    const f = new Fakes();
+    f.queued.set(2, false);
+    const lost = doc(sent(2));
+    f.job([lost], 3);
+    f.redriveResult = { outcome: 'exhausted', redrives: 3 };
+    const createdAt = new Date('2026-01-01T00:00:00Z');
+    f.pipeline.failDocument = (work: { documentId: string }) =>
+      Promise.resolve([
+        {
+          ...outboxRow(`failed-${work.documentId}`),
+          finishedJob: {
+            jobId: 'j',
+            type: 'ingest',
+            status: 'failed',
+            createdAt,
+            finishedAt: new Date(createdAt.getTime() + 90_000),
+          },
+        },
+      ]);
+
+    await f.sweeper(3).sweep();
+
+    const scraped = await f.scrape();
+    expect(scraped.sum('quarry_jobs_finished_total', { type: 'ingest', status: 'failed' })).toBe(1);
+    expect(scraped.sum('quarry_job_duration_seconds_sum', { status: 'failed' })).toBe(90);
   });
 
   it('does nothing when the job moved on while the sweeper looked', async () => {
@@ -202,6 +240,7 @@ describe('StuckJobSweeper', () => {
       f.relay,
       { stallAfterMs: 1000, maxRedrives: 3, batchSize: 2 },
       logger,
+      f.metrics,
     );
 
     const seen = [];

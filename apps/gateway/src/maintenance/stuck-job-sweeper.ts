@@ -1,12 +1,13 @@
 import type { ErrorInfo } from '@quarry/contracts';
 import type { OutboxRelay } from '@quarry/messaging';
-import type {
-  MaintenanceRepository,
-  OpenDocumentCommand,
-  PipelineRepository,
-  StalledJob,
+import {
+  finishedJobIn,
+  type MaintenanceRepository,
+  type OpenDocumentCommand,
+  type PipelineRepository,
+  type StalledJob,
 } from '@quarry/persistence';
-import type { Logger } from '@quarry/telemetry';
+import type { Logger, QuarryMetrics } from '@quarry/telemetry';
 import type { WorkQueueProbe } from './work-queue-probe';
 
 export interface SweeperOptions {
@@ -62,6 +63,7 @@ export class StuckJobSweeper {
     private readonly relay: Publisher,
     private readonly options: SweeperOptions,
     private readonly logger: Logger,
+    private readonly metrics: Pick<QuarryMetrics, 'counter' | 'jobFinished'>,
   ) {}
 
   async sweep(): Promise<SweepReport> {
@@ -100,6 +102,7 @@ export class StuckJobSweeper {
     if (result.outcome === 'redriven') {
       await this.relay.publishNow(result.outbox);
       this.stats.redrivenDocuments += result.outbox.length;
+      this.metrics.counter('quarry_stalled_jobs_redriven_total').inc({}, result.outbox.length);
       this.logger.warn(
         {
           jobId: job.id,
@@ -122,6 +125,7 @@ export class StuckJobSweeper {
       );
       await this.relay.publishNow(rows);
       this.stats.stalledDocuments++;
+      this.metrics.jobFinished(finishedJobIn(rows));
     }
     this.logger.warn(
       { jobId: job.id, redrives: result.redrives, documents: lost.map((d) => d.documentId) },

@@ -8,7 +8,15 @@ import {
 } from '@quarry/contracts';
 import type { PrismaClient } from '../generated/prisma/client';
 import { appendJobEvent, insertOutbox, type Tx } from './sql';
-import type { Claim, ChunkInput, DocumentWork, OutboxInsert, OutboxRow, PageInput } from './types';
+import type {
+  Claim,
+  ChunkInput,
+  DocumentWork,
+  FinishedJob,
+  OutboxInsert,
+  OutboxRow,
+  PageInput,
+} from './types';
 
 const ACTIVE_JOB = ['queued', 'running'] as const;
 
@@ -51,6 +59,14 @@ export type IndexingReuse =
   | { outcome: 'none' }
   | { outcome: 'stale' }
   | { outcome: 'reused'; fromDocumentId: string; chunkCount: number; outbox: OutboxRow[] };
+
+/**
+ * The job a state-machine call finished, if it finished one: every call that can end a job returns
+ * the rows of its final event, and only that row carries it (see `OutboxRow.finishedJob`).
+ */
+export function finishedJobIn(rows: readonly OutboxRow[] | null | undefined): FinishedJob | undefined {
+  return rows?.find((r) => r.finishedJob)?.finishedJob;
+}
 
 /**
  * The job state machine as seen by the workers. Every transition is a conditional UPDATE on the
@@ -355,15 +371,22 @@ export class PipelineRepository {
   async cancelJob(tenantId: string, jobId: string): Promise<CancelJobResult> {
     return this.prisma.$transaction(async (tx) => {
       const [job] = await tx.$queryRaw<
-        { status: JobStatus; type: string; trace_id: string | null; traceparent: string | null }[]
+        {
+          status: JobStatus;
+          type: string;
+          trace_id: string | null;
+          traceparent: string | null;
+          created_at: Date;
+        }[]
       >`
-        SELECT status::text AS status, type, trace_id, traceparent FROM jobs
+        SELECT status::text AS status, type, trace_id, traceparent, created_at FROM jobs
         WHERE id = ${jobId}::uuid AND tenant_id = ${tenantId}::uuid FOR UPDATE`;
       if (!job) return { outcome: 'not_found' } as const;
-      const moved = await tx.$executeRaw`
+      const [moved] = await tx.$queryRaw<{ finished_at: Date }[]>`
         UPDATE jobs SET status = 'cancelled', finished_at = now(), updated_at = now(), heartbeat_at = now()
-        WHERE id = ${jobId}::uuid AND status IN ('queued', 'running')`;
-      if (moved === 0) return { outcome: 'terminal', status: job.status } as const;
+        WHERE id = ${jobId}::uuid AND status IN ('queued', 'running')
+        RETURNING finished_at`;
+      if (!moved) return { outcome: 'terminal', status: job.status } as const;
       const cancelled = await tx.$executeRaw`
         UPDATE documents SET status = 'cancelled', updated_at = now()
         WHERE job_id = ${jobId}::uuid AND status NOT IN ('indexed', 'failed', 'cancelled')`;
@@ -392,16 +415,25 @@ export class PipelineRepository {
         documents: { total: counts?.total ?? 0, succeeded: counts?.ok ?? 0, failed: counts?.failed ?? 0 },
         ...(job.trace_id ? { traceId: job.trace_id } : {}),
       };
-      const outbox = await insertOutbox(tx, [
+      const outbox = withFinishedJob(
+        await insertOutbox(tx, [
+          {
+            tenantId,
+            jobId,
+            subject: this.topology.eventSubject('cancelled'),
+            msgId: MessageIds.jobEvent(jobId, 'cancelled'),
+            payload: event,
+            headers: job.traceparent ? { traceparent: job.traceparent } : {},
+          },
+        ]),
         {
-          tenantId,
           jobId,
-          subject: this.topology.eventSubject('cancelled'),
-          msgId: MessageIds.jobEvent(jobId, 'cancelled'),
-          payload: event,
-          headers: job.traceparent ? { traceparent: job.traceparent } : {},
+          type: job.type,
+          status: 'cancelled',
+          createdAt: job.created_at,
+          finishedAt: moved.finished_at,
         },
-      ]);
+      );
       return { outcome: 'cancelled', fromStatus: job.status, cancelledDocuments: cancelled, outbox } as const;
     });
   }
@@ -457,6 +489,8 @@ export class PipelineRepository {
         trace_id: string | null;
         traceparent: string | null;
         from_status: string;
+        created_at: Date;
+        finished_at: Date;
       }[]
     >`
       WITH prev AS (SELECT status::text AS status FROM jobs WHERE id = ${jobId}::uuid)
@@ -465,7 +499,8 @@ export class PipelineRepository {
              progress = jsonb_build_object('step', 'index', 'done', ${counts.ok + counts.failed}::int, 'total', ${counts.total}::int)
       FROM prev
       WHERE jobs.id = ${jobId}::uuid AND jobs.status IN ('queued', 'running')
-      RETURNING jobs.tenant_id, jobs.type, jobs.trace_id, jobs.traceparent, prev.status AS from_status`;
+      RETURNING jobs.tenant_id, jobs.type, jobs.trace_id, jobs.traceparent, prev.status AS from_status,
+                jobs.created_at, jobs.finished_at`;
     const job = done[0];
     if (!job) return [];
     await appendJobEvent(tx, {
@@ -493,7 +528,7 @@ export class PipelineRepository {
       ...(errorWithCode ? { error: { code: errorWithCode.code, message: errorWithCode.message } } : {}),
       ...(job.trace_id ? { traceId: job.trace_id } : {}),
     };
-    return insertOutbox(tx, [
+    const rows = await insertOutbox(tx, [
       {
         tenantId: job.tenant_id,
         jobId,
@@ -503,6 +538,13 @@ export class PipelineRepository {
         headers: job.traceparent ? { traceparent: job.traceparent } : {},
       },
     ]);
+    return withFinishedJob(rows, {
+      jobId,
+      type: job.type,
+      status: final,
+      createdAt: job.created_at,
+      finishedAt: job.finished_at,
+    });
   }
 
   /** A failed job reports its first document's error code, so clients see `corrupt_pdf`, not a generic code. */
@@ -524,4 +566,9 @@ export function toVectorLiteral(v: Float32Array | number[]): string {
   let s = '[';
   for (let i = 0; i < v.length; i++) s += (i ? ',' : '') + (Number.isFinite(v[i]) ? String(v[i]) : '0');
   return `${s}]`;
+}
+
+/** Marks the final event's row (the only row these calls insert) with the job it finished. */
+function withFinishedJob(rows: OutboxRow[], job: FinishedJob): OutboxRow[] {
+  return rows.map((r, i) => (i === 0 ? { ...r, finishedJob: job } : r));
 }

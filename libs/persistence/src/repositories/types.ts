@@ -18,6 +18,21 @@ export interface OutboxInsert {
 
 export interface OutboxRow extends OutboxInsert {
   id: string;
+  /**
+   * Only on the row of a job's final event, and never stored: the job the transaction that returned
+   * this row finished, so its caller counts it (metrics) once, in the process that finished it.
+   */
+  finishedJob?: FinishedJob;
+}
+
+/** A job that reached its final status (succeeded, completed_with_failures, failed, cancelled). */
+export interface FinishedJob {
+  jobId: string;
+  type: string;
+  status: JobStatus;
+  /** When the job was accepted. */
+  createdAt: Date;
+  finishedAt: Date;
 }
 
 export interface DocumentView {

@@ -1,0 +1,111 @@
+import { MessageIds, topology, type CommandName, type Lane, type Topology } from '@quarry/contracts';
+import { QuarryMetrics } from '@quarry/telemetry';
+import { PromText, TEST_NATS_URL, testNamespaceName } from '@quarry/test-kit';
+import { jetstream } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { randomUUID } from 'node:crypto';
+import pino from 'pino';
+import { collectConsumerLag, ConsumerLagReader, jetStreamConsumerLag } from './consumer-lag';
+import { deprovisionJetStream, provisionJetStream } from './provisioning';
+import { JetStreamPublisher } from './publisher';
+
+// Consumer lag read from the real JetStream, in a namespace of its own: commands published and not
+// consumed are the consumers' pending count.
+
+const logger = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
+
+let nc: NatsConnection;
+let t: Topology;
+
+beforeAll(async () => {
+  t = topology(testNamespaceName('lag'));
+  nc = await connect({ servers: TEST_NATS_URL });
+  await provisionJetStream(nc, t, {
+    ackWaitMs: 30_000,
+    maxDeliver: 3,
+    duplicateWindowMs: 120_000,
+    eventsMaxAgeMs: 3_600_000,
+    dlqMaxAgeMs: 3_600_000,
+    maxAckPending: { ingestDocument: 16, indexDocument: 16 },
+  });
+  const publisher = new JetStreamPublisher(nc);
+  const send = async (name: CommandName, lane: Lane, n: number) => {
+    for (let i = 0; i < n; i++) {
+      const c = { v: 1, jobId: randomUUID(), tenantId: randomUUID(), documentId: randomUUID(), lane };
+      await publisher.publish(t.commandSubject(name, lane), c, {
+        msgId: MessageIds.command(name, c.jobId, c.documentId),
+      });
+    }
+  };
+  await send('ingestDocument', 'interactive', 3);
+  await send('ingestDocument', 'bulk', 2);
+  await send('indexDocument', 'interactive', 1);
+});
+
+afterAll(async () => {
+  await deprovisionJetStream(nc, t);
+  await nc.drain();
+});
+
+function scraper(source: ReturnType<typeof jetStreamConsumerLag>) {
+  const metrics = new QuarryMetrics({ app: 'ingest-worker', processMetrics: false });
+  collectConsumerLag(metrics, new ConsumerLagReader(source, { cacheMs: 0 }), logger);
+  return async () => PromText.parse(await metrics.metrics());
+}
+
+describe('consumer lag from JetStream', () => {
+  it('reports the pending count of a worker’s own consumers, both lanes, and nothing else', async () => {
+    const own = [t.consumerName('ingestDocument', 'interactive'), t.consumerName('ingestDocument', 'bulk')];
+    const scrape = scraper(jetStreamConsumerLag(nc, { stream: t.jobsStream, consumers: own }));
+
+    const text = await scrape();
+    const pending = text.select('quarry_consumer_pending_messages');
+    expect(pending.map((s) => [s.labels['stream'], s.labels['consumer'], s.value])).toEqual([
+      [t.jobsStream, own[0], 3],
+      [t.jobsStream, own[1], 2],
+    ]);
+    expect(text.sum('quarry_consumer_ack_pending_messages')).toBe(0);
+  });
+
+  it('reports every durable consumer of the stream for the gateway, and ack-pending once pulled', async () => {
+    const scrape = scraper(jetStreamConsumerLag(nc, { stream: t.jobsStream }));
+    const index = t.consumerName('indexDocument', 'interactive');
+
+    const before = await scrape();
+    expect(
+      before
+        .select('quarry_consumer_pending_messages')
+        .map((s) => s.labels['consumer'])
+        .sort(),
+    ).toEqual(
+      [
+        t.consumerName('indexDocument', 'bulk'),
+        index,
+        t.consumerName('ingestDocument', 'bulk'),
+        t.consumerName('ingestDocument', 'interactive'),
+      ].sort(),
+    );
+    expect(before.sum('quarry_consumer_pending_messages', { consumer: index })).toBe(1);
+
+    // Pulled and not acknowledged: no longer pending, but ack-pending.
+    const consumer = await jetstream(nc).consumers.get(t.jobsStream, index);
+    const msg = await consumer.next({ expires: 2000 });
+    expect(msg).not.toBeNull();
+    const after = await scrape();
+    expect(after.sum('quarry_consumer_pending_messages', { consumer: index })).toBe(0);
+    expect(after.sum('quarry_consumer_ack_pending_messages', { consumer: index })).toBe(1);
+    msg?.nak();
+  });
+
+  it('keeps /metrics answering when NATS is gone, without the lag series', async () => {
+    const gone = await connect({ servers: TEST_NATS_URL });
+    await gone.close();
+    const scrape = scraper(jetStreamConsumerLag(gone, { stream: t.jobsStream, timeoutMs: 500 }));
+
+    const started = Date.now();
+    const text = await scrape();
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(text.has('quarry_build_info')).toBe(true);
+    expect(text.has('quarry_consumer_pending_messages')).toBe(false);
+  });
+});
