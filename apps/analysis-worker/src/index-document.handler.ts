@@ -3,14 +3,15 @@ import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import { QuarryError, type ErrorInfo, type IndexDocumentCommand } from '@quarry/contracts';
 import {
   CANCELLATION_WATCH,
-  HandlesCommand,
-  NO_CANCELLATION_WATCH,
-  Outcome,
-  OutboxRelay,
   type CancellationWatch,
   type CommandHandler,
   type DeliveryContext,
   type HandlerOutcome,
+  HandlesCommand,
+  markDocumentFailedInTrace,
+  NO_CANCELLATION_WATCH,
+  OutboxRelay,
+  Outcome,
 } from '@quarry/messaging';
 import { finishedJobIn, PipelineRepository, type ChunkInput, type OutboxRow } from '@quarry/persistence';
 import { chunkPages, type EmbeddingProvider } from '@quarry/retrieval';
@@ -111,6 +112,7 @@ export class IndexDocumentHandler implements CommandHandler<'indexDocument'> {
     this.metrics
       .counter('quarry_documents_processed_total')
       .inc({ step: 'index', result: 'failed', code: error.code });
+    markDocumentFailedInTrace(error.code, error.message);
     this.metrics.jobFinished(finishedJobIn(rows));
   }
 

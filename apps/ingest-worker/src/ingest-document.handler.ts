@@ -11,18 +11,19 @@ import {
 } from '@quarry/contracts';
 import {
   BLOB_STORE,
-  CANCELLATION_WATCH,
-  HandlesCommand,
-  JobCancelledError,
-  NO_CANCELLATION_WATCH,
-  Outcome,
-  OutboxRelay,
-  TOPOLOGY,
   type BlobStore,
+  CANCELLATION_WATCH,
   type CancellationWatch,
   type CommandHandler,
   type DeliveryContext,
   type HandlerOutcome,
+  HandlesCommand,
+  JobCancelledError,
+  markDocumentFailedInTrace,
+  NO_CANCELLATION_WATCH,
+  OutboxRelay,
+  Outcome,
+  TOPOLOGY,
 } from '@quarry/messaging';
 import { finishedJobIn, PipelineRepository, type DocumentWork } from '@quarry/persistence';
 import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
@@ -147,6 +148,7 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
     this.metrics
       .counter('quarry_documents_processed_total')
       .inc({ step: 'ingest', result: 'failed', code: error.code });
+    markDocumentFailedInTrace(error.code, error.message);
     // The last open document failing finishes the job (failed or completed_with_failures).
     this.metrics.jobFinished(finishedJobIn(rows));
   }

@@ -39,12 +39,20 @@ describe('OTLP export from the running apps', () => {
     expect(job.status).toBe('succeeded');
     const ns = stack.ns.topology;
 
+    // Each process exports in its own batches: wait until every step's spans have arrived.
+    const expected = [
+      `publish ${ns.commandSubject('ingestDocument')}`,
+      `process ${ns.commandSubject('ingestDocument')}`,
+      `publish ${ns.commandSubject('indexDocument')}`,
+      `process ${ns.commandSubject('indexDocument')}`,
+      `publish ${ns.eventSubject('completed')}`,
+    ];
     const spans = await waitFor(
       () => {
         const found = receiver.jsonSpans().filter((s) => s.traceId === job.traceId);
-        return found.some((s) => s.name === `publish ${ns.eventSubject('completed')}`) ? found : undefined;
+        return expected.every((name) => found.some((s) => s.name === name)) ? found : undefined;
       },
-      { timeoutMs: 15_000, description: 'the completion span exported' },
+      { timeoutMs: 15_000, description: 'every step of the job exported' },
     );
     const services = (name: string) => new Set(spans.filter((s) => s.name === name).map((s) => s.service));
     expect(services(`publish ${ns.commandSubject('ingestDocument')}`)).toEqual(new Set(['gateway']));

@@ -81,5 +81,6 @@ export function jobAttributes(payload: unknown): Attributes {
   const attributes: Attributes = {};
   if (typeof p['jobId'] === 'string') attributes[MessagingAttributes.jobId] = p['jobId'];
   if (typeof p['documentId'] === 'string') attributes[MessagingAttributes.documentId] = p['documentId'];
+  if (typeof p['tenantId'] === 'string') attributes[MessagingAttributes.tenantId] = p['tenantId'];
   return attributes;
 }

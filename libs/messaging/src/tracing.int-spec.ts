@@ -16,7 +16,7 @@ import { CommandConsumer } from './command-consumer';
 import { Outcome, type CommandHandler, type HandlerOutcome } from './handler';
 import { deprovisionJetStream, provisionJetStream } from './provisioning';
 import { JetStreamPublisher } from './publisher';
-import { MessagingAttributes } from './tracing';
+import { markDocumentFailedInTrace, MessagingAttributes, withConsumerSpan } from './tracing';
 
 const logger = pino({ level: 'silent' });
 const exporter = new InMemorySpanExporter();
@@ -155,5 +155,15 @@ describe('messaging spans on real JetStream', () => {
     const [span] = exporter.getFinishedSpans();
     expect(span?.spanContext().traceId).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
     expect(parentOf(span!)).toBe('00f067aa0ba902b7');
+  });
+
+  it('marks the delivery failed when its document fails although the message is acked', async () => {
+    await withConsumerSpan('qt.jobs.ingest', undefined, {}, () => {
+      markDocumentFailedInTrace('corrupt_pdf', 'no PDF trailer');
+      return Promise.resolve();
+    });
+    const [span] = exporter.getFinishedSpans();
+    expect(span?.attributes[MessagingAttributes.errorCode]).toBe('corrupt_pdf');
+    expect(span?.status).toEqual({ code: 2, message: 'no PDF trailer' });
   });
 });

@@ -133,3 +133,14 @@ export function failSpan(span: Span, error: unknown, code?: string): void {
     message: error instanceof Error ? error.message : String(error),
   });
 }
+
+/**
+ * Marks the active delivery's span as the failure of its document. The message itself is acked
+ * (the failure is recorded, nothing to retry), so without this the trace would show a healthy step.
+ */
+export function markDocumentFailedInTrace(code: string, message: string): void {
+  const span = trace.getActiveSpan();
+  if (!span) return;
+  span.setAttribute(MessagingAttributes.errorCode, code);
+  span.setStatus({ code: SpanStatusCode.ERROR, message });
+}
