@@ -1,6 +1,7 @@
 // Compiles apps/, libs/, bench/ and e2e/ (tests excluded) to dist/ with SWC, keeping the source tree's layout so
 // `@quarry/*` imports become relative paths that resolve inside dist/. Takes a few seconds.
 import { transformFile } from '@swc/core';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -27,9 +28,12 @@ const started = Date.now();
 const out = path.join(root, 'dist');
 await rm(out, { recursive: true, force: true });
 const files = [];
-// e2e/ is built for the scripts its tests start as processes of their own (the one-process trace harness).
-for (const top of ['apps', 'libs', 'bench', 'e2e'])
+// e2e/ is built for the scripts its tests start as processes of their own (the one-process trace
+// harness). A folder that is absent (the Docker image copies no e2e sources) is skipped.
+for (const top of ['apps', 'libs', 'bench', 'e2e']) {
+  if (!existsSync(path.join(root, top))) continue;
   for await (const f of walk(path.join(root, top))) files.push(f);
+}
 
 const options = swcOptions({ sourceMaps: true });
 let i = 0;
