@@ -85,3 +85,18 @@ describe('root sampling', () => {
     await tracing.shutdown();
   });
 });
+
+describe('shutdown', () => {
+  it('unhooks the instrumentations, so a later start in the same process patches only once', async () => {
+    const quiet = config({ url: 'http://127.0.0.1:9/v1/traces', exporter: 'none' });
+    await startTracing({ app: 'first', config: quiet }).shutdown();
+    const second = startTracing({ app: 'second', config: quiet });
+    // @fastify/otel decorates every new Fastify instance from a process-wide channel; a hook left over
+    // from the first start would decorate it twice and throw.
+    const { default: fastify } = await import('fastify');
+    const app = fastify();
+    await expect(app.ready()).resolves.toBeDefined();
+    await app.close();
+    await second.shutdown();
+  });
+});

@@ -56,6 +56,23 @@ export function startTracing(options: StartTracingOptions): TracingHandle {
   }
   if (options.diagLogger) diag.setLogger(options.diagLogger, DiagLogLevel.WARN);
 
+  const instrumentations = [
+    new HttpInstrumentation({
+      ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.has((req.url ?? '').split('?')[0] ?? ''),
+    }),
+    // Fewer spans per request (measured: 46 per upload with everything on, +23 % gateway CPU; see
+    // bench/results): the route handler span stays, one span per Fastify hook plugin, pool
+    // checkouts and Prisma's compile/serialize phases go. Queries keep both the Prisma operation
+    // and the pg statement (the SQL as sent).
+    new FastifyOtelInstrumentation({
+      registerOnInitialization: true,
+      ignorePaths: ({ url }) => UNTRACED_PATHS.has(url),
+      instrumentHooks: false,
+    }),
+    new NestInstrumentation(),
+    new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
+    new PrismaInstrumentation({ ignoreSpanTypes: ['prisma:client:serialize', 'prisma:client:compile'] }),
+  ];
   const sdk = new NodeSDK({
     serviceName: options.config.serviceName ?? options.app,
     sampler: new ParentBasedSampler({ root: new UnitOfWorkRootSampler() }),
@@ -63,28 +80,14 @@ export function startTracing(options: StartTracingOptions): TracingHandle {
     // Quarry's metrics are Prometheus text (prom-client) and its logs go to stdout; the SDK only traces.
     metricReaders: [],
     logRecordProcessors: [],
-    instrumentations: [
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.has((req.url ?? '').split('?')[0] ?? ''),
-      }),
-      // Fewer spans per request (measured: 46 per upload with everything on, +23 % gateway CPU; see
-      // bench/results): the route handler span stays, one span per Fastify hook plugin, pool
-      // checkouts and Prisma's compile/serialize phases go. Queries keep both the Prisma operation
-      // and the pg statement (the SQL as sent).
-      new FastifyOtelInstrumentation({
-        registerOnInitialization: true,
-        ignorePaths: ({ url }) => UNTRACED_PATHS.has(url),
-        instrumentHooks: false,
-      }),
-      new NestInstrumentation(),
-      new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
-      new PrismaInstrumentation({ ignoreSpanTypes: ['prisma:client:serialize', 'prisma:client:compile'] }),
-    ],
+    instrumentations,
   });
   sdk.start();
   const handle: TracingHandle = {
     shutdown: async () => {
       await sdk.shutdown();
+      // Unpatched and unsubscribed (@fastify/otel listens on a process-wide diagnostics channel).
+      for (const instrumentation of instrumentations) instrumentation.disable();
       // Unregistered so that a later start in the same process (tests) registers afresh.
       trace.disable();
       context.disable();
