@@ -1,8 +1,8 @@
-import { QuarryError, topology, type Topology } from '@quarry/contracts';
-import { TEST_NATS_URL, testNamespaceName } from '@quarry/test-kit';
+import { QuarryError, type Topology } from '@quarry/contracts';
+import { TEST_NATS_URL } from '@quarry/test-kit';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { NatsObjectBlobStore } from './blob-store';
-import { deprovisionJetStream, provisionJetStream } from './provisioning';
+import { provisionTestJetStream, type TestJetStream } from './__fixtures__/jetstream';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
 const streamOf = (chunks: Uint8Array[], error?: Error) =>
@@ -18,23 +18,20 @@ const streamOf = (chunks: Uint8Array[], error?: Error) =>
 describe('NatsObjectBlobStore on real JetStream', () => {
   let t: Topology;
   let nc: NatsConnection;
+  let jetStream: TestJetStream;
 
   beforeAll(async () => {
-    t = topology(testNamespaceName('blobs'));
-    nc = await connect({ servers: TEST_NATS_URL });
-    await provisionJetStream(nc, t, {
-      ackWaitMs: 2000,
-      maxDeliver: 3,
+    jetStream = await provisionTestJetStream('blobs', {
       duplicateWindowMs: 60_000,
       eventsMaxAgeMs: 60_000,
       dlqMaxAgeMs: 60_000,
       maxAckPending: { ingestDocument: 4, indexDocument: 4 },
     });
+    ({ nc, t } = jetStream);
   });
 
   afterAll(async () => {
-    await deprovisionJetStream(nc, t);
-    await nc.close();
+    await jetStream.remove();
   });
 
   it('stores, reads and deletes bytes', async () => {

@@ -1,18 +1,12 @@
-import {
-  MessageIds,
-  QuarryError,
-  topology,
-  type IngestDocumentCommand,
-  type Topology,
-} from '@quarry/contracts';
-import { TEST_NATS_URL, testNamespaceName, waitFor } from '@quarry/test-kit';
+import { MessageIds, QuarryError, type IngestDocumentCommand, type Topology } from '@quarry/contracts';
+import { waitFor } from '@quarry/test-kit';
 import { jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { type NatsConnection } from '@nats-io/transport-node';
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { CommandConsumer } from './command-consumer';
 import { Outcome, type CommandHandler, type DeliveryContext, type HandlerOutcome } from './handler';
-import { deprovisionJetStream, provisionJetStream } from './provisioning';
+import { provisionTestJetStream, type TestJetStream } from './__fixtures__/jetstream';
 import { JetStreamPublisher } from './publisher';
 
 const logger = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
@@ -38,29 +32,25 @@ class OutageHandler implements CommandHandler<'ingestDocument'> {
 
 describe('CommandConsumer through a dependency outage', () => {
   let nc: NatsConnection;
+  let jetStream: TestJetStream;
   let t: Topology;
   let publisher: JetStreamPublisher;
   let consumer: CommandConsumer<'ingestDocument'> | undefined;
 
   beforeEach(async () => {
-    t = topology(testNamespaceName('outage'));
-    nc = await connect({ servers: TEST_NATS_URL });
-    await provisionJetStream(nc, t, {
-      ackWaitMs: 2000,
-      maxDeliver: 3,
+    jetStream = await provisionTestJetStream('outage', {
       duplicateWindowMs: 60_000,
       eventsMaxAgeMs: 60_000,
       dlqMaxAgeMs: 60_000,
-      maxAckPending: { ingestDocument: 16, indexDocument: 16 },
     });
+    ({ nc, t } = jetStream);
     publisher = new JetStreamPublisher(nc);
   });
 
   afterEach(async () => {
     await consumer?.stop(2000);
     consumer = undefined;
-    await deprovisionJetStream(nc, t);
-    await nc.drain();
+    await jetStream.remove();
   });
 
   const start = async (handler: OutageHandler, retryMaxDelayMs = 100) => {
@@ -106,7 +96,9 @@ describe('CommandConsumer through a dependency outage', () => {
       if (call <= 6) throw new QuarryError('dependency_unavailable', 'object store unavailable');
       return Outcome.ack();
     });
-    await start(handler);
+    // The hold lasts maxDeliver × retryMaxDelayMs = 3 s; the six backoffs take 0.6–1.3 s. (With 100 ms
+    // the budget was 300 ms against 220–440 ms of jittered backoff: the test failed now and then.)
+    await start(handler, 1000);
     const first = await send();
     const second = await send();
 

@@ -1,12 +1,12 @@
-import { MessageIds, topology, type CommandName, type Lane, type Topology } from '@quarry/contracts';
+import { MessageIds, type CommandName, type Lane, type Topology } from '@quarry/contracts';
 import { QuarryMetrics } from '@quarry/telemetry';
-import { PromText, TEST_NATS_URL, testNamespaceName } from '@quarry/test-kit';
+import { PromText, TEST_NATS_URL } from '@quarry/test-kit';
 import { jetstream } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { collectConsumerLag, ConsumerLagReader, jetStreamConsumerLag } from './consumer-lag';
-import { deprovisionJetStream, provisionJetStream } from './provisioning';
+import { provisionTestJetStream, type TestJetStream } from './__fixtures__/jetstream';
 import { JetStreamPublisher } from './publisher';
 
 // Consumer lag read from the real JetStream, in a namespace of its own: commands published and not
@@ -15,19 +15,13 @@ import { JetStreamPublisher } from './publisher';
 const logger = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
 
 let nc: NatsConnection;
+
+let jetStream: TestJetStream;
 let t: Topology;
 
 beforeAll(async () => {
-  t = topology(testNamespaceName('lag'));
-  nc = await connect({ servers: TEST_NATS_URL });
-  await provisionJetStream(nc, t, {
-    ackWaitMs: 30_000,
-    maxDeliver: 3,
-    duplicateWindowMs: 120_000,
-    eventsMaxAgeMs: 3_600_000,
-    dlqMaxAgeMs: 3_600_000,
-    maxAckPending: { ingestDocument: 16, indexDocument: 16 },
-  });
+  jetStream = await provisionTestJetStream('lag', { ackWaitMs: 30_000 });
+  ({ nc, t } = jetStream);
   const publisher = new JetStreamPublisher(nc);
   const send = async (name: CommandName, lane: Lane, n: number) => {
     for (let i = 0; i < n; i++) {
@@ -43,8 +37,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await deprovisionJetStream(nc, t);
-  await nc.drain();
+  await jetStream.remove();
 });
 
 function scraper(source: ReturnType<typeof jetStreamConsumerLag>) {

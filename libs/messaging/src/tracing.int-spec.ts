@@ -1,6 +1,6 @@
-import { MessageIds, topology, type IngestDocumentCommand, type Topology } from '@quarry/contracts';
-import { TEST_NATS_URL, testNamespaceName, waitFor } from '@quarry/test-kit';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { MessageIds, type IngestDocumentCommand, type Topology } from '@quarry/contracts';
+import { waitFor } from '@quarry/test-kit';
+import { type NatsConnection } from '@nats-io/transport-node';
 import { context, propagation, SpanKind, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { CommandConsumer } from './command-consumer';
 import { Outcome, type CommandHandler, type HandlerOutcome } from './handler';
-import { deprovisionJetStream, provisionJetStream } from './provisioning';
+import { provisionTestJetStream, type TestJetStream } from './__fixtures__/jetstream';
 import { JetStreamPublisher } from './publisher';
 import { markDocumentFailedInTrace, MessagingAttributes, withConsumerSpan } from './tracing';
 
@@ -39,30 +39,22 @@ const parentOf = (s: ReadableSpan) => s.parentSpanContext?.spanId;
 
 describe('messaging spans on real JetStream', () => {
   let nc: NatsConnection;
+  let jetStream: TestJetStream;
   let t: Topology;
   let publisher: JetStreamPublisher;
   let consumer: CommandConsumer<'ingestDocument'> | undefined;
 
   beforeEach(async () => {
     exporter.reset();
-    t = topology(testNamespaceName('tracing'));
-    nc = await connect({ servers: TEST_NATS_URL });
-    await provisionJetStream(nc, t, {
-      ackWaitMs: 2000,
-      maxDeliver: 3,
-      duplicateWindowMs: 120_000,
-      eventsMaxAgeMs: 3_600_000,
-      dlqMaxAgeMs: 3_600_000,
-      maxAckPending: { ingestDocument: 16, indexDocument: 16 },
-    });
+    jetStream = await provisionTestJetStream('tracing');
+    ({ nc, t } = jetStream);
     publisher = new JetStreamPublisher(nc);
   });
 
   afterEach(async () => {
     await consumer?.stop(2000);
     consumer = undefined;
-    await deprovisionJetStream(nc, t);
-    await nc.drain();
+    await jetStream.remove();
   });
 
   it('makes each delivery a consumer span under the producer span, redeliveries included', async () => {
