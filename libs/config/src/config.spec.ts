@@ -28,4 +28,45 @@ describe('loadConfig', () => {
   it('rejects a bootstrap API key too short to be a secret', () => {
     expect(() => loadConfig({ QUARRY_BOOTSTRAP_API_KEY: 'abc' })).toThrow(/QUARRY_BOOTSTRAP_API_KEY/);
   });
+
+  describe('tracing export (the standard OTEL_* variables)', () => {
+    it('exports nothing when no exporter or endpoint is set', () => {
+      const t = loadConfig({}).telemetry;
+      expect(t).toMatchObject({ enabled: true, exporter: 'none', samplerFromEnv: false });
+    });
+
+    it('exports OTLP protobuf to <endpoint>/v1/traces once an endpoint is set', () => {
+      const t = loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).telemetry;
+      expect(t.exporter).toBe('otlp');
+      expect(t.otlp).toEqual({ tracesUrl: 'http://collector:4318/v1/traces', protocol: 'http/protobuf' });
+    });
+
+    it('uses a traces-specific endpoint and protocol as given', () => {
+      const t = loadConfig({
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://general:4318',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://traces:4318/custom',
+        OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+        OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+      }).telemetry;
+      expect(t.otlp).toEqual({ tracesUrl: 'http://traces:4318/custom', protocol: 'http/json' });
+    });
+
+    it('lets OTEL_TRACES_EXPORTER=none win over an endpoint, and OTEL_SDK_DISABLED switch tracing off', () => {
+      expect(
+        loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://c:4318', OTEL_TRACES_EXPORTER: 'none' }).telemetry
+          .exporter,
+      ).toBe('none');
+      expect(loadConfig({ OTEL_SDK_DISABLED: 'true' }).telemetry.enabled).toBe(false);
+    });
+
+    it('hands sampling to the SDK when OTEL_TRACES_SAMPLER is set, and rejects what it cannot do', () => {
+      expect(loadConfig({ OTEL_TRACES_SAMPLER: 'parentbased_traceidratio' }).telemetry.samplerFromEnv).toBe(
+        true,
+      );
+      expect(() => loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow(
+        /OTEL_EXPORTER_OTLP_PROTOCOL/,
+      );
+      expect(() => loadConfig({ OTEL_TRACES_EXPORTER: 'zipkin' })).toThrow(/OTEL_TRACES_EXPORTER/);
+    });
+  });
 });

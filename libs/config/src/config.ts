@@ -74,6 +74,17 @@ const EnvSchema = z.object({
   OTEL_EXPORTER_OTLP_PROTOCOL: z.enum(['http/protobuf', 'http/json']).optional(),
   OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: z.enum(['http/protobuf', 'http/json']).optional(),
   OTEL_BSP_SCHEDULE_DELAY: int(5000, 1),
+  /** Set: the SDK's own sampler from OTEL_TRACES_SAMPLER(_ARG) replaces Quarry's root sampler. */
+  OTEL_TRACES_SAMPLER: z
+    .enum([
+      'always_on',
+      'always_off',
+      'traceidratio',
+      'parentbased_always_on',
+      'parentbased_always_off',
+      'parentbased_traceidratio',
+    ])
+    .optional(),
 });
 
 export type Env = z.infer<typeof EnvSchema>;
@@ -145,6 +156,8 @@ export interface TelemetryConfig {
   exporter: 'otlp' | 'console' | 'none';
   otlp: { tracesUrl: string; protocol: 'http/protobuf' | 'http/json' };
   batchDelayMs: number;
+  /** The operator chose a standard sampler (OTEL_TRACES_SAMPLER); the SDK reads it and its argument. */
+  samplerFromEnv: boolean;
 }
 
 export class ConfigError extends Error {
@@ -244,6 +257,7 @@ function telemetryConfig(e: Env): TelemetryConfig {
       protocol: e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf',
     },
     batchDelayMs: e.OTEL_BSP_SCHEDULE_DELAY,
+    samplerFromEnv: e.OTEL_TRACES_SAMPLER !== undefined,
   };
 }
 

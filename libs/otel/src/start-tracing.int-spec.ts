@@ -9,6 +9,7 @@ const config = (over: Partial<TelemetryConfig> & { url: string }): TelemetryConf
   exporter: 'otlp',
   otlp: { tracesUrl: over.url, protocol: over.otlp?.protocol ?? 'http/protobuf' },
   batchDelayMs: 50,
+  samplerFromEnv: false,
   ...(over.exporter ? { exporter: over.exporter } : {}),
 });
 

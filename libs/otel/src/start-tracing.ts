@@ -75,7 +75,10 @@ export function startTracing(options: StartTracingOptions): TracingHandle {
   ];
   const sdk = new NodeSDK({
     serviceName: options.config.serviceName ?? options.app,
-    sampler: new ParentBasedSampler({ root: new UnitOfWorkRootSampler() }),
+    // Left to the SDK when OTEL_TRACES_SAMPLER is set (it reads that and OTEL_TRACES_SAMPLER_ARG).
+    ...(options.config.samplerFromEnv
+      ? {}
+      : { sampler: new ParentBasedSampler({ root: new UnitOfWorkRootSampler() }) }),
     spanProcessors: options.spanProcessors ?? spanProcessorsFor(options.config),
     // Quarry's metrics are Prometheus text (prom-client) and its logs go to stdout; the SDK only traces.
     metricReaders: [],
