@@ -36,6 +36,16 @@ describe('isDatabaseUnavailable', () => {
     ).toBe(true);
   });
 
+  it('takes a transaction that found no pooled connection in time (P2028) for an outage, not other P2028s', () => {
+    const p2028 = (message: string) => Object.assign(new Error(message), { code: 'P2028' });
+    expect(
+      isDatabaseUnavailable(p2028('Transaction API error: Unable to start a transaction in the given time.')),
+    ).toBe(true);
+    expect(
+      isDatabaseUnavailable(p2028('Transaction API error: Transaction already closed: the timeout expired.')),
+    ).toBe(false);
+  });
+
   it('does not take a query error for an outage', () => {
     expect(isDatabaseUnavailable(driverError('23505'))).toBe(false);
     expect(isDatabaseUnavailable(new Error('boom'))).toBe(false);

@@ -44,6 +44,8 @@ const PG_CONNECTION_MESSAGES = [
   'Connection terminated unexpectedly',
 ];
 
+const TRANSACTION_START_TIMEOUT = 'Unable to start a transaction in the given time';
+
 /**
  * True when an error (or anything in its `cause` chain) says the database is unreachable rather than
  * that a query was wrong: transports answer 503 / retry for these instead of 500 / dead-letter.
@@ -69,6 +71,10 @@ export function isDatabaseUnavailable(error: unknown): boolean {
     if (typeof e.kind === 'string' && UNAVAILABLE_KINDS.has(e.kind)) return true;
     const message = typeof e.message === 'string' ? e.message : '';
     if (PG_CONNECTION_MESSAGES.some((m) => message.includes(m))) return true;
+    // P2028 covers several transaction failures; this one is the pool finding no connection within
+    // maxWait, which is what a transaction looks like while the server is away (seen in the chaos
+    // suite's 15 s outage). The others (a transaction expired or closed mid-way) are not outages.
+    if (e.code === 'P2028' && message.includes(TRANSACTION_START_TIMEOUT)) return true;
     // Prisma wraps a SQLSTATE it has no code of its own for (57P03 while the server starts up) as
     // P2039 and keeps the driver's error under meta, not in the cause chain.
     queue.push(e.cause, e.meta?.driverAdapterError);
