@@ -1,21 +1,20 @@
 import {
   MessageIds,
   QuarryError,
-  topology,
   type ErrorInfo,
   type IngestDocumentCommand,
   type Topology,
 } from '@quarry/contracts';
 import { QuarryMetrics } from '@quarry/telemetry';
-import { PromText, TEST_NATS_URL, testNamespaceName, waitFor } from '@quarry/test-kit';
+import { PromText, waitFor } from '@quarry/test-kit';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { CommandConsumer } from './command-consumer';
 import { Outcome, type CommandHandler, type DeliveryContext, type HandlerOutcome } from './handler';
 import { QuarryHeaders } from './headers';
-import { deprovisionJetStream, provisionJetStream } from './provisioning';
+import { provisionTestJetStream, TEST_CONSUMER_OPTIONS, type TestJetStream } from './__fixtures__/jetstream';
 import { JetStreamPublisher } from './publisher';
 
 const logger = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
@@ -50,23 +49,15 @@ class ScriptedHandler implements CommandHandler<'ingestDocument'> {
 
 describe('CommandConsumer on real JetStream', () => {
   let ns: { nc: NatsConnection; topology: Topology };
+  let jetStream: TestJetStream;
   let publisher: JetStreamPublisher;
   let consumer: CommandConsumer<'ingestDocument'> | undefined;
   let metrics: QuarryMetrics;
   const scrape = async () => PromText.parse(await metrics.metrics());
 
   beforeEach(async () => {
-    const t = topology(testNamespaceName('consumer'));
-    const nc = await connect({ servers: TEST_NATS_URL });
-    await provisionJetStream(nc, t, {
-      ackWaitMs: 2000,
-      maxDeliver: 3,
-      duplicateWindowMs: 120_000,
-      eventsMaxAgeMs: 3_600_000,
-      dlqMaxAgeMs: 3_600_000,
-      maxAckPending: { ingestDocument: 16, indexDocument: 16 },
-    });
-    ns = { nc, topology: t };
+    jetStream = await provisionTestJetStream('consumer');
+    ns = { nc: jetStream.nc, topology: jetStream.t };
     publisher = new JetStreamPublisher(ns.nc);
     metrics = new QuarryMetrics({ app: 'ingest-worker', processMetrics: false });
   });
@@ -74,8 +65,7 @@ describe('CommandConsumer on real JetStream', () => {
   afterEach(async () => {
     await consumer?.stop(2000);
     consumer = undefined;
-    await deprovisionJetStream(ns.nc, ns.topology);
-    await ns.nc.drain();
+    await jetStream.remove();
   });
 
   const start = async (handler: ScriptedHandler, concurrency = 2) => {
@@ -85,15 +75,7 @@ describe('CommandConsumer on real JetStream', () => {
       ns.topology,
       handler,
       publisher,
-      {
-        concurrency,
-        ackWaitMs: 2000,
-        maxDeliver: 3,
-        retryBaseDelayMs: 50,
-        retryMaxDelayMs: 200,
-        pullExpiresMs: 1000,
-        metrics,
-      },
+      { ...TEST_CONSUMER_OPTIONS, concurrency, retryMaxDelayMs: 200, metrics },
       logger,
     );
     await consumer.start();

@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { CommandConsumer } from './command-consumer';
 import { Outcome, type CommandHandler, type DeliveryContext, type HandlerOutcome } from './handler';
-import { provisionTestJetStream, type TestJetStream } from './__fixtures__/jetstream';
+import { provisionTestJetStream, TEST_CONSUMER_OPTIONS, type TestJetStream } from './__fixtures__/jetstream';
 import { JetStreamPublisher } from './publisher';
 
 const logger = pino({ level: process.env['TEST_LOG_LEVEL'] ?? 'silent' });
@@ -61,12 +61,9 @@ describe('CommandConsumer through a dependency outage', () => {
       handler,
       publisher,
       {
-        concurrency: 1,
-        ackWaitMs: 2000,
-        maxDeliver: 3,
+        ...TEST_CONSUMER_OPTIONS,
         retryBaseDelayMs: 20,
         retryMaxDelayMs,
-        pullExpiresMs: 1000,
         isOutage: (error) =>
           error instanceof DatabaseGone ||
           (error instanceof QuarryError && error.code === 'dependency_unavailable'),

@@ -14,7 +14,7 @@ import { randomUUID } from 'node:crypto';
 import pino from 'pino';
 import { CommandConsumer } from './command-consumer';
 import { Outcome, type CommandHandler, type HandlerOutcome } from './handler';
-import { provisionTestJetStream, type TestJetStream } from './__fixtures__/jetstream';
+import { provisionTestJetStream, TEST_CONSUMER_OPTIONS, type TestJetStream } from './__fixtures__/jetstream';
 import { JetStreamPublisher } from './publisher';
 import { markDocumentFailedInTrace, MessagingAttributes, withConsumerSpan } from './tracing';
 
@@ -80,14 +80,7 @@ describe('messaging spans on real JetStream', () => {
       t,
       handler,
       publisher,
-      {
-        concurrency: 1,
-        ackWaitMs: 2000,
-        maxDeliver: 3,
-        retryBaseDelayMs: 50,
-        retryMaxDelayMs: 100,
-        pullExpiresMs: 1000,
-      },
+      TEST_CONSUMER_OPTIONS,
       logger,
     );
     await consumer.start();

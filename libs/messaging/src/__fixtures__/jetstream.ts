@@ -1,6 +1,7 @@
 import { topology, type Topology } from '@quarry/contracts';
 import { TEST_NATS_URL, testNamespaceName } from '@quarry/test-kit';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { CommandConsumerOptions } from '../command-consumer';
 import { deprovisionJetStream, provisionJetStream, type ProvisionOptions } from '../provisioning';
 
 /** Short timers, so that redelivery and dead-lettering happen within a test's patience. */
@@ -12,6 +13,16 @@ const TEST_PROVISIONING: ProvisionOptions = {
   dlqMaxAgeMs: 3_600_000,
   maxAckPending: { ingestDocument: 16, indexDocument: 16 },
 };
+
+/** A consumer's side of the same timers (its handler gets the deliveries provisioning allows), fast retries. */
+export const TEST_CONSUMER_OPTIONS = {
+  concurrency: 1,
+  ackWaitMs: TEST_PROVISIONING.ackWaitMs,
+  maxDeliver: TEST_PROVISIONING.maxDeliver,
+  retryBaseDelayMs: 50,
+  retryMaxDelayMs: 100,
+  pullExpiresMs: 1000,
+} satisfies CommandConsumerOptions;
 
 export interface TestJetStream {
   nc: NatsConnection;
