@@ -1,5 +1,5 @@
 import type { ClientBase } from 'pg';
-import { type ReferentialAction, type SchemaSnapshot, normalizeSql } from './schema-snapshot';
+import { emptySnapshot, normalizeSql, type ReferentialAction, type SchemaSnapshot } from './schema-snapshot';
 
 const ACTIONS: Record<string, ReferentialAction> = {
   a: 'NO ACTION',
@@ -15,15 +15,7 @@ const NOT_FROM_EXTENSION = (oid: string, catalog: string): string =>
 
 /** Reads the current schema (normally `public`) from pg_catalog into the drift check's shape. */
 export async function introspectDatabase(client: ClientBase): Promise<SchemaSnapshot> {
-  const snapshot: SchemaSnapshot = {
-    tables: {},
-    enums: {},
-    indexes: {},
-    foreignKeys: {},
-    triggers: [],
-    functions: [],
-    extensions: [],
-  };
+  const snapshot = emptySnapshot();
 
   const tables = await client.query<{ name: string }>(
     `SELECT c.relname AS name

@@ -95,18 +95,15 @@ function prismaName(table: string, columns: string[], suffix: '_key' | '_idx' | 
   return joined.slice(0, MAX_IDENTIFIER_LENGTH - suffix.length) + suffix;
 }
 
+/** A snapshot with nothing in it, which the introspection and the expectation then fill. */
+export function emptySnapshot(): SchemaSnapshot {
+  return { tables: {}, enums: {}, indexes: {}, foreignKeys: {}, triggers: [], functions: [], extensions: [] };
+}
+
 /** What PostgreSQL should hold, per schema.prisma, following the SQL `prisma migrate dev` generates. */
 export function expectedSchemaFromPrisma(parsed: ParsedPrismaSchema): SchemaSnapshot {
   const { datamodel, extras } = parsed;
-  const snapshot: SchemaSnapshot = {
-    tables: {},
-    enums: {},
-    indexes: {},
-    foreignKeys: {},
-    triggers: [],
-    functions: [],
-    extensions: [],
-  };
+  const snapshot = emptySnapshot();
   const enumDbNames = new Map(datamodel.enums.map((e) => [e.name, e.dbName ?? e.name]));
   const enumValueDbNames = new Map(
     datamodel.enums.map((e) => [e.name, new Map(e.values.map((v) => [v.name, v.dbName ?? v.name]))]),
