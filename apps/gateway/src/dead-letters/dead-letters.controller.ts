@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
 import { Uuid } from '../documents/documents.controller';
 import { parseInput } from '../http/validation';
+import { markJobAccepted } from '../http/views';
 import { decodeCursor, encodeCursor } from '../jobs/jobs.controller';
 import { parseIdempotencyKey } from '../jobs/retry.controller';
 import { RetryService } from '../jobs/retry.service';
@@ -106,8 +107,7 @@ export class DeadLettersController {
       deadLetterId,
       parseIdempotencyKey(idempotencyKey),
     );
-    void reply.header('Location', `/v1/jobs/${job.id}`);
-    if (!created) void reply.header('Idempotent-Replayed', 'true');
+    markJobAccepted(job, created, reply);
     return { deadLetterId, jobId: job.id };
   }
 }

@@ -15,7 +15,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
 import { parseInput } from '../http/validation';
-import { documentSummary } from '../http/views';
+import { acceptedJob } from '../http/views';
 import { UPLOAD_FIELD, UploadService } from './upload.service';
 
 export const IdempotencyKey = z
@@ -80,15 +80,7 @@ export class DocumentsController {
       idempotencyKey,
       lane,
     );
-    void reply.header('Location', `/v1/jobs/${job.id}`);
-    if (!created) void reply.header('Idempotent-Replayed', 'true');
-    return {
-      id: job.id,
-      status: job.status,
-      lane: job.lane,
-      documents: job.documents.map(documentSummary),
-      createdAt: job.createdAt.toISOString(),
-    };
+    return acceptedJob(job, created, reply);
   }
 
   @Get(':id')

@@ -1,4 +1,5 @@
 import type { DocumentView, JobView } from '@quarry/persistence';
+import type { FastifyReply } from 'fastify';
 
 /** The public shape of a job; internal columns (tenant, traceparent) stay inside. */
 export function jobResponse(job: JobView) {
@@ -25,5 +26,26 @@ export function documentSummary(d: DocumentView) {
     filename: d.filename,
     status: d.status,
     error: d.error ? { code: d.error.code, message: d.error.message } : null,
+  };
+}
+
+/**
+ * Headers of the 202 a request that created a job answers (an upload, a retry, a replay): Location
+ * names the job; Idempotent-Replayed says an Idempotency-Key found an earlier one instead.
+ */
+export function markJobAccepted(job: Pick<JobView, 'id'>, created: boolean, reply: FastifyReply): void {
+  void reply.header('Location', `/v1/jobs/${job.id}`);
+  if (!created) void reply.header('Idempotent-Replayed', 'true');
+}
+
+/** The 202 of an upload or a retry: those headers and the job in brief. */
+export function acceptedJob(job: JobView, created: boolean, reply: FastifyReply) {
+  markJobAccepted(job, created, reply);
+  return {
+    id: job.id,
+    status: job.status,
+    lane: job.lane,
+    documents: job.documents.map(documentSummary),
+    createdAt: job.createdAt.toISOString(),
   };
 }

@@ -4,23 +4,8 @@ import type { FastifyReply } from 'fastify';
 import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
 import { IdempotencyKey, Uuid } from '../documents/documents.controller';
 import { parseInput } from '../http/validation';
-import { documentSummary } from '../http/views';
-import { RetryService, type RetryResult } from './retry.service';
-
-/** Sets Location (and Idempotent-Replayed) and answers like POST /v1/documents, plus retryOfJobId. */
-export function acceptedRetry(result: RetryResult, reply: FastifyReply) {
-  const { job } = result;
-  void reply.header('Location', `/v1/jobs/${job.id}`);
-  if (!result.created) void reply.header('Idempotent-Replayed', 'true');
-  return {
-    id: job.id,
-    status: job.status,
-    lane: job.lane,
-    documents: job.documents.map(documentSummary),
-    createdAt: job.createdAt.toISOString(),
-    retryOfJobId: job.retryOfJobId,
-  };
-}
+import { acceptedJob } from '../http/views';
+import { RetryService } from './retry.service';
 
 export const parseIdempotencyKey = (header: string | undefined): string | null =>
   header === undefined ? null : parseInput(IdempotencyKey, header, 'Idempotency-Key');
@@ -50,7 +35,12 @@ export class JobRetryController {
     @Headers('idempotency-key') idempotencyKey: string | undefined,
   ) {
     const jobId = parseInput(Uuid, id, 'job id');
-    const result = await this.retries.retryJob(tenant.tenantId, jobId, parseIdempotencyKey(idempotencyKey));
-    return acceptedRetry(result, reply);
+    const { job, created } = await this.retries.retryJob(
+      tenant.tenantId,
+      jobId,
+      parseIdempotencyKey(idempotencyKey),
+    );
+    // Answered like POST /v1/documents, plus the job it retries.
+    return { ...acceptedJob(job, created, reply), retryOfJobId: job.retryOfJobId };
   }
 }
