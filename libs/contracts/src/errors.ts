@@ -17,12 +17,46 @@ export const ErrorCodes = {
   // document processing (a document fails on its own with one of these)
   unsupported_type: { status: 422, retryable: false },
   corrupt_pdf: { status: 422, retryable: false },
+  corrupt_image: { status: 422, retryable: false },
+  corrupt_docx: { status: 422, retryable: false },
+  corrupt_pptx: { status: 422, retryable: false },
+  corrupt_xlsx: { status: 422, retryable: false },
+  corrupt_csv: { status: 422, retryable: false },
+  corrupt_odt: { status: 422, retryable: false },
+  corrupt_ods: { status: 422, retryable: false },
+  corrupt_odp: { status: 422, retryable: false },
+  corrupt_rtf: { status: 422, retryable: false },
+  corrupt_eml: { status: 422, retryable: false },
+  corrupt_epub: { status: 422, retryable: false },
+  corrupt_html: { status: 422, retryable: false },
+  corrupt_markdown: { status: 422, retryable: false },
   encrypted_pdf: { status: 422, retryable: false },
+  /** Any other password-protected or DRM-encrypted document (Office, ZIP entries, EPUB). */
+  encrypted: { status: 422, retryable: false },
   undecodable_text: { status: 422, retryable: false },
   no_text: { status: 422, retryable: false },
   parser_timeout: { status: 422, retryable: false },
+  parser_out_of_memory: { status: 422, retryable: false },
   parser_crashed: { status: 422, retryable: false },
+  /** More pages (or slides, sheets, frames, chapters) than PARSER_MAX_PAGES. */
+  too_many_pages: { status: 422, retryable: false },
+  /** An image or rendered page above IMAGE_MAX_PIXELS (decompression bombs). */
+  too_many_pixels: { status: 422, retryable: false },
+  /** An archive (DOCX, XLSX, EPUB, …) with more entries or more expanded bytes than allowed. */
+  archive_too_large: { status: 422, retryable: false },
+  /** Attachments nested deeper than MAX_NESTING_DEPTH (an e-mail inside an e-mail inside …). */
+  too_deeply_nested: { status: 422, retryable: false },
   blob_missing: { status: 422, retryable: false },
+  // URL ingest: the document fails, never the job or the request
+  url_forbidden: { status: 422, retryable: false },
+  url_unreachable: { status: 422, retryable: false },
+  url_too_large: { status: 422, retryable: false },
+  url_http_error: { status: 422, retryable: false },
+  // a crawler said the crawl failed before delivering anything
+  crawl_failed: { status: 422, retryable: false },
+  // webhook receivers
+  invalid_signature: { status: 401, retryable: false },
+  feature_disabled: { status: 404, retryable: false },
   // infrastructure (transient: retried with backoff)
   dependency_unavailable: { status: 503, retryable: true },
   search_unavailable: { status: 503, retryable: true },

@@ -36,18 +36,47 @@ export const DocumentStatus = z.enum([
 export type DocumentStatus = z.infer<typeof DocumentStatus>;
 export const TERMINAL_DOCUMENT_STATUSES: readonly DocumentStatus[] = ['indexed', 'failed', 'cancelled'];
 
+/**
+ * What a document's bytes are, judged from the bytes alone. The first group has a parser; `zip`, `ole2`
+ * (legacy Office and Outlook files) and `unknown` are named so a refusal can say what was refused.
+ */
 export const DetectedType = z.enum([
   'pdf',
   'text',
   'markdown',
   'html',
+  'csv',
   'docx',
+  'pptx',
+  'xlsx',
+  'odt',
+  'ods',
+  'odp',
+  'rtf',
+  'eml',
+  'epub',
   'png',
   'jpeg',
   'tiff',
+  'webp',
+  'bmp',
+  'gif',
+  'zip',
+  'ole2',
   'unknown',
 ]);
 export type DetectedType = z.infer<typeof DetectedType>;
+
+/** Raster formats: their text comes from OCR. */
+export const IMAGE_TYPES: readonly DetectedType[] = ['png', 'jpeg', 'tiff', 'webp', 'bmp', 'gif'];
+
+/** How a page's text was obtained: a PDF's text layer, OCR of a rendered page or image, or a format parser. */
+export const PageMethod = z.enum(['text_layer', 'ocr', 'parsed']);
+export type PageMethod = z.infer<typeof PageMethod>;
+
+/** Where a document came from. */
+export const DocumentSource = z.enum(['upload', 'url', 'crawl', 'attachment']);
+export type DocumentSource = z.infer<typeof DocumentSource>;
 
 export const JobProgress = z.object({
   step: JobStepName,
