@@ -36,6 +36,11 @@ function boundaries({ tests }) {
         onlyDependOnLibsWithTags: ['type:contracts', ...kit],
         bannedExternalImports: pureDocumentCode,
       },
+      {
+        sourceTag: 'type:net',
+        onlyDependOnLibsWithTags: ['type:contracts', ...kit],
+        bannedExternalImports: pureDocumentCode,
+      },
       { sourceTag: 'type:test-kit', onlyDependOnLibsWithTags: ['type:contracts'] },
       {
         sourceTag: 'type:testing',
@@ -57,6 +62,7 @@ function boundaries({ tests }) {
           'type:messaging',
           'type:persistence',
           'type:domain',
+          'type:net',
           'type:testing',
           'type:test-kit',
         ],

@@ -1,0 +1,10 @@
+export { classifyAddress, type AddressVerdict } from './address-policy';
+export {
+  createSafeFetcher,
+  type FetchedResource,
+  type FetchToFileOptions,
+  type ResolvedAddress,
+  type Resolver,
+  type SafeFetcher,
+  type SafeFetcherOptions,
+} from './safe-fetch';
