@@ -13,8 +13,11 @@ import { OutboxRepository, PersistenceModule, TenantsRepository } from '@quarry/
 import { CoreModule, LOGGER, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import { ApiKeyGuard } from './auth/api-key.guard';
 import { DeadLettersModule } from './dead-letters/dead-letters.module';
+import { FirecrawlController } from './crawls/firecrawl.controller';
+import { FirecrawlReceiver } from './crawls/firecrawl.service';
 import { DocumentsController } from './documents/documents.controller';
 import { UploadService } from './documents/upload.service';
+import { UrlIngestService } from './documents/url-ingest.service';
 import { HealthController } from './health/health.controller';
 import { MetricsController } from './health/metrics.controller';
 import { ErrorsFilter } from './http/errors.filter';
@@ -68,6 +71,7 @@ export class GatewayModule {
         HealthController,
         MetricsController,
         DocumentsController,
+        FirecrawlController,
         JobsController,
         SearchController,
       ],
@@ -75,6 +79,8 @@ export class GatewayModule {
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: ErrorsFilter },
         UploadService,
+        UrlIngestService,
+        FirecrawlReceiver,
         CancelJobService,
         GatewayLifecycle,
       ],

@@ -5,6 +5,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { AppConfig } from '@quarry/config';
 import { NestPinoLogger, QuarryMetrics, type Logger } from '@quarry/telemetry';
 import { GatewayModule } from './app.module';
+import { FIRECRAWL_ROUTE } from './crawls/firecrawl.controller';
 import { observeHttpRequests } from './http/http-metrics';
 
 /** Builds the configured gateway without listening, so tests run exactly what `main.ts` runs. */
@@ -15,12 +16,18 @@ export async function createGatewayApp(
 ): Promise<NestFastifyApplication> {
   const adapter = new FastifyAdapter({ bodyLimit: 1024 * 1024, trustProxy: true });
   observeHttpRequests(adapter.getInstance(), metrics);
+  // A crawler's delivery carries whole pages: its route alone takes bodies past the 1 MiB every other JSON route has.
+  adapter.getInstance().addHook('onRoute', (route) => {
+    if (route.url === FIRECRAWL_ROUTE) route.bodyLimit = config.firecrawl.maxDeliveryBytes;
+  });
   const app = await NestFactory.create<NestFastifyApplication>(
     GatewayModule.forRoot(config, logger, metrics),
     adapter,
     {
       logger: new NestPinoLogger(logger.child({ component: 'nest' })),
       abortOnError: false,
+      // Webhook signatures are over the exact bytes received (request.rawBody).
+      rawBody: true,
     },
   );
   await app.register(multipart, {

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 
 const bool = z
@@ -48,8 +49,47 @@ const EnvSchema = z.object({
   DLQ_MAX_AGE_MS: int(30 * 24 * 3600 * 1000, 1000),
   /** Copies of each stream and the blob bucket; 3 on a three-node cluster (JetStream allows 1 to 5). */
   NATS_STREAM_REPLICAS: z.coerce.number().int().min(1).max(5).default(1),
-  PDF_TIMEOUT_MS: int(120000, 1),
+  /** Wall-clock limit of one parser run (a whole DOCX, a PDF's text layer); OCR has its own per page. */
+  PARSER_TIMEOUT_MS: int(120000, 1),
+  /** The name before PARSER_TIMEOUT_MS; still honoured when the new one is unset. */
+  PDF_TIMEOUT_MS: int(120000, 1).optional(),
+  /** Memory of one parser process or thread (heap and everything it decodes). */
   PARSER_MAX_MEMORY_MB: int(512, 32),
+  PARSER_MAX_PAGES: int(2000, 1),
+  /** One image or rendered page, width × height; decompression bombs fail before they are decoded. */
+  IMAGE_MAX_PIXELS: int(100_000_000, 1),
+  ARCHIVE_MAX_ENTRIES: int(10_000, 1),
+  ARCHIVE_MAX_UNCOMPRESSED_BYTES: int(512 * 1024 * 1024, 1),
+  /** How deep documents found inside documents go (an e-mail attached to an e-mail …). */
+  MAX_NESTING_DEPTH: int(5, 0),
+  /** Parser processes kept by each ingest worker; 0: one per message it handles at once. */
+  PARSER_PROCESSES: int(0, 0),
+  OCR_ENGINE: z.enum(['auto', 'cli', 'js']).default('auto'),
+  /** Tesseract language codes joined by '+' (eng+deu); each needs its traineddata installed. */
+  OCR_LANGUAGES: z
+    .string()
+    .regex(/^[a-z][a-z_]{1,15}(\+[a-z][a-z_]{1,15})*$/, "tesseract codes joined by '+', e.g. eng+deu")
+    .default('eng'),
+  /** Tesseract processes at once per ingest worker; 0: one per core. */
+  OCR_CONCURRENCY: int(0, 0),
+  /** Pages whose mean word confidence (0–100) is below this are flagged on their document. */
+  OCR_MIN_CONFIDENCE: z.coerce.number().min(0).max(100).default(60),
+  OCR_DPI: int(300, 72),
+  OCR_PAGE_TIMEOUT_MS: int(120_000, 100),
+  /** A PDF page with fewer non-blank characters in its text layer than this is rendered and OCR'd. */
+  PDF_OCR_MIN_CHARS: int(20, 0),
+  /** Hosts (or IPs, optionally host:port) URL ingest may reach although they resolve to private addresses. */
+  URL_FETCH_ALLOW_HOSTS: z.string().default(''),
+  URL_FETCH_MAX_BYTES: int(100 * 1024 * 1024, 1),
+  URL_FETCH_TIMEOUT_MS: int(30_000, 100),
+  MAX_URLS_PER_REQUEST: int(100, 1),
+  /** Firecrawl's webhook secret; POST /v1/ingest/firecrawl is off while it is unset. */
+  FIRECRAWL_WEBHOOK_SECRET: z.string().min(8).optional(),
+  /** A crawler delivery's body (JSON with the pages' Markdown and HTML), read whole to check its signature. */
+  CRAWL_MAX_DELIVERY_BYTES: int(32 * 1024 * 1024, 1024),
+  WEBHOOK_RECEIPT_RETENTION_MS: int(7 * 24 * 3600 * 1000, 1000),
+  /** A crawl's job that hears nothing from its crawler for this long is closed by the sweeper. */
+  CRAWL_IDLE_TIMEOUT_MS: int(2 * 3600 * 1000, 1000),
   OUTBOX_RELAY_INTERVAL_MS: int(1000, 10),
   OUTBOX_RELAY_GRACE_MS: int(2000, 0),
   SWEEP_INTERVAL_MS: int(30_000, 10),
@@ -123,7 +163,30 @@ export interface AppConfig {
     duplicateWindowMs: number;
   };
   streams: { eventsMaxAgeMs: number; dlqMaxAgeMs: number; replicas: number };
-  parsing: { pdfTimeoutMs: number; maxMemoryMb: number };
+  /** The ingest worker's parsers and OCR (issue 8): limits that turn hostile documents into failures with a reason. */
+  extraction: {
+    timeoutMs: number;
+    maxMemoryMb: number;
+    maxPages: number;
+    maxPixels: number;
+    maxArchiveEntries: number;
+    maxUncompressedBytes: number;
+    maxNestingDepth: number;
+    /** Parser processes per worker; resolved from the worker's concurrency when 0. */
+    processes: number;
+    ocr: {
+      engine: 'auto' | 'cli' | 'js';
+      languages: string[];
+      /** Resolved to the number of cores when 0. */
+      concurrency: number;
+      minConfidence: number;
+      dpi: number;
+      pageTimeoutMs: number;
+      pdfMinChars: number;
+    };
+  };
+  urlFetch: { allowHosts: string[]; maxBytes: number; timeoutMs: number; maxUrlsPerRequest: number };
+  firecrawl: { webhookSecret: string | undefined; maxDeliveryBytes: number };
   outbox: { relayIntervalMs: number; relayGraceMs: number };
   /**
    * The gateway's leader-only housekeeping: the stuck-job sweeper (jobs with no heartbeat for
@@ -138,6 +201,8 @@ export interface AppConfig {
     jobRetentionMs: number;
     deadLetterRetentionMs: number;
     outboxRetentionMs: number;
+    webhookReceiptRetentionMs: number;
+    crawlIdleMs: number;
   };
   search: { timeoutMs: number };
   shutdownTimeoutMs: number;
@@ -223,7 +288,34 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       dlqMaxAgeMs: e.DLQ_MAX_AGE_MS,
       replicas: e.NATS_STREAM_REPLICAS,
     },
-    parsing: { pdfTimeoutMs: e.PDF_TIMEOUT_MS, maxMemoryMb: e.PARSER_MAX_MEMORY_MB },
+    extraction: {
+      timeoutMs: cleaned['PARSER_TIMEOUT_MS'] === undefined ? (e.PDF_TIMEOUT_MS ?? e.PARSER_TIMEOUT_MS) : e.PARSER_TIMEOUT_MS,
+      maxMemoryMb: e.PARSER_MAX_MEMORY_MB,
+      maxPages: e.PARSER_MAX_PAGES,
+      maxPixels: e.IMAGE_MAX_PIXELS,
+      maxArchiveEntries: e.ARCHIVE_MAX_ENTRIES,
+      maxUncompressedBytes: e.ARCHIVE_MAX_UNCOMPRESSED_BYTES,
+      maxNestingDepth: e.MAX_NESTING_DEPTH,
+      processes: e.PARSER_PROCESSES || e.INGEST_CONCURRENCY + e.INGEST_BULK_CONCURRENCY,
+      ocr: {
+        engine: e.OCR_ENGINE,
+        languages: e.OCR_LANGUAGES.split('+'),
+        concurrency: e.OCR_CONCURRENCY || availableParallelism(),
+        minConfidence: e.OCR_MIN_CONFIDENCE,
+        dpi: e.OCR_DPI,
+        pageTimeoutMs: e.OCR_PAGE_TIMEOUT_MS,
+        pdfMinChars: e.PDF_OCR_MIN_CHARS,
+      },
+    },
+    urlFetch: {
+      allowHosts: e.URL_FETCH_ALLOW_HOSTS.split(',')
+        .map((h) => h.trim())
+        .filter((h) => h !== ''),
+      maxBytes: e.URL_FETCH_MAX_BYTES,
+      timeoutMs: e.URL_FETCH_TIMEOUT_MS,
+      maxUrlsPerRequest: e.MAX_URLS_PER_REQUEST,
+    },
+    firecrawl: { webhookSecret: e.FIRECRAWL_WEBHOOK_SECRET, maxDeliveryBytes: e.CRAWL_MAX_DELIVERY_BYTES },
     outbox: { relayIntervalMs: e.OUTBOX_RELAY_INTERVAL_MS, relayGraceMs: e.OUTBOX_RELAY_GRACE_MS },
     maintenance: {
       sweepIntervalMs: e.SWEEP_INTERVAL_MS,
@@ -233,6 +325,8 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       jobRetentionMs: e.JOB_RETENTION_MS,
       deadLetterRetentionMs: e.DEAD_LETTER_RETENTION_MS,
       outboxRetentionMs: e.OUTBOX_RETENTION_MS,
+      webhookReceiptRetentionMs: e.WEBHOOK_RECEIPT_RETENTION_MS,
+      crawlIdleMs: e.CRAWL_IDLE_TIMEOUT_MS,
     },
     search: { timeoutMs: e.SEARCH_TIMEOUT_MS },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,

@@ -1,4 +1,4 @@
-import { sanitizeFilename } from './upload.service';
+import { filenameFromUrl, sanitizeFilename } from './filenames';
 
 describe('sanitizeFilename', () => {
   it.each([
@@ -46,5 +46,17 @@ describe('sanitizeFilename', () => {
     expect(name).toBe('\u{1F600}'.repeat(127));
     expect(Buffer.from(name, 'utf8').toString('utf8')).toBe(name);
     expect(sanitizeFilename(`${'a'.repeat(254)}\u{1F600}`)).toBe('a'.repeat(254));
+  });
+});
+
+describe('filenameFromUrl', () => {
+  it.each([
+    ['https://example.com/reports/Q3%20results.pdf?token=secret#p2', 'Q3 results.pdf'],
+    ['https://example.com/', 'example.com'],
+    ['http://10.0.0.1:8080/a/b/', 'b'],
+    ['https://example.com/%E0%A4%A', '%E0%A4%A'],
+    ['https://example.com/..%2F..%2Fetc%2Fpasswd', 'passwd'],
+  ])('%s → %s', (url, want) => {
+    expect(filenameFromUrl(url)).toBe(want);
   });
 });

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 
 let lastMs = 0;
 let counter = 0;
@@ -24,6 +24,18 @@ export function uuidv7(now: number = Date.now()): string {
   b.writeUIntBE(ms, 0, 6);
   b[6] = 0x70 | ((counter >> 8) & 0x0f);
   b[7] = counter & 0xff;
+  b[8] = 0x80 | ((b[8] as number) & 0x3f);
+  const h = b.toString('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+/**
+ * A UUID derived from a name (RFC 9562 version 8 over SHA-256): the same name always gives the same id, so a
+ * redelivered message that creates rows (an e-mail's attachments as documents) creates each one once.
+ */
+export function uuidFromName(name: string): string {
+  const b = createHash('sha256').update(name, 'utf8').digest().subarray(0, 16);
+  b[6] = 0x80 | ((b[6] as number) & 0x0f);
   b[8] = 0x80 | ((b[8] as number) & 0x3f);
   const h = b.toString('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;

@@ -1,4 +1,5 @@
 export * from './errors';
+export * from './filenames';
 export * from './ids';
 export * from './jobs';
 export * from './catalogue';

@@ -1,6 +1,10 @@
 import { QuarryError } from '@quarry/contracts';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import { errors, type NatsConnection } from '@nats-io/transport-node';
+import { createWriteStream } from 'node:fs';
+import { Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 
 /** What NATS throws while the server is away (restarting, a leader election): worth a retry. */
 const TRANSPORT_ERRORS = [
@@ -31,6 +35,8 @@ async function transport<T>(what: string, op: () => Promise<T>): Promise<T> {
 export interface BlobStore {
   put(key: string, body: ReadableStream<Uint8Array>, meta?: { filename?: string }): Promise<{ size: number }>;
   getBytes(key: string): Promise<Uint8Array>;
+  /** Streams the blob into a file, so a large document never sits whole in a worker's memory. */
+  download(key: string, toPath: string): Promise<{ size: number }>;
   delete(key: string): Promise<void>;
 }
 
@@ -65,6 +71,26 @@ export class NatsObjectBlobStore implements BlobStore {
     const bytes = await transport(`reading blob ${key}`, () => os.getBlob(key));
     if (!bytes) throw new QuarryError('blob_missing', `blob ${key} is not in bucket ${this.bucket}`);
     return bytes;
+  }
+
+  async download(key: string, toPath: string): Promise<{ size: number }> {
+    const os = await this.open();
+    const result = await transport(`reading blob ${key}`, () => os.get(key));
+    if (!result) throw new QuarryError('blob_missing', `blob ${key} is not in bucket ${this.bucket}`);
+    let size = 0;
+    const counter = new Transform({
+      transform(chunk: Uint8Array, _enc, done) {
+        size += chunk.byteLength;
+        done(null, chunk);
+      },
+    });
+    await transport(`reading blob ${key}`, async () => {
+      await pipeline(Readable.fromWeb(result.data as WebReadableStream<Uint8Array>), counter, createWriteStream(toPath));
+      // The object store checks the digest only at the end of the stream and reports a mismatch here.
+      const error = await result.error;
+      if (error) throw error;
+    });
+    return { size };
   }
 
   async delete(key: string): Promise<void> {

@@ -5,6 +5,7 @@ import type { PrismaClient } from './generated/prisma/client';
 import { createPrismaClient } from './prisma';
 import {
   ChunksRepository,
+  CrawlsRepository,
   JobsRepository,
   OutboxRepository,
   PipelineRepository,
@@ -44,6 +45,11 @@ class PrismaLifecycle implements OnApplicationShutdown {
       inject: [PRISMA, APP_CONFIG],
       useFactory: (p: PrismaClient, c: AppConfig) => new PipelineRepository(p, topology(c.namespace)),
     },
+    {
+      provide: CrawlsRepository,
+      inject: [PRISMA, APP_CONFIG],
+      useFactory: (p: PrismaClient, c: AppConfig) => new CrawlsRepository(p, topology(c.namespace)),
+    },
   ],
   exports: [
     PRISMA,
@@ -52,6 +58,7 @@ class PrismaLifecycle implements OnApplicationShutdown {
     OutboxRepository,
     ChunksRepository,
     PipelineRepository,
+    CrawlsRepository,
   ],
 })
 export class PersistenceModule {}

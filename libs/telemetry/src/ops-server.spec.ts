@@ -40,7 +40,7 @@ describe('WorkerOps', () => {
   });
 
   it('serves /metrics as Prometheus text with its content type', async () => {
-    metrics.counter('quarry_pages_extracted_total').inc({ type: 'pdf' }, 7);
+    metrics.counter('quarry_pages_extracted_total').inc({ type: 'pdf', method: 'text_layer' }, 7);
     const r = await get('/metrics');
     expect(r.status).toBe(200);
     expect(r.type).toBe('text/plain; version=0.0.4; charset=utf-8');

@@ -1,3 +1,4 @@
+import { writeFile } from 'node:fs/promises';
 import { QuarryError } from '@quarry/contracts';
 import type {
   BlobStore,
@@ -42,8 +43,10 @@ export class MemoryBlobStore implements BlobStore {
   readonly blobs = new Map<string, Uint8Array>();
   readonly reads: string[] = [];
 
-  put(): Promise<{ size: number }> {
-    return Promise.reject(new Error('workers never upload'));
+  async put(key: string, body: ReadableStream<Uint8Array>): Promise<{ size: number }> {
+    const bytes = new Uint8Array(await new Response(body).arrayBuffer());
+    this.blobs.set(key, bytes);
+    return { size: bytes.byteLength };
   }
 
   getBytes(key: string): Promise<Uint8Array> {
@@ -52,7 +55,14 @@ export class MemoryBlobStore implements BlobStore {
     return bytes ? Promise.resolve(bytes) : Promise.reject(new QuarryError('blob_missing', `no blob ${key}`));
   }
 
-  delete(): Promise<void> {
+  async download(key: string, toPath: string): Promise<{ size: number }> {
+    const bytes = await this.getBytes(key);
+    await writeFile(toPath, bytes);
+    return { size: bytes.byteLength };
+  }
+
+  delete(key: string): Promise<void> {
+    this.blobs.delete(key);
     return Promise.resolve();
   }
 }

@@ -15,8 +15,9 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
 import { parseInput } from '../http/validation';
-import { acceptedJob } from '../http/views';
+import { acceptedJob, documentDetail } from '../http/views';
 import { UPLOAD_FIELD, UploadService } from './upload.service';
+import { unsupportedBody, UrlIngestService } from './url-ingest.service';
 
 export const IdempotencyKey = z
   .string()
@@ -31,6 +32,7 @@ export const Uuid = z.uuid({ message: 'must be a UUID' });
 export class DocumentsController {
   constructor(
     private readonly uploads: UploadService,
+    private readonly urls: UrlIngestService,
     private readonly jobs: JobsRepository,
     private readonly maintenance: MaintenanceRepository,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
@@ -38,13 +40,32 @@ export class DocumentsController {
 
   @Post()
   @HttpCode(202)
-  @ApiOperation({ summary: 'Upload one or more documents; answers at once with the ingest job' })
-  @ApiConsumes('multipart/form-data')
+  @ApiOperation({
+    summary: 'Upload documents, or give URLs to fetch; answers at once with the ingest job',
+    description:
+      'multipart/form-data with files in "files", or application/json {"urls": ["https://…"], "metadata": {…}}: ' +
+      'each URL becomes a document of one job, fetched by the ingest worker through the SSRF guard ' +
+      '(URL_FETCH_ALLOW_HOSTS, URL_FETCH_MAX_BYTES, URL_FETCH_TIMEOUT_MS); a refused or failed fetch fails ' +
+      'that document with url_forbidden, url_unreachable, url_too_large or url_http_error.',
+  })
+  @ApiConsumes('multipart/form-data', 'application/json')
   @ApiBody({
     schema: {
-      type: 'object',
-      required: [UPLOAD_FIELD],
-      properties: { [UPLOAD_FIELD]: { type: 'array', items: { type: 'string', format: 'binary' } } },
+      oneOf: [
+        {
+          type: 'object',
+          required: [UPLOAD_FIELD],
+          properties: { [UPLOAD_FIELD]: { type: 'array', items: { type: 'string', format: 'binary' } } },
+        },
+        {
+          type: 'object',
+          required: ['urls'],
+          properties: {
+            urls: { type: 'array', items: { type: 'string', format: 'uri' }, minItems: 1 },
+            metadata: { type: 'object', additionalProperties: true },
+          },
+        },
+      ],
     },
   })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Same key, same job' })
@@ -63,23 +84,17 @@ export class DocumentsController {
     @Headers('idempotency-key') idempotencyKeyHeader: string | undefined,
     @Headers('quarry-lane') laneHeader: string | undefined,
   ) {
-    if (!request.isMultipart()) {
-      throw new QuarryError(
-        'not_multipart',
-        `send multipart/form-data with files in the "${UPLOAD_FIELD}" field`,
-      );
-    }
+    const contentType = request.headers['content-type'];
+    const json = /^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType ?? '');
+    if (!request.isMultipart() && !json) throw unsupportedBody(contentType);
     const idempotencyKey =
       idempotencyKeyHeader === undefined
         ? null
         : parseInput(IdempotencyKey, idempotencyKeyHeader, 'Idempotency-Key');
     const lane = laneHeader === undefined ? null : parseInput(Lane, laneHeader, 'Quarry-Lane');
-    const { job, created } = await this.uploads.upload(
-      tenant.tenantId,
-      request.parts(),
-      idempotencyKey,
-      lane,
-    );
+    const { job, created } = json
+      ? await this.urls.ingest(tenant.tenantId, request.body, idempotencyKey, lane)
+      : await this.uploads.upload(tenant.tenantId, request.parts(), idempotencyKey, lane);
     return acceptedJob(job, created, reply);
   }
 
@@ -89,20 +104,7 @@ export class DocumentsController {
     const documentId = parseInput(Uuid, id, 'document id');
     const d = await this.jobs.getDocument(tenant.tenantId, documentId);
     if (!d) throw new QuarryError('not_found', `document ${documentId} not found`);
-    return {
-      id: d.id,
-      jobId: d.jobId,
-      filename: d.filename,
-      status: d.status,
-      error: d.error ? { code: d.error.code, message: d.error.message } : null,
-      sha256: d.sha256,
-      sizeBytes: d.sizeBytes,
-      detectedType: d.detectedType,
-      pageCount: d.pageCount,
-      chunkCount: d.chunkCount ?? 0,
-      createdAt: d.createdAt.toISOString(),
-      pages: d.pages,
-    };
+    return { ...documentDetail(d), pages: d.pages };
   }
 
   @Delete(':id')

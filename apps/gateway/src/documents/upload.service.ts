@@ -1,6 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
-import { commandEnvelope, QuarryError, uuidv7, type Lane, type Topology } from '@quarry/contracts';
+import {
+  commandEnvelope,
+  QuarryError,
+  sanitizeFilename,
+  uuidv7,
+  type Lane,
+  type Topology,
+} from '@quarry/contracts';
 import { BLOB_STORE, OutboxRelay, TOPOLOGY, type BlobStore } from '@quarry/messaging';
 import { JobsRepository, type JobView, type NewDocument, type OutboxInsert } from '@quarry/persistence';
 import {
@@ -13,34 +20,9 @@ import {
 } from '@quarry/telemetry';
 import type { MultipartFile, Multipart } from '@fastify/multipart';
 import { createHash } from 'node:crypto';
-import path from 'node:path';
 import { finished, Readable, Transform } from 'node:stream';
 
 export const UPLOAD_FIELD = 'files';
-
-/** Keeps only the last path segment and printable characters: names are labels, never paths. */
-export function sanitizeFilename(raw: string | undefined): string {
-  // NFC: macOS sends accents decomposed ("e" + U+0301), other systems composed; one name, one string.
-  const base = path.posix.basename((raw ?? '').normalize('NFC').replace(/\\/g, '/'));
-  const clean = base
-    // C0 and C1 controls, and the invisible format characters (bidi overrides such as U+202E turn
-    // "invoice\u202Efdp.exe" into "invoiceexe.pdf" on screen).
-    // eslint-disable-next-line no-control-regex -- stripping control characters is the point
-    .replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g, '')
-    .trim();
-  const name = clean.length > MAX_FILENAME_CHARS ? shorten(clean) : clean;
-  return name === '' || name === '.' || name === '..' ? 'upload' : name;
-}
-
-const MAX_FILENAME_CHARS = 255;
-
-/** Cuts the stem, not the extension: "notes….md" stays a Markdown name. */
-function shorten(name: string): string {
-  const ext = path.posix.extname(name);
-  const keep = ext.length > 1 && ext.length <= 16 ? ext : '';
-  // The cut must not split a surrogate pair (a lone half is stored as U+FFFD).
-  return name.slice(0, MAX_FILENAME_CHARS - keep.length).replace(/[\ud800-\udbff]$/, '') + keep;
-}
 
 /**
  * The multipart parser rejects a malformed body (no boundary, bad part headers) with plain errors;

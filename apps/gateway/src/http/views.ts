@@ -17,6 +17,7 @@ export function jobResponse(job: JobView) {
     startedAt: job.startedAt?.toISOString() ?? null,
     finishedAt: job.finishedAt?.toISOString() ?? null,
     retryOfJobId: job.retryOfJobId,
+    acceptingDocuments: job.acceptingDocuments,
   };
 }
 
@@ -26,6 +27,36 @@ export function documentSummary(d: DocumentView) {
     filename: d.filename,
     status: d.status,
     error: d.error ? { code: d.error.code, message: d.error.message } : null,
+    detectedType: d.detectedType,
+    source: d.source,
+    ...(d.sourceUrl ? { sourceUrl: d.sourceUrl } : {}),
+    ...(d.parentDocumentId ? { parentDocumentId: d.parentDocumentId } : {}),
+  };
+}
+
+/** A document with everything known about it (GET /v1/documents/:id), pages aside. */
+export function documentDetail(d: DocumentView) {
+  return {
+    id: d.id,
+    jobId: d.jobId,
+    filename: d.filename,
+    status: d.status,
+    error: d.error ? { code: d.error.code, message: d.error.message } : null,
+    sha256: d.sha256,
+    sizeBytes: d.sizeBytes,
+    detectedType: d.detectedType,
+    title: d.title,
+    pageCount: d.pageCount,
+    chunkCount: d.chunkCount ?? 0,
+    lowConfidencePages: d.lowConfidencePages,
+    source: d.source,
+    sourceUrl: d.sourceUrl,
+    finalUrl: d.finalUrl,
+    httpStatus: d.httpStatus,
+    parentDocumentId: d.parentDocumentId,
+    depth: d.depth,
+    metadata: d.metadata,
+    createdAt: d.createdAt.toISOString(),
   };
 }
 

@@ -7,7 +7,13 @@ import {
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import type { Topology } from '@quarry/contracts';
 import { BLOB_STORE, NATS_CONNECTION, OutboxRelay, TOPOLOGY, type BlobStore } from '@quarry/messaging';
-import { MaintenanceRepository, PipelineRepository, PRISMA, type PrismaClient } from '@quarry/persistence';
+import {
+  CrawlsRepository,
+  MaintenanceRepository,
+  PipelineRepository,
+  PRISMA,
+  type PrismaClient,
+} from '@quarry/persistence';
 import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { LEADER_LOCK, leaderLockKey, PgAdvisoryLeaderLock, type LeaderLock } from './leader-lock';
@@ -63,6 +69,7 @@ class MaintenanceLifecycle implements OnApplicationBootstrap, BeforeApplicationS
         APP_CONFIG,
         LOGGER,
         QUARRY_METRICS,
+        CrawlsRepository,
       ],
       useFactory: (
         store: MaintenanceRepository,
@@ -72,15 +79,21 @@ class MaintenanceLifecycle implements OnApplicationBootstrap, BeforeApplicationS
         config: AppConfig,
         logger: Logger,
         metrics: QuarryMetrics,
+        crawls: CrawlsRepository,
       ) =>
         new StuckJobSweeper(
           store,
           pipeline,
           probe,
           relay,
-          { stallAfterMs: config.maintenance.stallAfterMs, maxRedrives: config.maintenance.maxRedrives },
+          {
+            stallAfterMs: config.maintenance.stallAfterMs,
+            maxRedrives: config.maintenance.maxRedrives,
+            crawlIdleMs: config.maintenance.crawlIdleMs,
+          },
           logger.child({ component: 'stuck-job-sweeper' }),
           metrics,
+          crawls,
         ),
     },
     {
@@ -94,6 +107,7 @@ class MaintenanceLifecycle implements OnApplicationBootstrap, BeforeApplicationS
             jobRetentionMs: config.maintenance.jobRetentionMs,
             outboxRetentionMs: config.maintenance.outboxRetentionMs,
             deadLetterRetentionMs: config.maintenance.deadLetterRetentionMs,
+            webhookReceiptRetentionMs: config.maintenance.webhookReceiptRetentionMs,
           },
           logger.child({ component: 'retention' }),
         ),

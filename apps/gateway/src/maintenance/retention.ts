@@ -9,6 +9,8 @@ export interface RetentionOptions {
   outboxRetentionMs: number;
   /** Dead letters older than this go. */
   deadLetterRetentionMs: number;
+  /** Receipts of crawler deliveries older than this go (their senders retry for minutes, not days). */
+  webhookReceiptRetentionMs: number;
   /** Rows per statement or transaction, so one pass never holds a huge transaction. */
   batchSize?: number;
 }
@@ -19,11 +21,12 @@ export interface RetentionReport {
   outboxRows: number;
   /** null when the database has no dead_letters table. */
   deadLetters: number | null;
+  webhookReceipts: number;
 }
 
 type RetentionStore = Pick<
   MaintenanceRepository,
-  'purgeTerminalJobs' | 'purgeSentOutbox' | 'purgeDeadLetters'
+  'purgeTerminalJobs' | 'purgeSentOutbox' | 'purgeDeadLetters' | 'purgeWebhookReceipts'
 >;
 
 /** Deletes what has outlived its retention, batch by batch until nothing is left. */
@@ -37,7 +40,7 @@ export class RetentionService {
 
   async run(): Promise<RetentionReport> {
     const batch = this.options.batchSize ?? 200;
-    const report: RetentionReport = { jobs: 0, blobs: 0, outboxRows: 0, deadLetters: 0 };
+    const report: RetentionReport = { jobs: 0, blobs: 0, outboxRows: 0, deadLetters: 0, webhookReceipts: 0 };
     for (;;) {
       const purged = await this.store.purgeTerminalJobs(this.options.jobRetentionMs, batch, (keys) =>
         this.deleteBlobs(keys),
@@ -60,7 +63,12 @@ export class RetentionService {
       report.deadLetters = (report.deadLetters ?? 0) + n;
       if (n < batch * 10) break;
     }
-    if (report.jobs + report.outboxRows + (report.deadLetters ?? 0) > 0) {
+    for (;;) {
+      const n = await this.store.purgeWebhookReceipts(this.options.webhookReceiptRetentionMs, batch * 10);
+      report.webhookReceipts += n;
+      if (n < batch * 10) break;
+    }
+    if (report.jobs + report.outboxRows + (report.deadLetters ?? 0) + report.webhookReceipts > 0) {
       this.logger.info(report, 'retention removed expired rows');
     }
     return report;

@@ -2,6 +2,7 @@ import type { ErrorInfo } from '@quarry/contracts';
 import type { OutboxRelay } from '@quarry/messaging';
 import {
   finishedJobIn,
+  type CrawlsRepository,
   type MaintenanceRepository,
   type OpenDocumentCommand,
   type PipelineRepository,
@@ -11,6 +12,8 @@ import type { Logger, QuarryMetrics } from '@quarry/telemetry';
 import type { WorkQueueProbe } from './work-queue-probe';
 
 export interface SweeperOptions {
+  /** A crawl's job that heard nothing from its crawler for this long is closed (its final delivery was lost). */
+  crawlIdleMs?: number;
   /** A job without a heartbeat (or, never started, created) this long ago is examined. */
   stallAfterMs: number;
   /** Re-drives of one job before its lost documents fail with `stalled`. */
@@ -31,6 +34,8 @@ export type SweepDecision =
   | 'moved_on'
   /** Active, but no document is open: nothing a re-drive could fix. */
   | 'no_open_documents'
+  /** A crawl's job with every page done so far, waiting for the crawler's next delivery. */
+  | 'waiting_for_crawler'
   | 'error';
 
 export interface SweepReport {
@@ -38,6 +43,7 @@ export interface SweepReport {
 }
 
 type SweeperStore = Pick<MaintenanceRepository, 'findStalledJobs' | 'openDocumentCommands' | 'redrive'>;
+type CrawlCloser = Pick<CrawlsRepository, 'closeIdleCrawls'>;
 type DocumentFailer = Pick<PipelineRepository, 'failDocument'>;
 type Publisher = Pick<OutboxRelay, 'publishNow'>;
 
@@ -64,10 +70,12 @@ export class StuckJobSweeper {
     private readonly options: SweeperOptions,
     private readonly logger: Logger,
     private readonly metrics: Pick<QuarryMetrics, 'counter' | 'jobFinished'>,
+    private readonly crawls?: CrawlCloser,
   ) {}
 
   async sweep(): Promise<SweepReport> {
     const batch = this.options.batchSize ?? 100;
+    if (this.crawls && this.options.crawlIdleMs !== undefined) await this.closeIdleCrawls(this.crawls, batch);
     const stalled = await this.store.findStalledJobs(this.options.stallAfterMs, batch, this.cursor);
     const last = stalled[stalled.length - 1];
     this.cursor = stalled.length === batch && last ? { since: last.since, id: last.id } : undefined;
@@ -87,8 +95,18 @@ export class StuckJobSweeper {
     return report;
   }
 
+  private async closeIdleCrawls(crawls: CrawlCloser, batch: number): Promise<void> {
+    const idleMs = this.options.crawlIdleMs ?? Infinity;
+    const { closed, outbox } = await crawls.closeIdleCrawls(idleMs, batch);
+    if (closed.length === 0) return;
+    await this.relay.publishNow(outbox);
+    for (const row of outbox) if (row.finishedJob) this.metrics.jobFinished(row.finishedJob);
+    this.logger.warn({ jobs: closed, idleMs }, 'closed crawl jobs whose crawler fell silent');
+  }
+
   private async examine(job: StalledJob): Promise<{ decision: SweepDecision; lostDocuments: number }> {
     const open = await this.store.openDocumentCommands(job.id);
+    if (open.length === 0 && job.acceptingDocuments) return { decision: 'waiting_for_crawler', lostDocuments: 0 };
     if (open.length === 0) {
       this.logger.warn({ jobId: job.id, status: job.status }, 'active job without open documents');
       return { decision: 'no_open_documents', lostDocuments: 0 };

@@ -53,6 +53,7 @@ describe('schema drift check (no database)', () => {
         'outbox',
         'pages',
         'tenants',
+        'webhook_receipts',
       ].sort(),
     );
     expect(expected.tables.chunks!.columns.embedding).toEqual({
@@ -106,7 +107,7 @@ describe('schema drift check (no database)', () => {
     ],
     [
       'a changed type',
-      (s) => edit(s, 'pageNumber Int    @map("page_number")', 'pageNumber BigInt @map("page_number")'),
+      (s) => edit(s, 'pageNumber    Int    @map("page_number")', 'pageNumber    BigInt @map("page_number")'),
       /column pages\.page_number: type is integer in the database, bigint per schema\.prisma/,
     ],
     [

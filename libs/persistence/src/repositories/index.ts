@@ -1,5 +1,7 @@
 export * from './chunks.repository';
+export * from './crawls.repository';
 export * from './dead-letters.repository';
+export * from './job-completion';
 export * from './jobs.repository';
 export * from './maintenance.repository';
 export * from './outbox.repository';

@@ -1,8 +1,16 @@
 import { createHash } from 'node:crypto';
-import type { DetectedType, DocumentStatus, ErrorInfo, JobStatus, Lane } from '@quarry/contracts';
+import {
+  DocumentSource,
+  PageMethod,
+  type DetectedType,
+  type DocumentStatus,
+  type ErrorInfo,
+  type JobStatus,
+  type Lane,
+} from '@quarry/contracts';
 import { Prisma, type PrismaClient } from '../generated/prisma/client';
 import { appendJobEvent, insertOutbox, type Tx } from './sql';
-import type { DocumentView, JobView, NewIngestJob, OutboxInsert, OutboxRow } from './types';
+import type { DocumentView, JobView, NewIngestJob, OutboxInsert, OutboxRow, PageView } from './types';
 
 type DocRecord = {
   id: string;
@@ -10,11 +18,20 @@ type DocRecord = {
   filename: string;
   status: DocumentStatus;
   error: unknown;
-  sha256: string;
-  sizeBytes: bigint;
+  sha256: string | null;
+  sizeBytes: bigint | null;
   detectedType: string | null;
   pageCount: number | null;
   chunkCount: number | null;
+  source: string;
+  sourceUrl: string | null;
+  finalUrl: string | null;
+  httpStatus: number | null;
+  metadata: unknown;
+  title: string | null;
+  parentDocumentId: string | null;
+  depth: number;
+  lowConfidencePages: number[];
   createdAt: Date;
 };
 
@@ -26,13 +43,25 @@ function toDocumentView(d: DocRecord): DocumentView {
     status: d.status,
     error: (d.error as ErrorInfo | null) ?? null,
     sha256: d.sha256,
-    sizeBytes: Number(d.sizeBytes),
+    sizeBytes: d.sizeBytes === null ? null : Number(d.sizeBytes),
     detectedType: (d.detectedType as DetectedType | null) ?? null,
     pageCount: d.pageCount,
     chunkCount: d.chunkCount,
+    source: DocumentSource.safeParse(d.source).data ?? 'upload',
+    sourceUrl: d.sourceUrl,
+    finalUrl: d.finalUrl,
+    httpStatus: d.httpStatus,
+    metadata: isRecord(d.metadata) ? d.metadata : {},
+    title: d.title,
+    parentDocumentId: d.parentDocumentId,
+    depth: d.depth,
+    lowConfidencePages: d.lowConfidencePages,
     createdAt: d.createdAt,
   };
 }
+
+const isRecord = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const jobInclude = { documents: { orderBy: [{ createdAt: 'asc' as const }, { id: 'asc' as const }] } };
 type JobRecord = Prisma.JobGetPayload<{ include: typeof jobInclude }>;
@@ -53,6 +82,7 @@ function toJobView(j: JobRecord): JobView {
     startedAt: j.startedAt,
     finishedAt: j.finishedAt,
     retryOfJobId: j.retryOfJobId,
+    acceptingDocuments: j.acceptingDocuments,
     documents: j.documents.map(toDocumentView),
   };
 }
@@ -74,49 +104,7 @@ export class JobsRepository {
     input: NewIngestJob,
   ): Promise<{ job: JobView; created: boolean; outbox: OutboxRow[] }> {
     try {
-      return await this.prisma.$transaction(async (tx) => {
-        const n = input.documents.length;
-        const job = await tx.job.create({
-          data: {
-            id: input.id,
-            tenantId: input.tenantId,
-            type: 'ingest',
-            lane: input.lane ?? 'interactive',
-            status: 'queued',
-            progress: { step: 'ingest', done: 0, total: n },
-            traceparent: input.traceparent,
-            traceId: input.traceId,
-            idempotencyKey: input.idempotencyKey,
-            steps: {
-              create: [
-                { tenantId: input.tenantId, name: 'ingest', total: n },
-                { tenantId: input.tenantId, name: 'index', total: n },
-              ],
-            },
-            documents: {
-              create: input.documents.map((d) => ({
-                id: d.id,
-                tenantId: input.tenantId,
-                filename: d.filename,
-                claimedContentType: d.claimedContentType,
-                sha256: d.sha256,
-                sizeBytes: BigInt(d.sizeBytes),
-                blobKey: d.blobKey,
-              })),
-            },
-          },
-          include: jobInclude,
-        });
-        await appendJobEvent(tx, {
-          jobId: job.id,
-          tenantId: input.tenantId,
-          kind: 'status',
-          toStatus: 'queued',
-          data: { documents: n },
-        });
-        const outbox = await insertOutbox(tx, input.outbox);
-        return { job: toJobView(job), created: true, outbox };
-      });
+      return await this.prisma.$transaction(async (tx) => ({ ...(await insertIngestJob(tx, input)), created: true }));
     } catch (error) {
       if (
         input.idempotencyKey &&
@@ -162,16 +150,28 @@ export class JobsRepository {
     };
   }
 
-  async getDocument(
-    tenantId: string,
-    documentId: string,
-  ): Promise<(DocumentView & { pages: { pageNumber: number; text: string }[] }) | null> {
+  async getDocument(tenantId: string, documentId: string): Promise<(DocumentView & { pages: PageView[] }) | null> {
     const d = await this.prisma.document.findFirst({
       where: { id: documentId, tenantId },
-      include: { pages: { orderBy: { pageNumber: 'asc' }, select: { pageNumber: true, text: true } } },
+      include: {
+        pages: {
+          orderBy: { pageNumber: 'asc' },
+          select: { pageNumber: true, text: true, method: true, ocrConfidence: true, label: true, sections: true },
+        },
+      },
     });
     if (!d) return null;
-    return { ...toDocumentView(d), pages: d.pages };
+    return {
+      ...toDocumentView(d),
+      pages: d.pages.map((p) => ({
+        pageNumber: p.pageNumber,
+        text: p.text,
+        method: PageMethod.safeParse(p.method).data ?? 'parsed',
+        ocrConfidence: p.ocrConfidence,
+        label: p.label,
+        sections: Array.isArray(p.sections) ? (p.sections as PageView['sections']) : [],
+      })),
+    };
   }
 
   /**
@@ -247,11 +247,20 @@ export interface RetrySourceDocument {
   id: string;
   filename: string;
   claimedContentType: string | null;
-  sha256: string;
-  sizeBytes: bigint;
+  /** Null for a URL document whose fetch failed: the copy fetches again. */
+  sha256: string | null;
+  sizeBytes: bigint | null;
   blobKey: string;
   detectedType: string | null;
   pageCount: number | null;
+  source: string;
+  sourceUrl: string | null;
+  metadata: unknown;
+  title: string | null;
+  parentDocumentId: string | null;
+  depth: number;
+  lowConfidencePages: number[];
+  extractionKey: string | null;
   startAt: RetryStart;
 }
 
@@ -306,9 +315,22 @@ export async function insertRetryJob(
           claimedContentType: c.claimedContentType,
           sha256: c.sha256,
           sizeBytes: c.sizeBytes,
-          blobKey: c.blobKey,
+          // A copy of a URL document that never got its bytes gets a key of its own for them.
+          blobKey: c.sha256 === null ? `${input.tenantId}/${c.copyId}` : c.blobKey,
+          source: c.source,
+          sourceUrl: c.sourceUrl,
+          metadata: (c.metadata ?? {}) as Prisma.InputJsonValue,
+          title: c.title,
+          parentDocumentId: c.parentDocumentId,
+          depth: c.depth,
           ...(c.startAt === 'indexDocument'
-            ? { status: 'extracted' as const, detectedType: c.detectedType, pageCount: c.pageCount }
+            ? {
+                status: 'extracted' as const,
+                detectedType: c.detectedType,
+                pageCount: c.pageCount,
+                lowConfidencePages: c.lowConfidencePages,
+                extractionKey: c.extractionKey,
+              }
             : {}),
         })),
       },
@@ -317,9 +339,9 @@ export async function insertRetryJob(
   });
   for (const c of copies.filter((x) => x.startAt === 'indexDocument')) {
     await tx.$executeRaw`
-      INSERT INTO pages (tenant_id, document_id, page_number, text, char_count)
-      SELECT tenant_id, ${c.copyId}::uuid, page_number, text, char_count FROM pages
-      WHERE document_id = ${c.id}::uuid AND tenant_id = ${input.tenantId}::uuid`;
+      INSERT INTO pages (tenant_id, document_id, page_number, text, char_count, method, ocr_confidence, label, sections)
+      SELECT tenant_id, ${c.copyId}::uuid, page_number, text, char_count, method, ocr_confidence, label, sections
+      FROM pages WHERE document_id = ${c.id}::uuid AND tenant_id = ${input.tenantId}::uuid`;
   }
   await appendJobEvent(tx, {
     jobId: job.id,
@@ -335,6 +357,66 @@ export async function insertRetryJob(
     ),
   );
   return { job: toJobView(job), outbox };
+}
+
+/**
+ * Inside the caller's transaction: the job (queued), its steps, its documents, a job event and the outbox rows
+ * for their first commands.
+ */
+export async function insertIngestJob(tx: Tx, input: NewIngestJob): Promise<{ job: JobView; outbox: OutboxRow[] }> {
+  // Documents decided at creation (a crawler's failed page) are in the job but in no step.
+  const n = input.documents.filter((d) => !d.failed).length;
+  const job = await tx.job.create({
+    data: {
+      id: input.id,
+      tenantId: input.tenantId,
+      type: 'ingest',
+      lane: input.lane ?? 'interactive',
+      status: 'queued',
+      progress: { step: 'ingest', done: 0, total: n },
+      traceparent: input.traceparent,
+      traceId: input.traceId,
+      idempotencyKey: input.idempotencyKey,
+      acceptingDocuments: input.acceptingDocuments ?? false,
+      crawlRef: input.crawlRef ?? null,
+      steps: {
+        create: [
+          { tenantId: input.tenantId, name: 'ingest', total: n },
+          { tenantId: input.tenantId, name: 'index', total: n },
+        ],
+      },
+      documents: { create: input.documents.map((d) => newDocumentData(input.tenantId, d)) },
+    },
+    include: jobInclude,
+  });
+  await appendJobEvent(tx, {
+    jobId: job.id,
+    tenantId: input.tenantId,
+    kind: 'status',
+    toStatus: 'queued',
+    data: { documents: n },
+  });
+  const outbox = await insertOutbox(tx, input.outbox);
+  return { job: toJobView(job), outbox };
+}
+
+/** The row of a new document (Prisma create input), from what the gateway or a crawler delivery knows. */
+export function newDocumentData(tenantId: string, d: NewIngestJob['documents'][number]) {
+  return {
+    id: d.id,
+    tenantId,
+    filename: d.filename,
+    claimedContentType: d.claimedContentType,
+    sha256: d.sha256,
+    sizeBytes: d.sizeBytes === null ? null : BigInt(d.sizeBytes),
+    blobKey: d.blobKey,
+    source: d.source ?? 'upload',
+    sourceUrl: d.sourceUrl ?? null,
+    httpStatus: d.httpStatus ?? null,
+    metadata: (d.metadata ?? {}) as Prisma.InputJsonValue,
+    title: d.title ?? null,
+    ...(d.failed ? { status: 'failed' as const, error: d.failed as unknown as Prisma.InputJsonValue } : {}),
+  };
 }
 
 /** After a unique violation on (tenant, idempotency key): the job that already holds the key. */

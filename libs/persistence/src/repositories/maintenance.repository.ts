@@ -18,6 +18,8 @@ export interface StalledJob {
   redrives: number;
   /** When it last showed a sign of life. */
   since: Date;
+  /** A crawl's job still open for pages: having no open document means waiting for the crawler. */
+  acceptingDocuments: boolean;
 }
 
 /** The newest outbox row carrying a document's command. */
@@ -103,11 +105,11 @@ export class MaintenanceRepository {
     after?: Pick<StalledJob, 'since' | 'id'>,
   ): Promise<StalledJob[]> {
     const rows = await this.prisma.$queryRaw<
-      { id: string; tenant_id: string; status: JobStatus; redrives: number; since: Date }[]
+      { id: string; tenant_id: string; status: JobStatus; redrives: number; since: Date; accepting: boolean }[]
     >`
-      SELECT id, tenant_id, status, redrives, since FROM (
+      SELECT id, tenant_id, status, redrives, since, accepting FROM (
         -- Milliseconds, as a JavaScript Date carries them: the cursor must compare equal to its own row.
-        SELECT id, tenant_id, status::text AS status, redrives,
+        SELECT id, tenant_id, status::text AS status, redrives, accepting_documents AS accepting,
                date_trunc('milliseconds', coalesce(heartbeat_at, created_at)) AS since
         FROM jobs
         WHERE status IN ('queued', 'running')
@@ -123,6 +125,7 @@ export class MaintenanceRepository {
       status: r.status,
       redrives: r.redrives,
       since: r.since,
+      acceptingDocuments: r.accepting,
     }));
   }
 
@@ -283,7 +286,7 @@ export class MaintenanceRepository {
         const ids = jobs.map((j) => j.id);
         const keys = await tx.$queryRaw<{ blob_key: string }[]>`
           SELECT DISTINCT d.blob_key FROM documents d
-          WHERE d.job_id = ANY(${ids}::uuid[])
+          WHERE d.job_id = ANY(${ids}::uuid[]) AND d.sha256 IS NOT NULL
             AND NOT EXISTS (SELECT 1 FROM documents o
                             WHERE o.blob_key = d.blob_key AND o.job_id <> ALL(${ids}::uuid[]))`;
         await deleteBlobs(keys.map((k) => k.blob_key));
@@ -305,6 +308,15 @@ export class MaintenanceRepository {
         WHERE o.sent_at < now() - make_interval(secs => ${ms(olderThanMs)}::float8)
           AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.id = o.job_id AND j.status IN ('queued', 'running'))
         ORDER BY o.id LIMIT ${limit})`;
+  }
+
+  /** Deletes up to `limit` webhook receipts older than `olderThanMs`: senders stop retrying long before. */
+  async purgeWebhookReceipts(olderThanMs: number, limit: number): Promise<number> {
+    return this.prisma.$executeRaw`
+      DELETE FROM webhook_receipts WHERE (tenant_id, source, delivery_id) IN (
+        SELECT tenant_id, source, delivery_id FROM webhook_receipts
+        WHERE received_at < now() - make_interval(secs => ${ms(olderThanMs)}::float8)
+        ORDER BY received_at LIMIT ${limit})`;
   }
 
   /**
@@ -334,8 +346,10 @@ export class MaintenanceRepository {
   ): Promise<DeleteDocumentResult> {
     return this.prisma.$transaction(
       async (tx) => {
-        const [doc] = await tx.$queryRaw<{ job_id: string; blob_key: string; job_status: JobStatus }[]>`
-          SELECT d.job_id, d.blob_key, j.status::text AS job_status
+        const [doc] = await tx.$queryRaw<
+          { job_id: string; blob_key: string; has_bytes: boolean; job_status: JobStatus }[]
+        >`
+          SELECT d.job_id, d.blob_key, d.sha256 IS NOT NULL AS has_bytes, j.status::text AS job_status
           FROM documents d JOIN jobs j ON j.id = d.job_id
           WHERE d.id = ${documentId}::uuid AND d.tenant_id = ${tenantId}::uuid
           FOR UPDATE OF j`;
@@ -346,7 +360,8 @@ export class MaintenanceRepository {
         await tx.$executeRaw`DELETE FROM documents WHERE id = ${documentId}::uuid`;
         const [shared] = await tx.$queryRaw<{ n: number }[]>`
           SELECT count(*)::int AS n FROM documents WHERE blob_key = ${doc.blob_key}`;
-        const blobDeleted = (shared?.n ?? 0) === 0;
+        // A URL document whose fetch never succeeded has no bytes stored under its key.
+        const blobDeleted = (shared?.n ?? 0) === 0 && doc.has_bytes;
         if (blobDeleted) await deleteBlob(doc.blob_key);
         return { outcome: 'deleted', blobDeleted } as const;
       },

@@ -7,11 +7,15 @@ import {
   type Topology,
 } from '@quarry/contracts';
 import type { PrismaClient } from '../generated/prisma/client';
+import { DocumentSource } from '@quarry/contracts';
+import { finishJobIfDone, withFinishedJob } from './job-completion';
 import { appendJobEvent, insertOutbox, type Tx } from './sql';
 import type {
   Claim,
   ChunkInput,
   DocumentWork,
+  ExtractionResult,
+  FetchRecord,
   FinishedJob,
   OutboxInsert,
   OutboxRow,
@@ -26,8 +30,12 @@ interface DocRow {
   job_id: string;
   filename: string;
   blob_key: string;
-  sha256: string;
+  sha256: string | null;
   status: string;
+  source: string;
+  source_url: string | null;
+  claimed_content_type: string | null;
+  depth: number;
   traceparent: string | null;
   job_status: JobStatus;
 }
@@ -83,6 +91,7 @@ export class PipelineRepository {
   private async loadDocLockingJob(tx: Tx, tenantId: string, documentId: string): Promise<DocRow | undefined> {
     const rows = await tx.$queryRaw<DocRow[]>`
       SELECT d.id, d.tenant_id, d.job_id, d.filename, d.blob_key, d.sha256, d.status::text AS status,
+             d.source, d.source_url, d.claimed_content_type, d.depth,
              j.traceparent, j.status::text AS job_status
       FROM documents d JOIN jobs j ON j.id = d.job_id
       WHERE d.id = ${documentId}::uuid AND d.tenant_id = ${tenantId}::uuid AND j.tenant_id = d.tenant_id
@@ -99,6 +108,10 @@ export class PipelineRepository {
       blobKey: d.blob_key,
       sha256: d.sha256,
       traceparent: d.traceparent,
+      source: DocumentSource.safeParse(d.source).data ?? 'upload',
+      sourceUrl: d.source_url,
+      claimedContentType: d.claimed_content_type,
+      depth: d.depth,
     };
   }
 
@@ -166,29 +179,89 @@ export class PipelineRepository {
       WHERE id = ${jobId}::uuid AND status = 'running'`;
   }
 
-  /** Stores the pages and queues the index step in one transaction. Returns outbox rows to publish now. */
+  /**
+   * A URL document's bytes arrived: records their hash, size and where the fetch ended, while the document is
+   * still being extracted by this delivery's claim and its job is active. False when it moved on.
+   */
+  async recordFetch(work: DocumentWork, fetched: FetchRecord): Promise<boolean> {
+    const moved = await this.prisma.$executeRaw`
+      UPDATE documents d SET sha256 = ${fetched.sha256}, size_bytes = ${fetched.sizeBytes},
+             final_url = ${fetched.finalUrl}, http_status = ${fetched.httpStatus},
+             claimed_content_type = coalesce(${fetched.contentType}, d.claimed_content_type), updated_at = now()
+      FROM jobs j
+      WHERE d.id = ${work.documentId}::uuid AND d.tenant_id = ${work.tenantId}::uuid AND d.status = 'extracting'
+        AND j.id = d.job_id AND j.status IN ('queued', 'running')`;
+    return moved > 0;
+  }
+
+  /**
+   * Stores the pages and queues the index step in one transaction; documents found inside this one (e-mail
+   * attachments) join the job in the same transaction, with their ingest commands, so the job cannot finish
+   * before they do. Returns outbox rows to publish now.
+   */
   async completeExtraction(
     work: DocumentWork,
-    result: { detectedType: DetectedType; pages: PageInput[] },
+    result: ExtractionResult,
     next: OutboxInsert,
+    childCommands: readonly OutboxInsert[] = [],
   ): Promise<OutboxRow[] | null> {
     return this.prisma.$transaction(async (tx) => {
       if (!(await this.lockActiveJob(tx, work.jobId))) return null;
       const moved = await tx.$executeRaw`
         UPDATE documents SET status = 'extracted', detected_type = ${result.detectedType},
-               page_count = ${result.pages.length}, updated_at = now()
+               page_count = ${result.pages.length}, title = ${result.title ?? null},
+               low_confidence_pages = ${result.lowConfidencePages ?? []}::int[],
+               extraction_key = ${result.extractionKey ?? null}, updated_at = now()
         WHERE id = ${work.documentId}::uuid AND status = 'extracting'`;
       if (moved === 0) return null;
       await tx.$executeRaw`DELETE FROM pages WHERE document_id = ${work.documentId}::uuid`;
-      if (result.pages.length > 0) {
-        await tx.$executeRaw`
-          INSERT INTO pages (tenant_id, document_id, page_number, text, char_count)
-          SELECT ${work.tenantId}::uuid, ${work.documentId}::uuid, n, t, char_length(t)
-          FROM unnest(${result.pages.map((p) => p.pageNumber)}::int[], ${result.pages.map((p) => p.text)}::text[]) AS x(n, t)`;
-      }
+      if (result.pages.length > 0) await insertPages(tx, work, result.pages);
       await this.stepDone(tx, work, 'ingest');
-      return insertOutbox(tx, [next]);
+      const queuedChildren = await this.insertChildren(tx, work, result);
+      const commands = childCommands.filter((c) => queuedChildren.has(commandDocument(c) ?? ''));
+      return insertOutbox(tx, [next, ...commands]);
     });
+  }
+
+  /**
+   * Inserts the children that are not there yet (a redelivered parent finds them by their deterministic ids) and
+   * grows both steps by the ones that will be parsed. Returns the ids of the newly queued children.
+   */
+  private async insertChildren(tx: Tx, work: DocumentWork, result: ExtractionResult): Promise<Set<string>> {
+    const children = result.children ?? [];
+    if (children.length === 0) return new Set();
+    const inserted = await tx.$queryRaw<{ id: string; status: string }[]>`
+      INSERT INTO documents (id, tenant_id, job_id, filename, claimed_content_type, sha256, size_bytes, blob_key,
+                             source, parent_document_id, depth, status, error)
+      SELECT id, ${work.tenantId}::uuid, ${work.jobId}::uuid, f, ct, sha, sz, bk, 'attachment', ${work.documentId}::uuid,
+             ${work.depth + 1}::int, st::document_status, er::jsonb
+      FROM unnest(${children.map((c) => c.id)}::uuid[], ${children.map((c) => c.filename)}::text[],
+                  ${children.map((c) => c.claimedContentType)}::text[], ${children.map((c) => c.sha256)}::text[],
+                  ${children.map((c) => c.sizeBytes)}::bigint[], ${children.map((c) => c.blobKey)}::text[],
+                  ${children.map((c) => (c.failed ? 'failed' : 'queued'))}::text[],
+                  ${children.map((c) => (c.failed ? JSON.stringify(c.failed) : null))}::text[])
+           AS x(id, f, ct, sha, sz, bk, st, er)
+      ON CONFLICT (id) DO NOTHING
+      RETURNING id, status::text AS status`;
+    const queued = new Set(inserted.filter((r) => r.status === 'queued').map((r) => r.id));
+    if (queued.size > 0) {
+      await tx.$executeRaw`
+        UPDATE job_steps SET total = total + ${queued.size}::int, status = 'running', finished_at = NULL
+        WHERE job_id = ${work.jobId}::uuid AND name IN ('ingest', 'index')`;
+    }
+    if (inserted.length > 0) {
+      await appendJobEvent(tx, {
+        jobId: work.jobId,
+        tenantId: work.tenantId,
+        kind: 'attachments_found',
+        data: {
+          documentId: work.documentId,
+          documents: inserted.map((r) => r.id),
+          refused: inserted.filter((r) => r.status === 'failed').length,
+        },
+      });
+    }
+    return queued;
   }
 
   /**
@@ -197,36 +270,42 @@ export class PipelineRepository {
    * failed or cancelled one) and completes this document's extraction exactly as `completeExtraction`
    * does, in one transaction with an `extraction_reused` job event.
    */
-  async reuseExtraction(work: DocumentWork, next: OutboxInsert): Promise<ExtractionReuse> {
+  async reuseExtraction(work: DocumentWork, extractionKey: string, next: OutboxInsert): Promise<ExtractionReuse> {
+    if (work.sha256 === null) return { outcome: 'none' };
     // Most uploads are new bytes: one indexed probe, no transaction, decides that cheaply.
     const probe = await this.prisma.$queryRaw<{ id: string }[]>`
       SELECT id FROM documents
       WHERE tenant_id = ${work.tenantId}::uuid AND sha256 = ${work.sha256} AND id <> ${work.documentId}::uuid
-        AND status IN ('extracted', 'indexing', 'indexed')
+        AND status IN ('extracted', 'indexing', 'indexed') AND extraction_key = ${extractionKey}
       LIMIT 1`;
     if (probe.length === 0) return { outcome: 'none' };
     return this.prisma.$transaction(async (tx) => {
       if (!(await this.lockActiveJob(tx, work.jobId))) return { outcome: 'stale' } as const;
       // An indexed source first (the index step may then reuse its chunks too), else the oldest. FOR SHARE
       // keeps the source row, and with it its pages, from being deleted while they are copied.
+      // A source whose extraction found documents inside it (attachments) is not copied: its children belong
+      // to its own job, and parsing again gives this job its own.
       const [source] = await tx.$queryRaw<{ id: string; detected_type: DetectedType; page_count: number }[]>`
-        SELECT id, detected_type, page_count FROM documents
+        SELECT id, detected_type, page_count FROM documents d
         WHERE tenant_id = ${work.tenantId}::uuid AND sha256 = ${work.sha256} AND id <> ${work.documentId}::uuid
-          AND status IN ('extracted', 'indexing', 'indexed')
+          AND status IN ('extracted', 'indexing', 'indexed') AND extraction_key = ${extractionKey}
           AND detected_type IS NOT NULL AND page_count IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM documents c WHERE c.parent_document_id = d.id)
         ORDER BY (status = 'indexed') DESC, created_at, id
         LIMIT 1
         FOR SHARE`;
       if (!source) return { outcome: 'none' } as const;
       const moved = await tx.$executeRaw`
-        UPDATE documents SET status = 'extracted', detected_type = ${source.detected_type},
-               page_count = ${source.page_count}, updated_at = now()
-        WHERE id = ${work.documentId}::uuid AND status = 'extracting'`;
+        UPDATE documents d SET status = 'extracted', detected_type = s.detected_type, page_count = s.page_count,
+               title = s.title, low_confidence_pages = s.low_confidence_pages, extraction_key = s.extraction_key,
+               updated_at = now()
+        FROM documents s
+        WHERE d.id = ${work.documentId}::uuid AND d.status = 'extracting' AND s.id = ${source.id}::uuid`;
       if (moved === 0) return { outcome: 'stale' } as const;
       await tx.$executeRaw`DELETE FROM pages WHERE document_id = ${work.documentId}::uuid`;
       await tx.$executeRaw`
-        INSERT INTO pages (tenant_id, document_id, page_number, text, char_count)
-        SELECT tenant_id, ${work.documentId}::uuid, page_number, text, char_count
+        INSERT INTO pages (tenant_id, document_id, page_number, text, char_count, method, ocr_confidence, label, sections)
+        SELECT tenant_id, ${work.documentId}::uuid, page_number, text, char_count, method, ocr_confidence, label, sections
         FROM pages WHERE document_id = ${source.id}::uuid AND tenant_id = ${work.tenantId}::uuid`;
       await this.stepDone(tx, work, 'ingest');
       await appendJobEvent(tx, {
@@ -270,7 +349,7 @@ export class PipelineRepository {
                       ${chunks.map((c) => toVectorLiteral(c.embedding))}::text[]) AS x(p, o, t, tc, cs, ce, e)`;
       }
       await this.stepDone(tx, work, 'index');
-      return this.finishJobIfDone(tx, work.jobId);
+      return finishJobIfDone(tx, this.topology, work.jobId);
     });
   }
 
@@ -282,6 +361,7 @@ export class PipelineRepository {
    * document), with a `chunks_reused` job event.
    */
   async reuseIndexing(work: DocumentWork, model: { id: string; dim: number }): Promise<IndexingReuse> {
+    if (work.sha256 === null) return { outcome: 'none' };
     const probe = await this.prisma.$queryRaw<{ id: string }[]>`
       SELECT id FROM documents
       WHERE tenant_id = ${work.tenantId}::uuid AND sha256 = ${work.sha256} AND id <> ${work.documentId}::uuid
@@ -325,7 +405,7 @@ export class PipelineRepository {
         kind: 'chunks_reused',
         data: { documentId: work.documentId, fromDocumentId: source.id, model: model.id },
       });
-      const outbox = await this.finishJobIfDone(tx, work.jobId);
+      const outbox = await finishJobIfDone(tx, this.topology, work.jobId);
       return {
         outcome: 'reused',
         fromDocumentId: source.id,
@@ -342,11 +422,14 @@ export class PipelineRepository {
   async failDocument(
     work: Pick<DocumentWork, 'jobId' | 'documentId' | 'tenantId'>,
     error: ErrorInfo,
+    fetched?: { finalUrl?: string | undefined; httpStatus?: number | undefined },
   ): Promise<OutboxRow[]> {
     return this.prisma.$transaction(async (tx) => {
       if (!(await this.lockActiveJob(tx, work.jobId))) return [];
       const moved = await tx.$queryRaw<{ from_status: string }[]>`
-        UPDATE documents d SET status = 'failed', error = ${JSON.stringify(error)}::jsonb, updated_at = now()
+        UPDATE documents d SET status = 'failed', error = ${JSON.stringify(error)}::jsonb, updated_at = now(),
+               final_url = coalesce(${fetched?.finalUrl ?? null}, d.final_url),
+               http_status = coalesce(${fetched?.httpStatus ?? null}::int, d.http_status)
         FROM documents old
         WHERE d.id = ${work.documentId}::uuid AND d.tenant_id = ${work.tenantId}::uuid
           AND d.job_id = ${work.jobId}::uuid AND old.id = d.id AND d.status NOT IN ('indexed', 'failed', 'cancelled')
@@ -358,7 +441,7 @@ export class PipelineRepository {
         kind: 'document_failed',
         data: { documentId: work.documentId, from: moved[0]?.from_status, error },
       });
-      return this.finishJobIfDone(tx, work.jobId);
+      return finishJobIfDone(tx, this.topology, work.jobId);
     });
   }
 
@@ -459,102 +542,6 @@ export class PipelineRepository {
       FROM s WHERE jobs.id = ${work.jobId}::uuid`;
   }
 
-  /**
-   * Runs with the job row locked: when no document is still open, the job takes its final status
-   * (conditional on being active, so it happens once) and its event goes into the outbox.
-   */
-  private async finishJobIfDone(tx: Tx, jobId: string): Promise<OutboxRow[]> {
-    const [counts] = await tx.$queryRaw<{ open: number; ok: number; failed: number; total: number }[]>`
-      SELECT count(*) FILTER (WHERE status NOT IN ('indexed', 'failed', 'cancelled'))::int AS open,
-             count(*) FILTER (WHERE status = 'indexed')::int AS ok,
-             count(*) FILTER (WHERE status = 'failed')::int AS failed,
-             count(*)::int AS total
-      FROM documents WHERE job_id = ${jobId}::uuid`;
-    if (!counts || counts.open > 0) return [];
-    const final: JobStatus =
-      counts.failed === 0 ? 'succeeded' : counts.ok === 0 ? 'failed' : 'completed_with_failures';
-    const error: ErrorInfo | null =
-      final === 'failed'
-        ? { code: 'internal', message: `all ${counts.total} document(s) failed` }
-        : final === 'completed_with_failures'
-          ? { code: 'internal', message: `${counts.failed} of ${counts.total} document(s) failed` }
-          : null;
-    const errorWithCode = error ? await this.firstDocumentError(tx, jobId, error) : null;
-    // Every caller holds the job row's lock, so `prev` is the status this update replaces: a job whose
-    // documents were all dead-lettered before any claim goes queued → failed, not running → failed.
-    const done = await tx.$queryRaw<
-      {
-        tenant_id: string;
-        type: string;
-        trace_id: string | null;
-        traceparent: string | null;
-        from_status: string;
-        created_at: Date;
-        finished_at: Date;
-      }[]
-    >`
-      WITH prev AS (SELECT status::text AS status FROM jobs WHERE id = ${jobId}::uuid)
-      UPDATE jobs SET status = ${final}::job_status, finished_at = now(), updated_at = now(), heartbeat_at = now(),
-             error = ${errorWithCode ? JSON.stringify(errorWithCode) : null}::jsonb,
-             progress = jsonb_build_object('step', 'index', 'done', ${counts.ok + counts.failed}::int, 'total', ${counts.total}::int)
-      FROM prev
-      WHERE jobs.id = ${jobId}::uuid AND jobs.status IN ('queued', 'running')
-      RETURNING jobs.tenant_id, jobs.type, jobs.trace_id, jobs.traceparent, prev.status AS from_status,
-                jobs.created_at, jobs.finished_at`;
-    const job = done[0];
-    if (!job) return [];
-    await appendJobEvent(tx, {
-      jobId,
-      tenantId: job.tenant_id,
-      kind: 'status',
-      fromStatus: job.from_status,
-      toStatus: final,
-    });
-    // Failed documents never count as done in a step: close the steps with the job, none stays running.
-    await tx.$executeRaw`
-      UPDATE job_steps SET finished_at = coalesce(finished_at, now()),
-             status = CASE WHEN done >= total THEN 'succeeded' WHEN done = 0 THEN 'failed'
-                           ELSE 'completed_with_failures' END
-      WHERE job_id = ${jobId}::uuid AND status IN ('queued', 'running')`;
-    const kind = final === 'failed' ? 'failed' : 'completed';
-    const event: JobEvent = {
-      v: 1,
-      jobId,
-      tenantId: job.tenant_id,
-      type: job.type === 'analyze' ? 'analyze' : 'ingest',
-      status: final,
-      occurredAt: new Date().toISOString(),
-      documents: { total: counts.total, succeeded: counts.ok, failed: counts.failed },
-      ...(errorWithCode ? { error: { code: errorWithCode.code, message: errorWithCode.message } } : {}),
-      ...(job.trace_id ? { traceId: job.trace_id } : {}),
-    };
-    const rows = await insertOutbox(tx, [
-      {
-        tenantId: job.tenant_id,
-        jobId,
-        subject: this.topology.eventSubject(kind),
-        msgId: MessageIds.jobEvent(jobId, kind),
-        payload: event,
-        headers: job.traceparent ? { traceparent: job.traceparent } : {},
-      },
-    ]);
-    return withFinishedJob(rows, {
-      jobId,
-      type: job.type,
-      status: final,
-      createdAt: job.created_at,
-      finishedAt: job.finished_at,
-    });
-  }
-
-  /** A failed job reports its first document's error code, so clients see `corrupt_pdf`, not a generic code. */
-  private async firstDocumentError(tx: Tx, jobId: string, fallback: ErrorInfo): Promise<ErrorInfo> {
-    const [row] = await tx.$queryRaw<{ code: string | null }[]>`
-      SELECT error->>'code' AS code FROM documents WHERE job_id = ${jobId}::uuid AND status = 'failed'
-      ORDER BY updated_at LIMIT 1`;
-    return row?.code ? { ...fallback, code: row.code as ErrorInfo['code'] } : fallback;
-  }
-
   async loadPages(tenantId: string, documentId: string): Promise<PageInput[]> {
     return this.prisma.$queryRaw<PageInput[]>`
       SELECT page_number AS "pageNumber", text FROM pages
@@ -568,7 +555,20 @@ export function toVectorLiteral(v: Float32Array | number[]): string {
   return `${s}]`;
 }
 
-/** Marks the final event's row (the only row these calls insert) with the job it finished. */
-function withFinishedJob(rows: OutboxRow[], job: FinishedJob): OutboxRow[] {
-  return rows.map((r, i) => (i === 0 ? { ...r, finishedJob: job } : r));
+
+/** Stores a document's pages, with how each page's text was obtained. */
+async function insertPages(tx: Tx, work: DocumentWork, pages: readonly PageInput[]): Promise<void> {
+  await tx.$executeRaw`
+    INSERT INTO pages (tenant_id, document_id, page_number, text, char_count, method, ocr_confidence, label, sections)
+    SELECT ${work.tenantId}::uuid, ${work.documentId}::uuid, n, t, char_length(t), m, c, l, s::jsonb
+    FROM unnest(${pages.map((p) => p.pageNumber)}::int[], ${pages.map((p) => p.text)}::text[],
+                ${pages.map((p) => p.method ?? 'parsed')}::text[], ${pages.map((p) => p.ocrConfidence ?? null)}::real[],
+                ${pages.map((p) => p.label ?? null)}::text[], ${pages.map((p) => JSON.stringify(p.sections ?? []))}::text[])
+         AS x(n, t, m, c, l, s)`;
+}
+
+/** The document a command is about (every command names one). */
+function commandDocument(row: OutboxInsert): string | undefined {
+  const id = (row.payload as { documentId?: unknown } | null)?.documentId;
+  return typeof id === 'string' ? id : undefined;
 }

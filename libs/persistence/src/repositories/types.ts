@@ -1,10 +1,12 @@
 import type {
   DetectedType,
+  DocumentSource,
   DocumentStatus,
   ErrorInfo,
   JobProgress,
   JobStatus,
   Lane,
+  PageMethod,
 } from '@quarry/contracts';
 
 export interface OutboxInsert {
@@ -41,12 +43,32 @@ export interface DocumentView {
   filename: string;
   status: DocumentStatus;
   error: ErrorInfo | null;
-  sha256: string;
-  sizeBytes: number;
+  /** Null until the bytes exist (a URL document before its fetch). */
+  sha256: string | null;
+  sizeBytes: number | null;
   detectedType: DetectedType | null;
   pageCount: number | null;
   chunkCount: number | null;
+  source: DocumentSource;
+  sourceUrl: string | null;
+  finalUrl: string | null;
+  httpStatus: number | null;
+  metadata: Record<string, unknown>;
+  title: string | null;
+  parentDocumentId: string | null;
+  depth: number;
+  lowConfidencePages: number[];
   createdAt: Date;
+}
+
+/** A page as stored, with how its text was obtained. */
+export interface PageView {
+  pageNumber: number;
+  text: string;
+  method: PageMethod;
+  ocrConfidence: number | null;
+  label: string | null;
+  sections: { offset: number; path: string[] }[];
 }
 
 export interface JobView {
@@ -65,6 +87,8 @@ export interface JobView {
   finishedAt: Date | null;
   /** The job this one retries (a retry of failed documents or a dead letter's replay). */
   retryOfJobId: string | null;
+  /** A crawl's job while the crawler may still deliver pages: it cannot finish before the crawl ends. */
+  acceptingDocuments: boolean;
   documents: DocumentView[];
 }
 
@@ -72,9 +96,18 @@ export interface NewDocument {
   id: string;
   filename: string;
   claimedContentType: string | null;
-  sha256: string;
-  sizeBytes: number;
+  /** Null for a URL document: the ingest worker fetches the bytes. */
+  sha256: string | null;
+  sizeBytes: number | null;
   blobKey: string;
+  /** Defaults to upload. */
+  source?: DocumentSource;
+  sourceUrl?: string | null;
+  httpStatus?: number | null;
+  metadata?: Record<string, unknown>;
+  title?: string | null;
+  /** A document that is already decided at creation (a crawler's failed page); no command is sent for it. */
+  failed?: ErrorInfo;
 }
 
 export interface NewIngestJob {
@@ -87,6 +120,9 @@ export interface NewIngestJob {
   traceId: string | null;
   documents: NewDocument[];
   outbox: OutboxInsert[];
+  /** A crawl's job: open for the crawler's later deliveries. */
+  acceptingDocuments?: boolean;
+  crawlRef?: string | null;
 }
 
 /** A worker's view of the document it was asked to work on. */
@@ -96,8 +132,46 @@ export interface DocumentWork {
   jobId: string;
   filename: string;
   blobKey: string;
-  sha256: string;
+  /** Null while a URL document's bytes have not been fetched. */
+  sha256: string | null;
   traceparent: string | null;
+  source: DocumentSource;
+  sourceUrl: string | null;
+  claimedContentType: string | null;
+  depth: number;
+}
+
+/** What a URL fetch found, recorded on the document before it is parsed. */
+export interface FetchRecord {
+  sha256: string;
+  sizeBytes: number;
+  finalUrl: string;
+  httpStatus: number;
+  contentType: string | null;
+}
+
+/** A document found inside another (an e-mail attachment), its bytes already stored. */
+export interface NewChildDocument {
+  /** Deterministic (parent and position), so a redelivered parent inserts each child once. */
+  id: string;
+  filename: string;
+  claimedContentType: string | null;
+  sha256: string;
+  sizeBytes: number;
+  blobKey: string;
+  /** Set when the child is refused at birth (nested too deeply): stored failed, never parsed. */
+  failed?: ErrorInfo;
+}
+
+/** The result of extracting one document, as the ingest step stores it. */
+export interface ExtractionResult {
+  detectedType: DetectedType;
+  pages: PageInput[];
+  title?: string | null;
+  lowConfidencePages?: number[];
+  /** The parser version and settings the pages were made under (reuse needs the same); null: never reused. */
+  extractionKey?: string | null;
+  children?: NewChildDocument[];
 }
 
 /** Why a worker should not (or no longer) work on a document; all of these end in an ack. */
@@ -108,6 +182,10 @@ export type Claim<T> = { claimed: true; work: T } | { claimed: false; reason: Sk
 export interface PageInput {
   pageNumber: number;
   text: string;
+  method?: PageMethod;
+  ocrConfidence?: number | null;
+  label?: string | null;
+  sections?: { offset: number; path: string[] }[];
 }
 
 export interface ChunkInput {

@@ -116,8 +116,27 @@ export const METRICS = {
   },
   quarry_pages_extracted_total: {
     kind: 'counter',
-    help: 'Pages of text extracted, by detected document type.',
-    labels: ['type'],
+    help: 'Pages of text extracted, by detected document type and how (text_layer, ocr, parsed).',
+    labels: ['type', 'method'],
+    apps: ['ingest-worker'],
+  },
+  quarry_ocr_pages_total: {
+    kind: 'counter',
+    help: 'Pages through OCR, by engine (tesseract-cli, tesseract-js) and result (ok, low_confidence, failed).',
+    labels: ['engine', 'result'],
+    apps: ['ingest-worker'],
+  },
+  quarry_ocr_page_duration_seconds: {
+    kind: 'histogram',
+    help: 'OCR of one page (rendering excluded), by engine.',
+    labels: ['engine'],
+    apps: ['ingest-worker'],
+    buckets: DURATION_BUCKETS,
+  },
+  quarry_url_fetches_total: {
+    kind: 'counter',
+    help: 'URL fetches of URL documents, by outcome (fetched, or the url_* failure code).',
+    labels: ['outcome'],
     apps: ['ingest-worker'],
   },
   quarry_extraction_duration_seconds: {

@@ -1,0 +1,126 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@quarry/config';
+import {
+  commandEnvelope,
+  filenameFromUrl,
+  QuarryError,
+  uuidv7,
+  type Lane,
+  type Topology,
+} from '@quarry/contracts';
+import { OutboxRelay, TOPOLOGY } from '@quarry/messaging';
+import { JobsRepository, type NewDocument } from '@quarry/persistence';
+import {
+  currentOrNewTraceparent,
+  LOGGER,
+  parseTraceparent,
+  QUARRY_METRICS,
+  type Logger,
+  type QuarryMetrics,
+} from '@quarry/telemetry';
+import { z } from 'zod';
+import { parseInput } from '../http/validation';
+import type { UploadResult } from './upload.service';
+
+const MAX_URL_CHARS = 2048;
+/** The metadata object as JSON text; it is stored on every document and returned as given. */
+export const MAX_METADATA_BYTES = 16 * 1024;
+
+/** A URL the worker may try: http(s), no credentials. Whether its host may be reached is decided at fetch time. */
+const FetchableUrl = z
+  .string()
+  .max(MAX_URL_CHARS)
+  .refine((raw) => URL.canParse(raw), 'must be an absolute URL')
+  .transform((raw) => new URL(raw))
+  .refine((u) => u.protocol === 'http:' || u.protocol === 'https:', 'only http and https URLs can be fetched')
+  .refine((u) => u.username === '' && u.password === '', 'credentials in a URL are not accepted')
+  .transform((u) => u.href);
+
+export const Metadata = z
+  .record(z.string(), z.unknown())
+  .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= MAX_METADATA_BYTES, {
+    message: `must be at most ${MAX_METADATA_BYTES} bytes as JSON`,
+  });
+
+export function urlIngestBody(maxUrls: number) {
+  return z.strictObject({
+    urls: z.array(FetchableUrl).min(1, 'send at least one URL').max(maxUrls, `at most ${maxUrls} URLs`),
+    metadata: Metadata.optional(),
+  });
+}
+
+/**
+ * `POST /v1/documents` with `{"urls": [...], "metadata": {...}}`: one job, one document per URL, answered at once.
+ * The gateway fetches nothing: the ingest worker fetches each URL through the SSRF guard, so a slow or hostile
+ * server costs a worker slot, never a request, and a refused URL fails its own document, not the job.
+ */
+@Injectable()
+export class UrlIngestService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(TOPOLOGY) private readonly topology: Topology,
+    @Inject(LOGGER) private readonly logger: Logger,
+    private readonly jobs: JobsRepository,
+    private readonly relay: OutboxRelay,
+    @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
+  ) {}
+
+  async ingest(
+    tenantId: string,
+    body: unknown,
+    idempotencyKey: string | null,
+    requestedLane: Lane | null,
+  ): Promise<UploadResult> {
+    const { urls, metadata } = parseInput(urlIngestBody(this.config.urlFetch.maxUrlsPerRequest), body, 'body');
+    const jobId = uuidv7();
+    const documents: NewDocument[] = urls.map((url) => {
+      const id = uuidv7();
+      return {
+        id,
+        filename: filenameFromUrl(url),
+        claimedContentType: null,
+        sha256: null,
+        sizeBytes: null,
+        blobKey: `${tenantId}/${id}`,
+        source: 'url',
+        sourceUrl: url,
+        metadata: metadata ?? {},
+      };
+    });
+    const traceparent = currentOrNewTraceparent();
+    const lane = requestedLane ?? (documents.length > this.config.uploads.bulkThreshold ? 'bulk' : 'interactive');
+    const result = await this.jobs.createIngestJob({
+      id: jobId,
+      tenantId,
+      lane,
+      idempotencyKey,
+      traceparent,
+      traceId: parseTraceparent(traceparent)?.traceId ?? null,
+      documents,
+      outbox: documents.map((d) =>
+        commandEnvelope(this.topology, 'ingestDocument', {
+          v: 1,
+          jobId,
+          tenantId,
+          documentId: d.id,
+          traceparent,
+          lane,
+        }),
+      ),
+    });
+    if (!result.created) return { job: result.job, created: false };
+    await this.relay.publishNow(result.outbox);
+    this.metrics.counter('quarry_jobs_created_total').inc({ type: result.job.type, lane: result.job.lane });
+    this.logger.info({ jobId, tenantId, urls: urls.length, traceparent }, 'URL job accepted');
+    return { job: result.job, created: true };
+  }
+}
+
+/** 415 for a body that is neither multipart nor JSON. */
+export function unsupportedBody(contentType: string | undefined): QuarryError {
+  return new QuarryError(
+    'not_multipart',
+    `send multipart/form-data with files in the "files" field, or application/json with {"urls": [...]}` +
+      (contentType ? ` (got ${contentType.split(';')[0]})` : ''),
+  );
+}
