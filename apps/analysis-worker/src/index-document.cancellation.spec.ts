@@ -55,6 +55,10 @@ function setup(cancelAfterBatches: number) {
     blobKey: `blobs/${cmd.documentId}`,
     sha256: 'd'.repeat(64),
     traceparent: null,
+    source: 'upload',
+    sourceUrl: null,
+    claimedContentType: null,
+    depth: 0,
   };
   const calls = { completed: 0, failed: 0, progress: 0 };
   const pipeline = {

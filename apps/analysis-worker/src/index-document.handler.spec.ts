@@ -103,6 +103,10 @@ function setup(provider = new FakeEmbeddingProvider({ dim: 32, id: 'fake-32' }))
     blobKey: `blobs/${cmd.documentId}`,
     sha256: 'b'.repeat(64),
     traceparent: null,
+    source: 'upload',
+    sourceUrl: null,
+    claimedContentType: null,
+    depth: 0,
   };
   const pipeline = new FakePipeline(work);
   const store = new RecordingOutboxStore();

@@ -6,7 +6,7 @@ import {
   type DetectedType,
   type IngestDocumentCommand,
 } from '@quarry/contracts';
-import type { ExtractedDocument, ExtractOptions } from '@quarry/extraction';
+import { createOcrEngine, Extractor, ParserPool, type OcrEngine } from '@quarry/extraction';
 import { OutboxRelay, type DeliveryContext } from '@quarry/messaging';
 import {
   createPrismaClient,
@@ -19,7 +19,7 @@ import {
 import { createLogger, QuarryMetrics } from '@quarry/telemetry';
 import { createTestDatabase, type TestDatabase, RecordingPublisher, MemoryBlobStore } from '@quarry/testing';
 import { createHash } from 'node:crypto';
-import { parsersExtractor, type DocumentExtractor } from './extractor';
+import type { DocumentExtractor, ExtractCall, ExtractionOutput } from './extractor';
 import { IngestDocumentHandler } from './ingest-document.handler';
 
 // The real handler on the real state machine (a migrated PostgreSQL): the same bytes uploaded again by
@@ -33,15 +33,29 @@ const config = loadConfig({});
 class CountingExtractor implements DocumentExtractor {
   detects = 0;
   extracts = 0;
-  detect(bytes: Uint8Array, filename: string): DetectedType {
-    this.detects++;
-    return parsersExtractor.detect(bytes, filename);
+  real: Extractor | undefined;
+  /** Overrides the real key: another parser version or other OCR settings. */
+  key: string | undefined;
+  get extractionKey(): string {
+    return this.key ?? this.use().extractionKey;
   }
-  extract(bytes: Uint8Array, detected: DetectedType, options: ExtractOptions): Promise<ExtractedDocument> {
+  detect(file: string, filename: string): Promise<DetectedType> {
+    this.detects++;
+    return this.use().detect(file, filename);
+  }
+  extract(file: string, detected: DetectedType, call: ExtractCall): Promise<ExtractionOutput> {
     this.extracts++;
-    return parsersExtractor.extract(bytes, detected, options);
+    return this.use().extract(file, detected, call);
+  }
+  private use(): Extractor {
+    if (!this.real) throw new Error('the real extractor is made in beforeAll');
+    return this.real;
   }
 }
+
+const LIMITS = { maxPages: 100, maxPixels: 50_000_000, maxArchiveEntries: 1000, maxUncompressedBytes: 100e6 };
+let pool: ParserPool;
+let ocr: OcrEngine;
 
 let db: TestDatabase | undefined;
 let prisma: PrismaClient;
@@ -66,11 +80,20 @@ beforeAll(async () => {
     intervalMs: 1000,
     graceMs: 1000,
   });
+  pool = new ParserPool({ size: 1, maxMemoryMb: 512 });
+  ocr = await createOcrEngine({ engine: 'auto', languages: ['eng'], concurrency: 1 });
+  extractor.real = new Extractor(pool, ocr, {
+    timeoutMs: 30_000,
+    maxMemoryMb: 512,
+    limits: LIMITS,
+    ocr: { languages: ['eng'], dpi: 300, minConfidence: 60, pageTimeoutMs: 30_000, pdfMinChars: 20 },
+  });
   handler = new IngestDocumentHandler(
     pipeline,
     relay,
     blobs,
     extractor,
+    { fetchToFile: () => Promise.reject(new Error('no URL documents here')) },
     topo,
     config,
     logger,
@@ -79,6 +102,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await pool?.close();
+  await ocr?.close();
   await prisma?.$disconnect();
   await db?.drop();
 });
@@ -282,6 +307,23 @@ describe('reuse of an earlier extraction of the same bytes', () => {
     expect(extractor.extracts).toBe(extracts);
   });
 
+  it('parses again when the extraction settings changed (another parser version, other OCR languages)', async () => {
+    const bytes = threePages('settings changed');
+    const earlier = await upload(tenantA, [{ name: 'earlier.txt', bytes }]);
+    await ingest(tenantA, earlier.jobId, earlier.docIds[0]!);
+    const extracts = extractor.extracts;
+    extractor.key = 'v999:other-settings';
+    try {
+      const later = await upload(tenantA, [{ name: 'later.txt', bytes }]);
+      await ingest(tenantA, later.jobId, later.docIds[0]!);
+      expect(extractor.extracts).toBe(extracts + 1);
+      expect(await reuseEvents(later.jobId)).toEqual([]);
+      expect(await documentRow(later.docIds[0]!)).toMatchObject({ extractionKey: 'v999:other-settings' });
+    } finally {
+      extractor.key = undefined;
+    }
+  });
+
   it('does nothing for a document of a job that finished meanwhile', async () => {
     const bytes = threePages('finished job');
     const earlier = await upload(tenantA, [{ name: 'earlier.txt', bytes }]);
@@ -300,7 +342,9 @@ describe('reuse of an earlier extraction of the same bytes', () => {
       payload: { v: 1, jobId: later.jobId, tenantId: tenantA, documentId: laterDoc },
       headers: {},
     };
-    await expect(pipeline.reuseExtraction(claim.work, next)).resolves.toEqual({ outcome: 'stale' });
+    await expect(pipeline.reuseExtraction(claim.work, extractor.extractionKey, next)).resolves.toEqual({
+      outcome: 'stale',
+    });
     expect(await pagesOf(laterDoc)).toEqual([]);
     expect((await documentRow(laterDoc)).status).toBe('extracting');
     expect(await prisma.outbox.findUnique({ where: { msgId: next.msgId } })).toBeNull();

@@ -6,18 +6,18 @@ import {
   type DetectedType,
   type IngestDocumentCommand,
 } from '@quarry/contracts';
-import type { ExtractedDocument, ExtractOptions } from '@quarry/extraction';
 import {
   OutboxRelay,
-  type BlobStore,
   type CancellationWatch,
   type DeliveryContext,
   type MessagePublisher,
   type OutboxStore,
 } from '@quarry/messaging';
-import type { Claim, DocumentWork, OutboxRow, PageInput, PipelineRepository } from '@quarry/persistence';
+import type { Claim, DocumentWork, OutboxRow, PipelineRepository } from '@quarry/persistence';
 import { createLogger, QuarryMetrics } from '@quarry/telemetry';
-import type { DocumentExtractor } from './extractor';
+import type { ExtractedPage } from '@quarry/extraction';
+import { MemoryBlobStore } from '@quarry/testing';
+import type { DocumentExtractor, ExtractCall, ExtractionOutput } from './extractor';
 import { IngestDocumentHandler } from './ingest-document.handler';
 
 // Cancellation of a job while one of its documents is being extracted; every port faked.
@@ -40,21 +40,18 @@ class PagedExtractor implements DocumentExtractor {
   readonly delivered: number[] = [];
   /** Called after page n was handed over; lets a test cancel the job "while" the parser runs. */
   afterPage: (pageNumber: number) => void = () => undefined;
-  constructor(private readonly pages: PageInput[]) {}
-  detect(): DetectedType {
-    return 'pdf';
+  readonly extractionKey = 'v2:test';
+  constructor(private readonly pages: ExtractedPage[]) {}
+  detect(): Promise<DetectedType> {
+    return Promise.resolve('pdf');
   }
-  async extract(
-    _bytes: Uint8Array,
-    _detected: DetectedType,
-    options: ExtractOptions,
-  ): Promise<ExtractedDocument> {
+  async extract(_file: string, _detected: DetectedType, call: ExtractCall): Promise<ExtractionOutput> {
     for (const page of this.pages) {
-      await options.onPage?.(page);
+      await call.onPage(page, this.pages.length);
       this.delivered.push(page.pageNumber);
       this.afterPage(page.pageNumber);
     }
-    return { pageCount: this.pages.length, pages: this.pages };
+    return { pageCount: this.pages.length, pages: this.pages, attachments: [] };
   }
 }
 
@@ -68,6 +65,10 @@ function setup(pages: number) {
     blobKey: `blobs/${cmd.documentId}`,
     sha256: 'c'.repeat(64),
     traceparent: null,
+    source: 'upload',
+    sourceUrl: null,
+    claimedContentType: null,
+    depth: 0,
   };
   const calls = { completed: 0, failed: 0, progress: 0 };
   const pipeline = {
@@ -98,11 +99,8 @@ function setup(pages: number) {
     markSent: () => Promise.resolve(),
     markFailed: () => Promise.resolve(),
   };
-  const blobs: BlobStore = {
-    put: () => Promise.reject(new Error('workers never upload')),
-    getBytes: () => Promise.resolve(new Uint8Array([0x25, 0x50, 0x44, 0x46])),
-    delete: () => Promise.resolve(),
-  };
+  const blobs = new MemoryBlobStore();
+  blobs.blobs.set(work.blobKey, new Uint8Array([0x25, 0x50, 0x44, 0x46]));
   const extractor = new PagedExtractor(
     Array.from({ length: pages }, (_, i) => ({ pageNumber: i + 1, text: `page ${i + 1}` })),
   );
@@ -112,6 +110,7 @@ function setup(pages: number) {
     new OutboxRelay(store, publisher, logger, { intervalMs: 1000, graceMs: 1000 }),
     blobs,
     extractor,
+    { fetchToFile: () => Promise.reject(new Error('no URL documents here')) },
     topo,
     config,
     logger,

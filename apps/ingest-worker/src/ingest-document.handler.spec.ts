@@ -4,24 +4,30 @@ import {
   MessageIds,
   QuarryError,
   topology,
+  uuidFromName,
   uuidv7,
   type DetectedType,
   type ErrorInfo,
   type IngestDocumentCommand,
 } from '@quarry/contracts';
-import type { ExtractedDocument, ExtractOptions } from '@quarry/extraction';
+import type { ExtractedAttachment, ExtractedPage } from '@quarry/extraction';
 import { OutboxRelay, type DeliveryContext } from '@quarry/messaging';
 import type {
   Claim,
   DocumentWork,
+  ExtractionResult,
   ExtractionReuse,
+  FetchRecord,
   OutboxInsert,
   OutboxRow,
-  PageInput,
   PipelineRepository,
 } from '@quarry/persistence';
+import type { FetchedResource } from '@quarry/safe-fetch';
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
 import { createLogger, QuarryMetrics } from '@quarry/telemetry';
-import type { DocumentExtractor } from './extractor';
+import type { DocumentExtractor, ExtractCall, ExtractionOutput, UrlFetcher } from './extractor';
 import { IngestDocumentHandler } from './ingest-document.handler';
 import { PromText, RecordingOutboxStore, RecordingPublisher, MemoryBlobStore } from '@quarry/testing';
 
@@ -29,11 +35,16 @@ import { PromText, RecordingOutboxStore, RecordingPublisher, MemoryBlobStore } f
 
 const topo = topology('qt_ingest_unit');
 const logger = createLogger({ level: 'silent', pretty: false, app: 't' });
-const config = loadConfig({ PDF_TIMEOUT_MS: '4321', PARSER_MAX_MEMORY_MB: '256' });
+const config = loadConfig({ MAX_NESTING_DEPTH: '2', OCR_MIN_CONFIDENCE: '70' });
 
 type PipelinePort = Pick<
   PipelineRepository,
-  'claimForExtraction' | 'reuseExtraction' | 'completeExtraction' | 'failDocument' | 'reportProgress'
+  | 'claimForExtraction'
+  | 'reuseExtraction'
+  | 'completeExtraction'
+  | 'failDocument'
+  | 'reportProgress'
+  | 'recordFetch'
 >;
 
 class FakePipeline implements PipelinePort {
@@ -44,22 +55,33 @@ class FakePipeline implements PipelinePort {
   readonly claims: [string, string][] = [];
   readonly completed: {
     work: DocumentWork;
-    result: { detectedType: DetectedType; pages: PageInput[] };
+    result: ExtractionResult;
     next: OutboxInsert;
+    childCommands: readonly OutboxInsert[];
   }[] = [];
-  readonly failed: { work: Pick<DocumentWork, 'jobId' | 'documentId' | 'tenantId'>; error: ErrorInfo }[] = [];
+  readonly failed: {
+    work: Pick<DocumentWork, 'jobId' | 'documentId' | 'tenantId'>;
+    error: ErrorInfo;
+    fetched?: { finalUrl?: string | undefined; httpStatus?: number | undefined };
+  }[] = [];
+  readonly fetches: { work: DocumentWork; fetched: FetchRecord }[] = [];
+  fetchRecorded = true;
   readonly progress: { jobId: string; progress: { step: string; done: number; total: number } }[] = [];
 
   reuse: ExtractionReuse = { outcome: 'none' };
-  readonly reuses: { work: DocumentWork; next: OutboxInsert }[] = [];
+  readonly reuses: { work: DocumentWork; key: string; next: OutboxInsert }[] = [];
 
   constructor(work: DocumentWork) {
     this.claim = { claimed: true, work };
   }
 
-  reuseExtraction(work: DocumentWork, next: OutboxInsert): Promise<ExtractionReuse> {
-    this.reuses.push({ work, next });
+  reuseExtraction(work: DocumentWork, key: string, next: OutboxInsert): Promise<ExtractionReuse> {
+    this.reuses.push({ work, key, next });
     return Promise.resolve(this.reuse);
+  }
+  recordFetch(work: DocumentWork, fetched: FetchRecord): Promise<boolean> {
+    this.fetches.push({ work, fetched });
+    return Promise.resolve(this.fetchRecorded);
   }
   claimForExtraction(tenantId: string, documentId: string): Promise<Claim<DocumentWork>> {
     this.claims.push([tenantId, documentId]);
@@ -67,18 +89,20 @@ class FakePipeline implements PipelinePort {
   }
   completeExtraction(
     work: DocumentWork,
-    result: { detectedType: DetectedType; pages: PageInput[] },
+    result: ExtractionResult,
     next: OutboxInsert,
+    childCommands: readonly OutboxInsert[] = [],
   ): Promise<OutboxRow[] | null> {
     if (this.completeError) return Promise.reject(this.completeError);
-    this.completed.push({ work, result, next });
+    this.completed.push({ work, result, next, childCommands });
     return Promise.resolve(this.completeResult);
   }
   failDocument(
     work: Pick<DocumentWork, 'jobId' | 'documentId' | 'tenantId'>,
     error: ErrorInfo,
+    fetched?: { finalUrl?: string | undefined; httpStatus?: number | undefined },
   ): Promise<OutboxRow[]> {
-    this.failed.push({ work, error });
+    this.failed.push({ work, error, ...(fetched ? { fetched } : {}) });
     return Promise.resolve(this.failResult);
   }
   reportProgress(
@@ -91,26 +115,54 @@ class FakePipeline implements PipelinePort {
 }
 
 class FakeExtractor implements DocumentExtractor {
+  readonly extractionKey = 'v2:test';
   detected: DetectedType = 'text';
-  pages: PageInput[] = [{ pageNumber: 1, text: 'hello world' }];
+  pages: ExtractedPage[] = [{ pageNumber: 1, text: 'hello world' }];
+  /** Files written to the work folder and reported as attachments, by name and content. */
+  attachments: { filename: string; content: string }[] = [];
   /** Thrown by extract() once every page was handed to onPage. */
   error: Error | undefined;
   readonly detects: { bytes: Uint8Array; filename: string }[] = [];
-  readonly extracts: { bytes: Uint8Array; detected: DetectedType; options: ExtractOptions }[] = [];
+  readonly extracts: { bytes: Uint8Array; detected: DetectedType; call: ExtractCall }[] = [];
 
-  detect(bytes: Uint8Array, filename: string): DetectedType {
-    this.detects.push({ bytes, filename });
+  async detect(file: string, filename: string): Promise<DetectedType> {
+    this.detects.push({ bytes: new Uint8Array(await readFile(file)), filename });
     return this.detected;
   }
-  async extract(
-    bytes: Uint8Array,
-    detected: DetectedType,
-    options: ExtractOptions,
-  ): Promise<ExtractedDocument> {
-    this.extracts.push({ bytes, detected, options });
-    for (const page of this.pages) await options.onPage?.(page);
+  async extract(file: string, detected: DetectedType, call: ExtractCall): Promise<ExtractionOutput> {
+    this.extracts.push({ bytes: new Uint8Array(await readFile(file)), detected, call });
+    for (const page of this.pages) await call.onPage(page, this.pages.length);
     if (this.error) throw this.error;
-    return { pageCount: this.pages.length, pages: this.pages };
+    const attachments: ExtractedAttachment[] = [];
+    for (const [i, a] of this.attachments.entries()) {
+      const at = path.join(call.workDir, `attachment-${i}`);
+      await writeFile(at, a.content);
+      attachments.push({ filename: a.filename, contentType: null, path: at, sizeBytes: a.content.length });
+    }
+    return { pageCount: this.pages.length, pages: this.pages, attachments };
+  }
+}
+
+/** A fetcher that writes the given body, or throws the given error, as the SSRF-guarded one would. */
+class FakeFetcher implements UrlFetcher {
+  body = '# Fetched\n\nFrom the web.';
+  contentType: string | null = 'text/markdown; charset=utf-8';
+  error: Error | undefined;
+  readonly calls: string[] = [];
+
+  async fetchToFile(url: string, destPath: string): Promise<FetchedResource> {
+    this.calls.push(url);
+    if (this.error) throw this.error;
+    await writeFile(destPath, this.body);
+    return {
+      url,
+      finalUrl: `${url}?final`,
+      status: 200,
+      contentType: this.contentType,
+      sizeBytes: Buffer.byteLength(this.body),
+      sha256: createHash('sha256').update(this.body).digest('hex'),
+      redirects: [`${url}?final`],
+    };
   }
 }
 
@@ -126,6 +178,10 @@ function setup() {
     blobKey: `blobs/${cmd.documentId}`,
     sha256: 'a'.repeat(64),
     traceparent: TRACEPARENT,
+    source: 'upload',
+    sourceUrl: null,
+    claimedContentType: 'application/pdf',
+    depth: 0,
   };
   const pipeline = new FakePipeline(work);
   const store = new RecordingOutboxStore();
@@ -135,12 +191,14 @@ function setup() {
   const bytes = new TextEncoder().encode('hello world');
   blobs.blobs.set(work.blobKey, bytes);
   const extractor = new FakeExtractor();
+  const fetcher = new FakeFetcher();
   const metrics = new QuarryMetrics({ app: 'ingest-worker', processMetrics: false });
   const handler = new IngestDocumentHandler(
     pipeline as unknown as PipelineRepository,
     relay,
     blobs,
     extractor,
+    fetcher,
     topo,
     config,
     logger,
@@ -156,7 +214,7 @@ function setup() {
     signal: abort.signal,
   };
   const scrape = async () => PromText.parse(await metrics.metrics());
-  return { cmd, work, pipeline, store, publisher, blobs, bytes, extractor, handler, abort, ctx, scrape };
+  return { cmd, work, pipeline, store, publisher, blobs, bytes, extractor, fetcher, handler, abort, ctx, scrape };
 }
 
 const outboxRow = (id: string, subject: string): OutboxRow => ({
@@ -188,13 +246,22 @@ describe('IngestDocumentHandler', () => {
       {
         bytes: t.bytes,
         detected: 'pdf',
-        options: { timeoutMs: 4321, maxMemoryMb: 256, onPage: expect.any(Function) as unknown },
+        call: expect.objectContaining({ filenameHint: 'report.pdf', signal: t.ctx.signal }) as unknown,
       },
     ]);
+    expect(t.pipeline.reuses.map((r) => r.key)).toEqual(['v2:test']);
     expect(t.pipeline.completed).toHaveLength(1);
-    const { work, result, next } = t.pipeline.completed[0]!;
+    const { work, result, next, childCommands } = t.pipeline.completed[0]!;
     expect(work).toBe(t.work);
-    expect(result).toEqual({ detectedType: 'pdf', pages: t.extractor.pages });
+    expect(result).toEqual({
+      detectedType: 'pdf',
+      pages: t.extractor.pages,
+      title: null,
+      lowConfidencePages: [],
+      extractionKey: 'v2:test',
+      children: [],
+    });
+    expect(childCommands).toEqual([]);
     expect(next).toEqual({
       tenantId: t.cmd.tenantId,
       jobId: t.cmd.jobId,
@@ -217,7 +284,7 @@ describe('IngestDocumentHandler', () => {
     expect(t.pipeline.failed).toEqual([]);
 
     const scraped = await t.scrape();
-    expect(scraped.sum('quarry_pages_extracted_total', { type: 'pdf' })).toBe(2);
+    expect(scraped.sum('quarry_pages_extracted_total', { type: 'pdf', method: 'parsed' })).toBe(2);
     expect(scraped.sum('quarry_extraction_duration_seconds_count', { type: 'pdf' })).toBe(1);
     expect(scraped.sum('quarry_documents_processed_total', { step: 'ingest', result: 'succeeded' })).toBe(1);
     expect(scraped.sum('quarry_documents_processed_total', { result: 'failed' })).toBe(0);
@@ -299,7 +366,7 @@ describe('IngestDocumentHandler', () => {
         { pageNumber: 2, text: '' },
       ],
     ],
-  ])('fails a document with %s as no_text', async (_name, pages: PageInput[]) => {
+  ])('fails a document with %s as no_text', async (_name, pages: ExtractedPage[]) => {
     const t = setup();
     t.extractor.pages = pages;
 
@@ -454,5 +521,104 @@ describe('IngestDocumentHandler', () => {
 
     await expect(t.handler.handle(t.cmd, t.ctx)).rejects.toThrow(/shutting down/);
     expect((await t.scrape()).sum('quarry_extraction_duration_seconds_count')).toBe(0);
+  });
+it('fetches a URL document first: bytes stored under its key, the fetch recorded, the type hinted by Content-Type', async () => {
+    const t = setup();
+    const url = 'https://docs.example/guide';
+    t.pipeline.claim = {
+      claimed: true,
+      work: { ...t.work, filename: 'guide', sha256: null, source: 'url', sourceUrl: url, blobKey: 'blobs/url-doc' },
+    };
+    t.extractor.detected = 'markdown';
+
+    await expect(t.handler.handle(t.cmd, t.ctx)).resolves.toEqual({ kind: 'ack' });
+
+    expect(t.fetcher.calls).toEqual([url]);
+    expect(new TextDecoder().decode(t.blobs.blobs.get('blobs/url-doc'))).toBe(t.fetcher.body);
+    const sha = createHash('sha256').update(t.fetcher.body).digest('hex');
+    expect(t.pipeline.fetches.map((f) => f.fetched)).toEqual([
+      { sha256: sha, sizeBytes: 24, finalUrl: `${url}?final`, httpStatus: 200, contentType: 'text/markdown; charset=utf-8' },
+    ]);
+    // Reuse is looked up by the fetched bytes, and the parser sees them (not a second download).
+    expect(t.pipeline.reuses[0]?.work.sha256).toBe(sha);
+    expect(t.blobs.reads).toEqual([]);
+    expect(t.extractor.detects).toEqual([{ bytes: new TextEncoder().encode(t.fetcher.body), filename: 'guide.md' }]);
+    expect(t.pipeline.completed).toHaveLength(1);
+    expect((await t.scrape()).sum('quarry_url_fetches_total', { outcome: 'fetched' })).toBe(1);
+  });
+
+  it('fails a URL document whose fetch is refused with its url_* code, keeping where the fetch ended', async () => {
+    const t = setup();
+    t.pipeline.claim = {
+      claimed: true,
+      work: { ...t.work, sha256: null, source: 'url', sourceUrl: 'http://169.254.169.254/latest' },
+    };
+    t.fetcher.error = new QuarryError('url_forbidden', 'refused: 169.254.169.254 is link-local', {
+      details: { url: 'http://169.254.169.254/latest', finalUrl: 'http://169.254.169.254/latest', status: 302 },
+    });
+
+    await expect(t.handler.handle(t.cmd, t.ctx)).resolves.toEqual({ kind: 'ack' });
+
+    expect(t.pipeline.failed).toEqual([
+      {
+        work: expect.objectContaining({ documentId: t.cmd.documentId }) as unknown,
+        error: { code: 'url_forbidden', message: 'refused: 169.254.169.254 is link-local' },
+        fetched: { finalUrl: 'http://169.254.169.254/latest', httpStatus: 302 },
+      },
+    ]);
+    expect(t.pipeline.reuses).toEqual([]);
+    expect(t.extractor.extracts).toEqual([]);
+    expect((await t.scrape()).sum('quarry_url_fetches_total', { outcome: 'url_forbidden' })).toBe(1);
+  });
+
+  it('lets a fetch error that is not the URL\'s fault (shutdown, disk) propagate for a retry', async () => {
+    const t = setup();
+    t.pipeline.claim = { claimed: true, work: { ...t.work, sha256: null, source: 'url', sourceUrl: 'https://x.example/' } };
+    t.fetcher.error = new Error('ENOSPC: no space left on device');
+    await expect(t.handler.handle(t.cmd, t.ctx)).rejects.toThrow('ENOSPC');
+    expect(t.pipeline.failed).toEqual([]);
+  });
+
+  it('stores attachments as documents of the job with stable ids, refusing those nested past the limit', async () => {
+    const t = setup();
+    t.extractor.detected = 'eml';
+    t.extractor.attachments = [
+      { filename: 'minutes.pdf', content: 'pdf bytes' },
+      { filename: '../../forwarded.eml', content: 'mail bytes' },
+    ];
+    await t.handler.handle(t.cmd, t.ctx);
+    const [first] = t.pipeline.completed;
+    const children = first?.result.children ?? [];
+    expect(children.map((c) => [c.filename, c.failed?.code])).toEqual([
+      ['minutes.pdf', undefined],
+      ['forwarded.eml', undefined],
+    ]);
+    expect(children[0]?.id).toBe(uuidFromName(`${t.cmd.documentId}:attachment:0`));
+    expect(new TextDecoder().decode(t.blobs.blobs.get(children[0]!.blobKey))).toBe('pdf bytes');
+    expect(children[0]?.sha256).toBe(createHash('sha256').update('pdf bytes').digest('hex'));
+    expect(first?.childCommands.map((c) => c.msgId)).toEqual(
+      children.map((c) => MessageIds.command('ingestDocument', t.cmd.jobId, c.id)),
+    );
+
+    // The same attachments two levels down (MAX_NESTING_DEPTH=2) are refused at birth and get no command.
+    const deep = setup();
+    deep.pipeline.claim = { claimed: true, work: { ...deep.work, depth: 2 } };
+    deep.extractor.attachments = [{ filename: 'inner.eml', content: 'x' }];
+    await deep.handler.handle(deep.cmd, deep.ctx);
+    const refused = deep.pipeline.completed[0];
+    expect(refused?.result.children?.map((c) => c.failed?.code)).toEqual(['too_deeply_nested']);
+    expect(refused?.childCommands).toEqual([]);
+  });
+
+  it('flags OCR pages below OCR_MIN_CONFIDENCE on the document', async () => {
+    const t = setup();
+    t.extractor.detected = 'png';
+    t.extractor.pages = [
+      { pageNumber: 1, text: 'sharp', method: 'ocr', ocrConfidence: 93 },
+      { pageNumber: 2, text: 'blurry', method: 'ocr', ocrConfidence: 41 },
+    ];
+    await t.handler.handle(t.cmd, t.ctx);
+    expect(t.pipeline.completed[0]?.result.lowConfidencePages).toEqual([2]);
+    expect((await t.scrape()).sum('quarry_pages_extracted_total', { type: 'png', method: 'ocr' })).toBe(2);
   });
 });

@@ -3,12 +3,15 @@ import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import {
   commandEnvelope,
   QuarryError,
+  sanitizeFilename,
+  uuidFromName,
   type DetectedType,
   type ErrorInfo,
   type IngestDocumentCommand,
   type Lane,
   type Topology,
 } from '@quarry/contracts';
+import type { ExtractedAttachment, ExtractedPage } from '@quarry/extraction';
 import {
   BLOB_STORE,
   type BlobStore,
@@ -25,16 +28,30 @@ import {
   Outcome,
   TOPOLOGY,
 } from '@quarry/messaging';
-import { finishedJobIn, PipelineRepository, type DocumentWork } from '@quarry/persistence';
+import {
+  finishedJobIn,
+  PipelineRepository,
+  type DocumentWork,
+  type NewChildDocument,
+  type OutboxInsert,
+} from '@quarry/persistence';
 import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
-import { DOCUMENT_EXTRACTOR, type DocumentExtractor } from './extractor';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { DOCUMENT_EXTRACTOR, URL_FETCHER, type DocumentExtractor, type UrlFetcher } from './extractor';
+import { lowConfidencePages, noTextError } from './extraction-rules';
 
 const PROGRESS_EVERY_MS = 1000;
 
 /**
- * Ingest step of one document: fetch the bytes, detect the type from them, extract text per page,
- * then store the pages and queue the index step in one transaction. A document that cannot be read
- * fails on its own (with its code) and the job's other documents go on.
+ * Ingest step of one document: get its bytes (from the object store, or by fetching its URL through the SSRF
+ * guard), detect the type from them, extract text per page (parsers in a sandbox process, OCR for scans and
+ * images), then store the pages, the documents found inside it and the next commands in one transaction. A
+ * document that cannot be read fails on its own (with its code) and the job's other documents go on.
  */
 @Injectable()
 @HandlesCommand('ingestDocument')
@@ -44,6 +61,7 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
     private readonly relay: OutboxRelay,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
     @Inject(DOCUMENT_EXTRACTOR) private readonly extractor: DocumentExtractor,
+    @Inject(URL_FETCHER) private readonly fetcher: UrlFetcher,
     @Inject(TOPOLOGY) private readonly topology: Topology,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -62,13 +80,26 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
       log.info({ reason: claim.reason }, 'nothing to do for this document');
       return Outcome.ack();
     }
-    const work = claim.work;
+    let work = claim.work;
+    const traceparent = cmd.traceparent ?? work.traceparent ?? undefined;
+    const workDir = await mkdtemp(path.join(tmpdir(), 'quarry-ingest-'));
     try {
-      // The same bytes from the same tenant were extracted before: copy those pages instead of parsing.
-      const reuse = await this.pipeline.reuseExtraction(
-        work,
-        this.indexCommand(work, cmd.traceparent ?? work.traceparent ?? undefined, cmd.lane),
-      );
+      let file: string | undefined;
+      let filenameHint = work.filename;
+      if (work.sha256 === null) {
+        const fetched = await this.fetch(work, workDir, ctx.signal);
+        if (fetched === 'failed') return Outcome.ack();
+        if (fetched === 'stale') {
+          log.info('nothing to do for this document: job finished or document moved on');
+          return Outcome.ack();
+        }
+        work = { ...work, sha256: fetched.sha256 };
+        file = fetched.path;
+        filenameHint = fetched.filenameHint;
+      }
+      // The same bytes from the same tenant were extracted before under the same settings: copy those pages.
+      const key = this.extractor.extractionKey;
+      const reuse = await this.pipeline.reuseExtraction(work, key, this.indexCommand(work, traceparent, cmd.lane));
       if (reuse.outcome === 'reused') {
         await this.relay.publishNow(reuse.outbox);
         this.succeeded();
@@ -79,15 +110,19 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
         log.info('nothing to do for this document: job finished or document moved on');
         return Outcome.ack();
       }
-      const bytes = await this.blobs.getBytes(work.blobKey);
+      if (file === undefined) {
+        file = path.join(workDir, 'document');
+        await this.blobs.download(work.blobKey, file);
+      }
       const parsing = performance.now();
-      const detected = this.extractor.detect(bytes, work.filename);
+      const detected = await this.extractor.detect(file, filenameHint);
       let lastReport = 0;
       const extracted = await this.timed(parsing, detected, ctx.signal, () =>
-        this.extractor.extract(bytes, detected, {
-          timeoutMs: this.config.parsing.pdfTimeoutMs,
-          maxMemoryMb: this.config.parsing.maxMemoryMb,
-          onPage: async (page) => {
+        this.extractor.extract(file, detected, {
+          workDir,
+          filenameHint,
+          signal: ctx.signal,
+          onPage: async (page: ExtractedPage, total: number | undefined) => {
             if (ctx.signal.aborted) throw new QuarryError('dependency_unavailable', 'worker shutting down');
             if (this.cancellation.isCancelled(work.jobId)) throw new JobCancelledError(work.jobId);
             const now = Date.now();
@@ -96,29 +131,38 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
             await this.pipeline.reportProgress(work.jobId, {
               step: 'ingest',
               done: page.pageNumber,
-              total: 0,
-              message: `${work.filename}: page ${page.pageNumber}`,
+              total: total ?? 0,
+              message: `${work.filename}: page ${page.pageNumber}${total ? ` of ${total}` : ''}`,
             });
           },
         }),
       );
-      if (extracted.pages.every((p) => p.text.trim() === '')) {
-        throw new QuarryError(
-          'no_text',
-          `no text found in "${work.filename}" (${detected}); scanned pages need OCR`,
-        );
-      }
+      const empty = noTextError(work.filename, detected, extracted.pages, extracted.attachments.length);
+      if (empty) throw empty;
+      const children = await this.storeAttachments(work, extracted.attachments);
+      const lowConfidence = lowConfidencePages(extracted.pages, this.config.extraction.ocr.minConfidence);
       const rows = await this.pipeline.completeExtraction(
         work,
-        { detectedType: detected, pages: extracted.pages },
-        this.indexCommand(work, cmd.traceparent ?? work.traceparent ?? undefined, cmd.lane),
+        {
+          detectedType: detected,
+          pages: extracted.pages,
+          title: extracted.title ?? null,
+          lowConfidencePages: lowConfidence,
+          extractionKey: key,
+          children,
+        },
+        this.indexCommand(work, traceparent, cmd.lane),
+        children.filter((c) => !c.failed).map((c) => this.ingestCommand(work, c.id, traceparent, cmd.lane)),
       );
       if (rows) {
         await this.relay.publishNow(rows);
-        this.metrics.counter('quarry_pages_extracted_total').inc({ type: detected }, extracted.pageCount);
+        this.countPages(detected, extracted.pages);
         this.succeeded();
       }
-      log.info({ detected, pages: extracted.pageCount }, 'document extracted');
+      log.info(
+        { detected, pages: extracted.pageCount, attachments: children.length, lowConfidencePages: lowConfidence },
+        'document extracted',
+      );
       return Outcome.ack();
     } catch (error) {
       if (error instanceof JobCancelledError) {
@@ -132,6 +176,10 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
         return Outcome.ack();
       }
       throw error;
+    } finally {
+      await rm(workDir, { recursive: true, force: true }).catch((error: unknown) =>
+        log.warn({ err: error, workDir }, 'could not remove the work folder'),
+      );
     }
   }
 
@@ -139,11 +187,95 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
     await this.failDocument({ jobId: cmd.jobId, documentId: cmd.documentId, tenantId: cmd.tenantId }, error);
   }
 
+  /**
+   * Fetches a URL document through the SSRF guard into the work folder, stores the bytes under the document's
+   * blob key (so retries, reuse and retention treat it like an upload) and records what the fetch found. A
+   * refused or failed fetch fails the document with its `url_*` code.
+   */
+  private async fetch(
+    work: DocumentWork,
+    workDir: string,
+    signal: AbortSignal,
+  ): Promise<{ path: string; sha256: string; filenameHint: string } | 'failed' | 'stale'> {
+    const url = work.sourceUrl;
+    if (work.source !== 'url' || url === null) {
+      throw new QuarryError('blob_missing', `document ${work.documentId} has neither stored bytes nor a URL`);
+    }
+    const file = path.join(workDir, 'fetched');
+    let fetched;
+    try {
+      fetched = await this.fetcher.fetchToFile(url, file, { signal });
+    } catch (error) {
+      if (!(error instanceof QuarryError) || !error.code.startsWith('url_')) throw error;
+      this.metrics.counter('quarry_url_fetches_total').inc({ outcome: error.code });
+      const details = error.details ?? {};
+      await this.failDocument(work, error.toInfo(), {
+        finalUrl: typeof details['finalUrl'] === 'string' ? details['finalUrl'] : undefined,
+        httpStatus: typeof details['status'] === 'number' ? details['status'] : undefined,
+      });
+      this.logger.warn({ documentId: work.documentId, code: error.code, reason: error.message }, 'URL fetch failed');
+      return 'failed';
+    }
+    this.metrics.counter('quarry_url_fetches_total').inc({ outcome: 'fetched' });
+    await this.blobs.put(work.blobKey, Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>, {
+      filename: work.filename,
+    });
+    const recorded = await this.pipeline.recordFetch(work, {
+      sha256: fetched.sha256,
+      sizeBytes: fetched.sizeBytes,
+      finalUrl: fetched.finalUrl,
+      httpStatus: fetched.status,
+      contentType: fetched.contentType,
+    });
+    if (!recorded) return 'stale';
+    return { path: file, sha256: fetched.sha256, filenameHint: hintFromFetch(work.filename, fetched.contentType) };
+  }
+
+  /**
+   * Stores each attachment as a blob of its own; each becomes a document of the same job, parsed through this same
+   * handler. Past MAX_NESTING_DEPTH they are still recorded, refused at birth with `too_deeply_nested`. Ids are
+   * derived from the parent and position, so a redelivered parent stores and inserts each child once.
+   */
+  private async storeAttachments(
+    work: DocumentWork,
+    attachments: readonly ExtractedAttachment[],
+  ): Promise<NewChildDocument[]> {
+    const children: NewChildDocument[] = [];
+    const depth = work.depth + 1;
+    for (const [i, attachment] of attachments.entries()) {
+      const id = uuidFromName(`${work.documentId}:attachment:${i}`);
+      const blobKey = `${work.tenantId}/${id}`;
+      const sha256 = await sha256OfFile(attachment.path);
+      await this.blobs.put(blobKey, Readable.toWeb(createReadStream(attachment.path)) as ReadableStream<Uint8Array>, {
+        filename: attachment.filename,
+      });
+      const tooDeep = depth > this.config.extraction.maxNestingDepth;
+      children.push({
+        id,
+        filename: sanitizeFilename(attachment.filename),
+        claimedContentType: attachment.contentType?.slice(0, 200) ?? null,
+        sha256,
+        sizeBytes: attachment.sizeBytes,
+        blobKey,
+        ...(tooDeep
+          ? {
+              failed: {
+                code: 'too_deeply_nested',
+                message: `"${attachment.filename}" is nested ${depth} levels deep; MAX_NESTING_DEPTH is ${this.config.extraction.maxNestingDepth}`,
+              },
+            }
+          : {}),
+      });
+    }
+    return children;
+  }
+
   private async failDocument(
     work: Pick<DocumentWork, 'jobId' | 'documentId' | 'tenantId'>,
     error: ErrorInfo,
+    fetched?: { finalUrl?: string | undefined; httpStatus?: number | undefined },
   ) {
-    const rows = await this.pipeline.failDocument(work, { code: error.code, message: error.message });
+    const rows = await this.pipeline.failDocument(work, { code: error.code, message: error.message }, fetched);
     await this.relay.publishNow(rows);
     this.metrics
       .counter('quarry_documents_processed_total')
@@ -157,6 +289,14 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
     this.metrics
       .counter('quarry_documents_processed_total')
       .inc({ step: 'ingest', result: 'succeeded', code: '' });
+  }
+
+  private countPages(detected: DetectedType, pages: readonly ExtractedPage[]): void {
+    const byMethod = new Map<string, number>();
+    for (const p of pages) byMethod.set(p.method ?? 'parsed', (byMethod.get(p.method ?? 'parsed') ?? 0) + 1);
+    for (const [method, n] of byMethod) {
+      this.metrics.counter('quarry_pages_extracted_total').inc({ type: detected, method }, n);
+    }
   }
 
   /**
@@ -195,4 +335,46 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
       ...(lane ? { lane } : {}),
     });
   }
+
+  /** An attachment's ingest command, in its parent's lane and trace. */
+  private ingestCommand(
+    work: DocumentWork,
+    documentId: string,
+    traceparent: string | undefined,
+    lane: Lane | undefined,
+  ): OutboxInsert {
+    return commandEnvelope(this.topology, 'ingestDocument', {
+      v: 1,
+      jobId: work.jobId,
+      tenantId: work.tenantId,
+      documentId,
+      ...(traceparent ? { traceparent } : {}),
+      ...(lane ? { lane } : {}),
+    });
+  }
+}
+
+async function sha256OfFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * A fetched document's name for tie-breaking only: the server's Content-Type settles Markdown against plain text
+ * (and CSV), which the bytes alone cannot; it never decides a binary type.
+ */
+export function hintFromFetch(filename: string, contentType: string | null): string {
+  const type = contentType?.split(';')[0]?.trim().toLowerCase();
+  const ext =
+    type === 'text/markdown' || type === 'text/x-markdown'
+      ? '.md'
+      : type === 'text/csv'
+        ? '.csv'
+        : type === 'text/tab-separated-values'
+          ? '.tsv'
+          : type === 'text/plain'
+            ? '.txt'
+            : '';
+  return ext === '' || filename.toLowerCase().endsWith(ext) ? filename : `${filename}${ext}`;
 }

@@ -1,10 +1,28 @@
-import { Module, type DynamicModule } from '@nestjs/common';
+import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { AppConfig } from '@quarry/config';
+import { createOcrEngine, Extractor, ParserPool, type OcrEngine } from '@quarry/extraction';
 import { CANCELLATION_WATCH, MessagingModule, NatsCancellationWatch } from '@quarry/messaging';
 import { isDatabaseUnavailable, OutboxRepository, PersistenceModule } from '@quarry/persistence';
-import { CoreModule, type Logger, type QuarryMetrics } from '@quarry/telemetry';
-import { DOCUMENT_EXTRACTOR, parsersExtractor } from './extractor';
+import { createSafeFetcher } from '@quarry/safe-fetch';
+import { CoreModule, LOGGER, type Logger, type QuarryMetrics } from '@quarry/telemetry';
+import { DOCUMENT_EXTRACTOR, URL_FETCHER } from './extractor';
 import { IngestDocumentHandler } from './ingest-document.handler';
+
+const PARSER_POOL = Symbol('PARSER_POOL');
+const OCR_ENGINE = Symbol('OCR_ENGINE');
+
+/** Stops the parser processes and the OCR engine after the consumers have handed back their messages. */
+@Injectable()
+class ExtractionLifecycle implements OnApplicationShutdown {
+  constructor(
+    @Inject(PARSER_POOL) private readonly pool: ParserPool,
+    @Inject(OCR_ENGINE) private readonly ocr: OcrEngine,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all([this.pool.close(), this.ocr.close()]);
+  }
+}
 
 @Module({})
 export class IngestWorkerModule {
@@ -28,7 +46,66 @@ export class IngestWorkerModule {
         }),
       ],
       providers: [
-        { provide: DOCUMENT_EXTRACTOR, useValue: parsersExtractor },
+        {
+          provide: PARSER_POOL,
+          useFactory: async () => {
+            const pool = new ParserPool({
+              size: config.extraction.processes,
+              maxMemoryMb: config.extraction.maxMemoryMb,
+            });
+            // Loading every parser library takes a moment: pay it at boot, not on the first document.
+            await pool.warm();
+            return pool;
+          },
+        },
+        {
+          provide: OCR_ENGINE,
+          inject: [LOGGER],
+          // Fails the boot when the configured languages are installed for no engine (OCR_LANGUAGES, OCR_ENGINE).
+          useFactory: async (log: Logger) => {
+            const { ocr } = config.extraction;
+            const engine = await createOcrEngine({
+              engine: ocr.engine,
+              languages: ocr.languages,
+              concurrency: ocr.concurrency,
+            });
+            log.info({ ocr: engine.describe() }, 'OCR engine ready');
+            return engine;
+          },
+        },
+        {
+          provide: DOCUMENT_EXTRACTOR,
+          inject: [PARSER_POOL, OCR_ENGINE],
+          useFactory: (pool: ParserPool, ocr: OcrEngine) =>
+            new Extractor(pool, ocr, {
+              timeoutMs: config.extraction.timeoutMs,
+              maxMemoryMb: config.extraction.maxMemoryMb,
+              limits: {
+                maxPages: config.extraction.maxPages,
+                maxPixels: config.extraction.maxPixels,
+                maxArchiveEntries: config.extraction.maxArchiveEntries,
+                maxUncompressedBytes: config.extraction.maxUncompressedBytes,
+              },
+              ocr: {
+                languages: config.extraction.ocr.languages,
+                dpi: config.extraction.ocr.dpi,
+                minConfidence: config.extraction.ocr.minConfidence,
+                pageTimeoutMs: config.extraction.ocr.pageTimeoutMs,
+                pdfMinChars: config.extraction.ocr.pdfMinChars,
+              },
+            }),
+        },
+        {
+          provide: URL_FETCHER,
+          useFactory: () =>
+            createSafeFetcher({
+              allowHosts: config.urlFetch.allowHosts,
+              maxBytes: config.urlFetch.maxBytes,
+              timeoutMs: config.urlFetch.timeoutMs,
+              userAgent: 'Quarry/1 (+document ingest)',
+            }),
+        },
+        ExtractionLifecycle,
         { provide: CANCELLATION_WATCH, useClass: NatsCancellationWatch },
         IngestDocumentHandler,
       ],

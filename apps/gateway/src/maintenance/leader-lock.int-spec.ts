@@ -88,7 +88,7 @@ describe('MaintenanceScheduler on two replicas', () => {
       {
         run: () => {
           counts.retentions++;
-          return Promise.resolve({ jobs: 0, blobs: 0, outboxRows: 0, deadLetters: 0 });
+          return Promise.resolve({ jobs: 0, blobs: 0, outboxRows: 0, deadLetters: 0, webhookReceipts: 0 });
         },
       },
       { sweepIntervalMs: 25, retentionIntervalMs: 3_600_000 },

@@ -89,6 +89,7 @@ class Fakes {
       status: 'queued',
       redrives,
       since: new Date(0),
+      acceptingDocuments: false,
     };
     this.jobs.push(job);
     this.documents.set(job.id, documents);

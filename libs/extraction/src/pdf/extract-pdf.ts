@@ -123,6 +123,15 @@ export function extractPdfPages(bytes: Uint8Array, options: ExtractOptions): Pro
         cause,
         details: { reason, pagesParsed: pages.length, ...(output === '' ? {} : { output }) },
       });
+    const outOfMemory = (message: string, cause?: unknown): QuarryError =>
+      new QuarryError('parser_out_of_memory', message, {
+        cause,
+        details: {
+          maxMemoryMb: options.maxMemoryMb,
+          pagesParsed: pages.length,
+          ...(output === '' ? {} : { output }),
+        },
+      });
 
     // Worker#getHeapStatistics arrived in Node 22.16 and 24; an older runtime has the heap limit only.
     const sampler =
@@ -133,10 +142,8 @@ export function extractPdfPages(bytes: Uint8Array, options: ExtractOptions): Pro
               (stats) => {
                 if (stats.external_memory <= externalBudget) return;
                 settle(
-                  crashed(
+                  outOfMemory(
                     `PDF parser ran out of memory (limit ${options.maxMemoryMb} MB for decoded data)`,
-                    undefined,
-                    'out_of_memory',
                   ),
                 );
               },
@@ -184,9 +191,7 @@ export function extractPdfPages(bytes: Uint8Array, options: ExtractOptions): Pro
     worker.on('error', (error: Error & { code?: string }) => {
       if (parsed) return;
       if (error.code === 'ERR_WORKER_OUT_OF_MEMORY') {
-        settle(
-          crashed(`PDF parser ran out of memory (limit ${options.maxMemoryMb} MB)`, error, 'out_of_memory'),
-        );
+        settle(outOfMemory(`PDF parser ran out of memory (limit ${options.maxMemoryMb} MB)`, error));
       } else {
         settle(crashed(`PDF parser crashed: ${error.message}`, error));
       }

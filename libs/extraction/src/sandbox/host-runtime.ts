@@ -52,6 +52,10 @@ export function serialize(error: unknown): SerializedFailure {
 
 /** Serves parse tasks from the parent over IPC until the parent disconnects. */
 export function serveParsers(parsers: Partial<Record<DetectedType, FormatParser>>): void {
+  const tmp = process.argv[2];
+  // The pool hands each host a temp folder of its own and removes it with the host (see ParserPool.spawn).
+  // eslint-disable-next-line no-restricted-syntax -- this process's own temp folder, not configuration
+  if (tmp) process.env['TMPDIR'] = tmp;
   process.on('message', (message: ParseTask) => {
     if (message.kind === 'parse') void run(parsers, message);
   });

@@ -1,6 +1,8 @@
 import { ErrorCodes, QuarryError, type DetectedType, type ErrorCode } from '@quarry/contracts';
 import { fork, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { ExtractedPage } from '../types';
 import type { ExtractedAttachment, PageImage, ParsedMeta, ParseInput } from '../formats/types';
@@ -83,7 +85,8 @@ export class ParserPool {
     } finally {
       host.tasks++;
       // A parser that failed cleanly (a corrupt document) leaves its host usable; a killed or crashed one does not.
-      if (!host.exited && !host.killed && host.tasks < (this.options.maxTasksPerHost ?? 500)) this.release(host);
+      if (!host.exited && !host.killed && host.tasks < (this.options.maxTasksPerHost ?? 500))
+        this.release(host);
       else this.discard(host);
     }
   }
@@ -198,7 +201,10 @@ export class ParserPool {
       }
       const task: ParseTask = { kind: 'parse', taskId, input };
       host.child.send(task, (error) => {
-        if (error) kill(new QuarryError('parser_crashed', `could not hand the document to its parser: ${error.message}`));
+        if (error)
+          kill(
+            new QuarryError('parser_crashed', `could not hand the document to its parser: ${error.message}`),
+          );
       });
     });
   }
@@ -263,19 +269,31 @@ export class ParserPool {
     const heapMb = Math.max(32, Math.floor(this.options.maxMemoryMb * HEAP_SHARE));
     const execArgv = [`--max-old-space-size=${heapMb}`];
     if (script.endsWith('.ts')) execArgv.push('--require', path.join(__dirname, 'ts-register.cjs'));
-    const child = fork(script, [], {
+    // A temp folder per host: libraries that spill to os.tmpdir() (exceljs writes sheets there) leave nothing behind
+    // when the host is killed mid-document, since the folder goes with the host.
+    const tmp = mkdtempSync(path.join(os.tmpdir(), 'quarry-parser-'));
+    const child = fork(script, [tmp], {
       execArgv,
       serialization: 'advanced',
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
     });
-    const host: Host = { child, tasks: 0, stderr: '', exited: false, killed: false, ready: Promise.resolve() };
+    const host: Host = {
+      child,
+      tasks: 0,
+      stderr: '',
+      exited: false,
+      killed: false,
+      ready: Promise.resolve(),
+    };
     child.stderr?.on('data', (chunk: Buffer) => {
       host.stderr = (host.stderr + chunk.toString()).slice(-STDERR_TAIL_CHARS);
     });
     host.ready = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
-        reject(new QuarryError('parser_crashed', `the parser host did not start within ${START_TIMEOUT_MS} ms`));
+        reject(
+          new QuarryError('parser_crashed', `the parser host did not start within ${START_TIMEOUT_MS} ms`),
+        );
       }, START_TIMEOUT_MS);
       host.onMessage = (message) => {
         if (message.kind !== 'ready') return;
@@ -297,6 +315,7 @@ export class ParserPool {
     host.ready.catch(() => undefined);
     child.on('message', (message: HostMessage) => host.onMessage?.(message));
     child.on('exit', (code, signal) => {
+      rmSync(tmp, { recursive: true, force: true });
       host.exited = true;
       host.onExit?.(code, signal);
     });
@@ -337,16 +356,27 @@ export function corruptCode(type: DetectedType): ErrorCode {
 
 function failureToError(failure: SerializedFailure, type: DetectedType): QuarryError {
   if (failure.code !== undefined) {
-    return new QuarryError(failure.code, failure.message, failure.details ? { details: failure.details } : {});
+    return new QuarryError(
+      failure.code,
+      failure.message,
+      failure.details ? { details: failure.details } : {},
+    );
   }
   const cause = Object.assign(new Error(failure.message), { name: failure.name });
   if (failure.name === 'UncaughtException') {
     return new QuarryError('parser_crashed', `the ${type} parser crashed: ${failure.message}`, { cause });
   }
-  if (failure.name === 'RangeError' && /call stack|invalid array length|allocation failed/i.test(failure.message)) {
-    return new QuarryError('parser_out_of_memory', `the ${type} parser ran out of resources: ${failure.message}`, {
-      cause,
-    });
+  if (
+    failure.name === 'RangeError' &&
+    /call stack|invalid array length|allocation failed/i.test(failure.message)
+  ) {
+    return new QuarryError(
+      'parser_out_of_memory',
+      `the ${type} parser ran out of resources: ${failure.message}`,
+      {
+        cause,
+      },
+    );
   }
   // A library that throws on a document it cannot read is the common case: the document is not valid of its kind.
   return new QuarryError(corruptCode(type), `the ${type} document could not be read: ${failure.message}`, {
@@ -368,9 +398,13 @@ function exitToError(
       details: { exit: signal ?? code, output: tail },
     });
   }
-  return new QuarryError('parser_crashed', `the ${type} parser exited unexpectedly (${signal ?? `code ${code}`})`, {
-    details: { exit: signal ?? code, output: tail },
-  });
+  return new QuarryError(
+    'parser_crashed',
+    `the ${type} parser exited unexpectedly (${signal ?? `code ${code}`})`,
+    {
+      details: { exit: signal ?? code, output: tail },
+    },
+  );
 }
 
 function asError(value: unknown): Error {

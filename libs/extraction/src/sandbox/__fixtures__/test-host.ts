@@ -10,7 +10,12 @@ import { serveParsers } from '../host-runtime';
 const echo: FormatParser = async (input, sink) => {
   const text = await readFile(input.path, 'utf8');
   text.split('\f').forEach((part, i) => sink.page({ pageNumber: i + 1, text: part }));
-  sink.attachment({ filename: 'inner.txt', contentType: 'text/plain', path: input.path, sizeBytes: text.length });
+  sink.attachment({
+    filename: 'inner.txt',
+    contentType: 'text/plain',
+    path: input.path,
+    sizeBytes: text.length,
+  });
   return { title: 'echo' };
 };
 
@@ -41,8 +46,10 @@ const stray: FormatParser = () => {
   return new Promise(() => undefined);
 };
 
-const refuse: FormatParser = () => Promise.reject(new QuarryError('encrypted', 'the document is password-protected'));
-const libraryThrows: FormatParser = () => Promise.reject(new TypeError('Cannot read properties of undefined'));
+const refuse: FormatParser = () =>
+  Promise.reject(new QuarryError('encrypted', 'the document is password-protected'));
+const libraryThrows: FormatParser = () =>
+  Promise.reject(new TypeError('Cannot read properties of undefined'));
 
 serveParsers({
   text: echo,
