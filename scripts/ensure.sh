@@ -45,6 +45,7 @@ case "$db_host" in
   127.0.0.1 | localhost | ::1) PGHOST="$db_host" bash scripts/ensure-pgvector.sh ;;
   *) say "database is remote ($db_host): pgvector must already be installed there" ;;
 esac
+bash scripts/ensure-native-tools.sh
 
 # 4. Prisma client, regenerated when the schema changes.
 schema_hash=$(cat prisma/schema.prisma package-lock.json | sha256sum | cut -c1-64)
