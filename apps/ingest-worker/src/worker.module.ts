@@ -4,9 +4,10 @@ import { createOcrEngine, Extractor, ParserPool, type OcrEngine } from '@quarry/
 import { CANCELLATION_WATCH, MessagingModule, NatsCancellationWatch } from '@quarry/messaging';
 import { isDatabaseUnavailable, OutboxRepository, PersistenceModule } from '@quarry/persistence';
 import { createSafeFetcher } from '@quarry/safe-fetch';
-import { CoreModule, LOGGER, type Logger, type QuarryMetrics } from '@quarry/telemetry';
+import { CoreModule, LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import { DOCUMENT_EXTRACTOR, URL_FETCHER } from './extractor';
 import { IngestDocumentHandler } from './ingest-document.handler';
+import { InstrumentedOcrEngine } from './instrumented-ocr';
 
 const PARSER_POOL = Symbol('PARSER_POOL');
 const OCR_ENGINE = Symbol('OCR_ENGINE');
@@ -60,9 +61,9 @@ export class IngestWorkerModule {
         },
         {
           provide: OCR_ENGINE,
-          inject: [LOGGER],
+          inject: [LOGGER, QUARRY_METRICS],
           // Fails the boot when the configured languages are installed for no engine (OCR_LANGUAGES, OCR_ENGINE).
-          useFactory: async (log: Logger) => {
+          useFactory: async (log: Logger, quarryMetrics: QuarryMetrics) => {
             const { ocr } = config.extraction;
             const engine = await createOcrEngine({
               engine: ocr.engine,
@@ -70,7 +71,7 @@ export class IngestWorkerModule {
               concurrency: ocr.concurrency,
             });
             log.info({ ocr: engine.describe() }, 'OCR engine ready');
-            return engine;
+            return new InstrumentedOcrEngine(engine, quarryMetrics, ocr.minConfidence);
           },
         },
         {

@@ -31,6 +31,20 @@ describe('parseHtml', () => {
     ]);
   });
 
+  it('keeps a short article on a small page, and drops consent banners and ad boxes named by their class', async () => {
+    const short = makeHtmlArticle({ title: 'Comet watch', paragraphs: ['A comet passed Jupiter.', 'More soon.'] });
+    const { pages } = await parseFixture(parseHtml, short, { type: 'html' });
+    expect(pages[0]!.text).toContain('A comet passed Jupiter.');
+    for (const chrome of Object.values(HTML_CHROME_TEXTS)) expect(pages[0]!.text).not.toContain(chrome);
+
+    const bare =
+      '<!doctype html><html><head><title>Hours</title></head><body>' +
+      '<div class="cc-banner cookie-consent">We use cookies</div><div id="ad-slot-top">Buy now</div>' +
+      '<p>Open 9 to 5.</p></body></html>';
+    const plain = await parseFixture(parseHtml, bare, { type: 'html' });
+    expect(plain.pages[0]!.text).toBe('Hours\n\nOpen 9 to 5.');
+  });
+
   it('uses the <title> and reads the whole body, chrome skipped, when there is no article to find', async () => {
     const html =
       '<!doctype html><html><head><title>Opening hours</title></head><body>' +

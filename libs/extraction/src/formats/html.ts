@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { sniffBom } from '../charset';
 import { decodeText, normaliseText } from '../decode-text';
 import type { Block } from '../structure/blocks';
-import { parseHtmlDocument } from '../structure/dom';
+import { parseHtmlDocument, type DomDocument } from '../structure/dom';
 import { htmlToBlocks } from '../structure/html-blocks';
 import { asPage, pageFromBlocks } from './pages';
 import type { FormatParser } from './types';
@@ -14,6 +14,13 @@ import type { FormatParser } from './types';
 const PRESCAN_BYTES = 1024;
 // Below this much text Readability has found a fragment (a cookie notice, a caption), not the article.
 const MIN_ARTICLE_CHARS = 200;
+// Readability found the article when its text is at least this share of what the whole page says.
+const FRAGMENT_SHARE = 0.3;
+/**
+ * Class and id words of page chrome outside the article, as Readability's own "unlikely candidates" list names
+ * them, plus consent banners: the fallback reading drops these (never inside <article> or <main>).
+ */
+const CHROME = /(^|[-_\s])(cookies?|consent|gdpr|banner|ads?|advert\w*|sponsor\w*|promo\w*|newsletter|subscribe|social|share|sidebar|related|breadcrumbs?|popup|modal|comments?|menu|nav\w*|skip-link)([-_\s]|$)/i;
 // Readability scores every element repeatedly; on a page this large the plain body walk is the affordable reading.
 const MAX_READABILITY_ELEMENTS = 50_000;
 
@@ -38,12 +45,11 @@ export const parseHtml: FormatParser = async (input, sink) => {
     .replace(/\s+/g, ' ')
     .trim();
   // Readability rearranges the document it is given, so the fallback reads a fresh parse.
-  const fallback = htmlToBlocks(parseHtmlDocument(html));
+  const fallback = htmlToBlocks(withoutChrome(parseHtmlDocument(html)));
   const article = readArticle(html);
-  const blocks =
-    article !== null && article.chars >= Math.min(MIN_ARTICLE_CHARS, blocksChars(fallback))
-      ? article.blocks
-      : fallback;
+  // A fragment is a small share of the page: a short article on a small page is still the article.
+  const fragment = Math.min(MIN_ARTICLE_CHARS, FRAGMENT_SHARE * blocksChars(fallback));
+  const blocks = article !== null && article.chars >= fragment ? article.blocks : fallback;
   const title = (article?.title ?? '') !== '' ? article!.title : pageTitle;
   const page = pageFromBlocks(1, title !== '' ? withTitle(blocks, title) : blocks);
   sink.page(asPage(page));
@@ -57,7 +63,8 @@ interface Article {
 }
 
 function readArticle(html: string): Article | null {
-  const document = parseHtmlDocument(html);
+  // Consent banners and ad boxes are never the article; on a small page Readability might otherwise pick one.
+  const document = withoutChrome(parseHtmlDocument(html));
   let parsed;
   try {
     // Readability is typed against the DOM lib this workspace does not load; linkedom's document is what it needs.
@@ -75,6 +82,15 @@ function readArticle(html: string): Article | null {
     parseHtmlDocument(`<!doctype html><html><body>${parsed.content}</body></html>`),
   );
   return { title: (parsed.title ?? '').replace(/\s+/g, ' ').trim(), blocks, chars: blocksChars(blocks) };
+}
+
+/** The document with the chrome CHROME names removed, for the reading of the whole body. */
+function withoutChrome(document: DomDocument): DomDocument {
+  for (const element of Array.from(document.querySelectorAll('[class], [id]'))) {
+    const words = `${element.getAttribute('class') ?? ''} ${element.getAttribute('id') ?? ''}`;
+    if (CHROME.test(words) && element.closest('article, main') === null) element.remove();
+  }
+  return document;
 }
 
 function blocksChars(blocks: readonly Block[]): number {

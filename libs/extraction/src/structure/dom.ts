@@ -24,6 +24,8 @@ export interface DomElement extends DomNode {
   querySelector(selector: string): DomElement | null;
   querySelectorAll(selector: string): ArrayLike<DomElement>;
   getElementsByTagName(name: string): ArrayLike<DomElement>;
+  closest(selector: string): DomElement | null;
+  remove(): void;
   innerHTML: string;
 }
 
