@@ -53,7 +53,13 @@ interface DocumentBody {
   httpStatus: number | null;
   parentDocumentId: string | null;
   metadata: Record<string, unknown>;
-  pages: { pageNumber: number; text: string; method: string; ocrConfidence: number | null; label: string | null }[];
+  pages: {
+    pageNumber: number;
+    text: string;
+    method: string;
+    ocrConfidence: number | null;
+    label: string | null;
+  }[];
 }
 
 interface SearchBody {
@@ -125,7 +131,14 @@ describe('documents of every kind, URLs and crawler deliveries', () => {
         title: 'Quarry report',
         sections: [
           { heading: 'Results', paragraphs: [SENTENCES.docx] },
-          { heading: 'Sites', table: [['Site', 'Tonnes'], [SENTENCES.docxTable, '1200'], ['Carrara', '900']] },
+          {
+            heading: 'Sites',
+            table: [
+              ['Site', 'Tonnes'],
+              [SENTENCES.docxTable, '1200'],
+              ['Carrara', '900'],
+            ],
+          },
         ],
       }),
       'deck.pptx': await makePptx([
@@ -142,7 +155,10 @@ describe('documents of every kind, URLs and crawler deliveries', () => {
           ],
         },
       ]),
-      'article.html': makeHtmlArticle({ title: 'Comet watch', paragraphs: [SENTENCES.html, 'More to follow.'] }),
+      'article.html': makeHtmlArticle({
+        title: 'Comet watch',
+        paragraphs: [SENTENCES.html, 'More to follow.'],
+      }),
       'mail.eml': await makeEml({
         subject: 'Board meeting lunch',
         text: SENTENCES.eml,
@@ -199,7 +215,11 @@ describe('documents of every kind, URLs and crawler deliveries', () => {
     const attachment = job.documents.find((d) => d.filename === 'minutes.pdf');
     expect(attachment).toBeDefined();
     const attached = await documentOf(attachment!.id);
-    expect(attached).toMatchObject({ source: 'attachment', parentDocumentId: idOf('mail.eml'), detectedType: 'pdf' });
+    expect(attached).toMatchObject({
+      source: 'attachment',
+      parentDocumentId: idOf('mail.eml'),
+      detectedType: 'pdf',
+    });
 
     const searches: [string, string][] = [
       [idOf('scan.pdf'), SENTENCES.scan],
@@ -265,7 +285,9 @@ describe('documents of every kind, URLs and crawler deliveries', () => {
 
     async function deliver(body: unknown, options: { secret?: string } = {}) {
       const raw = JSON.stringify(body);
-      const signature = createHmac('sha256', options.secret ?? FIRECRAWL_SECRET).update(raw).digest('hex');
+      const signature = createHmac('sha256', options.secret ?? FIRECRAWL_SECRET)
+        .update(raw)
+        .digest('hex');
       const started = performance.now();
       const response = await fetch(`${stack.baseUrl}/v1/ingest/firecrawl`, {
         method: 'POST',
@@ -280,7 +302,12 @@ describe('documents of every kind, URLs and crawler deliveries', () => {
       return {
         status: response.status,
         ms: performance.now() - started,
-        body: (text ? JSON.parse(text) : null) as { jobId?: string; documents?: number; duplicate?: boolean; code?: string },
+        body: (text ? JSON.parse(text) : null) as {
+          jobId?: string;
+          documents?: number;
+          duplicate?: boolean;
+          code?: string;
+        },
       };
     }
 
@@ -289,26 +316,37 @@ describe('documents of every kind, URLs and crawler deliveries', () => {
       type: 'crawl.page',
       id: crawlId,
       webhookId,
-      data: [{ markdown: `# ${title}\n\n${sentence}\n`, metadata: { sourceURL: url, title, statusCode: 200 } }],
+      data: [
+        { markdown: `# ${title}\n\n${sentence}\n`, metadata: { sourceURL: url, title, statusCode: 200 } },
+      ],
       metadata: { team: 'geography' },
     });
 
     it('turns a signed crawl into one job whose pages are searchable; bad signatures and repeats change nothing', async () => {
-      const first = await deliver(pageEvent('wh-1', 'https://nature.example/glaciers', 'Glaciers', SENTENCES.crawlOne));
+      const first = await deliver(
+        pageEvent('wh-1', 'https://nature.example/glaciers', 'Glaciers', SENTENCES.crawlOne),
+      );
       expect(first.status).toBe(200);
       expect(first.ms).toBeLessThan(1000);
       const jobId = first.body.jobId;
       expect(jobId).toBeDefined();
       expect(first.body.documents).toBe(1);
 
-      const forged = await deliver(pageEvent('wh-x', 'https://nature.example/forged', 'Forged', 'Nothing true.'), {
-        secret: 'not-the-secret',
-      });
+      const forged = await deliver(
+        pageEvent('wh-x', 'https://nature.example/forged', 'Forged', 'Nothing true.'),
+        {
+          secret: 'not-the-secret',
+        },
+      );
       expect([forged.status, forged.body.code]).toEqual([401, 'invalid_signature']);
 
-      const second = await deliver(pageEvent('wh-2', 'https://nature.example/cranes', 'Cranes', SENTENCES.crawlTwo));
+      const second = await deliver(
+        pageEvent('wh-2', 'https://nature.example/cranes', 'Cranes', SENTENCES.crawlTwo),
+      );
       expect(second.body.jobId).toBe(jobId);
-      const repeat = await deliver(pageEvent('wh-2', 'https://nature.example/cranes', 'Cranes', SENTENCES.crawlTwo));
+      const repeat = await deliver(
+        pageEvent('wh-2', 'https://nature.example/cranes', 'Cranes', SENTENCES.crawlTwo),
+      );
       expect(repeat.body).toMatchObject({ duplicate: true, documents: 0, jobId });
 
       // The job waits for the crawl to end even once its pages are indexed.
@@ -321,7 +359,13 @@ describe('documents of every kind, URLs and crawler deliveries', () => {
       );
       expect(running.status).not.toBe('succeeded');
 
-      const completed = await deliver({ success: true, type: 'crawl.completed', id: crawlId, webhookId: 'wh-3', data: [] });
+      const completed = await deliver({
+        success: true,
+        type: 'crawl.completed',
+        id: crawlId,
+        webhookId: 'wh-3',
+        data: [],
+      });
       expect(completed.status).toBe(200);
       const job: JobBody = await stack.waitForTerminal(jobId!);
       expect(job.status).toBe('succeeded');

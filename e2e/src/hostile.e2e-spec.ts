@@ -40,10 +40,17 @@ describe('hostile documents cannot take the ingest worker down', () => {
       { name: 'bomb.docx', bytes: makeZipBombDocx(), fails: 'archive_too_large' },
       { name: 'laughs.docx', bytes: makeBillionLaughsDocx(), fails: 'corrupt_docx' },
       { name: 'pixels.tiff', bytes: makeTiffPixelBomb(), fails: 'too_many_pixels' },
-      { name: 'secret.pdf', bytes: makeEncryptedPdf('Top secret quarry plans.', 'hunter2'), fails: 'encrypted_pdf' },
+      {
+        name: 'secret.pdf',
+        bytes: makeEncryptedPdf('Top secret quarry plans.', 'hunter2'),
+        fails: 'encrypted_pdf',
+      },
       { name: 'pages.pdf', bytes: await makeManyPagePdf(5000), fails: 'too_many_pages' },
       { name: 'cut.jpg', bytes: await makeTruncatedJpeg(['A photo cut in half']), fails: 'corrupt_image' },
-      { name: 'script.pdf', bytes: await makePdfWithJavaScript(['Scripts never run here; the text is read.']) },
+      {
+        name: 'script.pdf',
+        bytes: await makePdfWithJavaScript(['Scripts never run here; the text is read.']),
+      },
       { name: 'nested.eml', bytes: await makeNestedEml(50) },
       { name: 'good.pdf', bytes: await makeTestPdf([['A good document among bad ones.']]) },
       { name: 'good.txt', bytes: new TextEncoder().encode('Plain text survives the storm.\n') },
@@ -64,9 +71,13 @@ describe('hostile documents cannot take the ingest worker down', () => {
     // The e-mail nested 50 deep: each level is a document of its own down to MAX_NESTING_DEPTH (5), and the
     // one below that is refused.
     const nested = job.documents.filter((d) => /^level-\d+\.eml$/.test(d.filename));
-    expect(nested.filter((d) => d.status === 'indexed').map((d) => d.filename)).toEqual(
-      ['level-2.eml', 'level-3.eml', 'level-4.eml', 'level-5.eml', 'level-6.eml'],
-    );
+    expect(nested.filter((d) => d.status === 'indexed').map((d) => d.filename)).toEqual([
+      'level-2.eml',
+      'level-3.eml',
+      'level-4.eml',
+      'level-5.eml',
+      'level-6.eml',
+    ]);
     expect(nested.filter((d) => d.status === 'failed').map((d) => [d.filename, d.error?.code])).toEqual([
       ['level-7.eml', 'too_deeply_nested'],
     ]);
@@ -74,7 +85,9 @@ describe('hostile documents cannot take the ingest worker down', () => {
     // No restart: the same process did all of it, and still takes work.
     expect(worker.pid).toBe(pidBefore);
     expect(worker.running).toBe(true);
-    const after = await stack.upload([{ name: 'after.txt', bytes: new TextEncoder().encode('Still here.\n') }]);
+    const after = await stack.upload([
+      { name: 'after.txt', bytes: new TextEncoder().encode('Still here.\n') },
+    ]);
     expect((await stack.waitForTerminal(after.body.id)).status).toBe('succeeded');
   }, 300_000);
 

@@ -214,7 +214,21 @@ function setup() {
     signal: abort.signal,
   };
   const scrape = async () => PromText.parse(await metrics.metrics());
-  return { cmd, work, pipeline, store, publisher, blobs, bytes, extractor, fetcher, handler, abort, ctx, scrape };
+  return {
+    cmd,
+    work,
+    pipeline,
+    store,
+    publisher,
+    blobs,
+    bytes,
+    extractor,
+    fetcher,
+    handler,
+    abort,
+    ctx,
+    scrape,
+  };
 }
 
 const outboxRow = (id: string, subject: string): OutboxRow => ({
@@ -522,12 +536,19 @@ describe('IngestDocumentHandler', () => {
     await expect(t.handler.handle(t.cmd, t.ctx)).rejects.toThrow(/shutting down/);
     expect((await t.scrape()).sum('quarry_extraction_duration_seconds_count')).toBe(0);
   });
-it('fetches a URL document first: bytes stored under its key, the fetch recorded, the type hinted by Content-Type', async () => {
+  it('fetches a URL document first: bytes stored under its key, the fetch recorded, the type hinted by Content-Type', async () => {
     const t = setup();
     const url = 'https://docs.example/guide';
     t.pipeline.claim = {
       claimed: true,
-      work: { ...t.work, filename: 'guide', sha256: null, source: 'url', sourceUrl: url, blobKey: 'blobs/url-doc' },
+      work: {
+        ...t.work,
+        filename: 'guide',
+        sha256: null,
+        source: 'url',
+        sourceUrl: url,
+        blobKey: 'blobs/url-doc',
+      },
     };
     t.extractor.detected = 'markdown';
 
@@ -537,12 +558,20 @@ it('fetches a URL document first: bytes stored under its key, the fetch recorded
     expect(new TextDecoder().decode(t.blobs.blobs.get('blobs/url-doc'))).toBe(t.fetcher.body);
     const sha = createHash('sha256').update(t.fetcher.body).digest('hex');
     expect(t.pipeline.fetches.map((f) => f.fetched)).toEqual([
-      { sha256: sha, sizeBytes: 24, finalUrl: `${url}?final`, httpStatus: 200, contentType: 'text/markdown; charset=utf-8' },
+      {
+        sha256: sha,
+        sizeBytes: 24,
+        finalUrl: `${url}?final`,
+        httpStatus: 200,
+        contentType: 'text/markdown; charset=utf-8',
+      },
     ]);
     // Reuse is looked up by the fetched bytes, and the parser sees them (not a second download).
     expect(t.pipeline.reuses[0]?.work.sha256).toBe(sha);
     expect(t.blobs.reads).toEqual([]);
-    expect(t.extractor.detects).toEqual([{ bytes: new TextEncoder().encode(t.fetcher.body), filename: 'guide.md' }]);
+    expect(t.extractor.detects).toEqual([
+      { bytes: new TextEncoder().encode(t.fetcher.body), filename: 'guide.md' },
+    ]);
     expect(t.pipeline.completed).toHaveLength(1);
     expect((await t.scrape()).sum('quarry_url_fetches_total', { outcome: 'fetched' })).toBe(1);
   });
@@ -554,7 +583,11 @@ it('fetches a URL document first: bytes stored under its key, the fetch recorded
       work: { ...t.work, sha256: null, source: 'url', sourceUrl: 'http://169.254.169.254/latest' },
     };
     t.fetcher.error = new QuarryError('url_forbidden', 'refused: 169.254.169.254 is link-local', {
-      details: { url: 'http://169.254.169.254/latest', finalUrl: 'http://169.254.169.254/latest', status: 302 },
+      details: {
+        url: 'http://169.254.169.254/latest',
+        finalUrl: 'http://169.254.169.254/latest',
+        status: 302,
+      },
     });
 
     await expect(t.handler.handle(t.cmd, t.ctx)).resolves.toEqual({ kind: 'ack' });
@@ -571,9 +604,12 @@ it('fetches a URL document first: bytes stored under its key, the fetch recorded
     expect((await t.scrape()).sum('quarry_url_fetches_total', { outcome: 'url_forbidden' })).toBe(1);
   });
 
-  it('lets a fetch error that is not the URL\'s fault (shutdown, disk) propagate for a retry', async () => {
+  it("lets a fetch error that is not the URL's fault (shutdown, disk) propagate for a retry", async () => {
     const t = setup();
-    t.pipeline.claim = { claimed: true, work: { ...t.work, sha256: null, source: 'url', sourceUrl: 'https://x.example/' } };
+    t.pipeline.claim = {
+      claimed: true,
+      work: { ...t.work, sha256: null, source: 'url', sourceUrl: 'https://x.example/' },
+    };
     t.fetcher.error = new Error('ENOSPC: no space left on device');
     await expect(t.handler.handle(t.cmd, t.ctx)).rejects.toThrow('ENOSPC');
     expect(t.pipeline.failed).toEqual([]);

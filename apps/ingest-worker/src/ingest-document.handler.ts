@@ -99,7 +99,11 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
       }
       // The same bytes from the same tenant were extracted before under the same settings: copy those pages.
       const key = this.extractor.extractionKey;
-      const reuse = await this.pipeline.reuseExtraction(work, key, this.indexCommand(work, traceparent, cmd.lane));
+      const reuse = await this.pipeline.reuseExtraction(
+        work,
+        key,
+        this.indexCommand(work, traceparent, cmd.lane),
+      );
       if (reuse.outcome === 'reused') {
         await this.relay.publishNow(reuse.outbox);
         this.succeeded();
@@ -160,7 +164,12 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
         this.succeeded();
       }
       log.info(
-        { detected, pages: extracted.pageCount, attachments: children.length, lowConfidencePages: lowConfidence },
+        {
+          detected,
+          pages: extracted.pageCount,
+          attachments: children.length,
+          lowConfidencePages: lowConfidence,
+        },
         'document extracted',
       );
       return Outcome.ack();
@@ -213,7 +222,10 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
         finalUrl: typeof details['finalUrl'] === 'string' ? details['finalUrl'] : undefined,
         httpStatus: typeof details['status'] === 'number' ? details['status'] : undefined,
       });
-      this.logger.warn({ documentId: work.documentId, code: error.code, reason: error.message }, 'URL fetch failed');
+      this.logger.warn(
+        { documentId: work.documentId, code: error.code, reason: error.message },
+        'URL fetch failed',
+      );
       return 'failed';
     }
     this.metrics.counter('quarry_url_fetches_total').inc({ outcome: 'fetched' });
@@ -228,7 +240,11 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
       contentType: fetched.contentType,
     });
     if (!recorded) return 'stale';
-    return { path: file, sha256: fetched.sha256, filenameHint: hintFromFetch(work.filename, fetched.contentType) };
+    return {
+      path: file,
+      sha256: fetched.sha256,
+      filenameHint: hintFromFetch(work.filename, fetched.contentType),
+    };
   }
 
   /**
@@ -246,9 +262,13 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
       const id = uuidFromName(`${work.documentId}:attachment:${i}`);
       const blobKey = `${work.tenantId}/${id}`;
       const sha256 = await sha256OfFile(attachment.path);
-      await this.blobs.put(blobKey, Readable.toWeb(createReadStream(attachment.path)) as ReadableStream<Uint8Array>, {
-        filename: attachment.filename,
-      });
+      await this.blobs.put(
+        blobKey,
+        Readable.toWeb(createReadStream(attachment.path)) as ReadableStream<Uint8Array>,
+        {
+          filename: attachment.filename,
+        },
+      );
       const tooDeep = depth > this.config.extraction.maxNestingDepth;
       children.push({
         id,
@@ -275,7 +295,11 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
     error: ErrorInfo,
     fetched?: { finalUrl?: string | undefined; httpStatus?: number | undefined },
   ) {
-    const rows = await this.pipeline.failDocument(work, { code: error.code, message: error.message }, fetched);
+    const rows = await this.pipeline.failDocument(
+      work,
+      { code: error.code, message: error.message },
+      fetched,
+    );
     await this.relay.publishNow(rows);
     this.metrics
       .counter('quarry_documents_processed_total')

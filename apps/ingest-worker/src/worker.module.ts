@@ -49,15 +49,9 @@ export class IngestWorkerModule {
       providers: [
         {
           provide: PARSER_POOL,
-          useFactory: async () => {
-            const pool = new ParserPool({
-              size: config.extraction.processes,
-              maxMemoryMb: config.extraction.maxMemoryMb,
-            });
-            // Loading every parser library takes a moment: pay it at boot, not on the first document.
-            await pool.warm();
-            return pool;
-          },
+          // Hosts start on the first document that needs one and exit when idle (ParserPool).
+          useFactory: () =>
+            new ParserPool({ size: config.extraction.processes, maxMemoryMb: config.extraction.maxMemoryMb }),
         },
         {
           provide: OCR_ENGINE,

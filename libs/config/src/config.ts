@@ -53,8 +53,11 @@ const EnvSchema = z.object({
   PARSER_TIMEOUT_MS: int(120000, 1),
   /** The name before PARSER_TIMEOUT_MS; still honoured when the new one is unset. */
   PDF_TIMEOUT_MS: int(120000, 1).optional(),
-  /** Memory of one parser process or thread (heap and everything it decodes). */
-  PARSER_MAX_MEMORY_MB: int(512, 32),
+  /**
+   * Resident memory of one parser process or OCR process (heap, decoded data, native buffers); a parser host
+   * starts at about 65 MB and tesseract needs 60–130 MB on a 300-dpi page, hence the floor.
+   */
+  PARSER_MAX_MEMORY_MB: int(512, 192),
   PARSER_MAX_PAGES: int(2000, 1),
   /** One image or rendered page, width × height; decompression bombs fail before they are decoded. */
   IMAGE_MAX_PIXELS: int(100_000_000, 1),
@@ -289,7 +292,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       replicas: e.NATS_STREAM_REPLICAS,
     },
     extraction: {
-      timeoutMs: cleaned['PARSER_TIMEOUT_MS'] === undefined ? (e.PDF_TIMEOUT_MS ?? e.PARSER_TIMEOUT_MS) : e.PARSER_TIMEOUT_MS,
+      timeoutMs:
+        cleaned['PARSER_TIMEOUT_MS'] === undefined
+          ? (e.PDF_TIMEOUT_MS ?? e.PARSER_TIMEOUT_MS)
+          : e.PARSER_TIMEOUT_MS,
       maxMemoryMb: e.PARSER_MAX_MEMORY_MB,
       maxPages: e.PARSER_MAX_PAGES,
       maxPixels: e.IMAGE_MAX_PIXELS,

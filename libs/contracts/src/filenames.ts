@@ -30,7 +30,10 @@ function shorten(name: string): string {
  */
 export function filenameFromUrl(url: string): string {
   const parsed = new URL(url);
-  const segment = parsed.pathname.split('/').filter((s) => s !== '').pop();
+  const segment = parsed.pathname
+    .split('/')
+    .filter((s) => s !== '')
+    .pop();
   let name = parsed.hostname;
   if (segment !== undefined) {
     try {

@@ -4,7 +4,13 @@ export { extractText } from './extract-text';
 export { extractPdfPages, PDF_MIN_MEMORY_MB } from './pdf/extract-pdf';
 export { extractPdfDocument } from './pdf/extract-pdf-document';
 export { popplerAvailable } from './pdf/poppler';
-export { Extractor, extractionKey, EXTRACTION_VERSION, type Extraction, type ExtractorSettings } from './extractor';
+export {
+  Extractor,
+  extractionKey,
+  EXTRACTION_VERSION,
+  type Extraction,
+  type ExtractorSettings,
+} from './extractor';
 export { ParserPool, type ParserPoolOptions } from './sandbox/parser-pool';
 export { createOcrEngine, type DescribedOcrEngine } from './ocr/create-ocr-engine';
 export type { OcrEngine, OcrResult } from './ocr/ocr-engine';

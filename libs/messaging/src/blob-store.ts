@@ -4,7 +4,6 @@ import { errors, type NatsConnection } from '@nats-io/transport-node';
 import { createWriteStream } from 'node:fs';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 
 /** What NATS throws while the server is away (restarting, a leader election): worth a retry. */
 const TRANSPORT_ERRORS = [
@@ -85,7 +84,7 @@ export class NatsObjectBlobStore implements BlobStore {
       },
     });
     await transport(`reading blob ${key}`, async () => {
-      await pipeline(Readable.fromWeb(result.data as WebReadableStream<Uint8Array>), counter, createWriteStream(toPath));
+      await pipeline(Readable.fromWeb(result.data), counter, createWriteStream(toPath));
       // The object store checks the digest only at the end of the stream and reports a mismatch here.
       const error = await result.error;
       if (error) throw error;

@@ -5,14 +5,23 @@ import { FirecrawlDelivery, planFirecrawlDelivery, verifyFirecrawlSignature } fr
 const secret = 'whsec-test-secret';
 const sign = (body: Buffer) => `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 const delivery = (over: Record<string, unknown>) =>
-  FirecrawlDelivery.parse({ success: true, type: 'crawl.page', id: 'crawl-1', webhookId: 'w1', data: [], ...over });
+  FirecrawlDelivery.parse({
+    success: true,
+    type: 'crawl.page',
+    id: 'crawl-1',
+    webhookId: 'w1',
+    data: [],
+    ...over,
+  });
 
 describe('verifyFirecrawlSignature', () => {
   const body = Buffer.from('{"type":"crawl.page"}');
 
   it('accepts the HMAC-SHA256 of the exact raw body, in either hex case', () => {
     expect(() => verifyFirecrawlSignature(secret, body, sign(body))).not.toThrow();
-    expect(() => verifyFirecrawlSignature(secret, body, sign(body).toUpperCase().replace('SHA256', 'sha256'))).not.toThrow();
+    expect(() =>
+      verifyFirecrawlSignature(secret, body, sign(body).toUpperCase().replace('SHA256', 'sha256')),
+    ).not.toThrow();
   });
 
   it.each([
@@ -38,7 +47,12 @@ describe('verifyFirecrawlSignature', () => {
 describe('planFirecrawlDelivery', () => {
   const page = {
     markdown: '# Granite\n\nQuarried in Aberdeen.',
-    metadata: { sourceURL: 'https://stone.example/granite', title: 'Granite', statusCode: 200, language: 'en' },
+    metadata: {
+      sourceURL: 'https://stone.example/granite',
+      title: 'Granite',
+      statusCode: 200,
+      language: 'en',
+    },
   };
 
   it('turns a page event into a Markdown document with its URL, title and both metadata', () => {
@@ -62,7 +76,9 @@ describe('planFirecrawlDelivery', () => {
   it('closes the crawl on completed, and on failed with the crawler error', () => {
     const done = planFirecrawlDelivery(delivery({ type: 'crawl.completed' }));
     expect(done).toMatchObject({ kind: 'crawl', close: {} });
-    const failed = planFirecrawlDelivery(delivery({ type: 'batch_scrape.failed', success: false, error: 'quota' }));
+    const failed = planFirecrawlDelivery(
+      delivery({ type: 'batch_scrape.failed', success: false, error: 'quota' }),
+    );
     expect(failed).toMatchObject({ kind: 'crawl', close: { error: { code: 'crawl_failed' } } });
     if (failed.kind === 'crawl') expect(failed.close?.error?.message).toContain('quota');
   });
@@ -71,7 +87,10 @@ describe('planFirecrawlDelivery', () => {
     const plan = planFirecrawlDelivery(
       delivery({
         data: [
-          { html: '<html><body><p>Basalt</p></body></html>', metadata: { sourceURL: 'https://stone.example/basalt' } },
+          {
+            html: '<html><body><p>Basalt</p></body></html>',
+            metadata: { sourceURL: 'https://stone.example/basalt' },
+          },
           { markdown: 'Not found', metadata: { sourceURL: 'https://stone.example/gone', statusCode: 404 } },
           { metadata: { sourceURL: 'https://stone.example/empty', error: 'timeout' } },
         ],

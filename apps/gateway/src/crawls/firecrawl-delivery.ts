@@ -89,7 +89,10 @@ export function planFirecrawlDelivery(delivery: FirecrawlDelivery): DeliveryPlan
         crawlId: delivery.id,
         pages,
         close: {
-          error: { code: 'crawl_failed', message: `the crawler reported: ${delivery.error ?? 'crawl failed'}` },
+          error: {
+            code: 'crawl_failed',
+            message: `the crawler reported: ${delivery.error ?? 'crawl failed'}`,
+          },
         },
       };
     default:
@@ -102,7 +105,11 @@ function splitType(type: string): [string, string] {
   return at === -1 ? [type, ''] : [type.slice(0, at), type.slice(at + 1)];
 }
 
-function toPage(item: unknown, delivery: FirecrawlDelivery, callerMetadata: Record<string, unknown>): DeliveredPage {
+function toPage(
+  item: unknown,
+  delivery: FirecrawlDelivery,
+  callerMetadata: Record<string, unknown>,
+): DeliveredPage {
   const parsed = Page.safeParse(item);
   const page = parsed.success ? parsed.data : { metadata: undefined };
   const meta = page.metadata ?? {};
@@ -119,12 +126,15 @@ function toPage(item: unknown, delivery: FirecrawlDelivery, callerMetadata: Reco
         : null;
   const failure: ErrorInfo | null =
     httpStatus !== null && httpStatus >= 400
-      ? { code: 'url_http_error', message: `the crawler got HTTP ${httpStatus} for ${sourceUrl ?? 'this page'}` }
+      ? {
+          code: 'url_http_error',
+          message: `the crawler got HTTP ${httpStatus} for ${sourceUrl ?? 'this page'}`,
+        }
       : delivery.success === false || content === null
         ? {
             code: 'url_unreachable',
             message: `the crawler delivered no content for ${sourceUrl ?? 'this page'}${
-              meta.error ?? delivery.error ? `: ${meta.error ?? delivery.error}` : ''
+              (meta.error ?? delivery.error) ? `: ${meta.error ?? delivery.error}` : ''
             }`,
           }
         : null;
@@ -135,7 +145,11 @@ function toPage(item: unknown, delivery: FirecrawlDelivery, callerMetadata: Reco
     content: failure ? null : content,
     httpStatus,
     failure,
-    metadata: { ...callerMetadata, crawl: { source: 'firecrawl', id: delivery.id }, page: boundedMetadata(meta) },
+    metadata: {
+      ...callerMetadata,
+      crawl: { source: 'firecrawl', id: delivery.id },
+      page: boundedMetadata(meta),
+    },
   };
 }
 
@@ -143,7 +157,11 @@ function pageFilename(title: string | null, sourceUrl: string | null, ext: strin
   let base = title;
   if (base === null && sourceUrl !== null && URL.canParse(sourceUrl)) {
     const u = new URL(sourceUrl);
-    base = u.pathname.split('/').filter((s) => s !== '').pop() ?? u.hostname;
+    base =
+      u.pathname
+        .split('/')
+        .filter((s) => s !== '')
+        .pop() ?? u.hostname;
   }
   return sanitizeFilename(`${(base ?? 'page').slice(0, 200)}${ext}`);
 }
@@ -153,6 +171,8 @@ function boundedMetadata(meta: Record<string, unknown>): Record<string, unknown>
   if (Buffer.byteLength(JSON.stringify(meta)) <= MAX_PAGE_METADATA_BYTES) return meta;
   const { sourceURL, url, title, statusCode, description, language } = meta;
   return Object.fromEntries(
-    Object.entries({ sourceURL, url, title, statusCode, description, language }).filter(([, v]) => v !== undefined),
+    Object.entries({ sourceURL, url, title, statusCode, description, language }).filter(
+      ([, v]) => v !== undefined,
+    ),
   );
 }

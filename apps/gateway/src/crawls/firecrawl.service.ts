@@ -62,7 +62,8 @@ export class FirecrawlReceiver {
         'the Firecrawl receiver is off: set FIRECRAWL_WEBHOOK_SECRET to the account webhook secret',
       );
     }
-    if (rawBody === undefined) throw new QuarryError('validation_failed', 'send the delivery as application/json');
+    if (rawBody === undefined)
+      throw new QuarryError('validation_failed', 'send the delivery as application/json');
     verifyFirecrawlSignature(secret, rawBody, signature);
     let json: unknown;
     try {
@@ -113,12 +114,23 @@ export class FirecrawlReceiver {
     }
     if (result.outcome === 'duplicate') {
       await this.discard(documents);
-      return { received: true, documents: 0, duplicate: true, ...(result.jobId ? { jobId: result.jobId } : {}) };
+      return {
+        received: true,
+        documents: 0,
+        duplicate: true,
+        ...(result.jobId ? { jobId: result.jobId } : {}),
+      };
     }
     if (result.outcome === 'job_finished') {
       await this.discard(documents);
       this.logger.warn(
-        { tenantId, crawlId: plan.crawlId, jobId: result.jobId, status: result.status, pages: documents.length },
+        {
+          tenantId,
+          crawlId: plan.crawlId,
+          jobId: result.jobId,
+          status: result.status,
+          pages: documents.length,
+        },
         'crawl delivery after its job ended: pages not added',
       );
       return { received: true, jobId: result.jobId, documents: 0, jobFinished: true };
@@ -126,7 +138,8 @@ export class FirecrawlReceiver {
     const added = new Set(result.added);
     await this.discard(documents.filter((d) => !added.has(d.id)));
     await this.relay.publishNow(result.outbox);
-    if (result.created) this.metrics.counter('quarry_jobs_created_total').inc({ type: 'ingest', lane: 'bulk' });
+    if (result.created)
+      this.metrics.counter('quarry_jobs_created_total').inc({ type: 'ingest', lane: 'bulk' });
     for (const row of result.outbox) if (row.finishedJob) this.metrics.jobFinished(row.finishedJob);
     this.logger.info(
       {
@@ -194,7 +207,10 @@ export class FirecrawlReceiver {
       await this.blobs
         .delete(d.blobKey)
         .catch((error: unknown) =>
-          this.logger.warn({ err: error, blobKey: d.blobKey }, 'could not delete the blob of a page not added'),
+          this.logger.warn(
+            { err: error, blobKey: d.blobKey },
+            'could not delete the blob of a page not added',
+          ),
         );
     }
   }

@@ -79,6 +79,8 @@ describe('POST /v1/documents: accepted uploads', () => {
         filename: f.filename,
         status: 'queued',
         error: null,
+        detectedType: null,
+        source: 'upload',
       })),
     });
     expect(res.headers['location']).toBe(`/v1/jobs/${job.id}`);
@@ -310,10 +312,20 @@ describe('POST /v1/documents: rejected uploads leave nothing behind', () => {
     send: () => Promise<Reply<ErrorBody>>;
   }[] = [
     {
-      name: 'a JSON body',
+      name: 'a JSON body that is not a URL list',
+      status: 400,
+      code: 'validation_failed',
+      send: () => h.request<ErrorBody>('POST', '/v1/documents', { payload: { files: ['a.txt'] } }),
+    },
+    {
+      name: 'a plain-text body',
       status: 415,
       code: 'not_multipart',
-      send: () => h.request<ErrorBody>('POST', '/v1/documents', { payload: { files: ['a.txt'] } }),
+      send: () =>
+        h.request<ErrorBody>('POST', '/v1/documents', {
+          payload: 'https://example.com/a.pdf',
+          headers: { 'content-type': 'text/plain' },
+        }),
     },
     {
       name: 'a raw binary body',

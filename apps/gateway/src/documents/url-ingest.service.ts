@@ -71,7 +71,11 @@ export class UrlIngestService {
     idempotencyKey: string | null,
     requestedLane: Lane | null,
   ): Promise<UploadResult> {
-    const { urls, metadata } = parseInput(urlIngestBody(this.config.urlFetch.maxUrlsPerRequest), body, 'body');
+    const { urls, metadata } = parseInput(
+      urlIngestBody(this.config.urlFetch.maxUrlsPerRequest),
+      body,
+      'body',
+    );
     const jobId = uuidv7();
     const documents: NewDocument[] = urls.map((url) => {
       const id = uuidv7();
@@ -88,7 +92,8 @@ export class UrlIngestService {
       };
     });
     const traceparent = currentOrNewTraceparent();
-    const lane = requestedLane ?? (documents.length > this.config.uploads.bulkThreshold ? 'bulk' : 'interactive');
+    const lane =
+      requestedLane ?? (documents.length > this.config.uploads.bulkThreshold ? 'bulk' : 'interactive');
     const result = await this.jobs.createIngestJob({
       id: jobId,
       tenantId,

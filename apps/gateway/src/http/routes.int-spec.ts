@@ -57,6 +57,7 @@ describe('routes, probes and API docs', () => {
     expect(routes.sort()).toEqual(
       [
         'POST /v1/documents',
+        'POST /v1/ingest/firecrawl',
         'GET /v1/documents/{id}',
         'DELETE /v1/documents/{id}',
         'GET /v1/jobs',

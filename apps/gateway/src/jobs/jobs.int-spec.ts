@@ -55,6 +55,7 @@ describe('GET /v1/jobs/:id', () => {
     expect(res.status).toBe(200);
     expect(Object.keys(res.body).sort()).toEqual(
       [
+        'acceptingDocuments',
         'attempts',
         'createdAt',
         'documents',

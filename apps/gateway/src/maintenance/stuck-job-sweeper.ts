@@ -106,7 +106,8 @@ export class StuckJobSweeper {
 
   private async examine(job: StalledJob): Promise<{ decision: SweepDecision; lostDocuments: number }> {
     const open = await this.store.openDocumentCommands(job.id);
-    if (open.length === 0 && job.acceptingDocuments) return { decision: 'waiting_for_crawler', lostDocuments: 0 };
+    if (open.length === 0 && job.acceptingDocuments)
+      return { decision: 'waiting_for_crawler', lostDocuments: 0 };
     if (open.length === 0) {
       this.logger.warn({ jobId: job.id, status: job.status }, 'active job without open documents');
       return { decision: 'no_open_documents', lostDocuments: 0 };

@@ -32,7 +32,10 @@ describe('parseHtml', () => {
   });
 
   it('keeps a short article on a small page, and drops consent banners and ad boxes named by their class', async () => {
-    const short = makeHtmlArticle({ title: 'Comet watch', paragraphs: ['A comet passed Jupiter.', 'More soon.'] });
+    const short = makeHtmlArticle({
+      title: 'Comet watch',
+      paragraphs: ['A comet passed Jupiter.', 'More soon.'],
+    });
     const { pages } = await parseFixture(parseHtml, short, { type: 'html' });
     expect(pages[0]!.text).toContain('A comet passed Jupiter.');
     for (const chrome of Object.values(HTML_CHROME_TEXTS)) expect(pages[0]!.text).not.toContain(chrome);

@@ -20,7 +20,8 @@ const FRAGMENT_SHARE = 0.3;
  * Class and id words of page chrome outside the article, as Readability's own "unlikely candidates" list names
  * them, plus consent banners: the fallback reading drops these (never inside <article> or <main>).
  */
-const CHROME = /(^|[-_\s])(cookies?|consent|gdpr|banner|ads?|advert\w*|sponsor\w*|promo\w*|newsletter|subscribe|social|share|sidebar|related|breadcrumbs?|popup|modal|comments?|menu|nav\w*|skip-link)([-_\s]|$)/i;
+const CHROME =
+  /(^|[-_\s])(cookies?|consent|gdpr|banner|ads?|advert\w*|sponsor\w*|promo\w*|newsletter|subscribe|social|share|sidebar|related|breadcrumbs?|popup|modal|comments?|menu|nav\w*|skip-link)([-_\s]|$)/i;
 // Readability scores every element repeatedly; on a page this large the plain body walk is the affordable reading.
 const MAX_READABILITY_ELEMENTS = 50_000;
 

@@ -1,42 +1,38 @@
 import type { DetectedType } from '@quarry/contracts';
-import { rasterizeImage } from '../images/rasterize-image';
-import { parseCsv } from './csv';
-import { parseDocx } from './docx';
-import { parseEml } from './eml';
-import { parseEpub } from './epub';
-import { parseHtml } from './html';
-import { parseMarkdown } from './markdown';
-import { parseOdp } from './odp';
-import { parseOds } from './ods';
-import { parseOdt } from './odt';
-import { parseOle2 } from './ole2';
-import { parsePptx } from './pptx';
-import { parseRtf } from './rtf';
 import type { FormatParser } from './types';
-import { parseXlsx } from './xlsx';
 
+/* eslint-disable @typescript-eslint/no-require-imports -- loaded on first use, see below */
 /**
- * Every parser the sandbox host runs, by detected type. PDFs and plain text are read in the worker (PDFs by
- * poppler's processes, which are sandboxes of their own); images are decoded here and OCR'd by the worker.
+ * Every parser the sandbox host runs, by detected type, each loaded on first use: the libraries behind them
+ * (mammoth, exceljs, officeparser, sharp, mailparser, linkedom …) take about 100 MB together, and a host that only
+ * ever reads images or e-mails should not carry the rest. `require` rather than `import()`: the host also runs
+ * from TypeScript sources under a require hook (tests), which dynamic import would bypass. PDFs and plain text are
+ * read in the worker (PDFs by poppler's processes, sandboxes of their own); images are decoded here and OCR'd by
+ * the worker.
  */
-export const PARSERS: Partial<Record<DetectedType, FormatParser>> = {
-  html: parseHtml,
-  markdown: parseMarkdown,
-  csv: parseCsv,
-  docx: parseDocx,
-  pptx: parsePptx,
-  xlsx: parseXlsx,
-  odt: parseOdt,
-  ods: parseOds,
-  odp: parseOdp,
-  rtf: parseRtf,
-  eml: parseEml,
-  epub: parseEpub,
-  ole2: parseOle2,
-  png: rasterizeImage,
-  jpeg: rasterizeImage,
-  tiff: rasterizeImage,
-  webp: rasterizeImage,
-  bmp: rasterizeImage,
-  gif: rasterizeImage,
+export const PARSERS: Partial<Record<DetectedType, () => FormatParser>> = {
+  html: () => (require('./html') as typeof import('./html')).parseHtml,
+  markdown: () => (require('./markdown') as typeof import('./markdown')).parseMarkdown,
+  csv: () => (require('./csv') as typeof import('./csv')).parseCsv,
+  docx: () => (require('./docx') as typeof import('./docx')).parseDocx,
+  pptx: () => (require('./pptx') as typeof import('./pptx')).parsePptx,
+  xlsx: () => (require('./xlsx') as typeof import('./xlsx')).parseXlsx,
+  odt: () => (require('./odt') as typeof import('./odt')).parseOdt,
+  ods: () => (require('./ods') as typeof import('./ods')).parseOds,
+  odp: () => (require('./odp') as typeof import('./odp')).parseOdp,
+  rtf: () => (require('./rtf') as typeof import('./rtf')).parseRtf,
+  eml: () => (require('./eml') as typeof import('./eml')).parseEml,
+  epub: () => (require('./epub') as typeof import('./epub')).parseEpub,
+  ole2: () => (require('./ole2') as typeof import('./ole2')).parseOle2,
+  png: rasterizer,
+  jpeg: rasterizer,
+  tiff: rasterizer,
+  webp: rasterizer,
+  bmp: rasterizer,
+  gif: rasterizer,
 };
+
+function rasterizer(): FormatParser {
+  return (require('../images/rasterize-image') as typeof import('../images/rasterize-image')).rasterizeImage;
+}
+/* eslint-enable @typescript-eslint/no-require-imports */

@@ -104,7 +104,7 @@ async function extract(
   signal: AbortSignal,
   clock: Clock,
 ): Promise<ExtractedDocument> {
-  const remaining = clock.remaining;
+  const remaining = (): number => clock.remaining();
   const usePoppler = options.poppler ?? (await popplerAvailable());
   const layer = usePoppler
     ? await popplerTextLayer(pdfPath, options, signal, remaining)

@@ -15,14 +15,18 @@ function post(message: HostMessage): void {
 
 let current: number | undefined;
 
-async function run(parsers: Partial<Record<DetectedType, FormatParser>>, task: ParseTask): Promise<void> {
+/** Each type's parser, loaded when a document of that type first comes. */
+export type ParserLoaders = Partial<Record<DetectedType, () => FormatParser>>;
+
+async function run(parsers: ParserLoaders, task: ParseTask): Promise<void> {
   current = task.taskId;
   const { taskId, input } = task;
-  const parser = parsers[input.type];
+  const load = parsers[input.type];
   try {
-    if (parser === undefined) {
+    if (load === undefined) {
       throw new QuarryError('unsupported_type', `no parser for ${input.type} documents`);
     }
+    const parser = load();
     const sink: ParserSink = {
       page: (page) => post({ kind: 'page', taskId, page }),
       image: (image) => post({ kind: 'image', taskId, image }),
@@ -51,7 +55,7 @@ export function serialize(error: unknown): SerializedFailure {
 }
 
 /** Serves parse tasks from the parent over IPC until the parent disconnects. */
-export function serveParsers(parsers: Partial<Record<DetectedType, FormatParser>>): void {
+export function serveParsers(parsers: ParserLoaders): void {
   const tmp = process.argv[2];
   // The pool hands each host a temp folder of its own and removes it with the host (see ParserPool.spawn).
   // eslint-disable-next-line no-restricted-syntax -- this process's own temp folder, not configuration

@@ -1,5 +1,6 @@
 import type { DetectedType } from '@quarry/contracts';
 import { QuarryError } from '@quarry/contracts';
+import { waitFor } from '@quarry/test-kit';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -95,6 +96,19 @@ describe('ParserPool (real child processes)', () => {
     const run = pool.run(input('html'), { timeoutMs: 10_000, signal: controller.signal });
     setTimeout(() => controller.abort(new Error('shutting down')), 50);
     await expect(run).rejects.toThrow('shutting down');
+  });
+
+  it('lets an idle host exit after the idle timeout and starts a fresh one for the next document', async () => {
+    const brief = new ParserPool({ size: 1, maxMemoryMb: 256, hostScript, idleTimeoutMs: 50 });
+    const live = () => (brief as unknown as { live: number }).live;
+    try {
+      await brief.run(input('text'), { timeoutMs: 10_000 });
+      expect(live()).toBe(1);
+      await waitFor(() => live() === 0, { timeoutMs: 5000, description: 'the idle host exits' });
+      await expect(brief.run(input('text'), { timeoutMs: 10_000 })).resolves.toEqual({ title: 'echo' });
+    } finally {
+      await brief.close();
+    }
   });
 
   it('runs at most `size` parsers at once; further callers wait for a free host', async () => {

@@ -17,6 +17,11 @@ export interface ParserPoolOptions {
   maxTasksPerHost?: number;
   /** How often a busy host's memory is read. */
   memorySampleMs?: number;
+  /**
+   * An idle host exits after this long, giving its memory back (the libraries it loaded stay loaded while it
+   * lives); the next document starts a fresh one in a few hundred milliseconds. Default 60 s.
+   */
+  idleTimeoutMs?: number;
   /** Test seam: another host script. */
   hostScript?: string;
 }
@@ -50,6 +55,8 @@ interface Host {
   exited: boolean;
   /** Killed by the pool (deadline, memory, abort) or leaving after a crash: it must not take another document. */
   killed: boolean;
+  /** Set while the host waits in the idle list. */
+  idleTimer?: NodeJS.Timeout;
 }
 
 /**
@@ -94,6 +101,7 @@ export class ParserPool {
   async close(): Promise<void> {
     this.closed = true;
     const hosts = this.idle.splice(0);
+    for (const h of hosts) clearTimeout(h.idleTimer);
     await Promise.all(hosts.map((h) => this.stop(h)));
   }
 
@@ -212,7 +220,10 @@ export class ParserPool {
   private async acquire(signal?: AbortSignal): Promise<Host> {
     if (this.closed) throw new QuarryError('dependency_unavailable', 'the parser pool is shut down');
     const idle = this.idle.pop();
-    if (idle) return idle;
+    if (idle) {
+      clearTimeout(idle.idleTimer);
+      return idle;
+    }
     if (this.live < this.options.size) {
       this.live++;
       const host = this.spawn();
@@ -243,7 +254,20 @@ export class ParserPool {
     const next = this.waiting.shift();
     if (next) next(host);
     else if (this.closed) void this.stop(host);
-    else this.idle.push(host);
+    else {
+      host.idleTimer = setTimeout(() => this.retire(host), this.options.idleTimeoutMs ?? 60_000);
+      host.idleTimer.unref();
+      this.idle.push(host);
+    }
+  }
+
+  /** An idle host that waited too long leaves the pool and exits. */
+  private retire(host: Host): void {
+    const at = this.idle.indexOf(host);
+    if (at === -1) return;
+    this.idle.splice(at, 1);
+    this.live--;
+    void this.stop(host);
   }
 
   /** A host that was killed or crashed is gone; a waiting caller gets a fresh one. */

@@ -89,14 +89,18 @@ async function claimed(p: ReturnType<PipelineRepository['claimForExtraction']>):
 /** Runs one document through both steps, as the workers would. */
 async function index(documentId: string, tenantId = tenant) {
   const work = await claimed(pipeline.claimForExtraction(tenantId, documentId));
-  await pipeline.completeExtraction(work, { detectedType: 'markdown', pages: [{ pageNumber: 1, text: 'x' }] }, {
-    tenantId,
-    jobId: work.jobId,
-    subject: topo.commandSubject('indexDocument'),
-    msgId: MessageIds.command('indexDocument', work.jobId, documentId),
-    payload: { documentId },
-    headers: {},
-  });
+  await pipeline.completeExtraction(
+    work,
+    { detectedType: 'markdown', pages: [{ pageNumber: 1, text: 'x' }] },
+    {
+      tenantId,
+      jobId: work.jobId,
+      subject: topo.commandSubject('indexDocument'),
+      msgId: MessageIds.command('indexDocument', work.jobId, documentId),
+      payload: { documentId },
+      headers: {},
+    },
+  );
   const indexing = await claimed(pipeline.claimForIndexing(tenantId, documentId));
   return pipeline.completeIndexing(indexing, [], { id: 'm', dim: 4 });
 }
@@ -262,7 +266,11 @@ describe('attachments found while extracting', () => {
       payload: { documentId },
       headers: {},
     });
-    const result = { detectedType: 'eml' as const, pages: [{ pageNumber: 1, text: 'Subject: hi' }], children };
+    const result = {
+      detectedType: 'eml' as const,
+      pages: [{ pageNumber: 1, text: 'Subject: hi' }],
+      children,
+    };
     const rows = await pipeline.completeExtraction(work, result, next(parentId, 'indexDocument'), [
       next(childIds[0]!, 'ingestDocument'),
     ]);
@@ -272,7 +280,12 @@ describe('attachments found while extracting', () => {
     ]);
     const job = await jobs.getJob(tenant, jobId);
     const child = job?.documents.find((d) => d.id === childIds[0]);
-    expect(child).toMatchObject({ source: 'attachment', parentDocumentId: parentId, depth: 1, status: 'queued' });
+    expect(child).toMatchObject({
+      source: 'attachment',
+      parentDocumentId: parentId,
+      depth: 1,
+      status: 'queued',
+    });
     expect(job?.documents.find((d) => d.id === childIds[1])?.error?.code).toBe('too_deeply_nested');
     const steps = await prisma.jobStep.findMany({ where: { jobId }, orderBy: { name: 'asc' } });
     expect(steps.map((s) => [s.name, s.done, s.total])).toEqual([

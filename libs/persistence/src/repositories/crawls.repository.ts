@@ -1,4 +1,10 @@
-import { isTerminalJobStatus, type ErrorInfo, type JobStatus, type Lane, type Topology } from '@quarry/contracts';
+import {
+  isTerminalJobStatus,
+  type ErrorInfo,
+  type JobStatus,
+  type Lane,
+  type Topology,
+} from '@quarry/contracts';
 import { Prisma, type PrismaClient } from '../generated/prisma/client';
 import { finishJobIfDone } from './job-completion';
 import { insertIngestJob, newDocumentData } from './jobs.repository';
@@ -106,7 +112,8 @@ export class CrawlsRepository {
     await tx.$executeRaw`
       UPDATE webhook_receipts SET job_id = ${job.id}::uuid
       WHERE tenant_id = ${d.tenantId}::uuid AND source = ${d.source} AND delivery_id = ${d.deliveryId}`;
-    if (isTerminalJobStatus(job.status)) return { outcome: 'job_finished', jobId: job.id, status: job.status };
+    if (isTerminalJobStatus(job.status))
+      return { outcome: 'job_finished', jobId: job.id, status: job.status };
 
     // Every delivery is a sign of life of the crawl (see closeIdleCrawls).
     await tx.$executeRaw`UPDATE jobs SET updated_at = now() WHERE id = ${job.id}::uuid`;
@@ -201,9 +208,17 @@ export class CrawlsRepository {
         const [job] = await tx.$queryRaw<{ tenant_id: string }[]>`
           SELECT tenant_id FROM jobs WHERE id = ${id}::uuid FOR UPDATE`;
         if (!job) return null;
-        await appendJobEvent(tx, { jobId: id, tenantId: job.tenant_id, kind: 'crawl_closed', data: { reason: 'idle' } });
+        await appendJobEvent(tx, {
+          jobId: id,
+          tenantId: job.tenant_id,
+          kind: 'crawl_closed',
+          data: { reason: 'idle' },
+        });
         return finishJobIfDone(tx, this.topology, id, {
-          error: { code: 'crawl_failed', message: `the crawler sent nothing for ${Math.round(idleMs / 1000)} s` },
+          error: {
+            code: 'crawl_failed',
+            message: `the crawler sent nothing for ${Math.round(idleMs / 1000)} s`,
+          },
         });
       });
       if (rows === null) continue;

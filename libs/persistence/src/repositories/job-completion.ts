@@ -21,10 +21,14 @@ export type JobVerdict = { status: JobStatus; error: ErrorInfo | null } | null;
 export function jobVerdict(t: DocumentTally, accepting: boolean): JobVerdict {
   if (accepting || t.open > 0) return null;
   if (t.total === 0) {
-    return { status: 'failed', error: { code: 'crawl_failed', message: 'the crawl ended without a single page' } };
+    return {
+      status: 'failed',
+      error: { code: 'crawl_failed', message: 'the crawl ended without a single page' },
+    };
   }
   if (t.failed === 0) return { status: 'succeeded', error: null };
-  if (t.ok === 0) return { status: 'failed', error: { code: 'internal', message: `all ${t.total} document(s) failed` } };
+  if (t.ok === 0)
+    return { status: 'failed', error: { code: 'internal', message: `all ${t.total} document(s) failed` } };
   return {
     status: 'completed_with_failures',
     error: { code: 'internal', message: `${t.failed} of ${t.total} document(s) failed` },

@@ -104,7 +104,10 @@ export class JobsRepository {
     input: NewIngestJob,
   ): Promise<{ job: JobView; created: boolean; outbox: OutboxRow[] }> {
     try {
-      return await this.prisma.$transaction(async (tx) => ({ ...(await insertIngestJob(tx, input)), created: true }));
+      return await this.prisma.$transaction(async (tx) => ({
+        ...(await insertIngestJob(tx, input)),
+        created: true,
+      }));
     } catch (error) {
       if (
         input.idempotencyKey &&
@@ -150,13 +153,23 @@ export class JobsRepository {
     };
   }
 
-  async getDocument(tenantId: string, documentId: string): Promise<(DocumentView & { pages: PageView[] }) | null> {
+  async getDocument(
+    tenantId: string,
+    documentId: string,
+  ): Promise<(DocumentView & { pages: PageView[] }) | null> {
     const d = await this.prisma.document.findFirst({
       where: { id: documentId, tenantId },
       include: {
         pages: {
           orderBy: { pageNumber: 'asc' },
-          select: { pageNumber: true, text: true, method: true, ocrConfidence: true, label: true, sections: true },
+          select: {
+            pageNumber: true,
+            text: true,
+            method: true,
+            ocrConfidence: true,
+            label: true,
+            sections: true,
+          },
         },
       },
     });
@@ -319,7 +332,7 @@ export async function insertRetryJob(
           blobKey: c.sha256 === null ? `${input.tenantId}/${c.copyId}` : c.blobKey,
           source: c.source,
           sourceUrl: c.sourceUrl,
-          metadata: (c.metadata ?? {}) as Prisma.InputJsonValue,
+          metadata: (c.metadata ?? {}),
           title: c.title,
           parentDocumentId: c.parentDocumentId,
           depth: c.depth,
@@ -363,7 +376,10 @@ export async function insertRetryJob(
  * Inside the caller's transaction: the job (queued), its steps, its documents, a job event and the outbox rows
  * for their first commands.
  */
-export async function insertIngestJob(tx: Tx, input: NewIngestJob): Promise<{ job: JobView; outbox: OutboxRow[] }> {
+export async function insertIngestJob(
+  tx: Tx,
+  input: NewIngestJob,
+): Promise<{ job: JobView; outbox: OutboxRow[] }> {
   // Documents decided at creation (a crawler's failed page) are in the job but in no step.
   const n = input.documents.filter((d) => !d.failed).length;
   const job = await tx.job.create({

@@ -105,7 +105,14 @@ export class MaintenanceRepository {
     after?: Pick<StalledJob, 'since' | 'id'>,
   ): Promise<StalledJob[]> {
     const rows = await this.prisma.$queryRaw<
-      { id: string; tenant_id: string; status: JobStatus; redrives: number; since: Date; accepting: boolean }[]
+      {
+        id: string;
+        tenant_id: string;
+        status: JobStatus;
+        redrives: number;
+        since: Date;
+        accepting: boolean;
+      }[]
     >`
       SELECT id, tenant_id, status, redrives, since, accepting FROM (
         -- Milliseconds, as a JavaScript Date carries them: the cursor must compare equal to its own row.

@@ -201,6 +201,10 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
       blobKey: `blobs/${d1}`,
       sha256: createHash('sha256').update(d1).digest('hex'),
       traceparent: job.traceparent,
+      source: 'upload',
+      sourceUrl: null,
+      claimedContentType: 'text/plain',
+      depth: 0,
     });
     const running = await jobRow(job.jobId);
     expect(running.status).toBe('running');

@@ -270,7 +270,11 @@ export class PipelineRepository {
    * failed or cancelled one) and completes this document's extraction exactly as `completeExtraction`
    * does, in one transaction with an `extraction_reused` job event.
    */
-  async reuseExtraction(work: DocumentWork, extractionKey: string, next: OutboxInsert): Promise<ExtractionReuse> {
+  async reuseExtraction(
+    work: DocumentWork,
+    extractionKey: string,
+    next: OutboxInsert,
+  ): Promise<ExtractionReuse> {
     if (work.sha256 === null) return { outcome: 'none' };
     // Most uploads are new bytes: one indexed probe, no transaction, decides that cheaply.
     const probe = await this.prisma.$queryRaw<{ id: string }[]>`
@@ -554,7 +558,6 @@ export function toVectorLiteral(v: Float32Array | number[]): string {
   for (let i = 0; i < v.length; i++) s += (i ? ',' : '') + (Number.isFinite(v[i]) ? String(v[i]) : '0');
   return `${s}]`;
 }
-
 
 /** Stores a document's pages, with how each page's text was obtained. */
 async function insertPages(tx: Tx, work: DocumentWork, pages: readonly PageInput[]): Promise<void> {

@@ -52,12 +52,12 @@ const libraryThrows: FormatParser = () =>
   Promise.reject(new TypeError('Cannot read properties of undefined'));
 
 serveParsers({
-  text: echo,
-  html: hang,
-  png: hog,
-  gif: heapHog,
-  bmp: crash,
-  rtf: stray,
-  epub: refuse,
-  docx: libraryThrows,
+  text: () => echo,
+  html: () => hang,
+  png: () => hog,
+  gif: () => heapHog,
+  bmp: () => crash,
+  rtf: () => stray,
+  epub: () => refuse,
+  docx: () => libraryThrows,
 });
