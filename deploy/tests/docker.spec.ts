@@ -112,7 +112,14 @@ describe('deploy/docker/Dockerfile', () => {
     expect(runtime.instructions.some((i) => i.op === 'COPY' && /^prisma\/migrations\s/.test(i.args))).toBe(
       true,
     );
-    expect(runs(runtime)).toEqual([]);
+    // Its only RUN installs the native OCR and PDF tools, as root, before USER.
+    const installs = runs(runtime);
+    expect(installs).toHaveLength(1);
+    expect(installs[0]).toMatch(/apt-get install -y --no-install-recommends tesseract-ocr poppler-utils/);
+    expect(installs[0]).toMatch(/tesseract-ocr-&/);
+    expect(installs[0]).toMatch(/rm -rf \/var\/lib\/apt\/lists/);
+    const order = runtime.instructions.map((i) => i.op);
+    expect(order.indexOf('RUN')).toBeLessThan(order.indexOf('USER'));
   });
 
   it('runs as a non-root user with NODE_ENV=production', () => {
