@@ -46,6 +46,15 @@ describe('parseHtml', () => {
       '<p>Open 9 to 5.</p></body></html>';
     const plain = await parseFixture(parseHtml, bare, { type: 'html' });
     expect(plain.pages[0]!.text).toBe('Hours\n\nOpen 9 to 5.');
+
+    // A class naming a state of the page on the body or a big wrapper (mdBook's "sidebar-visible") is not chrome.
+    const book =
+      '<!doctype html><html><head><title>Guide</title></head><body class="sidebar-visible no-js">' +
+      '<nav class="sidebar"><a href="/a">Chapter A</a></nav><div id="page-wrapper" class="page-wrapper has-menu">' +
+      `<div class="content"><h1>Guide</h1><p>${paragraph('Install it.')}</p></div></div></body></html>`;
+    const read = await parseFixture(parseHtml, book, { type: 'html' });
+    expect(read.pages[0]!.text).toContain('Install it. The council met');
+    expect(read.pages[0]!.text).not.toContain('Chapter A');
   });
 
   it('uses the <title> and reads the whole body, chrome skipped, when there is no article to find', async () => {

@@ -14,14 +14,17 @@ import type { FormatParser } from './types';
 const PRESCAN_BYTES = 1024;
 // Below this much text Readability has found a fragment (a cookie notice, a caption), not the article.
 const MIN_ARTICLE_CHARS = 200;
+// Page chrome (a banner, an ad box, a menu) holds less of a page's text than this share.
+const MAX_CHROME_SHARE = 0.25;
 // Readability found the article when its text is at least this share of what the whole page says.
 const FRAGMENT_SHARE = 0.3;
 /**
  * Class and id words of page chrome outside the article, as Readability's own "unlikely candidates" list names
- * them, plus consent banners: the fallback reading drops these (never inside <article> or <main>).
+ * them: removed when small (see withoutChrome). Consent notices and ads are never content, whatever their size.
  */
 const CHROME =
-  /(^|[-_\s])(cookies?|consent|gdpr|banner|ads?|advert\w*|sponsor\w*|promo\w*|newsletter|subscribe|social|share|sidebar|related|breadcrumbs?|popup|modal|comments?|menu|nav\w*|skip-link)([-_\s]|$)/i;
+  /(^|[-_\s])(banner|newsletter|subscribe|social|share|sidebar|related|breadcrumbs?|popup|modal|comments?|menu|nav\w*|skip-link)([-_\s]|$)/i;
+const NEVER_CONTENT = /(^|[-_\s])(cookies?|consent|gdpr|ads?|advert\w*|sponsor\w*|promo\w*)([-_\s]|$)/i;
 // Readability scores every element repeatedly; on a page this large the plain body walk is the affordable reading.
 const MAX_READABILITY_ELEMENTS = 50_000;
 
@@ -85,11 +88,21 @@ function readArticle(html: string): Article | null {
   return { title: (parsed.title ?? '').replace(/\s+/g, ' ').trim(), blocks, chars: blocksChars(blocks) };
 }
 
-/** The document with the chrome CHROME names removed, for the reading of the whole body. */
+/**
+ * The document with the chrome CHROME names removed. Chrome is small: an element holding a large share of the
+ * page's text is a wrapper whatever its class says (`<body class="sidebar-visible">`, `<div class="has-menu">`),
+ * and is kept, as is anything inside <article> or <main>.
+ */
 function withoutChrome(document: DomDocument): DomDocument {
+  const body = document.getElementsByTagName('body')[0];
+  const total = (body?.textContent ?? '').length;
   for (const element of Array.from(document.querySelectorAll('[class], [id]'))) {
+    const tag = element.localName.toLowerCase();
+    if (tag === 'html' || tag === 'body' || tag === 'main' || tag === 'article') continue;
     const words = `${element.getAttribute('class') ?? ''} ${element.getAttribute('id') ?? ''}`;
-    if (CHROME.test(words) && element.closest('article, main') === null) element.remove();
+    if (element.closest('article, main') !== null) continue;
+    const small = (element.textContent ?? '').length <= MAX_CHROME_SHARE * total;
+    if (NEVER_CONTENT.test(words) || (CHROME.test(words) && small)) element.remove();
   }
   return document;
 }

@@ -1,5 +1,6 @@
 import { QuarryError, type DetectedType } from '@quarry/contracts';
 import {
+  makeBitfieldsBmp,
   makeBmp,
   makeGif,
   makeMultiPageTiff,
@@ -175,6 +176,13 @@ describe('rasterizeImage', () => {
     expect(cut.code).toBe('corrupt_image');
     const garbage = await failure(parse(Buffer.from('BMnot really a bitmap at all'), 'bmp'));
     expect(garbage.code).toBe('corrupt_image');
+  });
+
+  it('decodes a bit-field BMP (compression 3), which tesseract cannot read, into a PNG page', async () => {
+    const { images } = await parse(await makeBitfieldsBmp([FOX]), 'bmp');
+    expect(images).toHaveLength(1);
+    expect(images[0]!.path.endsWith('.png')).toBe(true);
+    await expect(ocr(images[0]!.path)).resolves.toBe(FOX);
   });
 
   it('gives corrupt_image for a truncated JPEG and for garbage', async () => {

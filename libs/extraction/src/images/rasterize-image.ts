@@ -1,5 +1,5 @@
 import { QuarryError } from '@quarry/contracts';
-import { copyFile, link, open, readFile, stat } from 'node:fs/promises';
+import { copyFile, link, open, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import type { FormatParser, ParseInput, ParserSink } from '../formats/types';
@@ -243,13 +243,10 @@ async function passBmp(input: ParseInput, sink: ParserSink): Promise<void> {
     );
   }
   if (compression !== 0) {
-    throw new QuarryError(
-      'unsupported_type',
-      `Compressed BMP images (compression ${compression}) are not supported`,
-      {
-        details: { detectedType: 'bmp', compression },
-      },
-    );
+    // Leptonica reads only uncompressed BMPs; bit-field (32-bit with masks, the common kind today) and RLE ones
+    // are decoded by Skia, which sharp lacks and @napi-rs/canvas brings, then handed on as PNG.
+    sink.image({ pageNumber: 1, path: await bmpToPng(input, width, height), width, height });
+    return;
   }
   const rowBytes = Math.ceil((width * bitCount) / 32) * 4;
   if (pixelOffset < BMP_FILE_HEADER + dibSize || pixelOffset + rowBytes * height > size) {
@@ -291,4 +288,25 @@ function sharpFromPgm(data: Buffer): Sharp {
   const pixels = data.subarray(at + 1);
   if (maxval !== 255 || pixels.length < width * height) throw corrupt('unsupported or short PGM');
   return sharp(pixels.subarray(0, width * height), { raw: { width, height, channels: 1 } });
+}
+
+/** A compressed BMP drawn on white (its alpha, if any, over paper) and written as a PNG page image. */
+async function bmpToPng(input: ParseInput, width: number, height: number): Promise<string> {
+  const { createCanvas, loadImage } = await import('@napi-rs/canvas');
+  let image;
+  try {
+    image = await loadImage(await readFile(input.path));
+  } catch (error) {
+    throw corrupt(
+      `the compressed BMP could not be decoded: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  const canvas = createCanvas(width, height);
+  const context = canvas.getContext('2d');
+  context.fillStyle = '#ffffff';
+  context.fillRect(0, 0, width, height);
+  context.drawImage(image, 0, 0);
+  const out = path.join(input.workDir, 'page-1.png');
+  await writeFile(out, await canvas.encode('png'));
+  return out;
 }

@@ -332,7 +332,7 @@ export async function insertRetryJob(
           blobKey: c.sha256 === null ? `${input.tenantId}/${c.copyId}` : c.blobKey,
           source: c.source,
           sourceUrl: c.sourceUrl,
-          metadata: (c.metadata ?? {}),
+          metadata: c.metadata ?? {},
           title: c.title,
           parentDocumentId: c.parentDocumentId,
           depth: c.depth,

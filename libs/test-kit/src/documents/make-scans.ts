@@ -149,6 +149,43 @@ export async function makeBmp(
   return options.truncate === true ? file.subarray(0, pixelOffset + Math.floor(file.length / 3)) : file;
 }
 
+/**
+ * A 32-bit BMP with BI_BITFIELDS masks (compression 3), as image editors and Windows write them today, which
+ * Leptonica cannot read. Written by hand: sharp cannot write BMP.
+ */
+export async function makeBitfieldsBmp(lines: string[], options: RenderOptions = {}): Promise<Buffer> {
+  const { data, info } = await sharp(await renderTextPng(lines, { dpi: options.dpi ?? 150 }))
+    .toColourspace('b-w')
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const headerSize = 108; // BITMAPV4HEADER, which carries the masks
+  const pixelOffset = 14 + headerSize;
+  const file = Buffer.alloc(pixelOffset + info.width * 4 * info.height);
+  file.write('BM', 0, 'latin1');
+  file.writeUInt32LE(file.length, 2);
+  file.writeUInt32LE(pixelOffset, 10);
+  file.writeUInt32LE(headerSize, 14);
+  file.writeInt32LE(info.width, 18);
+  file.writeInt32LE(info.height, 22);
+  file.writeUInt16LE(1, 26);
+  file.writeUInt16LE(32, 28);
+  file.writeUInt32LE(3, 30);
+  file.writeUInt32LE(info.width * 4 * info.height, 34);
+  file.writeUInt32LE(0x00ff0000, 54); // red mask
+  file.writeUInt32LE(0x0000ff00, 58); // green mask
+  file.writeUInt32LE(0x000000ff, 62); // blue mask
+  file.writeUInt32LE(0xff000000, 66); // alpha mask
+  file.write('BGRs', 70, 'latin1'); // LCS_sRGB, stored little-endian
+  for (let y = 0; y < info.height; y++) {
+    const row = pixelOffset + (info.height - 1 - y) * info.width * 4;
+    for (let x = 0; x < info.width; x++) {
+      const v = data[y * info.width + x] ?? 255;
+      file.writeUInt32LE((0xff000000 | (v << 16) | (v << 8) | v) >>> 0, row + x * 4);
+    }
+  }
+  return file;
+}
+
 /** A JPEG cut off halfway through its entropy-coded data. */
 export async function makeTruncatedJpeg(lines: string[]): Promise<Buffer> {
   const whole = await sharp(await renderTextPng(lines, { dpi: 150 }))
