@@ -91,6 +91,14 @@ describe('hostile documents cannot take the ingest worker down', () => {
     expect((await stack.waitForTerminal(after.body.id)).status).toBe('succeeded');
   }, 300_000);
 
+  it('keeps the Firecrawl receiver off while FIRECRAWL_WEBHOOK_SECRET is unset', async () => {
+    const r = await stack.request<{ code: string }>('POST', '/v1/ingest/firecrawl', {
+      json: { success: true, type: 'crawl.page', id: 'c1', webhookId: 'w1', data: [] },
+      headers: { 'x-firecrawl-signature': `sha256=${'0'.repeat(64)}` },
+    });
+    expect([r.status, r.body.code]).toEqual([404, 'feature_disabled']);
+  });
+
   it('refuses a loopback URL when URL_FETCH_ALLOW_HOSTS does not list it', async () => {
     const server = http.createServer((_req, res) => res.end('private data'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

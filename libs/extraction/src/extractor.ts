@@ -1,8 +1,6 @@
 import { IMAGE_TYPES, QuarryError, type DetectedType } from '@quarry/contracts';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { describeType, detectFileType } from './detect-type';
-import { extractText } from './extract-text';
 import type { ExtractedAttachment, PageImage, ParseLimits } from './formats/types';
 import { rotateImage } from './images/rasterize-image';
 import type { OcrEngine } from './ocr/ocr-engine';
@@ -52,8 +50,8 @@ export interface Extraction {
 
 /**
  * From a document's bytes on disk to its pages: PDFs through poppler (pdf.js as the fallback) with OCR of pages
- * without text, images through OCR, plain text in the worker, everything else through the sandboxed parser
- * processes. Every parser and OCR call runs with a time and memory limit; what exceeds one fails with its reason.
+ * without text, images decoded in a sandbox process and OCR'd, everything else (plain text included) through the
+ * sandboxed parser processes. Every parser and OCR call runs with a time and memory limit; what exceeds one fails with its reason.
  */
 export class Extractor {
   readonly extractionKey: string;
@@ -72,7 +70,6 @@ export class Extractor {
 
   async extract(file: string, type: DetectedType, call: ExtractionCall): Promise<Extraction> {
     if (type === 'pdf') return this.pdf(file, call);
-    if (type === 'text') return this.text(file, call);
     if (IMAGE_TYPES.includes(type)) return this.image(file, type, call);
     if (type === 'zip' || type === 'unknown') {
       throw new QuarryError(
@@ -109,18 +106,6 @@ export class Extractor {
       onPage: (page) => call.onPage?.(page, total),
     });
     return { pageCount: doc.pageCount, pages: doc.pages, attachments: [] };
-  }
-
-  private async text(file: string, call: ExtractionCall): Promise<Extraction> {
-    const { pageCount, pages } = extractText(await readFile(file));
-    if (pageCount > this.settings.limits.maxPages) {
-      throw new QuarryError(
-        'too_many_pages',
-        `${pageCount} pages; PARSER_MAX_PAGES is ${this.settings.limits.maxPages}`,
-      );
-    }
-    for (const page of pages) await call.onPage?.(page, pageCount);
-    return { pageCount, pages, attachments: [] };
   }
 
   /** The sandbox host decodes the image (and each TIFF frame) to page images; OCR reads them here. */

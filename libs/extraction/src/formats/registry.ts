@@ -6,11 +6,11 @@ import type { FormatParser } from './types';
  * Every parser the sandbox host runs, by detected type, each loaded on first use: the libraries behind them
  * (mammoth, exceljs, officeparser, sharp, mailparser, linkedom …) take about 100 MB together, and a host that only
  * ever reads images or e-mails should not carry the rest. `require` rather than `import()`: the host also runs
- * from TypeScript sources under a require hook (tests), which dynamic import would bypass. PDFs and plain text are
- * read in the worker (PDFs by poppler's processes, sandboxes of their own); images are decoded here and OCR'd by
- * the worker.
+ * from TypeScript sources under a require hook (tests), which dynamic import would bypass. PDFs are read by poppler's
+ * processes (sandboxes of their own) from the worker; images are decoded here and OCR'd by the worker.
  */
 export const PARSERS: Partial<Record<DetectedType, () => FormatParser>> = {
+  text: () => (require('./text') as typeof import('./text')).parseText,
   html: () => (require('./html') as typeof import('./html')).parseHtml,
   markdown: () => (require('./markdown') as typeof import('./markdown')).parseMarkdown,
   csv: () => (require('./csv') as typeof import('./csv')).parseCsv,
