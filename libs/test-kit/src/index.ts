@@ -5,3 +5,4 @@ export * from './processes';
 export * from './prometheus-text';
 export * from './wait-for';
 export * from './otlp-receiver';
+export * from './quarry-failure';

@@ -1,4 +1,4 @@
-import { QuarryError, type DetectedType } from '@quarry/contracts';
+import type { DetectedType } from '@quarry/contracts';
 import {
   makeBitfieldsBmp,
   makeBmp,
@@ -9,6 +9,7 @@ import {
   makeTruncatedJpeg,
   makeWebp,
   renderTextPng,
+  quarryFailure,
 } from '@quarry/test-kit';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -70,15 +71,6 @@ describe('rasterizeImage', () => {
     return { images, input, workDir };
   }
 
-  async function failure(promise: Promise<unknown>): Promise<QuarryError> {
-    const error: unknown = await promise.then(
-      () => new Error('expected a failure'),
-      (e: unknown) => e,
-    );
-    if (!(error instanceof QuarryError)) throw error;
-    return error;
-  }
-
   it('hands a plain grayscale PNG on as it is, as a link in the work folder', async () => {
     const png = await renderTextPng([FOX]);
     const { images, input, workDir } = await parse(png, 'png');
@@ -128,7 +120,7 @@ describe('rasterizeImage', () => {
 
   it('refuses a TIFF with more frames than pages allowed', async () => {
     const tiff = await makeMultiPageTiff([['one'], ['two'], ['three']]);
-    const error = await failure(parse(tiff, 'tiff', { maxPages: 2 }));
+    const error = await quarryFailure(parse(tiff, 'tiff', { maxPages: 2 }));
     expect(error.code).toBe('too_many_pages');
     expect(error.details).toMatchObject({ pages: 3, maxPages: 2 });
   });
@@ -138,7 +130,7 @@ describe('rasterizeImage', () => {
     expect(bomb.length).toBeLessThan(1000);
     const rssBefore = process.memoryUsage().rss;
     const started = performance.now();
-    const error = await failure(parse(bomb, 'tiff'));
+    const error = await quarryFailure(parse(bomb, 'tiff'));
     expect(error.code).toBe('too_many_pixels');
     expect(error.details).toMatchObject({ width: 100_000, height: 100_000 });
     expect(performance.now() - started).toBeLessThan(2000);
@@ -148,7 +140,7 @@ describe('rasterizeImage', () => {
 
   it('refuses a pixel bomb hidden behind an innocent first frame, before writing any page', async () => {
     const dirCountBefore = n;
-    const error = await failure(parse(makeTiffPixelBomb({ afterSmallFrame: true }), 'tiff'));
+    const error = await quarryFailure(parse(makeTiffPixelBomb({ afterSmallFrame: true }), 'tiff'));
     expect(error.code).toBe('too_many_pixels');
     expect(error.details).toMatchObject({ frame: 2 });
     const workDir = path.join(root, String(dirCountBefore + 1), 'work');
@@ -170,11 +162,11 @@ describe('rasterizeImage', () => {
     expect(images[0]).toMatchObject({ width: 1275, height: 1650 });
     await expect(ocr(images[0]!.path)).resolves.toBe(FOX);
 
-    const big = await failure(parse(await makeBmp([FOX]), 'bmp', { maxPixels: 1_000_000 }));
+    const big = await quarryFailure(parse(await makeBmp([FOX]), 'bmp', { maxPixels: 1_000_000 }));
     expect(big.code).toBe('too_many_pixels');
-    const cut = await failure(parse(await makeBmp([FOX], { truncate: true }), 'bmp'));
+    const cut = await quarryFailure(parse(await makeBmp([FOX], { truncate: true }), 'bmp'));
     expect(cut.code).toBe('corrupt_image');
-    const garbage = await failure(parse(Buffer.from('BMnot really a bitmap at all'), 'bmp'));
+    const garbage = await quarryFailure(parse(Buffer.from('BMnot really a bitmap at all'), 'bmp'));
     expect(garbage.code).toBe('corrupt_image');
   });
 
@@ -186,9 +178,9 @@ describe('rasterizeImage', () => {
   });
 
   it('gives corrupt_image for a truncated JPEG and for garbage', async () => {
-    const truncated = await failure(parse(await makeTruncatedJpeg([FOX]), 'jpeg'));
+    const truncated = await quarryFailure(parse(await makeTruncatedJpeg([FOX]), 'jpeg'));
     expect(truncated.code).toBe('corrupt_image');
-    const garbage = await failure(
+    const garbage = await quarryFailure(
       parse(Buffer.from('\x89PNG\r\n\x1a\nthis is not the rest of a PNG'), 'png'),
     );
     expect(garbage.code).toBe('corrupt_image');

@@ -1,7 +1,7 @@
 import { QuarryError } from '@quarry/contracts';
 import { availableParallelism } from 'node:os';
 import path from 'node:path';
-import { runTool, type ToolFailure } from '../native/run-tool';
+import { runTool, type RunToolOptions, type ToolFailure } from '../native/run-tool';
 import type { OcrEngine, OcrOptions, OcrResult, Orientation } from './ocr-engine';
 import { Semaphore } from './semaphore';
 
@@ -50,13 +50,7 @@ export class TesseractCliEngine implements OcrEngine {
       'tsv',
     ];
     return await this.slots.use(async () => {
-      const result = await runTool(this.command, args, {
-        timeoutMs: options.timeoutMs,
-        maxMemoryMb: options.maxMemoryMb,
-        env: TESSERACT_ENV,
-        signal: options.signal,
-        mapFailure: unreadableImage,
-      });
+      const result = await this.run(args, options, { mapFailure: unreadableImage });
       return parseTesseractTsv(result.stdout.toString('utf8'));
     }, options.signal);
   }
@@ -66,15 +60,20 @@ export class TesseractCliEngine implements OcrEngine {
     return await this.slots.use(async () => {
       // Exit code 1 is how tesseract says "Too few characters. Skipping this page" (and also that osd.traineddata is
       // missing): either way it cannot tell the orientation, which is not the document's failure.
-      const result = await runTool(this.command, args, {
-        timeoutMs: options.timeoutMs,
-        maxMemoryMb: options.maxMemoryMb,
-        env: TESSERACT_ENV,
-        signal: options.signal,
-        okExitCodes: [0, 1],
-      });
+      const result = await this.run(args, options, { okExitCodes: [0, 1] });
       return result.exitCode === 0 ? parseOrientation(result.stdout.toString('utf8')) : null;
     }, options.signal);
+  }
+
+  /** One tesseract process under the call's time and memory limits, one OpenMP thread. */
+  private run(args: string[], options: OcrOptions, extra: Partial<RunToolOptions>) {
+    return runTool(this.command, args, {
+      timeoutMs: options.timeoutMs,
+      maxMemoryMb: options.maxMemoryMb,
+      env: TESSERACT_ENV,
+      signal: options.signal,
+      ...extra,
+    });
   }
 
   /** The languages this binary has traineddata for (`osd` included). */

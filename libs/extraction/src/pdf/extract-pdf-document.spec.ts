@@ -1,10 +1,10 @@
-import { QuarryError } from '@quarry/contracts';
 import {
   makeEncryptedPdf,
   makeManyPagePdf,
   makeMixedPdf,
   makeScannedPdf,
   makeTestPdf,
+  quarryFailure,
 } from '@quarry/test-kit';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -22,15 +22,6 @@ const base: ExtractPdfDocumentOptions = {
   maxMemoryMb: 500,
   ocr: { engine, languages: ['eng'], dpi: 200, pageTimeoutMs: 30_000 },
 };
-
-async function failure(promise: Promise<unknown>): Promise<QuarryError> {
-  const error: unknown = await promise.then(
-    () => new Error('expected a failure'),
-    (e: unknown) => e,
-  );
-  if (!(error instanceof QuarryError)) throw error;
-  return error;
-}
 
 describe('extractPdfDocument (poppler, tesseract and pdf.js for real)', () => {
   let dir: string;
@@ -130,12 +121,13 @@ describe('extractPdfDocument (poppler, tesseract and pdf.js for real)', () => {
 
   it('fails with encrypted_pdf, corrupt_pdf and too_many_pages as the document deserves', async () => {
     expect(
-      (await failure(extractPdfDocument(await file(makeEncryptedPdf('Top secret.', 'hunter2')), base))).code,
+      (await quarryFailure(extractPdfDocument(await file(makeEncryptedPdf('Top secret.', 'hunter2')), base)))
+        .code,
     ).toBe('encrypted_pdf');
     const garbage = await file(Buffer.from('%PDF-1.7\n' + 'nonsense '.repeat(100)));
-    expect((await failure(extractPdfDocument(garbage, base))).code).toBe('corrupt_pdf');
+    expect((await quarryFailure(extractPdfDocument(garbage, base))).code).toBe('corrupt_pdf');
     const many = await file(await makeManyPagePdf(12));
-    const tooMany = await failure(
+    const tooMany = await quarryFailure(
       extractPdfDocument(many, { ...base, limits: { ...base.limits, maxPages: 10 } }),
     );
     expect(tooMany.code).toBe('too_many_pages');
@@ -145,7 +137,7 @@ describe('extractPdfDocument (poppler, tesseract and pdf.js for real)', () => {
     const pdf = await file(await makeScannedPdf([[FOX], [JUGS]]));
     const started = performance.now();
     const ocr = { ...base.ocr!, pageTimeoutMs: 100 };
-    const error = await failure(extractPdfDocument(pdf, { ...base, timeoutMs: 300, ocr }));
+    const error = await quarryFailure(extractPdfDocument(pdf, { ...base, timeoutMs: 300, ocr }));
     expect(error.code).toBe('parser_timeout');
     expect(performance.now() - started).toBeLessThan(5000);
   });

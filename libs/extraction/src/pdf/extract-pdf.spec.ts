@@ -1,20 +1,10 @@
-import { QuarryError } from '@quarry/contracts';
-import { makeEncryptedPdf } from '@quarry/test-kit';
+import { makeEncryptedPdf, quarryFailure } from '@quarry/test-kit';
 import { makeDeflateBombPdf, makeTextItemBombPdf } from '@quarry/test-kit';
 import { makeTestPdf } from '@quarry/test-kit';
 import type { ExtractedPage } from '../types';
 import { extractPdfPages, PDF_MIN_MEMORY_MB } from './extract-pdf';
 
 const limits = { timeoutMs: 15_000, maxMemoryMb: 256 };
-
-async function rejection(promise: Promise<unknown>): Promise<QuarryError> {
-  const error: unknown = await promise.then(
-    () => new Error('expected a rejection'),
-    (e: unknown) => e,
-  );
-  if (!(error instanceof QuarryError)) throw error;
-  return error;
-}
 
 describe('extractPdfPages (real pdf.js in a worker thread)', () => {
   let twoPages: Uint8Array;
@@ -63,28 +53,28 @@ describe('extractPdfPages (real pdf.js in a worker thread)', () => {
   });
 
   it('gives corrupt_pdf for a truncated PDF and for garbage behind a PDF header', async () => {
-    const truncated = await rejection(extractPdfPages(twoPages.subarray(0, 400), limits));
+    const truncated = await quarryFailure(extractPdfPages(twoPages.subarray(0, 400), limits));
     expect(truncated.code).toBe('corrupt_pdf');
-    const garbage = await rejection(
+    const garbage = await quarryFailure(
       extractPdfPages(Buffer.from('%PDF-1.7\n' + 'nonsense '.repeat(100)), limits),
     );
     expect(garbage.code).toBe('corrupt_pdf');
   });
 
   it('gives encrypted_pdf for a password-protected PDF', async () => {
-    const error = await rejection(extractPdfPages(makeEncryptedPdf('Top secret.', 'hunter2'), limits));
+    const error = await quarryFailure(extractPdfPages(makeEncryptedPdf('Top secret.', 'hunter2'), limits));
     expect(error.code).toBe('encrypted_pdf');
   });
 
   it('gives parser_timeout when the deadline passes', async () => {
-    const error = await rejection(extractPdfPages(twoPages, { timeoutMs: 1, maxMemoryMb: 256 }));
+    const error = await quarryFailure(extractPdfPages(twoPages, { timeoutMs: 1, maxMemoryMb: 256 }));
     expect(error.code).toBe('parser_timeout');
   });
 
   it('gives parser_out_of_memory when the document exhausts the memory limit, and the process lives on', async () => {
     const bomb = makeTextItemBombPdf(200_000);
     expect(bomb.byteLength).toBeLessThan(20_000);
-    const error = await rejection(extractPdfPages(bomb, { timeoutMs: 15_000, maxMemoryMb: 32 }));
+    const error = await quarryFailure(extractPdfPages(bomb, { timeoutMs: 15_000, maxMemoryMb: 32 }));
     expect(error.code).toBe('parser_out_of_memory');
     expect(error.details).toMatchObject({ maxMemoryMb: 32 });
     await expect(extractPdfPages(twoPages, limits)).resolves.toMatchObject({ pageCount: 2 });
@@ -96,7 +86,7 @@ describe('extractPdfPages (real pdf.js in a worker thread)', () => {
     const bomb = makeDeflateBombPdf(1024);
     expect(bomb.byteLength).toBeLessThan(1_200_000);
     const started = performance.now();
-    const error = await rejection(extractPdfPages(bomb, { timeoutMs: 60_000, maxMemoryMb: 64 }));
+    const error = await quarryFailure(extractPdfPages(bomb, { timeoutMs: 60_000, maxMemoryMb: 64 }));
     expect(error.code).toBe('parser_out_of_memory');
     expect(error.details).toMatchObject({ maxMemoryMb: 64 });
     expect(performance.now() - started).toBeLessThan(10_000);

@@ -1,10 +1,10 @@
-import { QuarryError } from '@quarry/contracts';
 import {
   assemblePdf,
   makeEncryptedPdf,
   makeManyPagePdf,
   makePdfWithJavaScript,
   makeTestPdf,
+  quarryFailure,
 } from '@quarry/test-kit';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,15 +13,6 @@ import { degrees, PDFDocument } from 'pdf-lib';
 import { fittingDpi, pdfPageSizes, pdfTextPages, popplerAvailable, renderPdfPage } from './poppler';
 
 const limits = { timeoutMs: 15_000, maxMemoryMb: 256 };
-
-async function failure(promise: Promise<unknown>): Promise<QuarryError> {
-  const error: unknown = await promise.then(
-    () => new Error('expected a failure'),
-    (e: unknown) => e,
-  );
-  if (!(error instanceof QuarryError)) throw error;
-  return error;
-}
 
 describe('poppler wrappers (the real pdftotext, pdfinfo and pdftoppm)', () => {
   let dir: string;
@@ -83,7 +74,7 @@ describe('poppler wrappers (the real pdftotext, pdfinfo and pdftoppm)', () => {
   it('stops reading at maxPages + 1 with too_many_pages', async () => {
     const pdf = await file(await makeManyPagePdf(30));
     await expect(texts(pdf, 30)).resolves.toHaveLength(30);
-    const error = await failure(texts(pdf, 10));
+    const error = await quarryFailure(texts(pdf, 10));
     expect(error.code).toBe('too_many_pages');
     expect(error.details).toMatchObject({ maxPages: 10 });
   });
@@ -95,8 +86,8 @@ describe('poppler wrappers (the real pdftotext, pdfinfo and pdftoppm)', () => {
 
   it('gives encrypted_pdf for a password-protected PDF', async () => {
     const pdf = await file(makeEncryptedPdf('Top secret.', 'hunter2'));
-    expect((await failure(texts(pdf))).code).toBe('encrypted_pdf');
-    expect((await failure(pdfPageSizes(pdf, limits))).code).toBe('encrypted_pdf');
+    expect((await quarryFailure(texts(pdf))).code).toBe('encrypted_pdf');
+    expect((await quarryFailure(pdfPageSizes(pdf, limits))).code).toBe('encrypted_pdf');
   });
 
   it('reads a PDF with only an owner password (opening it needs none)', async () => {
@@ -106,18 +97,20 @@ describe('poppler wrappers (the real pdftotext, pdfinfo and pdftoppm)', () => {
 
   it('gives corrupt_pdf for a truncated file, garbage behind a header and a document without pages', async () => {
     const whole = await makeTestPdf([['hello'], ['world']]);
-    const truncated = await failure(texts(await file(whole.subarray(0, 400))));
+    const truncated = await quarryFailure(texts(await file(whole.subarray(0, 400))));
     expect(truncated.code).toBe('corrupt_pdf');
     expect(truncated.message).toContain("Couldn't read xref table");
 
-    const garbage = await failure(texts(await file(Buffer.from('%PDF-1.7\n' + 'nonsense '.repeat(100)))));
+    const garbage = await quarryFailure(
+      texts(await file(Buffer.from('%PDF-1.7\n' + 'nonsense '.repeat(100)))),
+    );
     expect(garbage.code).toBe('corrupt_pdf');
 
     const noPages = assemblePdf([
       Buffer.from('<< /Type /Catalog /Pages 2 0 R >>'),
       Buffer.from('<< /Type /Pages /Kids [] /Count 0 >>'),
     ]);
-    const empty = await failure(texts(await file(noPages)));
+    const empty = await quarryFailure(texts(await file(noPages)));
     expect(empty.code).toBe('corrupt_pdf');
     expect(empty.details).toMatchObject({ reason: 'no_pages' });
   });
@@ -157,7 +150,7 @@ describe('poppler wrappers (the real pdftotext, pdfinfo and pdftoppm)', () => {
     });
     expect(png).toMatchObject({ width: 612, height: 792, dpi: 72 });
 
-    const missing = await failure(
+    const missing = await quarryFailure(
       renderPdfPage(pdf, 3, {
         ...limits,
         dpi: 72,

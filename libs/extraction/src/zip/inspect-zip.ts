@@ -67,19 +67,24 @@ export async function inspectZip(
   }
 }
 
+/** The archive opened for detection, or null when the bytes are not a readable ZIP. */
+async function openZipOrNull(path: string): Promise<ZipFile | null> {
+  try {
+    return await openZip(path, 'unsupported_type');
+  } catch (error) {
+    if (QuarryError.is(error)) return null;
+    throw error;
+  }
+}
+
 /**
  * The entry names of a ZIP archive from its central directory (for type detection: a head cut short by data
  * descriptors or reordered entries does not show them), or null when the bytes are not a readable ZIP. At most
  * `maxEntries` names are read.
  */
 export async function listZipEntries(path: string, maxEntries = 10_000): Promise<string[] | null> {
-  let zip: ZipFile;
-  try {
-    zip = await openZip(path, 'unsupported_type');
-  } catch (error) {
-    if (QuarryError.is(error)) return null;
-    throw error;
-  }
+  const zip = await openZipOrNull(path);
+  if (zip === null) return null;
   const names: string[] = [];
   try {
     for await (const entry of zip.eachEntry()) {
@@ -102,13 +107,8 @@ export async function listZipEntries(path: string, maxEntries = 10_000): Promise
  * their `mimetype` entry.
  */
 export async function readZipEntryHead(path: string, name: string, maxBytes: number): Promise<Buffer | null> {
-  let zip: ZipFile;
-  try {
-    zip = await openZip(path, 'unsupported_type');
-  } catch (error) {
-    if (QuarryError.is(error)) return null;
-    throw error;
-  }
+  const zip = await openZipOrNull(path);
+  if (zip === null) return null;
   try {
     let seen = 0;
     for await (const entry of zip.eachEntry()) {
