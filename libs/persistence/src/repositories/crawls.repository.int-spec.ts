@@ -199,6 +199,27 @@ describe('CrawlsRepository.receive', () => {
     const done = await jobs.getJob(tenant, pages.jobId);
     expect(done?.status).toBe('completed_with_failures');
     expect(done?.documents.find((d) => d.sourceUrl?.endsWith('/404'))?.error?.code).toBe('url_http_error');
+
+    // Retried, the page the crawler could not deliver is fetched by its URL, into a blob key of its own.
+    const retry = await jobs.createRetryJob(pages.jobId, {
+      id: uuidv7(),
+      tenantId: tenant,
+      idempotencyKey: null,
+      traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+      traceId: null,
+      newDocumentId: () => uuidv7(),
+      command: (c) => command({ ...c, traceparent: '' }),
+    });
+    if (retry.kind !== 'created') throw new Error(retry.kind);
+    const [copy] = retry.job.documents;
+    expect(copy).toMatchObject({
+      source: 'url',
+      sourceUrl: 'https://s.example/404',
+      sha256: null,
+      status: 'queued',
+    });
+    const row = await prisma.document.findUniqueOrThrow({ where: { id: copy!.id } });
+    expect(row.blobKey).toBe(`${tenant}/${copy!.id}`);
   });
 
   it('adds nothing to a crawl whose job already ended', async () => {

@@ -330,7 +330,8 @@ export async function insertRetryJob(
           sizeBytes: c.sizeBytes,
           // A copy of a URL document that never got its bytes gets a key of its own for them.
           blobKey: c.sha256 === null ? `${input.tenantId}/${c.copyId}` : c.blobKey,
-          source: c.source,
+          // A page a crawler could not deliver is fetched by its URL when retried.
+          source: c.sha256 === null && c.sourceUrl !== null ? 'url' : c.source,
           sourceUrl: c.sourceUrl,
           metadata: c.metadata ?? {},
           title: c.title,
