@@ -32,9 +32,22 @@ export interface BenchOptions {
   otelWarmup: number;
   /** Measured GET /metrics scrapes. */
   metricsScrapes: number;
+  /** Documents: full pages rendered at 300 dpi for the OCR comparisons (PNG, and the same as one scanned PDF). */
+  ocrPages: number;
+  /** Rounds of each OCR comparison, raw and Quarry alternating; the medians are reported. */
+  ocrRounds: number;
+  /** Born-digital PDFs in the text-layer comparison, and pages in each. */
+  textPdfs: number;
+  textPdfPages: number;
+  textRounds: number;
+  /** Pages of the scanned PDF the ingest worker's memory is watched on. */
+  scanPages: number;
+  /** Size of the upload streamed to the gateway while its memory is watched, in MiB. */
+  bigUploadMb: number;
   skipOrchestration: boolean;
   skipHttp: boolean;
   skipOtel: boolean;
+  skipDocuments: boolean;
   outDir: string;
 }
 
@@ -57,9 +70,17 @@ export const USAGE = `npm run bench [-- options]
   --otel-rounds=N        rounds those are split into, variants alternating (default 3)
   --otel-warmup=N        warm-up uploads per variant, sequential and concurrent (default 30)
   --metrics-scrapes=N    measured GET /metrics scrapes (default 200)
+  --ocr-pages=N          documents: full text pages rendered at 300 dpi for the OCR comparisons (default 16)
+  --ocr-rounds=N         documents: rounds of each OCR comparison, raw and Quarry alternating (default 2)
+  --text-pdfs=N          documents: born-digital PDFs in the text-layer comparison (default 20)
+  --text-pdf-pages=N     documents: pages in each of them (default 50)
+  --text-rounds=N        documents: rounds of the text-layer comparison (default 3)
+  --scan-pages=N         documents: pages of the scanned PDF the worker's memory is watched on (default 300)
+  --big-upload-mb=N      documents: MiB streamed to the gateway while its memory is watched (default 500)
   --skip-orchestration   no orchestration part
   --skip-http            no HTTP gateway part
   --skip-otel            no observability-overhead part (tracing variants, /metrics scrape)
+  --skip-documents       no documents part (OCR and text-layer throughput, worker and gateway memory)
   --out=DIR              results folder (default bench/results)
 `;
 
@@ -93,6 +114,14 @@ export function parseBenchArgs(argv: string[], repoRoot: string): BenchOptions |
       'otel-rounds': { type: 'string' },
       'otel-warmup': { type: 'string' },
       'metrics-scrapes': { type: 'string' },
+      'ocr-pages': { type: 'string' },
+      'ocr-rounds': { type: 'string' },
+      'text-pdfs': { type: 'string' },
+      'text-pdf-pages': { type: 'string' },
+      'text-rounds': { type: 'string' },
+      'scan-pages': { type: 'string' },
+      'big-upload-mb': { type: 'string' },
+      'skip-documents': { type: 'boolean' },
       'skip-otel': { type: 'boolean' },
       'skip-orchestration': { type: 'boolean' },
       'skip-http': { type: 'boolean' },
@@ -121,9 +150,18 @@ export function parseBenchArgs(argv: string[], repoRoot: string): BenchOptions |
     otelRounds: positiveInt('otel-rounds', values['otel-rounds'], 3),
     otelWarmup: positiveInt('otel-warmup', values['otel-warmup'], 30),
     metricsScrapes: positiveInt('metrics-scrapes', values['metrics-scrapes'], 200),
+    // The OCR comparisons warm up with two pages first; fewer measured pages would be mostly warm-up.
+    ocrPages: Math.max(2, positiveInt('ocr-pages', values['ocr-pages'], 16)),
+    ocrRounds: positiveInt('ocr-rounds', values['ocr-rounds'], 2),
+    textPdfs: Math.max(2, positiveInt('text-pdfs', values['text-pdfs'], 20)),
+    textPdfPages: positiveInt('text-pdf-pages', values['text-pdf-pages'], 50),
+    textRounds: positiveInt('text-rounds', values['text-rounds'], 3),
+    scanPages: positiveInt('scan-pages', values['scan-pages'], 300),
+    bigUploadMb: positiveInt('big-upload-mb', values['big-upload-mb'], 500),
     skipOrchestration: values['skip-orchestration'] ?? false,
     skipHttp: values['skip-http'] ?? false,
     skipOtel: values['skip-otel'] ?? false,
+    skipDocuments: values['skip-documents'] ?? false,
     outDir: path.resolve(repoRoot, values.out ?? 'bench/results'),
   };
 }

@@ -53,6 +53,8 @@ export type BenchRequest = () => Promise<number>;
 export interface BenchGateway {
   readonly process: AppProcess;
   readonly baseUrl: string;
+  /** The bootstrap API key, for requests the bench builds itself (a streamed upload). */
+  readonly apiKey: string;
   readonly startupMs: number;
   /** Path of the gateway's log, relative to the repository. */
   readonly logFile: string;
@@ -142,7 +144,17 @@ export async function startBenchGateway(
         await response.arrayBuffer();
         return response.status;
       };
-    return { process: proc, baseUrl, startupMs, logFile, upload, lastJobId: () => lastJobId, get, close };
+    return {
+      process: proc,
+      baseUrl,
+      apiKey,
+      startupMs,
+      logFile,
+      upload,
+      lastJobId: () => lastJobId,
+      get,
+      close,
+    };
   } catch (error) {
     await close();
     throw error;

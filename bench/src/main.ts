@@ -1,6 +1,7 @@
 // `npm run bench`: no-op orchestration through the messaging library and the job state machine,
-// POST /v1/documents latency and what tracing and metrics cost the gateway, written as JSON and a
-// Markdown table to bench/results/.
+// POST /v1/documents latency, what tracing and metrics cost the gateway, and what the ingest worker
+// adds to tesseract and pdftotext (and its and the gateway's memory), written as JSON and a Markdown
+// table to bench/results/.
 import 'reflect-metadata';
 import { TEST_NATS_URL, testServerUrl, withClient } from '@quarry/testing';
 import { connect } from '@nats-io/transport-node';
@@ -11,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { parseBenchArgs, USAGE } from './args';
+import { runDocuments } from './documents';
 import { runHttp } from './http';
 import { runOrchestration } from './orchestration';
 import { runOtel } from './otel';
@@ -87,6 +89,14 @@ async function main(): Promise<number> {
     : await runOrchestration(options, logger, progress);
   const http = options.skipHttp ? undefined : await runHttp(options, root, logger, progress);
   const otel = options.skipOtel ? undefined : await runOtel(options, root, logger, progress);
+  // A documents part that cannot run (no corpus, an app that does not start) is a problem of the run, not the
+  // end of it: the other parts' results are still written.
+  const documents = options.skipDocuments
+    ? undefined
+    : await runDocuments(options, root, logger, progress).catch((error: unknown) => {
+        problems.push(error instanceof Error ? error.message : String(error));
+        return undefined;
+      });
 
   for (const l of orchestration?.closedLoop ?? []) {
     if (l.notSucceeded > 0)
@@ -110,6 +120,7 @@ async function main(): Promise<number> {
     problems.push(`otel c: ${otel.otlp.decodeErrors} OTLP request(s) could not be decoded`);
   if (otel?.metrics.unexpected)
     problems.push(`GET /metrics: ${otel.metrics.unexpected} unexpected status(es)`);
+  problems.push(...(documents?.problems ?? []));
 
   const { outDir, ...parameters } = options;
   const report: BenchReport = {
@@ -120,7 +131,8 @@ async function main(): Promise<number> {
     ...(orchestration ? { orchestration } : {}),
     ...(http ? { http } : {}),
     ...(otel ? { otel } : {}),
-    ratios: computeRatios(orchestration, http, otel),
+    ...(documents ? { documents } : {}),
+    ratios: computeRatios(orchestration, http, otel, documents),
     problems,
   };
   const markdown = renderMarkdown(report);

@@ -1,3 +1,4 @@
+import type { DocumentsResult, PathResult } from './documents';
 import type { HttpResult } from './http';
 import type { OrchestrationResult } from './orchestration';
 import type { OtelResult } from './otel';
@@ -23,6 +24,7 @@ export interface BenchReport {
   orchestration?: OrchestrationResult;
   http?: HttpResult;
   otel?: OtelResult;
+  documents?: DocumentsResult;
   ratios: Record<string, number>;
   problems: string[];
 }
@@ -41,7 +43,12 @@ function table(header: string[], rows: (string | number)[][]): string {
 }
 
 /** Ratios are what compare across machines and runs; absolute timings on a shared box are noise-prone. */
-export function computeRatios(o: OrchestrationResult | undefined, h: HttpResult | undefined, t?: OtelResult) {
+export function computeRatios(
+  o: OrchestrationResult | undefined,
+  h: HttpResult | undefined,
+  t?: OtelResult,
+  d?: DocumentsResult,
+) {
   const r: Record<string, number> = {};
   if (o) {
     const sm = o.components.stateMachine;
@@ -111,6 +118,22 @@ export function computeRatios(o: OrchestrationResult | undefined, h: HttpResult 
     const what = `POST /v1/documents c${x.concurrency}, tracing ${x.variant} / a`;
     r[`${what}: p50`] = x.p50;
     r[`${what}: gateway CPU per request`] = x.cpuPerRequest;
+  }
+  for (const c of d?.comparisons ?? []) {
+    const raw =
+      c.key === 'textLayer' ? 'pdftotext' : c.key === 'ocrPdf' ? 'pdftoppm + tesseract' : 'tesseract';
+    const what =
+      c.key === 'textLayer' ? 'text-layer PDF' : c.key === 'ocrPdf' ? 'OCR scanned PDF' : 'OCR PNG';
+    r[`${what} pages/s: ingest worker / ${raw} (target ≥ ${c.target})`] = c.ratio;
+    if (c.rawTsv && c.ratioTsv !== undefined) {
+      r[`${what} pages/s: ingest worker / pdftotext -tsv`] = c.ratioTsv;
+      // How much of the gap to plain pdftotext is the tool's own TSV output, which the worker parses.
+      r[`${what} pages/s: pdftotext -tsv / pdftotext`] = ratio(c.rawTsv.pagesPerSec, c.raw.pagesPerSec);
+    }
+    r[`${what} CPU per page: ingest worker and descendants / ${raw}`] = ratio(
+      c.quarry.cpuMsPerPage,
+      c.raw.cpuMsPerPage,
+    );
   }
   return r;
 }
@@ -285,6 +308,7 @@ export function renderMarkdown(report: BenchReport): string {
     );
   }
   if (report.otel) out.push('', ...renderOtel(report.otel));
+  if (report.documents) out.push('', ...renderDocuments(report.documents));
   const pct = (v: number | undefined) => (v === undefined ? '–' : `${Math.round(v * 100)}%`);
   const cpuRows: (string | number)[][] = [];
   if (o) {
@@ -517,4 +541,181 @@ function renderOtel(t: OtelResult): string[] {
 function envText(env: Record<string, string>): string {
   const entries = Object.entries(env);
   return entries.length === 0 ? 'no OTEL_* variables' : entries.map(([k, v]) => `${k}=${v}`).join(' ');
+}
+
+function renderDocuments(d: DocumentsResult): string[] {
+  const out: string[] = [];
+  const yes = (met: boolean | null) => (met === null ? '–' : met ? 'yes' : '**no**');
+  out.push('## Documents');
+  out.push('');
+  out.push(
+    `The built gateway and ingest worker as their own processes on a fresh database and NATS namespace, no analysis ` +
+      `worker (only the ingest step runs); INGEST_CONCURRENCY=${d.settings.ingestConcurrency}, ` +
+      `OCR_CONCURRENCY=${d.settings.ocrConcurrency} on ${d.cores} cores, jobs in the ${d.settings.lane} lane. ` +
+      "Quarry's time is the job's `ingest` step from PostgreSQL (`job_steps.started_at` → `finished_at`: first " +
+      'claim to last document stored), so the upload is not in it; raw is the same pages through the bare tools, ' +
+      `as many at once as cores. Both paths warmed up on ${d.settings.warmupPages} pages first; rounds alternate which ` +
+      'path goes first and the medians are compared. Every upload has bytes of its own (a PNG text chunk or a PDF ' +
+      `comment), so the worker never reuses an earlier extraction. Page text: BEIR SciFact abstracts (${d.corpus.abstracts} ` +
+      `read from \`${d.corpus.path}\`), ASCII only. MB = 2^20 bytes.`,
+  );
+  out.push('');
+  out.push(
+    table(
+      ['measurement', 'Quarry', 'raw', 'ratio', 'target', 'met?'],
+      d.summary.map((row) => [
+        row.measurement,
+        row.quarry,
+        row.raw,
+        row.ratio === null ? '–' : f(row.ratio, 2),
+        row.target,
+        yes(row.met),
+      ]),
+    ),
+  );
+  if (d.comparisons.length > 0) {
+    out.push('');
+    out.push('### Throughput rounds');
+    out.push('');
+    out.push(
+      'CPU per page: for raw, the tools the bench ran; for Quarry, the ingest worker and everything under it (parser ' +
+        'hosts, tesseract, pdftoppm, pdftotext) over the upload and the wait. Machine busy: both cores, everyone ' +
+        "included (PostgreSQL, NATS, the gateway, other people's work on the box). Spread: (max − min) / median of pages/s.",
+    );
+    out.push('');
+    const rows: (string | number)[][] = [];
+    const pathRows = (label: string, p: PathResult) => {
+      for (const r of p.rounds) {
+        rows.push([
+          label,
+          p.what,
+          r.round,
+          r.ms,
+          f(r.pagesPerSec, 2),
+          f(r.cpuMsPerPage, r.cpuMsPerPage >= 100 ? 0 : 2),
+          `${Math.round(r.machineBusy * 100)}%`,
+        ]);
+      }
+      rows.push([
+        label,
+        '**median**',
+        '',
+        '',
+        f(p.pagesPerSec, 2),
+        f(p.cpuMsPerPage, p.cpuMsPerPage >= 100 ? 0 : 2),
+        `spread ${f(p.spread, 2)}`,
+      ]);
+    };
+    for (const c of d.comparisons) {
+      pathRows(`${c.measurement}: Quarry`, c.quarry);
+      pathRows(`${c.measurement}: raw`, c.raw);
+      if (c.rawTsv) pathRows(`${c.measurement}: raw -tsv`, c.rawTsv);
+    }
+    out.push(table(['path', 'what ran', 'round', 'ms', 'pages/s', 'CPU ms/page', 'machine busy'], rows));
+    out.push('');
+    out.push(
+      table(
+        [
+          'measurement',
+          'Quarry / raw per round',
+          'pages stored',
+          'page methods',
+          'chars Quarry',
+          'chars raw',
+          'mean OCR confidence',
+        ],
+        d.comparisons.map((c) => [
+          c.measurement,
+          c.roundRatios.map((x) => f(x, 2)).join(' / '),
+          c.output.quarryPages,
+          Object.entries(c.output.pageMethods)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', '),
+          c.output.quarryChars,
+          c.output.rawChars,
+          c.output.meanOcrConfidence === null ? '–' : f(c.output.meanOcrConfidence, 1),
+        ]),
+      ),
+    );
+  }
+  const s = d.scanMemory;
+  if (s) {
+    out.push('');
+    out.push(`### Ingest worker memory on a ${s.pages}-page scan`);
+    out.push('');
+    out.push(
+      `Pages: ${s.pageContent}. PDF ${f(s.pdfBytes / 2 ** 20, 1)} MB, built in ${f(s.buildMs / 1000, 0)} s. ` +
+        `Sampled every ${s.sampleIntervalMs} ms (${s.samples} samples) from the upload until the document was ` +
+        `${s.status}: VmRSS of the worker, and the sum over the worker and every process under it (found through the ` +
+        'ppid links in /proc; a sum of RSS counts shared pages once per process, PSS splits them). The worker’s ' +
+        'VmHWM was reset before the upload, so it is the kernel’s peak, between samples too.',
+    );
+    out.push('');
+    out.push(
+      table(
+        ['', 'MB'],
+        [
+          ['worker RSS at rest (after boot)', f(s.workerRssAtRestMb, 1)],
+          ['worker + descendants RSS at rest', f(s.treeRssAtRestMb, 1)],
+          ['peak worker RSS (sampled)', f(s.peakWorkerRssMb, 1)],
+          ['peak worker VmHWM', s.peakWorkerHwmMb === null ? '–' : f(s.peakWorkerHwmMb, 1)],
+          [`peak worker + descendants RSS (target < ${s.target})`, f(s.peakTreeRssMb, 1)],
+          ['peak worker + descendants PSS', f(s.peakTreePssMb, 1)],
+        ],
+      ),
+    );
+    out.push('');
+    out.push(
+      `At the peak: ${s.treeAtPeak.map((p) => `${p.name} ${f(p.rssMb, 1)} MB`).join(', ')} ` +
+        `(at most ${s.peakTreeProcesses} processes at once). Ingest step ${f(s.ingestMs / 1000, 1)} s for ` +
+        `${s.pages} pages: ${f(s.pagesPerSec, 2)} pages/s; ${s.storedPages} pages stored, mean OCR confidence ` +
+        `${s.meanOcrConfidence === null ? '–' : f(s.meanOcrConfidence, 1)}.`,
+    );
+  }
+  const u = d.bigUpload;
+  if (u) {
+    out.push('');
+    out.push(`### Gateway memory during a ${u.megabytes} MB upload`);
+    out.push('');
+    out.push(
+      `A gateway alone (MAX_UPLOAD_BYTES above the file), one warm-up upload, then its RSS at rest (median of 5 ` +
+        `readings); then one multipart upload of ${u.megabytes} MB generated on the fly (a 1 MB random block written ` +
+        `again and again under backpressure, known Content-Length), the gateway's VmRSS read every ${u.sampleIntervalMs} ms ` +
+        `(${u.samples} samples) and its VmHWM (reset at the baseline) after the answer.`,
+    );
+    out.push('');
+    out.push(
+      table(
+        [
+          'status',
+          'baseline MB',
+          'peak MB (sampled)',
+          'growth MB',
+          'VmHWM MB',
+          'growth by VmHWM MB',
+          '1 s after MB',
+          's',
+          'MB/s',
+        ],
+        [
+          [
+            u.status,
+            f(u.baselineRssMb, 1),
+            f(u.peakRssMb, 1),
+            f(u.growthMb, 1),
+            u.peakHwmMb === null ? '–' : f(u.peakHwmMb, 1),
+            u.growthHwmMb === null ? '–' : f(u.growthHwmMb, 1),
+            f(u.rssAfterMb, 1),
+            f(u.seconds, 1),
+            f(u.mbPerSec, 1),
+          ],
+        ],
+      ),
+    );
+  }
+  if (d.logDirs.length > 0) {
+    out.push('');
+    out.push(`Logs: ${d.logDirs.map((l) => `\`${l}\``).join(', ')}.`);
+  }
+  return out;
 }
