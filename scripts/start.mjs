@@ -1,6 +1,7 @@
 // Runs Quarry's apps from dist/ (built by scripts/ensure.sh): all three, or the one named.
 // Lines are prefixed by app; a crashed app is restarted with backoff; Ctrl-C stops them all.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -49,10 +50,16 @@ function prefix(app, line) {
   process.stdout.write(`${tag} ${line}\n`);
 }
 
+/** Node flags an app asks for in its package.json (`quarry.nodeFlags`), as every launcher passes them. */
+function nodeFlags(app) {
+  const manifest = JSON.parse(readFileSync(path.join(root, 'apps', app, 'package.json'), 'utf8'));
+  return manifest.quarry?.nodeFlags ?? [];
+}
+
 function run(app, restarts = 0) {
   const child = spawn(
     process.execPath,
-    ['--enable-source-maps', path.join(root, 'dist/apps', app, 'src/main.js')],
+    [...nodeFlags(app), '--enable-source-maps', path.join(root, 'dist/apps', app, 'src/main.js')],
     {
       cwd: root,
       env: app in METRICS_PORTS ? { ...env, METRICS_PORT: String(METRICS_PORTS[app]) } : env,

@@ -8,7 +8,10 @@ case "${1:-}" in
   gateway | ingest-worker | analysis-worker | ops)
     app=$1
     shift
-    exec node --enable-source-maps "dist/apps/$app/src/main.js" "$@"
+    # The Node flags the app asks for in its package.json (quarry.nodeFlags), as `npm start` passes them.
+    # shellcheck disable=SC2046 # one flag per word, on purpose
+    exec node $(node -p "(require('./apps/$app/package.json').quarry?.nodeFlags ?? []).join(' ')") \
+      --enable-source-maps "dist/apps/$app/src/main.js" "$@"
     ;;
   "")
     echo "usage: quarry <gateway | ingest-worker | analysis-worker | ops <migrate | provision | setup | api-key <tenant> <key>>>" >&2

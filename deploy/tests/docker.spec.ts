@@ -132,7 +132,10 @@ describe('deploy/docker/Dockerfile', () => {
   it('the entry point runs every app and ops from dist/, and each exists in the source tree', () => {
     const named = /^\s*gateway \| ingest-worker \| analysis-worker \| ops\)$/m;
     expect(entrypoint).toMatch(named);
-    expect(entrypoint).toContain('exec node --enable-source-maps "dist/apps/$app/src/main.js" "$@"');
+    expect(entrypoint).toContain('--enable-source-maps "dist/apps/$app/src/main.js" "$@"');
+    // Each app's Node flags come from its package.json, which the runtime image carries.
+    expect(entrypoint).toContain(`require('./apps/$app/package.json').quarry?.nodeFlags`);
+    expect(copiesFrom(runtime)).toContainEqual({ from: 'manifests', source: '/manifests/apps', target: './apps' });
     for (const app of [...APPS, 'ops']) {
       expect(existsSync(path.join(REPO_ROOT, 'apps', app, 'src', 'main.ts'))).toBe(true);
     }

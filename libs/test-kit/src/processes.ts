@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
@@ -14,6 +14,17 @@ function findRepoRoot(from: string): string {
 }
 
 export type AppName = 'gateway' | 'ingest-worker' | 'analysis-worker';
+
+/**
+ * The Node flags an app asks for in its package.json (`quarry.nodeFlags`): every launcher (`npm start`, the image's
+ * entry point, these test processes) starts the app with them, so tests and benches run it as users do.
+ */
+export function appNodeFlags(app: AppName): string[] {
+  const manifest = JSON.parse(readFileSync(path.join(REPO_ROOT, 'apps', app, 'package.json'), 'utf8')) as {
+    quarry?: { nodeFlags?: string[] };
+  };
+  return manifest.quarry?.nodeFlags ?? [];
+}
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -57,7 +68,8 @@ export class AppProcess {
     if (!existsSync(entry))
       throw new Error(`${entry} is missing: run 'node scripts/build.mjs' (npm test does)`);
     const log = createWriteStream(this.logFile, { flags: 'a' });
-    const child = spawn(process.execPath, ['--enable-source-maps', entry, ...(this.options.args ?? [])], {
+    const flags = this.options.entry === undefined ? appNodeFlags(this.app) : [];
+    const child = spawn(process.execPath, [...flags, '--enable-source-maps', entry, ...(this.options.args ?? [])], {
       cwd: REPO_ROOT,
       env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -49,7 +49,7 @@ describe('extractPdfDocument (poppler, tesseract and pdf.js for real)', () => {
     expect(result).toEqual({
       pageCount: 2,
       pages: [
-        { pageNumber: 1, text: `${FOX}\n\n${JUGS}`, method: 'text_layer' },
+        { pageNumber: 1, text: `${FOX}\n${JUGS}`, method: 'text_layer' },
         { pageNumber: 2, text: 'Page two speaks of quarries and stone.', method: 'text_layer' },
       ],
     });

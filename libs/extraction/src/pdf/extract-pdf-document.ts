@@ -120,7 +120,7 @@ async function extract(
   });
   const { ocr } = options;
   const minChars = ocr?.minChars ?? DEFAULT_MIN_CHARS;
-  const needsOcr = texts.map((text) => ocr !== undefined && renderable && visibleChars(text) < minChars);
+  const needsOcr = texts.map((text) => ocr !== undefined && renderable && !hasVisibleChars(text, minChars));
   texts.forEach((text, i) => {
     if (!needsOcr[i]) ordered.set(i, { pageNumber: i + 1, text, method: 'text_layer' });
   });
@@ -263,6 +263,22 @@ async function pdfjsTextLayer(
     throw new QuarryError('corrupt_pdf', 'The PDF has no pages', { details: { reason: 'no_pages' } });
   }
   return { texts: document.pages.map((page) => page.text) };
+}
+
+const UNICODE_SPACES = new Set([
+  0x1680, 0x2000, 0x2001, 0x2002, 0x2003, 0x2004, 0x2005, 0x2006, 0x2007, 0x2008, 0x2009, 0x200a, 0x2028,
+  0x2029, 0x202f, 0x205f, 0x3000, 0xfeff,
+]);
+
+/** Whether the text has at least `count` non-whitespace characters; stops counting there (most pages have many). */
+function hasVisibleChars(text: string, count: number): boolean {
+  let seen = 0;
+  for (let i = 0; i < text.length && seen < count; i++) {
+    const c = text.charCodeAt(i);
+    // ASCII space and controls, NBSP and the Unicode spaces count as whitespace, as \s does.
+    if (c > 32 && c !== 0xa0 && !(c >= 0x1680 && UNICODE_SPACES.has(c))) seen++;
+  }
+  return seen >= count;
 }
 
 function visibleChars(text: string): number {

@@ -43,7 +43,7 @@ describe('poppler wrappers (the real pdftotext, pdfinfo and pdftoppm)', () => {
     await expect(popplerAvailable()).resolves.toBe(true);
   });
 
-  it('gives each page its own text, lines and paragraphs kept, empty pages included', async () => {
+  it('gives each page its own text, lines kept, empty pages included', async () => {
     const pdf = await file(
       await makeTestPdf([
         ['The quick brown fox jumps over the lazy dog.', 'A second line.', '', 'A new paragraph.'],
@@ -52,9 +52,33 @@ describe('poppler wrappers (the real pdftotext, pdfinfo and pdftoppm)', () => {
       ]),
     );
     await expect(texts(pdf)).resolves.toEqual([
-      'The quick brown fox jumps over the lazy dog.\nA second line.\n\nA new paragraph.',
+      'The quick brown fox jumps over the lazy dog.\nA second line.\nA new paragraph.',
       '',
       'Page three speaks of quarries and stone.',
+    ]);
+  });
+
+  it('puts back the paragraph breaks plain text loses, where a short line ends a sentence', async () => {
+    const wrapped = 'Quarry workers cut granite blocks from the hillside every morning before the heat';
+    const pdf = await file(
+      await makeTestPdf([
+        [
+          wrapped,
+          'of the day made the work unbearable for the crews.',
+          '',
+          wrapped,
+          'arrived, and then they rested in the shade until evening.',
+          '',
+          'Results',
+          wrapped,
+          'became too much.',
+        ],
+      ]),
+    );
+    await expect(texts(pdf)).resolves.toEqual([
+      `${wrapped}\nof the day made the work unbearable for the crews.\n\n` +
+        `${wrapped}\narrived, and then they rested in the shade until evening.\n\n` +
+        `Results\n${wrapped}\nbecame too much.`,
     ]);
   });
 
