@@ -135,7 +135,11 @@ describe('deploy/docker/Dockerfile', () => {
     expect(entrypoint).toContain('--enable-source-maps "dist/apps/$app/src/main.js" "$@"');
     // Each app's Node flags come from its package.json, which the runtime image carries.
     expect(entrypoint).toContain(`require('./apps/$app/package.json').quarry?.nodeFlags`);
-    expect(copiesFrom(runtime)).toContainEqual({ from: 'manifests', source: '/manifests/apps', target: './apps' });
+    expect(copiesFrom(runtime)).toContainEqual({
+      from: 'manifests',
+      source: '/manifests/apps',
+      target: './apps',
+    });
     for (const app of [...APPS, 'ops']) {
       expect(existsSync(path.join(REPO_ROOT, 'apps', app, 'src', 'main.ts'))).toBe(true);
     }

@@ -69,11 +69,15 @@ export class AppProcess {
       throw new Error(`${entry} is missing: run 'node scripts/build.mjs' (npm test does)`);
     const log = createWriteStream(this.logFile, { flags: 'a' });
     const flags = this.options.entry === undefined ? appNodeFlags(this.app) : [];
-    const child = spawn(process.execPath, [...flags, '--enable-source-maps', entry, ...(this.options.args ?? [])], {
-      cwd: REPO_ROOT,
-      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...this.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [...flags, '--enable-source-maps', entry, ...(this.options.args ?? [])],
+      {
+        cwd: REPO_ROOT,
+        env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '', ...this.env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     child.stdout?.pipe(log, { end: false });
     child.stderr?.pipe(log, { end: false });
     this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
