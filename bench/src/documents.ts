@@ -79,18 +79,15 @@ export interface PathResult {
 }
 
 export interface ThroughputComparison {
-  key: 'ocrPng' | 'ocrPdf' | 'textLayer';
+  key: 'ocrPng' | 'ocrPdf' | 'textLayer' | 'textLayerLong';
   measurement: string;
   pages: number;
   /** Documents per upload (one job). */
   files: number;
   quarry: PathResult;
   raw: PathResult;
-  /** Text layer only: pdftotext -tsv, which is what the worker runs. */
-  rawTsv?: PathResult;
   /** Median Quarry pages/s / median raw pages/s. */
   ratio: number;
-  ratioTsv?: number;
   /** Quarry / raw within each round (the two passes ran back to back). */
   roundRatios: number[];
   target: number;
@@ -697,12 +694,10 @@ interface ComparisonSpec {
   target: number;
   quarryWhat: string;
   rawWhat: string;
-  rawTsvWhat?: string;
   /** Files of the n-th upload (0 = warm-up), each with bytes of its own. */
   files(upload: number): UploadFile[];
   warmupFiles(upload: number): UploadFile[];
   raw(): Promise<Pass>;
-  rawTsv?(): Promise<Pass>;
   rawWarmup(): Promise<unknown>;
   timeoutMs: number;
 }
@@ -723,7 +718,6 @@ async function compare(
 
   const quarry: RoundSample[] = [];
   const raw: RoundSample[] = [];
-  const rawTsv: RoundSample[] = [];
   let quarryOut: IngestOutcome | undefined;
   let rawChars = 0;
   for (let r = 0; r < spec.rounds; r++) {
@@ -731,7 +725,6 @@ async function compare(
       const pass = await spec.raw();
       rawChars = pass.chars;
       raw.push(toRound(r, pass, spec.pages));
-      if (spec.rawTsv) rawTsv.push(toRound(r, await spec.rawTsv(), spec.pages));
     };
     const runQuarry = async () => {
       const pass = await quarryPass(stack, spec.files(uploads++), spec.timeoutMs);
@@ -743,12 +736,11 @@ async function compare(
     for (const step of order) await step();
     progress(
       `documents: ${spec.measurement}: round ${r + 1}/${spec.rounds}: Quarry ${quarry[r]?.pagesPerSec} pages/s, ` +
-        `raw ${raw[r]?.pagesPerSec} pages/s${rawTsv[r] ? ` (-tsv ${rawTsv[r]?.pagesPerSec})` : ''}`,
+        `raw ${raw[r]?.pagesPerSec} pages/s`,
     );
   }
   const q = toPath(spec.quarryWhat, quarry, cores);
   const rw = toPath(spec.rawWhat, raw, cores);
-  const tsv = spec.rawTsvWhat && rawTsv.length > 0 ? toPath(spec.rawTsvWhat, rawTsv, cores) : undefined;
   const value = ratio(q.pagesPerSec, rw.pagesPerSec);
   return {
     key: spec.key,
@@ -757,7 +749,6 @@ async function compare(
     files: spec.fileCount,
     quarry: q,
     raw: rw,
-    ...(tsv ? { rawTsv: tsv, ratioTsv: ratio(q.pagesPerSec, tsv.pagesPerSec) } : {}),
     ratio: value,
     roundRatios: quarry.map((x, i) => ratio(x.pagesPerSec, raw[i]?.pagesPerSec ?? NaN)),
     target: spec.target,
@@ -794,8 +785,8 @@ function visibleChars(text: string): number {
   return text.replace(/\s/g, '').length;
 }
 
-async function pdftotext(file: string, tsv: boolean): Promise<number> {
-  const { stdout } = await run('pdftotext', [...(tsv ? ['-tsv'] : []), file, '-'], { maxBuffer: 256 * MIB });
+async function pdftotext(file: string): Promise<number> {
+  const { stdout } = await run('pdftotext', [file, '-'], { maxBuffer: 256 * MIB });
   return visibleChars(stdout);
 }
 
@@ -905,6 +896,26 @@ export async function runDocuments(
       }),
     );
 
+    const longCount = Math.max(1, Math.round(options.textPdfs / 4));
+    progress(`documents: building ${longCount} text PDFs of ${options.textPdfPages * 4} pages`);
+    const longPdfs: Uint8Array[] = [];
+    for (let f = 0; f < longCount; f++) {
+      longPdfs.push(
+        await makeTestPdf(
+          Array.from({ length: options.textPdfPages * 4 }, (_, p) =>
+            fullPage(abstracts, textOffset + (f * options.textPdfPages * 4 + p) * 3),
+          ),
+        ),
+      );
+    }
+    const longPaths = await Promise.all(
+      longPdfs.map(async (pdf, i) => {
+        const p = path.join(dir, `long-${String(i + 1).padStart(3, '0')}.pdf`);
+        await writeFile(p, pdf);
+        return p;
+      }),
+    );
+
     const ocrTimeout = 120_000 + Math.ceil(options.ocrPages / cores) * 30_000;
     const stack = await attempt('starting gateway + ingest worker', () =>
       startIngestStack('docs', workerEnv, options, repoRoot, logger, progress),
@@ -976,43 +987,54 @@ export async function runDocuments(
         );
         if (pdf) comparisons.push(pdf);
 
-        const textPages = options.textPdfs * options.textPdfPages;
-        const text = await attempt('text-layer PDFs', () =>
-          compare(
-            stack,
-            {
-              key: 'textLayer',
-              measurement: `Text layer, ${options.textPdfs} PDFs × ${options.textPdfPages} pages`,
-              pages: textPages,
-              fileCount: options.textPdfs,
-              rounds: options.textRounds,
-              target: TEXT_RATIO_TARGET,
-              quarryWhat: `one job of ${options.textPdfs} born-digital PDFs`,
-              rawWhat: `pdftotext <file> -, ${cores} files at once`,
-              rawTsvWhat: `pdftotext -tsv <file> -, ${cores} files at once`,
-              files: () =>
-                textPdfs.map((b, i) => ({
-                  name: `text-${i + 1}.pdf`,
-                  type: 'application/pdf',
-                  bytes: pdfWithNonce(b, nonce()),
-                })),
-              warmupFiles: () =>
-                textPdfs.slice(0, WARMUP_PAGES).map((b, i) => ({
-                  name: `warm-${i + 1}.pdf`,
-                  type: 'application/pdf',
-                  bytes: pdfWithNonce(b, nonce()),
-                })),
-              raw: () => rawPass(textPaths.length, cores, (i) => pdftotext(textPaths[i] ?? '', false)),
-              rawTsv: () => rawPass(textPaths.length, cores, (i) => pdftotext(textPaths[i] ?? '', true)),
-              rawWarmup: () => rawPass(WARMUP_PAGES, cores, (i) => pdftotext(textPaths[i] ?? '', true)),
-              timeoutMs: 300_000,
-            },
-            cores,
-            problems,
-            progress,
-          ),
-        );
-        if (text) comparisons.push(text);
+        // The same pages twice: as many shorter documents and as a quarter as many four times longer, so the
+        // report shows what each document costs the worker beside the pages themselves.
+        const textRuns = [
+          { key: 'textLayer' as const, pdfs: textPdfs, paths: textPaths, pagesEach: options.textPdfPages },
+          {
+            key: 'textLayerLong' as const,
+            pdfs: longPdfs,
+            paths: longPaths,
+            pagesEach: options.textPdfPages * 4,
+          },
+        ];
+        for (const run of textRuns) {
+          const measurement = `Text layer, ${run.pdfs.length} PDFs × ${run.pagesEach} pages`;
+          const text = await attempt(`text-layer PDFs (${measurement})`, () =>
+            compare(
+              stack,
+              {
+                key: run.key,
+                measurement,
+                pages: run.pdfs.length * run.pagesEach,
+                fileCount: run.pdfs.length,
+                rounds: options.textRounds,
+                target: TEXT_RATIO_TARGET,
+                quarryWhat: `one job of ${run.pdfs.length} born-digital PDFs`,
+                rawWhat: `pdftotext <file> -, ${cores} files at once`,
+                files: () =>
+                  run.pdfs.map((b, i) => ({
+                    name: `text-${i + 1}.pdf`,
+                    type: 'application/pdf',
+                    bytes: pdfWithNonce(b, nonce()),
+                  })),
+                warmupFiles: () =>
+                  run.pdfs.slice(0, WARMUP_PAGES).map((b, i) => ({
+                    name: `warm-${i + 1}.pdf`,
+                    type: 'application/pdf',
+                    bytes: pdfWithNonce(b, nonce()),
+                  })),
+                raw: () => rawPass(run.paths.length, cores, (i) => pdftotext(run.paths[i] ?? '')),
+                rawWarmup: () => rawPass(WARMUP_PAGES, cores, (i) => pdftotext(run.paths[i] ?? '')),
+                timeoutMs: 300_000,
+              },
+              cores,
+              problems,
+              progress,
+            ),
+          );
+          if (text) comparisons.push(text);
+        }
       } finally {
         await stack.close();
       }
@@ -1310,27 +1332,22 @@ async function streamUpload(base: URL, apiKey: string, bytes: number): Promise<n
 
 const rate = (p: PathResult) => `${p.pagesPerSec} pages/s (${p.pagesPerSecPerCore}/core)`;
 
+/** The bare tool a comparison's raw path ran. */
+export function rawTool(key: ThroughputComparison['key']): string {
+  return key === 'ocrPdf' ? 'pdftoppm + tesseract' : key === 'ocrPng' ? 'tesseract' : 'pdftotext';
+}
+
 function summarize(d: DocumentsResult): DocumentsSummaryRow[] {
   const rows: DocumentsSummaryRow[] = [];
   for (const c of d.comparisons) {
     rows.push({
       measurement: c.measurement,
       quarry: rate(c.quarry),
-      raw: `${rate(c.raw)}: ${c.key === 'textLayer' ? 'pdftotext' : c.key === 'ocrPdf' ? 'pdftoppm + tesseract' : 'tesseract'}`,
+      raw: `${rate(c.raw)}: ${rawTool(c.key)}`,
       ratio: c.ratio,
       target: `≥ ${c.target}`,
       met: c.met,
     });
-    if (c.rawTsv && c.ratioTsv !== undefined) {
-      rows.push({
-        measurement: `${c.measurement}, against pdftotext -tsv (what the worker runs)`,
-        quarry: rate(c.quarry),
-        raw: `${rate(c.rawTsv)}: pdftotext -tsv`,
-        ratio: c.ratioTsv,
-        target: '–',
-        met: null,
-      });
-    }
   }
   const s = d.scanMemory;
   if (s) {

@@ -1,4 +1,4 @@
-import type { DocumentsResult, PathResult } from './documents';
+import { rawTool, type DocumentsResult, type PathResult } from './documents';
 import type { HttpResult } from './http';
 import type { OrchestrationResult } from './orchestration';
 import type { OtelResult } from './otel';
@@ -120,16 +120,14 @@ export function computeRatios(
     r[`${what}: gateway CPU per request`] = x.cpuPerRequest;
   }
   for (const c of d?.comparisons ?? []) {
-    const raw =
-      c.key === 'textLayer' ? 'pdftotext' : c.key === 'ocrPdf' ? 'pdftoppm + tesseract' : 'tesseract';
+    const raw = rawTool(c.key);
     const what =
-      c.key === 'textLayer' ? 'text-layer PDF' : c.key === 'ocrPdf' ? 'OCR scanned PDF' : 'OCR PNG';
+      c.key === 'ocrPdf'
+        ? 'OCR scanned PDF'
+        : c.key === 'ocrPng'
+          ? 'OCR PNG'
+          : `text-layer PDF (${c.pages / c.files} pages each)`;
     r[`${what} pages/s: ingest worker / ${raw} (target ≥ ${c.target})`] = c.ratio;
-    if (c.rawTsv && c.ratioTsv !== undefined) {
-      r[`${what} pages/s: ingest worker / pdftotext -tsv`] = c.ratioTsv;
-      // How much of the gap to plain pdftotext is the tool's own TSV output, which the worker parses.
-      r[`${what} pages/s: pdftotext -tsv / pdftotext`] = ratio(c.rawTsv.pagesPerSec, c.raw.pagesPerSec);
-    }
     r[`${what} CPU per page: ingest worker and descendants / ${raw}`] = ratio(
       c.quarry.cpuMsPerPage,
       c.raw.cpuMsPerPage,
@@ -609,7 +607,6 @@ function renderDocuments(d: DocumentsResult): string[] {
     for (const c of d.comparisons) {
       pathRows(`${c.measurement}: Quarry`, c.quarry);
       pathRows(`${c.measurement}: raw`, c.raw);
-      if (c.rawTsv) pathRows(`${c.measurement}: raw -tsv`, c.rawTsv);
     }
     out.push(table(['path', 'what ran', 'round', 'ms', 'pages/s', 'CPU ms/page', 'machine busy'], rows));
     out.push('');

@@ -113,7 +113,7 @@ const SENTENCE_END = /[.!?:;…]["'”’)\]]*$/u;
  * only chunking sees the difference, which splits at paragraphs before it splits inside them.
  */
 export function paragraphBreaks(page: string): string {
-  const lines = page.replace(/\s+$/, '').split('\n');
+  const lines = page.trimEnd().split('\n');
   const lengths = lines.map((l) => l.trim().length).filter((n) => n > 0);
   if (lengths.length < MIN_LINES_FOR_REFLOW) return lines.join('\n');
   const sorted = [...lengths].sort((a, b) => a - b);
