@@ -78,12 +78,6 @@ export class ParserPool {
     }
   }
 
-  /** Starts one host ahead of the first document, so the first parse does not pay for loading the libraries. */
-  async warm(): Promise<void> {
-    const host = await this.acquire();
-    this.release(host);
-  }
-
   async run(input: ParseInput, callbacks: ParseCallbacks): Promise<ParsedMeta> {
     callbacks.signal?.throwIfAborted();
     const host = await this.acquire(callbacks.signal);
