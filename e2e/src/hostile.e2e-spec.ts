@@ -67,6 +67,14 @@ describe('hostile documents cannot take the ingest worker down', () => {
     const got = Object.fromEntries(cases.map((c) => [c.name, outcome(c.name)]));
     const want = Object.fromEntries(cases.map((c) => [c.name, c.fails ?? 'indexed']));
     expect(got).toEqual(want);
+    // A document that failed still says what its bytes were.
+    const detected = (name: string) => job.documents.find((d) => d.filename === name)?.detectedType;
+    expect([
+      detected('cut.jpg'),
+      detected('pixels.tiff'),
+      detected('bomb.docx'),
+      detected('pages.pdf'),
+    ]).toEqual(['jpeg', 'tiff', 'docx', 'pdf']);
 
     // The e-mail nested 50 deep: each level is a document of its own down to MAX_NESTING_DEPTH (5), and the
     // one below that is refused.

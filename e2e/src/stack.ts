@@ -24,6 +24,8 @@ export interface JobBody {
     filename: string;
     status: string;
     error: { code: string; message: string } | null;
+    detectedType?: string | null;
+    source?: string;
   }[];
   error: { code: string; message: string } | null;
   traceId: string | null;

@@ -62,7 +62,7 @@ class FakePipeline implements PipelinePort {
   readonly failed: {
     work: Pick<DocumentWork, 'jobId' | 'documentId' | 'tenantId'>;
     error: ErrorInfo;
-    fetched?: { finalUrl?: string | undefined; httpStatus?: number | undefined };
+    known?: { finalUrl?: string | undefined; httpStatus?: number | undefined; detectedType?: DetectedType };
   }[] = [];
   readonly fetches: { work: DocumentWork; fetched: FetchRecord }[] = [];
   fetchRecorded = true;
@@ -100,9 +100,9 @@ class FakePipeline implements PipelinePort {
   failDocument(
     work: Pick<DocumentWork, 'jobId' | 'documentId' | 'tenantId'>,
     error: ErrorInfo,
-    fetched?: { finalUrl?: string | undefined; httpStatus?: number | undefined },
+    known?: { finalUrl?: string | undefined; httpStatus?: number | undefined; detectedType?: DetectedType },
   ): Promise<OutboxRow[]> {
-    this.failed.push({ work, error, ...(fetched ? { fetched } : {}) });
+    this.failed.push({ work, error, ...(known ? { known } : {}) });
     return Promise.resolve(this.failResult);
   }
   reportProgress(
@@ -343,6 +343,8 @@ describe('IngestDocumentHandler', () => {
       {
         work: t.work,
         error: { code: 'corrupt_pdf', message: 'xref table is broken' },
+        // What the bytes were is kept on the failed document.
+        known: { detectedType: 'text' },
       },
     ]);
     expect(t.pipeline.completed).toEqual([]);
@@ -386,7 +388,11 @@ describe('IngestDocumentHandler', () => {
 
     await expect(t.handler.handle(t.cmd, t.ctx)).resolves.toEqual({ kind: 'ack' });
     expect(t.pipeline.failed).toEqual([
-      { work: t.work, error: { code: 'no_text', message: expect.stringContaining('report.pdf') as unknown } },
+      {
+        work: t.work,
+        error: { code: 'no_text', message: expect.stringContaining('report.pdf') as unknown },
+        known: { detectedType: 'text' },
+      },
     ]);
     expect(t.pipeline.completed).toEqual([]);
   });
@@ -596,7 +602,7 @@ describe('IngestDocumentHandler', () => {
       {
         work: expect.objectContaining({ documentId: t.cmd.documentId }) as unknown,
         error: { code: 'url_forbidden', message: 'refused: 169.254.169.254 is link-local' },
-        fetched: { finalUrl: 'http://169.254.169.254/latest', httpStatus: 302 },
+        known: { finalUrl: 'http://169.254.169.254/latest', httpStatus: 302 },
       },
     ]);
     expect(t.pipeline.reuses).toEqual([]);

@@ -83,6 +83,8 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
     let work = claim.work;
     const traceparent = cmd.traceparent ?? work.traceparent ?? undefined;
     const workDir = await mkdtemp(path.join(tmpdir(), 'quarry-ingest-'));
+    // Known once the bytes are read: a document that then fails still says what it was.
+    let detected: DetectedType | undefined;
     try {
       let file: string | undefined;
       let filenameHint = work.filename;
@@ -119,10 +121,11 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
         await this.blobs.download(work.blobKey, file);
       }
       const parsing = performance.now();
-      const detected = await this.extractor.detect(file, filenameHint);
+      detected = await this.extractor.detect(file, filenameHint);
+      const type = detected;
       let lastReport = 0;
-      const extracted = await this.timed(parsing, detected, ctx.signal, () =>
-        this.extractor.extract(file, detected, {
+      const extracted = await this.timed(parsing, type, ctx.signal, () =>
+        this.extractor.extract(file, type, {
           workDir,
           filenameHint,
           signal: ctx.signal,
@@ -141,14 +144,14 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
           },
         }),
       );
-      const empty = noTextError(work.filename, detected, extracted.pages, extracted.attachments.length);
+      const empty = noTextError(work.filename, type, extracted.pages, extracted.attachments.length);
       if (empty) throw empty;
       const children = await this.storeAttachments(work, extracted.attachments);
       const lowConfidence = lowConfidencePages(extracted.pages, this.config.extraction.ocr.minConfidence);
       const rows = await this.pipeline.completeExtraction(
         work,
         {
-          detectedType: detected,
+          detectedType: type,
           pages: extracted.pages,
           title: extracted.title ?? null,
           lowConfidencePages: lowConfidence,
@@ -160,7 +163,7 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
       );
       if (rows) {
         await this.relay.publishNow(rows);
-        this.countPages(detected, extracted.pages);
+        this.countPages(type, extracted.pages);
         this.succeeded();
       }
       log.info(
@@ -180,8 +183,8 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
         return Outcome.ack();
       }
       if (error instanceof QuarryError && !error.retryable) {
-        await this.failDocument(work, error.toInfo());
-        log.warn({ code: error.code, reason: error.message }, 'document failed');
+        await this.failDocument(work, error.toInfo(), detected ? { detectedType: detected } : undefined);
+        log.warn({ code: error.code, reason: error.message, detected }, 'document failed');
         return Outcome.ack();
       }
       throw error;
@@ -293,13 +296,9 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
   private async failDocument(
     work: Pick<DocumentWork, 'jobId' | 'documentId' | 'tenantId'>,
     error: ErrorInfo,
-    fetched?: { finalUrl?: string | undefined; httpStatus?: number | undefined },
+    known?: { finalUrl?: string | undefined; httpStatus?: number | undefined; detectedType?: DetectedType },
   ) {
-    const rows = await this.pipeline.failDocument(
-      work,
-      { code: error.code, message: error.message },
-      fetched,
-    );
+    const rows = await this.pipeline.failDocument(work, { code: error.code, message: error.message }, known);
     await this.relay.publishNow(rows);
     this.metrics
       .counter('quarry_documents_processed_total')

@@ -426,14 +426,15 @@ export class PipelineRepository {
   async failDocument(
     work: Pick<DocumentWork, 'jobId' | 'documentId' | 'tenantId'>,
     error: ErrorInfo,
-    fetched?: { finalUrl?: string | undefined; httpStatus?: number | undefined },
+    known?: { finalUrl?: string | undefined; httpStatus?: number | undefined; detectedType?: DetectedType },
   ): Promise<OutboxRow[]> {
     return this.prisma.$transaction(async (tx) => {
       if (!(await this.lockActiveJob(tx, work.jobId))) return [];
       const moved = await tx.$queryRaw<{ from_status: string }[]>`
         UPDATE documents d SET status = 'failed', error = ${JSON.stringify(error)}::jsonb, updated_at = now(),
-               final_url = coalesce(${fetched?.finalUrl ?? null}, d.final_url),
-               http_status = coalesce(${fetched?.httpStatus ?? null}::int, d.http_status)
+               final_url = coalesce(${known?.finalUrl ?? null}, d.final_url),
+               http_status = coalesce(${known?.httpStatus ?? null}::int, d.http_status),
+               detected_type = coalesce(${known?.detectedType ?? null}, d.detected_type)
         FROM documents old
         WHERE d.id = ${work.documentId}::uuid AND d.tenant_id = ${work.tenantId}::uuid
           AND d.job_id = ${work.jobId}::uuid AND old.id = d.id AND d.status NOT IN ('indexed', 'failed', 'cancelled')
