@@ -15,11 +15,13 @@ export interface CpuSample {
 }
 
 let ticksPerSecond: number | undefined;
-function clockTicks(): number {
+/** Clock ticks per second of /proc's CPU counters (USER_HZ). */
+export function clockTicks(): number {
   if (ticksPerSecond === undefined) {
     try {
       ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
     } catch {
+      // Without getconf the kernel's usual USER_HZ is assumed.
       ticksPerSecond = 100;
     }
   }

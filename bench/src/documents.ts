@@ -15,7 +15,7 @@ import {
   type TestDatabase,
   type TestNamespace,
 } from '@quarry/testing';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -28,7 +28,7 @@ import { crc32 } from 'node:zlib';
 import { PDFDocument } from 'pdf-lib';
 import { Client } from 'pg';
 import type { BenchOptions } from './args';
-import { startCpuProbe } from './cpu';
+import { clockTicks, startCpuProbe } from './cpu';
 import { startBenchGateway } from './http';
 import { ratio, runPool } from './stats';
 
@@ -230,19 +230,6 @@ function median(values: number[]): number {
 
 // ---------------------------------------------------------------------------------------------------------------
 // /proc: CPU and memory of a process and of the tree under it.
-
-let ticksPerSecond: number | undefined;
-function clockTicks(): number {
-  if (ticksPerSecond === undefined) {
-    try {
-      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
-    } catch {
-      // Without getconf the kernel's usual USER_HZ is assumed.
-      ticksPerSecond = 100;
-    }
-  }
-  return ticksPerSecond;
-}
 
 /** The pid of a started app (an app without one was never started: a bug in the bench). */
 function pidOf(app: AppProcess): number {
