@@ -16,6 +16,7 @@ import { DeadLettersModule } from './dead-letters/dead-letters.module';
 import { FirecrawlController } from './crawls/firecrawl.controller';
 import { FirecrawlReceiver } from './crawls/firecrawl.service';
 import { DocumentsController } from './documents/documents.controller';
+import { IngestJobAcceptor } from './documents/ingest-job-acceptor';
 import { UploadService } from './documents/upload.service';
 import { UrlIngestService } from './documents/url-ingest.service';
 import { HealthController } from './health/health.controller';
@@ -78,6 +79,7 @@ export class GatewayModule {
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: ErrorsFilter },
+        IngestJobAcceptor,
         UploadService,
         UrlIngestService,
         FirecrawlReceiver,

@@ -41,7 +41,7 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { pipeline, Readable, Transform } from 'node:stream';
 import { DOCUMENT_EXTRACTOR, URL_FETCHER, type DocumentExtractor, type UrlFetcher } from './extractor';
 import { lowConfidencePages, noTextError } from './extraction-rules';
 
@@ -232,9 +232,7 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
       return 'failed';
     }
     this.metrics.counter('quarry_url_fetches_total').inc({ outcome: 'fetched' });
-    await this.blobs.put(work.blobKey, Readable.toWeb(createReadStream(file)) as ReadableStream<Uint8Array>, {
-      filename: work.filename,
-    });
+    await this.storeFile(work.blobKey, file, work.filename);
     const recorded = await this.pipeline.recordFetch(work, {
       sha256: fetched.sha256,
       sizeBytes: fetched.sizeBytes,
@@ -264,14 +262,7 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
     for (const [i, attachment] of attachments.entries()) {
       const id = uuidFromName(`${work.documentId}:attachment:${i}`);
       const blobKey = `${work.tenantId}/${id}`;
-      const sha256 = await sha256OfFile(attachment.path);
-      await this.blobs.put(
-        blobKey,
-        Readable.toWeb(createReadStream(attachment.path)) as ReadableStream<Uint8Array>,
-        {
-          filename: attachment.filename,
-        },
-      );
+      const sha256 = await this.storeFile(blobKey, attachment.path, attachment.filename);
       const tooDeep = depth > this.config.extraction.maxNestingDepth;
       children.push({
         id,
@@ -291,6 +282,24 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
       });
     }
     return children;
+  }
+
+  /** Streams a file from the work folder into the blob store, hashing it on the way; returns its sha256. */
+  private async storeFile(blobKey: string, file: string, filename: string): Promise<string> {
+    const hash = createHash('sha256');
+    const hashing = new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        hash.update(chunk);
+        done(null, chunk);
+      },
+    });
+    // pipeline, not pipe: a read error must fail the upload, not leave the store waiting for an end.
+    pipeline(createReadStream(file), hashing, (error) => {
+      if (error) hashing.destroy(error);
+    });
+    const body = Readable.toWeb(hashing) as ReadableStream<Uint8Array>;
+    await this.blobs.put(blobKey, body, { filename });
+    return hash.digest('hex');
   }
 
   private async failDocument(
@@ -375,12 +384,6 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
       ...(lane ? { lane } : {}),
     });
   }
-}
-
-async function sha256OfFile(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /**

@@ -1,26 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
-import {
-  commandEnvelope,
-  QuarryError,
-  sanitizeFilename,
-  uuidv7,
-  type Lane,
-  type Topology,
-} from '@quarry/contracts';
-import { BLOB_STORE, OutboxRelay, TOPOLOGY, type BlobStore } from '@quarry/messaging';
-import { JobsRepository, type JobView, type NewDocument, type OutboxInsert } from '@quarry/persistence';
-import {
-  currentOrNewTraceparent,
-  LOGGER,
-  parseTraceparent,
-  QUARRY_METRICS,
-  type Logger,
-  type QuarryMetrics,
-} from '@quarry/telemetry';
+import { QuarryError, sanitizeFilename, uuidv7, type Lane } from '@quarry/contracts';
+import { BLOB_STORE, type BlobStore } from '@quarry/messaging';
+import type { NewDocument } from '@quarry/persistence';
+import { LOGGER, type Logger } from '@quarry/telemetry';
 import type { MultipartFile, Multipart } from '@fastify/multipart';
 import { createHash } from 'node:crypto';
 import { finished, Readable, Transform } from 'node:stream';
+import { IngestJobAcceptor, type UploadResult } from './ingest-job-acceptor';
+
+export type { UploadResult } from './ingest-job-acceptor';
 
 export const UPLOAD_FIELD = 'files';
 
@@ -42,21 +31,13 @@ async function* clientFaults(parts: AsyncIterable<Multipart>): AsyncGenerator<Mu
   }
 }
 
-export interface UploadResult {
-  job: JobView;
-  created: boolean;
-}
-
 @Injectable()
 export class UploadService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
-    @Inject(TOPOLOGY) private readonly topology: Topology,
     @Inject(LOGGER) private readonly logger: Logger,
-    private readonly jobs: JobsRepository,
-    private readonly relay: OutboxRelay,
-    @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
+    private readonly acceptor: IngestJobAcceptor,
   ) {}
 
   /**
@@ -70,7 +51,6 @@ export class UploadService {
     idempotencyKey: string | null,
     requestedLane: Lane | null = null,
   ): Promise<UploadResult> {
-    const jobId = uuidv7();
     const stored: NewDocument[] = [];
     try {
       for await (const part of clientFaults(parts)) {
@@ -95,45 +75,16 @@ export class UploadService {
       );
     }
 
-    const traceparent = currentOrNewTraceparent();
-    // Large batches go to the bulk lane unless the client says otherwise (ADR 10).
-    const lane =
-      requestedLane ?? (stored.length > this.config.uploads.bulkThreshold ? 'bulk' : 'interactive');
-    const outbox: OutboxInsert[] = stored.map((d) =>
-      commandEnvelope(this.topology, 'ingestDocument', {
-        v: 1,
-        jobId,
-        tenantId,
-        documentId: d.id,
-        traceparent,
-        lane,
-      }),
-    );
-    let result: Awaited<ReturnType<JobsRepository['createIngestJob']>>;
+    let result: UploadResult;
     try {
-      result = await this.jobs.createIngestJob({
-        id: jobId,
-        tenantId,
-        lane,
-        idempotencyKey,
-        traceparent,
-        traceId: parseTraceparent(traceparent)?.traceId ?? null,
-        documents: stored,
-        outbox,
-      });
+      result = await this.acceptor.accept(tenantId, stored, idempotencyKey, requestedLane);
     } catch (error) {
       await this.discard(stored);
       throw error;
     }
-    if (!result.created) {
-      await this.discard(stored);
-      return { job: result.job, created: false };
-    }
-    // Committed: from here a failure only delays the message (the relay sweeps the outbox).
-    await this.relay.publishNow(result.outbox);
-    this.metrics.counter('quarry_jobs_created_total').inc({ type: result.job.type, lane: result.job.lane });
-    this.logger.info({ jobId, tenantId, documents: stored.length, traceparent }, 'job accepted');
-    return { job: result.job, created: true };
+    // An Idempotency-Key already used: the earlier job stands, and these bytes are not needed.
+    if (!result.created) await this.discard(stored);
+    return result;
   }
 
   private async store(tenantId: string, part: MultipartFile): Promise<NewDocument> {

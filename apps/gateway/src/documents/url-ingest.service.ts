@@ -1,26 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
-import {
-  commandEnvelope,
-  filenameFromUrl,
-  QuarryError,
-  uuidv7,
-  type Lane,
-  type Topology,
-} from '@quarry/contracts';
-import { OutboxRelay, TOPOLOGY } from '@quarry/messaging';
-import { JobsRepository, type NewDocument } from '@quarry/persistence';
-import {
-  currentOrNewTraceparent,
-  LOGGER,
-  parseTraceparent,
-  QUARRY_METRICS,
-  type Logger,
-  type QuarryMetrics,
-} from '@quarry/telemetry';
+import { filenameFromUrl, QuarryError, uuidv7, type Lane } from '@quarry/contracts';
+import type { NewDocument } from '@quarry/persistence';
 import { z } from 'zod';
 import { parseInput } from '../http/validation';
-import type { UploadResult } from './upload.service';
+import { IngestJobAcceptor } from './ingest-job-acceptor';
 
 const MAX_URL_CHARS = 2048;
 /** The metadata object as JSON text; it is stored on every document and returned as given. */
@@ -58,25 +42,15 @@ export function urlIngestBody(maxUrls: number) {
 export class UrlIngestService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(TOPOLOGY) private readonly topology: Topology,
-    @Inject(LOGGER) private readonly logger: Logger,
-    private readonly jobs: JobsRepository,
-    private readonly relay: OutboxRelay,
-    @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
+    private readonly acceptor: IngestJobAcceptor,
   ) {}
 
-  async ingest(
-    tenantId: string,
-    body: unknown,
-    idempotencyKey: string | null,
-    requestedLane: Lane | null,
-  ): Promise<UploadResult> {
+  ingest(tenantId: string, body: unknown, idempotencyKey: string | null, requestedLane: Lane | null) {
     const { urls, metadata } = parseInput(
       urlIngestBody(this.config.urlFetch.maxUrlsPerRequest),
       body,
       'body',
     );
-    const jobId = uuidv7();
     const documents: NewDocument[] = urls.map((url) => {
       const id = uuidv7();
       return {
@@ -91,33 +65,7 @@ export class UrlIngestService {
         metadata: metadata ?? {},
       };
     });
-    const traceparent = currentOrNewTraceparent();
-    const lane =
-      requestedLane ?? (documents.length > this.config.uploads.bulkThreshold ? 'bulk' : 'interactive');
-    const result = await this.jobs.createIngestJob({
-      id: jobId,
-      tenantId,
-      lane,
-      idempotencyKey,
-      traceparent,
-      traceId: parseTraceparent(traceparent)?.traceId ?? null,
-      documents,
-      outbox: documents.map((d) =>
-        commandEnvelope(this.topology, 'ingestDocument', {
-          v: 1,
-          jobId,
-          tenantId,
-          documentId: d.id,
-          traceparent,
-          lane,
-        }),
-      ),
-    });
-    if (!result.created) return { job: result.job, created: false };
-    await this.relay.publishNow(result.outbox);
-    this.metrics.counter('quarry_jobs_created_total').inc({ type: result.job.type, lane: result.job.lane });
-    this.logger.info({ jobId, tenantId, urls: urls.length, traceparent }, 'URL job accepted');
-    return { job: result.job, created: true };
+    return this.acceptor.accept(tenantId, documents, idempotencyKey, requestedLane);
   }
 }
 

@@ -8,7 +8,7 @@ import {
 import { Prisma, type PrismaClient } from '../generated/prisma/client';
 import { finishJobIfDone } from './job-completion';
 import { insertIngestJob, newDocumentData } from './jobs.repository';
-import { appendJobEvent, insertOutbox, type Tx } from './sql';
+import { appendJobEvent, growSteps, insertOutbox, type Tx } from './sql';
 import type { NewDocument, OutboxInsert, OutboxRow } from './types';
 
 /** One webhook delivery of a crawler, as the gateway decoded it (the pages' bytes already stored). */
@@ -137,12 +137,7 @@ export class CrawlsRepository {
       });
     }
     const queued = fresh.filter((doc) => !doc.failed);
-    if (queued.length > 0) {
-      // Steps that had caught up with earlier pages run again for these.
-      await tx.$executeRaw`
-        UPDATE job_steps SET total = total + ${queued.length}::int, status = 'running', finished_at = NULL
-        WHERE job_id = ${job.id}::uuid AND name IN ('ingest', 'index')`;
-    }
+    await growSteps(tx, job.id, queued.length);
     await appendJobEvent(tx, {
       jobId: job.id,
       tenantId: d.tenantId,

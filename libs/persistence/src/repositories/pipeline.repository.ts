@@ -9,7 +9,7 @@ import {
 import type { PrismaClient } from '../generated/prisma/client';
 import { DocumentSource } from '@quarry/contracts';
 import { finishJobIfDone, withFinishedJob } from './job-completion';
-import { appendJobEvent, insertOutbox, type Tx } from './sql';
+import { appendJobEvent, commandDocumentId, growSteps, insertOutbox, type Tx } from './sql';
 import type {
   Claim,
   ChunkInput,
@@ -218,7 +218,7 @@ export class PipelineRepository {
       if (result.pages.length > 0) await insertPages(tx, work, result.pages);
       await this.stepDone(tx, work, 'ingest');
       const queuedChildren = await this.insertChildren(tx, work, result);
-      const commands = childCommands.filter((c) => queuedChildren.has(commandDocument(c) ?? ''));
+      const commands = childCommands.filter((c) => queuedChildren.has(commandDocumentId(c) ?? ''));
       return insertOutbox(tx, [next, ...commands]);
     });
   }
@@ -244,11 +244,7 @@ export class PipelineRepository {
       ON CONFLICT (id) DO NOTHING
       RETURNING id, status::text AS status`;
     const queued = new Set(inserted.filter((r) => r.status === 'queued').map((r) => r.id));
-    if (queued.size > 0) {
-      await tx.$executeRaw`
-        UPDATE job_steps SET total = total + ${queued.size}::int, status = 'running', finished_at = NULL
-        WHERE job_id = ${work.jobId}::uuid AND name IN ('ingest', 'index')`;
-    }
+    await growSteps(tx, work.jobId, queued.size);
     if (inserted.length > 0) {
       await appendJobEvent(tx, {
         jobId: work.jobId,
@@ -569,10 +565,4 @@ async function insertPages(tx: Tx, work: DocumentWork, pages: readonly PageInput
                 ${pages.map((p) => p.method ?? 'parsed')}::text[], ${pages.map((p) => p.ocrConfidence ?? null)}::real[],
                 ${pages.map((p) => p.label ?? null)}::text[], ${pages.map((p) => JSON.stringify(p.sections ?? []))}::text[])
          AS x(n, t, m, c, l, s)`;
-}
-
-/** The document a command is about (every command names one). */
-function commandDocument(row: OutboxInsert): string | undefined {
-  const id = (row.payload as { documentId?: unknown } | null)?.documentId;
-  return typeof id === 'string' ? id : undefined;
 }

@@ -25,7 +25,7 @@ export async function insertOutbox(tx: Tx, rows: OutboxInsert[]): Promise<Outbox
  * Every command names its document in the payload; recording it lets the stuck-job sweeper find a
  * document's current command without parsing message ids. Events name none.
  */
-function commandDocumentId(row: OutboxInsert): string | null {
+export function commandDocumentId(row: OutboxInsert): string | null {
   const payload = row.payload as { documentId?: unknown } | null;
   const id = payload?.documentId;
   return typeof id === 'string' && UUID.test(id) ? id : null;
@@ -48,4 +48,15 @@ export async function appendJobEvent(
     INSERT INTO job_events (job_id, tenant_id, kind, from_status, to_status, data)
     VALUES (${e.jobId}::uuid, ${e.tenantId}::uuid, ${e.kind}, ${e.fromStatus ?? null}, ${e.toStatus ?? null},
             ${JSON.stringify(e.data ?? {})}::jsonb)`;
+}
+
+/**
+ * Documents joined a running job (attachments found, a crawler's pages): both steps have that many more to do, and
+ * a step that had caught up with the earlier documents runs again.
+ */
+export async function growSteps(tx: Tx, jobId: string, documents: number): Promise<void> {
+  if (documents === 0) return;
+  await tx.$executeRaw`
+    UPDATE job_steps SET total = total + ${documents}::int, status = 'running', finished_at = NULL
+    WHERE job_id = ${jobId}::uuid AND name IN ('ingest', 'index')`;
 }
