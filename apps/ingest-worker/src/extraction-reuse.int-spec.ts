@@ -6,7 +6,14 @@ import {
   type DetectedType,
   type IngestDocumentCommand,
 } from '@quarry/contracts';
-import { createOcrEngine, Extractor, ParserPool, type OcrEngine } from '@quarry/extraction';
+import {
+  createOcrEngine,
+  Extractor,
+  ParserPool,
+  type OcrEngine,
+  type Extraction,
+  type ExtractionCall,
+} from '@quarry/extraction';
 import { OutboxRelay, type DeliveryContext } from '@quarry/messaging';
 import {
   createPrismaClient,
@@ -19,7 +26,7 @@ import {
 import { createLogger, QuarryMetrics } from '@quarry/telemetry';
 import { createTestDatabase, type TestDatabase, RecordingPublisher, MemoryBlobStore } from '@quarry/testing';
 import { createHash } from 'node:crypto';
-import type { DocumentExtractor, ExtractCall, ExtractionOutput } from './extractor';
+import type { DocumentExtractor } from './extractor';
 import { IngestDocumentHandler } from './ingest-document.handler';
 
 // The real handler on the real state machine (a migrated PostgreSQL): the same bytes uploaded again by
@@ -43,7 +50,7 @@ class CountingExtractor implements DocumentExtractor {
     this.detects++;
     return this.use().detect(file, filename);
   }
-  extract(file: string, detected: DetectedType, call: ExtractCall): Promise<ExtractionOutput> {
+  extract(file: string, detected: DetectedType, call: ExtractionCall): Promise<Extraction> {
     this.extracts++;
     return this.use().extract(file, detected, call);
   }

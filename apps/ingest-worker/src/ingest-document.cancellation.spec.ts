@@ -15,9 +15,9 @@ import {
 } from '@quarry/messaging';
 import type { Claim, DocumentWork, OutboxRow, PipelineRepository } from '@quarry/persistence';
 import { createLogger, QuarryMetrics } from '@quarry/telemetry';
-import type { ExtractedPage } from '@quarry/extraction';
+import type { ExtractedPage, Extraction, ExtractionCall } from '@quarry/extraction';
 import { MemoryBlobStore } from '@quarry/testing';
-import type { DocumentExtractor, ExtractCall, ExtractionOutput } from './extractor';
+import type { DocumentExtractor } from './extractor';
 import { IngestDocumentHandler } from './ingest-document.handler';
 
 // Cancellation of a job while one of its documents is being extracted; every port faked.
@@ -45,9 +45,9 @@ class PagedExtractor implements DocumentExtractor {
   detect(): Promise<DetectedType> {
     return Promise.resolve('pdf');
   }
-  async extract(_file: string, _detected: DetectedType, call: ExtractCall): Promise<ExtractionOutput> {
+  async extract(_file: string, _detected: DetectedType, call: ExtractionCall): Promise<Extraction> {
     for (const page of this.pages) {
-      await call.onPage(page, this.pages.length);
+      await call.onPage?.(page, this.pages.length);
       this.delivered.push(page.pageNumber);
       this.afterPage(page.pageNumber);
     }

@@ -10,7 +10,7 @@ import {
   type ErrorInfo,
   type IngestDocumentCommand,
 } from '@quarry/contracts';
-import type { ExtractedAttachment, ExtractedPage } from '@quarry/extraction';
+import type { ExtractedAttachment, ExtractedPage, Extraction, ExtractionCall } from '@quarry/extraction';
 import { OutboxRelay, type DeliveryContext } from '@quarry/messaging';
 import type {
   Claim,
@@ -27,7 +27,7 @@ import { createHash } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createLogger, QuarryMetrics } from '@quarry/telemetry';
-import type { DocumentExtractor, ExtractCall, ExtractionOutput, UrlFetcher } from './extractor';
+import type { DocumentExtractor, UrlFetcher } from './extractor';
 import { IngestDocumentHandler } from './ingest-document.handler';
 import { PromText, RecordingOutboxStore, RecordingPublisher, MemoryBlobStore } from '@quarry/testing';
 
@@ -123,15 +123,15 @@ class FakeExtractor implements DocumentExtractor {
   /** Thrown by extract() once every page was handed to onPage. */
   error: Error | undefined;
   readonly detects: { bytes: Uint8Array; filename: string }[] = [];
-  readonly extracts: { bytes: Uint8Array; detected: DetectedType; call: ExtractCall }[] = [];
+  readonly extracts: { bytes: Uint8Array; detected: DetectedType; call: ExtractionCall }[] = [];
 
   async detect(file: string, filename: string): Promise<DetectedType> {
     this.detects.push({ bytes: new Uint8Array(await readFile(file)), filename });
     return this.detected;
   }
-  async extract(file: string, detected: DetectedType, call: ExtractCall): Promise<ExtractionOutput> {
+  async extract(file: string, detected: DetectedType, call: ExtractionCall): Promise<Extraction> {
     this.extracts.push({ bytes: new Uint8Array(await readFile(file)), detected, call });
-    for (const page of this.pages) await call.onPage(page, this.pages.length);
+    for (const page of this.pages) await call.onPage?.(page, this.pages.length);
     if (this.error) throw this.error;
     const attachments: ExtractedAttachment[] = [];
     for (const [i, a] of this.attachments.entries()) {

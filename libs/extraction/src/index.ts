@@ -9,6 +9,7 @@ export {
   extractionKey,
   EXTRACTION_VERSION,
   type Extraction,
+  type ExtractionCall,
   type ExtractorSettings,
 } from './extractor';
 export { ParserPool, type ParserPoolOptions } from './sandbox/parser-pool';
