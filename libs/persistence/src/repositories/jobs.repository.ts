@@ -9,7 +9,7 @@ import {
   type Lane,
 } from '@quarry/contracts';
 import { Prisma, type PrismaClient } from '../generated/prisma/client';
-import { appendJobEvent, insertOutbox, type Tx } from './sql';
+import { appendJobEvent, insertOutbox, outboxInsertCte, outboxRowsOf, sql, type Tx } from './sql';
 import type { DocumentView, JobView, NewIngestJob, OutboxInsert, OutboxRow, PageView } from './types';
 
 type DocRecord = {
@@ -97,31 +97,110 @@ export class JobsRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
   /**
-   * Writes the job, its steps, its documents and the outbox rows for the first step in one
-   * transaction. With an idempotency key already used by this tenant, returns the earlier job.
+   * Writes the job, its steps, its documents, its `queued` event and the outbox rows for the first step in
+   * one statement (atomic on its own: one round trip, no transaction to open and close). With an idempotency
+   * key already used by this tenant, returns the earlier job.
    */
   async createIngestJob(
     input: NewIngestJob,
   ): Promise<{ job: JobView; created: boolean; outbox: OutboxRow[] }> {
-    try {
-      return await this.prisma.$transaction(async (tx) => ({
-        ...(await insertIngestJob(tx, input)),
-        created: true,
-      }));
-    } catch (error) {
-      if (
-        input.idempotencyKey &&
-        error instanceof Prisma.PrismaClientKnownRequestError &&
-        error.code === 'P2002'
-      ) {
-        const existing = await this.prisma.job.findFirst({
-          where: { tenantId: input.tenantId, idempotencyKey: input.idempotencyKey },
-          include: jobInclude,
-        });
-        if (existing) return { job: toJobView(existing), created: false, outbox: [] };
-      }
-      throw error;
+    const docs = input.documents;
+    // Documents decided at creation (a crawler's failed page) are in the job but in no step.
+    const n = docs.filter((d) => !d.failed).length;
+    const lane: Lane = input.lane ?? 'interactive';
+    const progress = { step: 'ingest', done: 0, total: n };
+    const [row] = await this.prisma.$queryRaw<
+      { created_at: Date; documents_created_at: Date | null; outbox: { id: string; msg_id: string }[] }[]
+    >`
+      WITH job AS (
+        INSERT INTO jobs (id, tenant_id, type, lane, status, progress, traceparent, trace_id, idempotency_key,
+                          accepting_documents, crawl_ref)
+        VALUES (${input.id}::uuid, ${input.tenantId}::uuid, 'ingest', ${lane}, 'queued', ${JSON.stringify(progress)}::jsonb,
+                ${input.traceparent}, ${input.traceId}, ${input.idempotencyKey}, ${input.acceptingDocuments ?? false},
+                ${input.crawlRef ?? null})
+        ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+        RETURNING created_at),
+      steps AS (
+        INSERT INTO job_steps (job_id, tenant_id, name, total)
+        SELECT ${input.id}::uuid, ${input.tenantId}::uuid, name, ${n}::int
+        FROM job CROSS JOIN unnest(ARRAY['ingest', 'index']) AS name),
+      docs AS (
+        INSERT INTO documents (id, tenant_id, job_id, filename, claimed_content_type, sha256, size_bytes, blob_key,
+                               source, source_url, http_status, metadata, title, status, error)
+        SELECT id, ${input.tenantId}::uuid, ${input.id}::uuid, f, ct, sha, sz, bk, src, url, hs, md::jsonb, ti,
+               st::document_status, er::jsonb
+        FROM job CROSS JOIN unnest(
+          ${docs.map((d) => d.id)}::uuid[], ${docs.map((d) => d.filename)}::text[],
+          ${docs.map((d) => d.claimedContentType)}::text[], ${docs.map((d) => d.sha256)}::text[],
+          ${docs.map((d) => d.sizeBytes)}::bigint[], ${docs.map((d) => d.blobKey)}::text[],
+          ${docs.map((d) => d.source ?? 'upload')}::text[], ${docs.map((d) => d.sourceUrl ?? null)}::text[],
+          ${docs.map((d) => d.httpStatus ?? null)}::int[], ${docs.map((d) => JSON.stringify(d.metadata ?? {}))}::text[],
+          ${docs.map((d) => d.title ?? null)}::text[], ${docs.map((d) => (d.failed ? 'failed' : 'queued'))}::text[],
+          ${docs.map((d) => (d.failed ? JSON.stringify(d.failed) : null))}::text[])
+          AS x(id, f, ct, sha, sz, bk, src, url, hs, md, ti, st, er)
+        RETURNING created_at),
+      event AS (
+        INSERT INTO job_events (job_id, tenant_id, kind, from_status, to_status, data)
+        SELECT ${input.id}::uuid, ${input.tenantId}::uuid, 'status', NULL, 'queued',
+               ${JSON.stringify({ documents: n })}::jsonb
+        FROM job),
+      ${outboxInsertCte(input.outbox, sql`job`)}
+      SELECT job.created_at, (SELECT min(created_at) FROM docs) AS documents_created_at,
+             coalesce((SELECT json_agg(json_build_object('id', id::text, 'msg_id', msg_id)) FROM outbox_row), '[]'::json)
+               AS outbox
+      FROM job`;
+    if (!row) {
+      // The tenant already used this idempotency key: the job that holds it.
+      const existing = input.idempotencyKey
+        ? await this.prisma.job.findFirst({
+            where: { tenantId: input.tenantId, idempotencyKey: input.idempotencyKey },
+            include: jobInclude,
+          })
+        : null;
+      if (!existing) throw new Error(`job ${input.id} was not created and no job holds its idempotency key`);
+      return { job: toJobView(existing), created: false, outbox: [] };
     }
+    const documentsCreatedAt = row.documents_created_at ?? row.created_at;
+    const job: JobView = {
+      id: input.id,
+      tenantId: input.tenantId,
+      type: 'ingest',
+      lane,
+      status: 'queued',
+      progress: { step: 'ingest', done: 0, total: n },
+      attempts: 0,
+      error: null,
+      traceId: input.traceId,
+      idempotencyKey: input.idempotencyKey,
+      createdAt: row.created_at,
+      startedAt: null,
+      finishedAt: null,
+      retryOfJobId: null,
+      acceptingDocuments: input.acceptingDocuments ?? false,
+      documents: docs.map((d) => ({
+        id: d.id,
+        jobId: input.id,
+        filename: d.filename,
+        status: d.failed ? 'failed' : 'queued',
+        error: d.failed ?? null,
+        sha256: d.sha256,
+        sizeBytes: d.sizeBytes,
+        detectedType: null,
+        pageCount: null,
+        chunkCount: null,
+        source: d.source ?? 'upload',
+        sourceUrl: d.sourceUrl ?? null,
+        finalUrl: null,
+        httpStatus: d.httpStatus ?? null,
+        metadata: d.metadata ?? {},
+        title: d.title ?? null,
+        parentDocumentId: null,
+        depth: 0,
+        lowConfidencePages: [],
+        createdAt: documentsCreatedAt,
+      })),
+    };
+    return { job, created: true, outbox: outboxRowsOf(input.outbox, row.outbox) };
   }
 
   async getJob(tenantId: string, jobId: string): Promise<JobView | null> {

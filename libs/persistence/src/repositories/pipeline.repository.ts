@@ -6,10 +6,19 @@ import {
   type JobStatus,
   type Topology,
 } from '@quarry/contracts';
-import type { PrismaClient } from '../generated/prisma/client';
+import type { Prisma, PrismaClient } from '../generated/prisma/client';
 import { DocumentSource } from '@quarry/contracts';
 import { finishJobIfDone, withFinishedJob } from './job-completion';
-import { appendJobEvent, commandDocumentId, growSteps, insertOutbox, type Tx } from './sql';
+import {
+  appendJobEvent,
+  commandDocumentId,
+  growSteps,
+  insertOutbox,
+  outboxInsertCte,
+  outboxRowsOf,
+  sql,
+  type Tx,
+} from './sql';
 import type {
   Claim,
   ChunkInput,
@@ -22,22 +31,20 @@ import type {
   PageInput,
 } from './types';
 
-const ACTIVE_JOB = ['queued', 'running'] as const;
-
-interface DocRow {
-  id: string;
+/** What a claim reads back: the job's status, and the document's columns when this claim moved it. */
+interface ClaimRow {
+  job_status: string;
+  traceparent: string | null;
+  id: string | null;
   tenant_id: string;
   job_id: string;
   filename: string;
   blob_key: string;
   sha256: string | null;
-  status: string;
   source: string;
   source_url: string | null;
   claimed_content_type: string | null;
   depth: number;
-  traceparent: string | null;
-  job_status: JobStatus;
 }
 
 /** What `cancelJob` did; `outbox` holds the cancelled event to publish after the commit. */
@@ -87,19 +94,7 @@ export class PipelineRepository {
     private readonly topology: Topology,
   ) {}
 
-  /** The tenant's document with its job, the job row locked (the order every transition takes locks in). */
-  private async loadDocLockingJob(tx: Tx, tenantId: string, documentId: string): Promise<DocRow | undefined> {
-    const rows = await tx.$queryRaw<DocRow[]>`
-      SELECT d.id, d.tenant_id, d.job_id, d.filename, d.blob_key, d.sha256, d.status::text AS status,
-             d.source, d.source_url, d.claimed_content_type, d.depth,
-             j.traceparent, j.status::text AS job_status
-      FROM documents d JOIN jobs j ON j.id = d.job_id
-      WHERE d.id = ${documentId}::uuid AND d.tenant_id = ${tenantId}::uuid AND j.tenant_id = d.tenant_id
-      FOR UPDATE OF j`;
-    return rows[0];
-  }
-
-  private toWork(d: DocRow): DocumentWork {
+  private toWork(d: ClaimRow & { id: string }): DocumentWork {
     return {
       documentId: d.id,
       tenantId: d.tenant_id,
@@ -115,49 +110,59 @@ export class PipelineRepository {
     };
   }
 
+  /**
+   * One statement, one round trip: locks the job row (the order every transition takes locks in, so a
+   * redelivered claim racing the first delivery's completion waits on one lock instead of deadlocking with
+   * it), moves the document if it is in an expected status and its job is active, marks the job and the step
+   * running and records the job's queued → running event. The UPDATEs re-check their rows after the lock
+   * (READ COMMITTED re-evaluates a row another transaction changed), so the result is the same as the
+   * transaction of separate statements this replaces.
+   */
   private async claim(
     tenantId: string,
     documentId: string,
     from: readonly string[],
     to: 'extracting' | 'indexing',
   ): Promise<Claim<DocumentWork>> {
-    return this.prisma.$transaction(async (tx) => {
-      // The job row first, as in every completion: a redelivered claim racing the first delivery's
-      // completion of the same document then waits on one lock instead of deadlocking with it.
-      const doc = await this.loadDocLockingJob(tx, tenantId, documentId);
-      if (!doc) return { claimed: false, reason: 'not_found' } as const;
-      if (!ACTIVE_JOB.includes(doc.job_status as (typeof ACTIVE_JOB)[number])) {
-        return { claimed: false, reason: 'job_finished' } as const;
-      }
-      const updated = await tx.$queryRaw<{ attempts: number }[]>`
-        UPDATE documents
-        SET attempts = CASE WHEN status::text = ${to} THEN attempts + 1 ELSE 1 END,
+    const step = to === 'extracting' ? 'ingest' : 'index';
+    const [row] = await this.prisma.$queryRaw<ClaimRow[]>`
+      WITH j AS (
+        SELECT j.id, j.status::text AS status, j.traceparent
+        FROM jobs j JOIN documents d ON d.job_id = j.id AND d.tenant_id = j.tenant_id
+        WHERE d.id = ${documentId}::uuid AND d.tenant_id = ${tenantId}::uuid
+        FOR UPDATE OF j),
+      doc AS (
+        UPDATE documents d
+        SET attempts = CASE WHEN d.status::text = ${to} THEN d.attempts + 1 ELSE 1 END,
             status = ${to}::document_status, updated_at = now()
-        WHERE id = ${documentId}::uuid AND status::text = ANY(${[...from]}::text[])
-        RETURNING attempts`;
-      const claimed = updated[0];
-      if (!claimed) return { claimed: false, reason: 'already_done' } as const;
-      // A document's attempts count deliveries of its current step (1 unless a worker died or failed
-      // on it). The job row is locked, so the status read above is still current. A job's attempts are
-      // its most-retried step's, so a client sees redeliveries without reading every document.
-      await tx.$executeRaw`
+        FROM j
+        WHERE d.id = ${documentId}::uuid AND d.status::text = ANY(${[...from]}::text[])
+          AND j.status IN ('queued', 'running')
+        RETURNING d.id, d.tenant_id, d.job_id, d.filename, d.blob_key, d.sha256, d.source, d.source_url,
+                  d.claimed_content_type, d.depth, d.attempts),
+      -- A document's attempts count deliveries of its current step (1 unless a worker died or failed on it);
+      -- a job's attempts are its most-retried step's, so a client sees redeliveries without reading every document.
+      job AS (
         UPDATE jobs SET status = 'running', started_at = coalesce(started_at, now()), heartbeat_at = now(),
-               updated_at = now(), attempts = greatest(attempts, ${claimed.attempts}::int)
-        WHERE id = ${doc.job_id}::uuid`;
-      if (doc.job_status === 'queued') {
-        await appendJobEvent(tx, {
-          jobId: doc.job_id,
-          tenantId,
-          kind: 'status',
-          fromStatus: 'queued',
-          toStatus: 'running',
-        });
-      }
-      await tx.$executeRaw`
-        UPDATE job_steps SET status = 'running', started_at = coalesce(started_at, now()), attempts = attempts + 1
-        WHERE job_id = ${doc.job_id}::uuid AND name = ${to === 'extracting' ? 'ingest' : 'index'}`;
-      return { claimed: true, work: this.toWork(doc) } as const;
-    });
+               updated_at = now(), attempts = greatest(jobs.attempts, doc.attempts)
+        FROM doc WHERE jobs.id = doc.job_id
+        RETURNING jobs.id),
+      event AS (
+        INSERT INTO job_events (job_id, tenant_id, kind, from_status, to_status, data)
+        SELECT doc.job_id, doc.tenant_id, 'status', 'queued', 'running', '{}'::jsonb
+        FROM doc CROSS JOIN j WHERE j.status = 'queued'),
+      step AS (
+        UPDATE job_steps SET status = 'running', started_at = coalesce(job_steps.started_at, now()), attempts = job_steps.attempts + 1
+        FROM doc WHERE job_steps.job_id = doc.job_id AND job_steps.name = ${step})
+      SELECT j.status AS job_status, j.traceparent, doc.id, doc.tenant_id, doc.job_id, doc.filename, doc.blob_key,
+             doc.sha256, doc.source, doc.source_url, doc.claimed_content_type, doc.depth
+      FROM j LEFT JOIN doc ON true`;
+    if (!row) return { claimed: false, reason: 'not_found' };
+    if (row.job_status !== 'queued' && row.job_status !== 'running') {
+      return { claimed: false, reason: 'job_finished' };
+    }
+    if (row.id === null) return { claimed: false, reason: 'already_done' };
+    return { claimed: true, work: this.toWork({ ...row, id: row.id }) };
   }
 
   /** queued|extracting → extracting (extracting again: the previous delivery died mid-way). */
@@ -205,6 +210,7 @@ export class PipelineRepository {
     next: OutboxInsert,
     childCommands: readonly OutboxInsert[] = [],
   ): Promise<OutboxRow[] | null> {
+    if ((result.children ?? []).length === 0) return this.completeExtractionAlone(work, result, next);
     return this.prisma.$transaction(async (tx) => {
       if (!(await this.lockActiveJob(tx, work.jobId))) return null;
       const moved = await tx.$executeRaw`
@@ -221,6 +227,47 @@ export class PipelineRepository {
       const commands = childCommands.filter((c) => queuedChildren.has(commandDocumentId(c) ?? ''));
       return insertOutbox(tx, [next, ...commands]);
     });
+  }
+
+  /**
+   * The common case of `completeExtraction`, a document with nothing inside it, in one statement: locks the
+   * active job, moves the document extracting → extracted, stores its pages, counts it done in the ingest step
+   * and writes the index command's outbox row; nothing but the lock happens unless the document moved.
+   * A page already stored for the document (none can be while it is extracting) is replaced, not duplicated.
+   */
+  private async completeExtractionAlone(
+    work: DocumentWork,
+    result: ExtractionResult,
+    next: OutboxInsert,
+  ): Promise<OutboxRow[] | null> {
+    const pages = result.pages;
+    const [row] = await this.prisma.$queryRaw<{ moved: boolean; outbox: { id: string; msg_id: string }[] }[]>`
+      WITH j AS (
+        SELECT id FROM jobs WHERE id = ${work.jobId}::uuid AND status IN ('queued', 'running') FOR UPDATE),
+      doc AS (
+        UPDATE documents d SET status = 'extracted', detected_type = ${result.detectedType},
+               page_count = ${pages.length}, title = ${result.title ?? null},
+               low_confidence_pages = ${result.lowConfidencePages ?? []}::int[],
+               extraction_key = ${result.extractionKey ?? null}, updated_at = now()
+        FROM j WHERE d.id = ${work.documentId}::uuid AND d.status = 'extracting' AND d.job_id = j.id
+        RETURNING d.id),
+      page AS (
+        INSERT INTO pages (tenant_id, document_id, page_number, text, char_count, method, ocr_confidence, label, sections)
+        SELECT ${work.tenantId}::uuid, doc.id, n, t, char_length(t), m, c, l, s::jsonb
+        FROM doc CROSS JOIN unnest(${pages.map((p) => p.pageNumber)}::int[], ${pages.map((p) => p.text)}::text[],
+                    ${pages.map((p) => p.method ?? 'parsed')}::text[], ${pages.map((p) => p.ocrConfidence ?? null)}::real[],
+                    ${pages.map((p) => p.label ?? null)}::text[], ${pages.map((p) => JSON.stringify(p.sections ?? []))}::text[])
+             AS x(n, t, m, c, l, s)
+        ON CONFLICT (document_id, page_number) DO UPDATE SET text = excluded.text, char_count = excluded.char_count,
+          method = excluded.method, ocr_confidence = excluded.ocr_confidence, label = excluded.label,
+          sections = excluded.sections),
+      ${stepDoneCte(work.jobId, 'ingest', sql`doc`)},
+      ${outboxInsertCte([next], sql`doc`)}
+      SELECT EXISTS (SELECT 1 FROM doc) AS moved,
+             coalesce((SELECT json_agg(json_build_object('id', id::text, 'msg_id', msg_id)) FROM outbox_row), '[]'::json)
+               AS outbox`;
+    if (!row?.moved) return null;
+    return outboxRowsOf([next], row.outbox);
   }
 
   /**
@@ -332,23 +379,30 @@ export class PipelineRepository {
     model: { id: string; dim: number },
   ): Promise<OutboxRow[] | null> {
     return this.prisma.$transaction(async (tx) => {
-      if (!(await this.lockActiveJob(tx, work.jobId))) return null;
-      const moved = await tx.$executeRaw`
-        UPDATE documents SET status = 'indexed', chunk_count = ${chunks.length}, updated_at = now()
-        WHERE id = ${work.documentId}::uuid AND status = 'indexing'`;
-      if (moved === 0) return null;
-      await tx.$executeRaw`DELETE FROM chunks WHERE document_id = ${work.documentId}::uuid`;
-      if (chunks.length > 0) {
-        await tx.$executeRaw`
+      // One statement locks the active job, moves the document, stores its chunks and counts it in the index
+      // step; the job's verdict is a statement of its own, after the lock (see finishJobIfDone).
+      const [row] = await tx.$queryRaw<{ moved: boolean }[]>`
+        WITH j AS (
+          SELECT id FROM jobs WHERE id = ${work.jobId}::uuid AND status IN ('queued', 'running') FOR UPDATE),
+        doc AS (
+          UPDATE documents d SET status = 'indexed', chunk_count = ${chunks.length}, updated_at = now()
+          FROM j WHERE d.id = ${work.documentId}::uuid AND d.status = 'indexing' AND d.job_id = j.id
+          RETURNING d.id),
+        chunk AS (
           INSERT INTO chunks (tenant_id, document_id, page_number, ordinal, text, token_count, char_start, char_end,
                               embedding, embedding_model, embedding_dim)
-          SELECT ${work.tenantId}::uuid, ${work.documentId}::uuid, p, o, t, tc, cs, ce, e::vector, ${model.id}, ${model.dim}
-          FROM unnest(${chunks.map((c) => c.pageNumber)}::int[], ${chunks.map((c) => c.ordinal)}::int[],
+          SELECT ${work.tenantId}::uuid, doc.id, p, o, t, tc, cs, ce, e::vector, ${model.id}, ${model.dim}
+          FROM doc CROSS JOIN unnest(${chunks.map((c) => c.pageNumber)}::int[], ${chunks.map((c) => c.ordinal)}::int[],
                       ${chunks.map((c) => c.text)}::text[], ${chunks.map((c) => c.tokenCount)}::int[],
                       ${chunks.map((c) => c.charStart)}::int[], ${chunks.map((c) => c.charEnd)}::int[],
-                      ${chunks.map((c) => toVectorLiteral(c.embedding))}::text[]) AS x(p, o, t, tc, cs, ce, e)`;
-      }
-      await this.stepDone(tx, work, 'index');
+                      ${chunks.map((c) => toVectorLiteral(c.embedding))}::text[]) AS x(p, o, t, tc, cs, ce, e)
+          ON CONFLICT (document_id, ordinal) DO UPDATE SET page_number = excluded.page_number, text = excluded.text,
+            token_count = excluded.token_count, char_start = excluded.char_start, char_end = excluded.char_end,
+            embedding = excluded.embedding, embedding_model = excluded.embedding_model,
+            embedding_dim = excluded.embedding_dim),
+        ${stepDoneCte(work.jobId, 'index', sql`doc`)}
+        SELECT EXISTS (SELECT 1 FROM doc) AS moved`;
+      if (!row?.moved) return null;
       return finishJobIfDone(tx, this.topology, work.jobId);
     });
   }
@@ -565,4 +619,21 @@ async function insertPages(tx: Tx, work: DocumentWork, pages: readonly PageInput
                 ${pages.map((p) => p.method ?? 'parsed')}::text[], ${pages.map((p) => p.ocrConfidence ?? null)}::real[],
                 ${pages.map((p) => p.label ?? null)}::text[], ${pages.map((p) => JSON.stringify(p.sections ?? []))}::text[])
          AS x(n, t, m, c, l, s)`;
+}
+
+/**
+ * CTEs `step` and `progress` of a one-statement transition: the step counts one more document done (and
+ * succeeds when it has them all), and the job's progress says so; only when the CTE named by `guard` moved one.
+ */
+function stepDoneCte(jobId: string, step: 'ingest' | 'index', guard: Prisma.Sql): Prisma.Sql {
+  return sql`step AS (
+      UPDATE job_steps SET done = done + 1,
+             status = CASE WHEN done + 1 >= total THEN 'succeeded' ELSE status END,
+             finished_at = CASE WHEN done + 1 >= total THEN now() ELSE finished_at END
+      WHERE job_steps.job_id = ${jobId}::uuid AND job_steps.name = ${step} AND EXISTS (SELECT 1 FROM ${guard})
+      RETURNING job_steps.done, job_steps.total),
+    progress AS (
+      UPDATE jobs SET progress = jsonb_build_object('step', ${step}::text, 'done', step.done, 'total', step.total),
+             heartbeat_at = now(), updated_at = now()
+      FROM step WHERE jobs.id = ${jobId}::uuid)`;
 }

@@ -9,16 +9,49 @@ export async function insertOutbox(tx: Tx, rows: OutboxInsert[]): Promise<Outbox
   // ON CONFLICT: a redelivered step that already wrote its next message must not fail on, or repeat, it.
   const inserted = await tx.$queryRaw<{ id: bigint; msg_id: string }[]>`
     INSERT INTO outbox (tenant_id, job_id, document_id, subject, msg_id, payload, headers)
+    ${outboxValues(rows)}
+    ON CONFLICT (msg_id) DO NOTHING
+    RETURNING id, msg_id`;
+  return outboxRowsOf(
+    rows,
+    inserted.map((r) => ({ id: r.id.toString(), msg_id: r.msg_id })),
+  );
+}
+
+/** The SELECT that feeds outbox rows to an INSERT, one row per element. */
+function outboxValues(rows: readonly OutboxInsert[], guard?: Prisma.Sql): Prisma.Sql {
+  return sql`
     SELECT t, j, d, s, m, p::jsonb, h::jsonb
     FROM unnest(${rows.map((r) => r.tenantId)}::uuid[], ${rows.map((r) => r.jobId)}::uuid[],
                 ${rows.map(commandDocumentId)}::uuid[],
                 ${rows.map((r) => r.subject)}::text[], ${rows.map((r) => r.msgId)}::text[],
                 ${rows.map((r) => JSON.stringify(r.payload))}::text[], ${rows.map((r) => JSON.stringify(r.headers))}::text[])
          AS x(t, j, d, s, m, p, h)
+    ${guard ? sql`WHERE EXISTS (SELECT 1 FROM ${guard})` : Prisma.empty}`;
+}
+
+/**
+ * A CTE named `outbox_row` for a one-statement transition: inserts `rows` only when the CTE named by `guard`
+ * returned a row (the transition happened), and returns the ids of those it inserted.
+ */
+export function outboxInsertCte(rows: readonly OutboxInsert[], guard: Prisma.Sql): Prisma.Sql {
+  return sql`outbox_row AS (
+    INSERT INTO outbox (tenant_id, job_id, document_id, subject, msg_id, payload, headers)
+    ${outboxValues(rows, guard)}
     ON CONFLICT (msg_id) DO NOTHING
-    RETURNING id, msg_id`;
-  const byMsgId = new Map(inserted.map((r) => [r.msg_id, r.id.toString()]));
-  return rows.filter((r) => byMsgId.has(r.msgId)).map((r) => ({ ...r, id: byMsgId.get(r.msgId) as string }));
+    RETURNING id, msg_id)`;
+}
+
+/** The rows an INSERT … RETURNING id, msg_id actually inserted (not those a redelivery had already written). */
+export function outboxRowsOf(
+  rows: readonly OutboxInsert[],
+  inserted: readonly { id: string; msg_id: string }[],
+): OutboxRow[] {
+  const byMsgId = new Map(inserted.map((r) => [r.msg_id, r.id]));
+  return rows.flatMap((r) => {
+    const id = byMsgId.get(r.msgId);
+    return id === undefined ? [] : [{ ...r, id }];
+  });
 }
 
 /**
