@@ -46,32 +46,39 @@ export class OutboxRelay {
   }
 
   private async publish(records: OutboxRecord[], path: 'fast' | 'sweep'): Promise<void> {
-    const sent: string[] = [];
-    const seqs: number[] = [];
-    for (const r of records) {
-      try {
-        const { seq } = await this.publisher.publish(r.subject, r.payload, {
+    // Pipelined: every publish is on the wire before the first acknowledgement comes back, in row order.
+    const results = await Promise.allSettled(
+      records.map((r) =>
+        this.publisher.publish(r.subject, r.payload, {
           msgId: r.msgId,
           traceparent: r.headers['traceparent'],
           headers: r.headers,
-        });
-        sent.push(r.id);
-        seqs.push(seq);
-      } catch (error) {
-        // Left unsent: the sweep retries it after the grace period.
-        this.logger.warn(
-          { err: error, subject: r.subject, msgId: r.msgId },
-          'outbox publish failed; relay will retry',
-        );
-        await this.store
-          .markFailed(r.id, String(error))
-          .catch((e: unknown) => this.logger.warn({ err: e }, 'could not record outbox failure'));
+        }),
+      ),
+    );
+    const sent: { id: string; seq: number }[] = [];
+    for (const [i, result] of results.entries()) {
+      const r = records[i] as OutboxRecord;
+      if (result.status === 'fulfilled') {
+        sent.push({ id: r.id, seq: result.value.seq });
+        continue;
       }
+      // Left unsent: the sweep retries it after the grace period.
+      this.logger.warn(
+        { err: result.reason, subject: r.subject, msgId: r.msgId },
+        'outbox publish failed; relay will retry',
+      );
+      await this.store
+        .markFailed(r.id, String(result.reason))
+        .catch((e: unknown) => this.logger.warn({ err: e }, 'could not record outbox failure'));
     }
     if (sent.length === 0) return;
     this.options.metrics?.counter('quarry_outbox_published_total').inc({ path }, sent.length);
     try {
-      await this.store.markSent(sent, seqs);
+      await this.store.markSent(
+        sent.map((s) => s.id),
+        sent.map((s) => s.seq),
+      );
     } catch (error) {
       // The messages are out; the rows will be published again by the sweep and dropped as duplicates.
       this.logger.warn({ err: error, rows: sent.length }, 'could not mark outbox rows sent');

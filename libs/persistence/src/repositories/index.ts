@@ -7,3 +7,4 @@ export * from './maintenance.repository';
 export * from './outbox.repository';
 export * from './pipeline.repository';
 export * from './types';
+export * from './batcher';

@@ -36,6 +36,7 @@ export function jobVerdict(t: DocumentTally, accepting: boolean): JobVerdict {
 }
 
 interface JobTallyRow extends DocumentTally {
+  id: string;
   accepting: boolean;
   status: string;
   tenant_id: string;
@@ -49,8 +50,6 @@ interface JobTallyRow extends DocumentTally {
  * Runs with the job row locked: when the job can finish (see jobVerdict), it takes its final status
  * (conditional on being active, so it happens once) and its event goes into the outbox. `closing` carries the
  * error of a crawl the crawler reported failed, which the job reports when it has no document of its own.
- * Two statements: the tally (a statement of its own, so it sees every document committed before the lock was
- * taken), then, when the job ends, one that ends it, records the event, closes its steps and writes the outbox row.
  */
 export async function finishJobIfDone(
   tx: Tx,
@@ -58,8 +57,24 @@ export async function finishJobIfDone(
   jobId: string,
   closing?: { error?: ErrorInfo },
 ): Promise<OutboxRow[]> {
-  const [tally] = await tx.$queryRaw<JobTallyRow[]>`
-    SELECT count(d.id) FILTER (WHERE d.status NOT IN ('indexed', 'failed', 'cancelled'))::int AS open,
+  return (await finishJobsIfDone(tx, topology, [jobId], closing)).get(jobId) ?? [];
+}
+
+/**
+ * `finishJobIfDone` for several jobs, all locked by the caller, in two statements: the tally (a statement of its
+ * own, so it sees every document committed before the locks were taken), then, for the jobs that end, one that
+ * ends them, records their events, closes their steps and writes their outbox rows. Returns the outbox rows of
+ * each job that ended.
+ */
+export async function finishJobsIfDone(
+  tx: Tx,
+  topology: Topology,
+  jobIds: readonly string[],
+  closing?: { error?: ErrorInfo },
+): Promise<Map<string, OutboxRow[]>> {
+  if (jobIds.length === 0) return new Map();
+  const tallies = await tx.$queryRaw<JobTallyRow[]>`
+    SELECT j.id, count(d.id) FILTER (WHERE d.status NOT IN ('indexed', 'failed', 'cancelled'))::int AS open,
            count(d.id) FILTER (WHERE d.status = 'indexed')::int AS ok,
            count(d.id) FILTER (WHERE d.status = 'failed')::int AS failed,
            count(d.id)::int AS total,
@@ -68,66 +83,118 @@ export async function finishJobIfDone(
            (SELECT f.error->>'code' FROM documents f WHERE f.job_id = j.id AND f.status = 'failed'
             ORDER BY f.updated_at LIMIT 1) AS first_error_code
     FROM jobs j LEFT JOIN documents d ON d.job_id = j.id
-    WHERE j.id = ${jobId}::uuid
+    WHERE j.id = ANY(${[...jobIds]}::uuid[])
     GROUP BY j.id`;
-  if (!tally || (tally.status !== 'queued' && tally.status !== 'running')) return [];
-  const verdict = jobVerdict(tally, tally.accepting);
-  if (!verdict) return [];
-  const final = verdict.status;
-  const error = finalJobError(verdict, tally, closing);
-  const kind = final === 'failed' ? 'failed' : 'completed';
-  const event: JobEvent = {
-    v: 1,
-    jobId,
-    tenantId: tally.tenant_id,
-    type: tally.type === 'analyze' ? 'analyze' : 'ingest',
-    status: final,
-    occurredAt: new Date().toISOString(),
-    documents: { total: tally.total, succeeded: tally.ok, failed: tally.failed },
-    ...(error ? { error: { code: error.code, message: error.message } } : {}),
-    ...(tally.trace_id ? { traceId: tally.trace_id } : {}),
-  };
-  const outbox: OutboxInsert = {
-    tenantId: tally.tenant_id,
-    jobId,
-    subject: topology.eventSubject(kind),
-    msgId: MessageIds.jobEvent(jobId, kind),
-    payload: event,
-    headers: tally.traceparent ? { traceparent: tally.traceparent } : {},
-  };
-  // The caller holds the job row's lock, so the tallied status is the one this update replaces: a job whose
+  const endings = tallies.flatMap((tally) => {
+    if (tally.status !== 'queued' && tally.status !== 'running') return [];
+    const verdict = jobVerdict(tally, tally.accepting);
+    return verdict ? [jobEnding(topology, tally, verdict, finalJobError(verdict, tally, closing))] : [];
+  });
+  if (endings.length === 0) return new Map();
+  // The caller holds the job rows' locks, so the tallied status is the one each update replaces: a job whose
   // documents were all dead-lettered before any claim goes queued → failed, not running → failed.
   // Failed documents never count as done in a step: the steps close with the job, none stays running.
   const [done] = await tx.$queryRaw<
-    { created_at: Date; finished_at: Date; outbox: { id: string; msg_id: string }[] }[]
+    {
+      jobs: { id: string; created_at: string; finished_at: string }[];
+      outbox: { id: string; msg_id: string }[];
+    }[]
   >`
-    WITH done AS (
-      UPDATE jobs SET status = ${final}::job_status, finished_at = now(), updated_at = now(), heartbeat_at = now(),
-             error = ${error ? JSON.stringify(error) : null}::jsonb,
-             progress = jsonb_build_object('step', 'index', 'done', ${tally.ok + tally.failed}::int, 'total', ${tally.total}::int)
-      WHERE id = ${jobId}::uuid AND status IN ('queued', 'running')
-      RETURNING created_at, finished_at),
+    WITH f AS (
+      SELECT * FROM unnest(${endings.map((e) => e.jobId)}::uuid[], ${endings.map((e) => e.status)}::text[],
+                           ${endings.map((e) => e.fromStatus)}::text[],
+                           ${endings.map((e) => (e.error ? JSON.stringify(e.error) : null))}::text[],
+                           ${endings.map((e) => JSON.stringify(e.progress))}::text[])
+        AS f(job_id, final, from_status, error, progress)),
+    done AS (
+      UPDATE jobs SET status = f.final::job_status, finished_at = now(), updated_at = now(), heartbeat_at = now(),
+             error = f.error::jsonb, progress = f.progress::jsonb
+      FROM f WHERE jobs.id = f.job_id AND jobs.status IN ('queued', 'running')
+      RETURNING jobs.id, jobs.tenant_id, jobs.created_at, jobs.finished_at, f.final, f.from_status),
     event AS (
       INSERT INTO job_events (job_id, tenant_id, kind, from_status, to_status, data)
-      SELECT ${jobId}::uuid, ${tally.tenant_id}::uuid, 'status', ${tally.status}, ${final}, '{}'::jsonb FROM done),
+      SELECT done.id, done.tenant_id, 'status', done.from_status, done.final, '{}'::jsonb FROM done),
     steps AS (
       UPDATE job_steps s SET finished_at = coalesce(s.finished_at, now()),
              status = CASE WHEN s.done >= s.total THEN 'succeeded' WHEN s.done = 0 THEN 'failed'
                            ELSE 'completed_with_failures' END
-      WHERE s.job_id = ${jobId}::uuid AND s.status IN ('queued', 'running') AND EXISTS (SELECT 1 FROM done)),
-    ${outboxInsertCte([outbox], sql`done`)}
-    SELECT done.created_at, done.finished_at,
+      FROM done WHERE s.job_id = done.id AND s.status IN ('queued', 'running')),
+    ${outboxInsertCte(
+      endings.map((e) => e.outbox),
+      sql`done`,
+      endings.map((e) => e.jobId),
+    )}
+    SELECT coalesce((SELECT json_agg(json_build_object('id', id, 'created_at', created_at, 'finished_at', finished_at))
+                     FROM done), '[]'::json) AS jobs,
            coalesce((SELECT json_agg(json_build_object('id', id::text, 'msg_id', msg_id)) FROM outbox_row), '[]'::json)
-             AS outbox
-    FROM done`;
-  if (!done) return [];
-  return withFinishedJob(outboxRowsOf([outbox], done.outbox), {
-    jobId,
+             AS outbox`;
+  const ended = new Map((done?.jobs ?? []).map((j) => [j.id, j]));
+  const result = new Map<string, OutboxRow[]>();
+  for (const e of endings) {
+    const job = ended.get(e.jobId);
+    if (!job) continue;
+    result.set(
+      e.jobId,
+      withFinishedJob(outboxRowsOf([e.outbox], done?.outbox ?? []), {
+        jobId: e.jobId,
+        type: e.type,
+        status: e.status,
+        createdAt: new Date(job.created_at),
+        finishedAt: new Date(job.finished_at),
+      }),
+    );
+  }
+  return result;
+}
+
+/** How a job ends: its final status, error and progress, and the event that tells the world. */
+interface JobEnding {
+  jobId: string;
+  type: string;
+  status: JobStatus;
+  fromStatus: string;
+  error: ErrorInfo | null;
+  progress: { step: 'index'; done: number; total: number };
+  outbox: OutboxInsert;
+}
+
+/** The ending of a job from its tally and verdict: a pure function of what was read under the lock. */
+export function jobEnding(
+  topology: Topology,
+  tally: Omit<JobTallyRow, 'accepting' | 'open' | 'first_error_code'>,
+  verdict: NonNullable<JobVerdict>,
+  error: ErrorInfo | null,
+  now: Date = new Date(),
+): JobEnding {
+  const final = verdict.status;
+  const kind = final === 'failed' ? 'failed' : 'completed';
+  const event: JobEvent = {
+    v: 1,
+    jobId: tally.id,
+    tenantId: tally.tenant_id,
+    type: tally.type === 'analyze' ? 'analyze' : 'ingest',
+    status: final,
+    occurredAt: now.toISOString(),
+    documents: { total: tally.total, succeeded: tally.ok, failed: tally.failed },
+    ...(error ? { error: { code: error.code, message: error.message } } : {}),
+    ...(tally.trace_id ? { traceId: tally.trace_id } : {}),
+  };
+  return {
+    jobId: tally.id,
     type: tally.type,
     status: final,
-    createdAt: done.created_at,
-    finishedAt: done.finished_at,
-  });
+    fromStatus: tally.status,
+    error,
+    progress: { step: 'index', done: tally.ok + tally.failed, total: tally.total },
+    outbox: {
+      tenantId: tally.tenant_id,
+      jobId: tally.id,
+      subject: topology.eventSubject(kind),
+      msgId: MessageIds.jobEvent(tally.id, kind),
+      payload: event,
+      headers: tally.traceparent ? { traceparent: tally.traceparent } : {},
+    },
+  };
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { PrismaClient } from '../generated/prisma/client';
+import { Batcher } from './batcher';
 import type { OutboxRow } from './types';
 
 /** The relay's view of the outbox (implements @quarry/messaging's OutboxStore port structurally). */
@@ -31,19 +32,26 @@ export class OutboxRepository {
     }));
   }
 
-  /** `seqs[i]`, when given, is the stream sequence `ids[i]` was stored at (see the stuck-job sweeper). */
-  async markSent(ids: string[], seqs?: number[]): Promise<void> {
-    if (ids.length === 0) return;
-    if (!seqs) {
-      await this.prisma
-        .$executeRaw`UPDATE outbox SET sent_at = now() WHERE id = ANY(${ids.map(BigInt)}::bigint[]) AND sent_at IS NULL`;
-      return;
-    }
-    await this.prisma.$executeRaw`
-      UPDATE outbox SET sent_at = now(), published_seq = x.seq
-      FROM unnest(${ids.map(BigInt)}::bigint[], ${seqs.map(BigInt)}::bigint[]) AS x(id, seq)
-      WHERE outbox.id = x.id AND outbox.sent_at IS NULL`;
+  /**
+   * `seqs[i]`, when given, is the stream sequence `ids[i]` was stored at (see the stuck-job sweeper). Calls made
+   * together (the publishes of concurrent transitions) are marked in one UPDATE.
+   */
+  markSent(ids: string[], seqs?: number[]): Promise<void> {
+    if (ids.length === 0) return Promise.resolve();
+    return this.marks.call({ ids, seqs });
   }
+
+  private readonly marks = new Batcher<{ ids: string[]; seqs: number[] | undefined }, void>(async (calls) => {
+    const ids = calls.flatMap((c) => c.ids.map(BigInt));
+    const seqs = calls.flatMap((c) =>
+      c.ids.map((_, i) => (c.seqs?.[i] === undefined ? null : BigInt(c.seqs[i]))),
+    );
+    await this.prisma.$executeRaw`
+      UPDATE outbox SET sent_at = now(), published_seq = coalesce(x.seq, outbox.published_seq)
+      FROM unnest(${ids}::bigint[], ${seqs}::bigint[]) AS x(id, seq)
+      WHERE outbox.id = x.id AND outbox.sent_at IS NULL`;
+    return calls.map(() => undefined);
+  }, 1000);
 
   async markFailed(id: string, error: string): Promise<void> {
     await this.prisma.$executeRaw`

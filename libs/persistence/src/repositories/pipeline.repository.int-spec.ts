@@ -541,6 +541,72 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
     });
   });
 
+  it('gives every call of one batch its own outcome: claims, completions and job endings across jobs', async () => {
+    // Calls made in one turn run as one statement each (see Batcher); each must end as it would alone.
+    const [one, two, done] = await Promise.all([newJob(tenantA, 1), newJob(tenantA, 2), newJob(tenantA, 1)]);
+    await pipeline.cancelJob(tenantA, done.jobId);
+    const [a, b1, b2, stranger, finished, missing] = await Promise.all([
+      pipeline.claimForExtraction(tenantA, one.docIds[0] as string),
+      pipeline.claimForExtraction(tenantA, two.docIds[0] as string),
+      pipeline.claimForExtraction(tenantA, two.docIds[1] as string),
+      pipeline.claimForExtraction(tenantB, one.docIds[0] as string),
+      pipeline.claimForExtraction(tenantA, done.docIds[0] as string),
+      pipeline.claimForExtraction(tenantA, uuidv7()),
+    ]);
+    expect([a, b1, b2].map((c) => c.claimed)).toEqual([true, true, true]);
+    expect([stranger, finished, missing]).toEqual([
+      { claimed: false, reason: 'not_found' },
+      { claimed: false, reason: 'job_finished' },
+      { claimed: false, reason: 'not_found' },
+    ]);
+    const works = [a, b1, b2].map((c) => (c.claimed ? c.work : undefined)) as DocumentWork[];
+    expect(works.map((w) => w.jobId)).toEqual([one.jobId, two.jobId, two.jobId]);
+    // One document's pages differ from the others': each document keeps its own.
+    const completed = await Promise.all(
+      works.map((w, i) =>
+        pipeline.completeExtraction(
+          w,
+          { detectedType: 'text', pages: [{ pageNumber: 1, text: `page of ${i}` }], lowConfidencePages: [i] },
+          indexCommandRow(w),
+        ),
+      ),
+    );
+    expect(completed.map((r) => r?.map((o) => o.msgId))).toEqual(
+      works.map((w) => [MessageIds.command('indexDocument', w.jobId, w.documentId)]),
+    );
+    const extracted = await prisma.document.findMany({
+      where: { id: { in: works.map((w) => w.documentId) } },
+      include: { pages: true },
+    });
+    for (const [i, w] of works.entries()) {
+      const d = extracted.find((e) => e.id === w.documentId);
+      expect(d).toMatchObject({ status: 'extracted', pageCount: 1, lowConfidencePages: [i] });
+      expect(d?.pages.map((p) => p.text)).toEqual([`page of ${i}`]);
+    }
+    expect(await stepsOf(two.jobId)).toMatchObject({ ingest: { status: 'succeeded', done: 2, total: 2 } });
+
+    const indexing = await Promise.all(
+      works.map((w) => claimed(pipeline.claimForIndexing(tenantA, w.documentId))),
+    );
+    const results = await Promise.all(
+      indexing.map((w, i) => pipeline.completeIndexing(w, chunksOf([`chunk ${i}`]), { id: 'm', dim: 4 })),
+    );
+    // Job one ends with its document; job two ends once, reported with the first of its two documents.
+    expect(results.map((r) => r?.map((o) => o.msgId))).toEqual([
+      [MessageIds.jobEvent(one.jobId, 'completed')],
+      [MessageIds.jobEvent(two.jobId, 'completed')],
+      [],
+    ]);
+    expect(results.map((r) => r?.[0]?.finishedJob?.status)).toEqual(['succeeded', 'succeeded', undefined]);
+    for (const job of [one, two]) {
+      expect(await statusEvents(job.jobId)).toEqual(['-→queued', 'queued→running', 'running→succeeded']);
+      expect((await jobRow(job.jobId)).status).toBe('succeeded');
+    }
+    expect(await prisma.chunk.count({ where: { documentId: { in: works.map((w) => w.documentId) } } })).toBe(
+      3,
+    );
+  });
+
   it('finishes exactly once when successes and failures race for the last document', async () => {
     const job = await newJob(tenantA, 8);
     const works = await Promise.all(job.docIds.map((d) => toIndexing(tenantA, d)));

@@ -8,7 +8,8 @@ import {
 } from '@quarry/contracts';
 import type { Prisma, PrismaClient } from '../generated/prisma/client';
 import { DocumentSource } from '@quarry/contracts';
-import { finishJobIfDone, withFinishedJob } from './job-completion';
+import { Batcher } from './batcher';
+import { finishJobIfDone, finishJobsIfDone, withFinishedJob } from './job-completion';
 import {
   appendJobEvent,
   commandDocumentId,
@@ -31,9 +32,26 @@ import type {
   PageInput,
 } from './types';
 
+interface ExtractionCompletion {
+  work: DocumentWork;
+  result: ExtractionResult;
+  next: OutboxInsert;
+}
+
+interface IndexingCompletion {
+  work: DocumentWork;
+  chunks: ChunkInput[];
+  model: { id: string; dim: number };
+}
+
+interface ClaimRequest {
+  tenantId: string;
+  documentId: string;
+}
+
 /** What a claim reads back: the job's status, and the document's columns when this claim moved it. */
 interface ClaimRow {
-  job_status: string;
+  job_status: string | null;
   traceparent: string | null;
   id: string | null;
   tenant_id: string;
@@ -111,53 +129,81 @@ export class PipelineRepository {
   }
 
   /**
-   * One statement, one round trip: locks the job row (the order every transition takes locks in, so a
-   * redelivered claim racing the first delivery's completion waits on one lock instead of deadlocking with
-   * it), moves the document if it is in an expected status and its job is active, marks the job and the step
-   * running and records the job's queued → running event. The UPDATEs re-check their rows after the lock
-   * (READ COMMITTED re-evaluates a row another transaction changed), so the result is the same as the
-   * transaction of separate statements this replaces.
+   * Claims of documents made together (the handlers of one fetched batch of messages) run as one statement:
+   * one round trip for the batch. See `claimMany`.
    */
-  private async claim(
-    tenantId: string,
-    documentId: string,
+  private readonly claims = {
+    extracting: new Batcher<ClaimRequest, Claim<DocumentWork>>((r) =>
+      this.claimMany(r, ['queued', 'extracting'], 'extracting'),
+    ),
+    indexing: new Batcher<ClaimRequest, Claim<DocumentWork>>((r) =>
+      this.claimMany(r, ['extracted', 'indexing'], 'indexing'),
+    ),
+  };
+
+  /**
+   * One statement: locks the documents' job rows in id order (the order every transition takes locks in, so a
+   * redelivered claim racing the first delivery's completion waits on one lock instead of deadlocking with it),
+   * moves each document that is in an expected status and whose job is active, marks those jobs and steps
+   * running and records each job's queued → running event. The UPDATEs re-check their rows after the locks
+   * (READ COMMITTED re-evaluates a row another transaction changed), so each claim ends as it would alone.
+   */
+  private async claimMany(
+    requests: readonly ClaimRequest[],
     from: readonly string[],
     to: 'extracting' | 'indexing',
-  ): Promise<Claim<DocumentWork>> {
+  ): Promise<Claim<DocumentWork>[]> {
     const step = to === 'extracting' ? 'ingest' : 'index';
-    const [row] = await this.prisma.$queryRaw<ClaimRow[]>`
-      WITH j AS (
-        SELECT j.id, j.status::text AS status, j.traceparent
-        FROM jobs j JOIN documents d ON d.job_id = j.id AND d.tenant_id = j.tenant_id
-        WHERE d.id = ${documentId}::uuid AND d.tenant_id = ${tenantId}::uuid
-        FOR UPDATE OF j),
+    const rows = await this.prisma.$queryRaw<(ClaimRow & { request: number })[]>`
+      WITH x AS (
+        SELECT * FROM unnest(${requests.map((r) => r.documentId)}::uuid[], ${requests.map((r) => r.tenantId)}::uuid[])
+          WITH ORDINALITY AS x(document_id, tenant_id, i)),
+      -- Only the documents each request's tenant owns: another tenant's id finds nothing.
+      target AS (
+        SELECT x.i, x.document_id, d.job_id FROM x JOIN documents d ON d.id = x.document_id AND d.tenant_id = x.tenant_id),
+      j AS (
+        SELECT j.id, j.status::text AS status, j.traceparent FROM jobs j
+        WHERE j.id IN (SELECT job_id FROM target)
+        ORDER BY j.id
+        FOR UPDATE),
       doc AS (
         UPDATE documents d
         SET attempts = CASE WHEN d.status::text = ${to} THEN d.attempts + 1 ELSE 1 END,
             status = ${to}::document_status, updated_at = now()
-        FROM j
-        WHERE d.id = ${documentId}::uuid AND d.status::text = ANY(${[...from]}::text[])
+        FROM target JOIN j ON j.id = target.job_id
+        WHERE d.id = target.document_id AND d.status::text = ANY(${[...from]}::text[])
           AND j.status IN ('queued', 'running')
         RETURNING d.id, d.tenant_id, d.job_id, d.filename, d.blob_key, d.sha256, d.source, d.source_url,
                   d.claimed_content_type, d.depth, d.attempts),
+      per_job AS (
+        SELECT job_id, min(tenant_id::text)::uuid AS tenant_id, max(attempts) AS attempts, count(*)::int AS claims
+        FROM doc GROUP BY job_id),
       -- A document's attempts count deliveries of its current step (1 unless a worker died or failed on it);
       -- a job's attempts are its most-retried step's, so a client sees redeliveries without reading every document.
       job AS (
-        UPDATE jobs SET status = 'running', started_at = coalesce(started_at, now()), heartbeat_at = now(),
-               updated_at = now(), attempts = greatest(jobs.attempts, doc.attempts)
-        FROM doc WHERE jobs.id = doc.job_id
-        RETURNING jobs.id),
+        UPDATE jobs SET status = 'running', started_at = coalesce(jobs.started_at, now()), heartbeat_at = now(),
+               updated_at = now(), attempts = greatest(jobs.attempts, per_job.attempts)
+        FROM per_job WHERE jobs.id = per_job.job_id),
       event AS (
         INSERT INTO job_events (job_id, tenant_id, kind, from_status, to_status, data)
-        SELECT doc.job_id, doc.tenant_id, 'status', 'queued', 'running', '{}'::jsonb
-        FROM doc CROSS JOIN j WHERE j.status = 'queued'),
+        SELECT per_job.job_id, per_job.tenant_id, 'status', 'queued', 'running', '{}'::jsonb
+        FROM per_job JOIN j ON j.id = per_job.job_id WHERE j.status = 'queued'),
       step AS (
-        UPDATE job_steps SET status = 'running', started_at = coalesce(job_steps.started_at, now()), attempts = job_steps.attempts + 1
-        FROM doc WHERE job_steps.job_id = doc.job_id AND job_steps.name = ${step})
-      SELECT j.status AS job_status, j.traceparent, doc.id, doc.tenant_id, doc.job_id, doc.filename, doc.blob_key,
-             doc.sha256, doc.source, doc.source_url, doc.claimed_content_type, doc.depth
-      FROM j LEFT JOIN doc ON true`;
-    if (!row) return { claimed: false, reason: 'not_found' };
+        UPDATE job_steps s SET status = 'running', started_at = coalesce(s.started_at, now()),
+               attempts = s.attempts + per_job.claims
+        FROM per_job WHERE s.job_id = per_job.job_id AND s.name = ${step})
+      SELECT x.i::int AS request, j.status AS job_status, j.traceparent, doc.id, doc.tenant_id,
+             doc.job_id, doc.filename, doc.blob_key, doc.sha256, doc.source, doc.source_url,
+             doc.claimed_content_type, doc.depth
+      FROM x LEFT JOIN target ON target.i = x.i
+             LEFT JOIN j ON j.id = target.job_id
+             LEFT JOIN doc ON doc.id = target.document_id`;
+    const byRequest = new Map(rows.map((r) => [r.request, r]));
+    return requests.map((_, i) => this.claimOutcome(byRequest.get(i + 1)));
+  }
+
+  private claimOutcome(row: ClaimRow | undefined): Claim<DocumentWork> {
+    if (!row?.job_status) return { claimed: false, reason: 'not_found' };
     if (row.job_status !== 'queued' && row.job_status !== 'running') {
       return { claimed: false, reason: 'job_finished' };
     }
@@ -167,12 +213,12 @@ export class PipelineRepository {
 
   /** queued|extracting → extracting (extracting again: the previous delivery died mid-way). */
   claimForExtraction(tenantId: string, documentId: string): Promise<Claim<DocumentWork>> {
-    return this.claim(tenantId, documentId, ['queued', 'extracting'], 'extracting');
+    return this.claims.extracting.call({ tenantId, documentId });
   }
 
   /** extracted|indexing → indexing. */
   claimForIndexing(tenantId: string, documentId: string): Promise<Claim<DocumentWork>> {
-    return this.claim(tenantId, documentId, ['extracted', 'indexing'], 'indexing');
+    return this.claims.indexing.call({ tenantId, documentId });
   }
 
   async reportProgress(
@@ -230,44 +276,75 @@ export class PipelineRepository {
   }
 
   /**
-   * The common case of `completeExtraction`, a document with nothing inside it, in one statement: locks the
-   * active job, moves the document extracting → extracted, stores its pages, counts it done in the ingest step
-   * and writes the index command's outbox row; nothing but the lock happens unless the document moved.
-   * A page already stored for the document (none can be while it is extracting) is replaced, not duplicated.
+   * The common case of `completeExtraction`, a document with nothing inside it; completions made together run
+   * as one statement (see `completeExtractions`).
    */
-  private async completeExtractionAlone(
+  private completeExtractionAlone(
     work: DocumentWork,
     result: ExtractionResult,
     next: OutboxInsert,
   ): Promise<OutboxRow[] | null> {
-    const pages = result.pages;
-    const [row] = await this.prisma.$queryRaw<{ moved: boolean; outbox: { id: string; msg_id: string }[] }[]>`
-      WITH j AS (
-        SELECT id FROM jobs WHERE id = ${work.jobId}::uuid AND status IN ('queued', 'running') FOR UPDATE),
+    return this.extractionCompletions.call({ work, result, next });
+  }
+
+  private readonly extractionCompletions = new Batcher<ExtractionCompletion, OutboxRow[] | null>((c) =>
+    this.completeExtractions(c),
+  );
+
+  /**
+   * One statement for a batch of completed extractions: locks their active jobs in id order, moves each
+   * document extracting → extracted, stores its pages, counts it done in the ingest step and writes its index
+   * command's outbox row; a document that did not move writes nothing. A page already stored for a document
+   * (none can be while it is extracting) is replaced, not duplicated.
+   */
+  private async completeExtractions(batch: readonly ExtractionCompletion[]): Promise<(OutboxRow[] | null)[]> {
+    const pages = batch.flatMap((c) =>
+      c.result.pages.map((p) => ({ documentId: c.work.documentId, page: p })),
+    );
+    const [row] = await this.prisma.$queryRaw<
+      { moved: string[]; outbox: { id: string; msg_id: string }[] }[]
+    >`
+      WITH x AS (
+        SELECT * FROM unnest(${batch.map((c) => c.work.documentId)}::uuid[], ${batch.map((c) => c.work.jobId)}::uuid[],
+                             ${batch.map((c) => c.result.detectedType)}::text[], ${batch.map((c) => c.result.pages.length)}::int[],
+                             ${batch.map((c) => c.result.title ?? null)}::text[],
+                             ${batch.map((c) => JSON.stringify(c.result.lowConfidencePages ?? []))}::text[],
+                             ${batch.map((c) => c.result.extractionKey ?? null)}::text[])
+          AS x(document_id, job_id, detected_type, page_count, title, low_confidence, extraction_key)),
+      j AS (
+        SELECT id FROM jobs WHERE id IN (SELECT job_id FROM x) AND status IN ('queued', 'running')
+        ORDER BY id FOR UPDATE),
       doc AS (
-        UPDATE documents d SET status = 'extracted', detected_type = ${result.detectedType},
-               page_count = ${pages.length}, title = ${result.title ?? null},
-               low_confidence_pages = ${result.lowConfidencePages ?? []}::int[],
-               extraction_key = ${result.extractionKey ?? null}, updated_at = now()
-        FROM j WHERE d.id = ${work.documentId}::uuid AND d.status = 'extracting' AND d.job_id = j.id
-        RETURNING d.id),
+        UPDATE documents d SET status = 'extracted', detected_type = x.detected_type, page_count = x.page_count,
+               title = x.title, extraction_key = x.extraction_key, updated_at = now(),
+               low_confidence_pages = ARRAY(SELECT jsonb_array_elements_text(x.low_confidence::jsonb)::int)
+        FROM x JOIN j ON j.id = x.job_id
+        WHERE d.id = x.document_id AND d.job_id = x.job_id AND d.status = 'extracting'
+        RETURNING d.id, d.tenant_id, d.job_id),
       page AS (
         INSERT INTO pages (tenant_id, document_id, page_number, text, char_count, method, ocr_confidence, label, sections)
-        SELECT ${work.tenantId}::uuid, doc.id, n, t, char_length(t), m, c, l, s::jsonb
-        FROM doc CROSS JOIN unnest(${pages.map((p) => p.pageNumber)}::int[], ${pages.map((p) => p.text)}::text[],
-                    ${pages.map((p) => p.method ?? 'parsed')}::text[], ${pages.map((p) => p.ocrConfidence ?? null)}::real[],
-                    ${pages.map((p) => p.label ?? null)}::text[], ${pages.map((p) => JSON.stringify(p.sections ?? []))}::text[])
-             AS x(n, t, m, c, l, s)
+        SELECT doc.tenant_id, doc.id, p.n, p.t, char_length(p.t), p.m, p.c, p.l, p.s::jsonb
+        FROM unnest(${pages.map((p) => p.documentId)}::uuid[], ${pages.map((p) => p.page.pageNumber)}::int[],
+                    ${pages.map((p) => p.page.text)}::text[], ${pages.map((p) => p.page.method ?? 'parsed')}::text[],
+                    ${pages.map((p) => p.page.ocrConfidence ?? null)}::real[], ${pages.map((p) => p.page.label ?? null)}::text[],
+                    ${pages.map((p) => JSON.stringify(p.page.sections ?? []))}::text[]) AS p(document_id, n, t, m, c, l, s)
+        JOIN doc ON doc.id = p.document_id
         ON CONFLICT (document_id, page_number) DO UPDATE SET text = excluded.text, char_count = excluded.char_count,
           method = excluded.method, ocr_confidence = excluded.ocr_confidence, label = excluded.label,
           sections = excluded.sections),
-      ${stepDoneCte(work.jobId, 'ingest', sql`doc`)},
-      ${outboxInsertCte([next], sql`doc`)}
-      SELECT EXISTS (SELECT 1 FROM doc) AS moved,
+      ${stepDoneCte('ingest')},
+      ${outboxInsertCte(
+        batch.map((c) => c.next),
+        sql`doc`,
+        batch.map((c) => c.work.documentId),
+      )}
+      SELECT coalesce((SELECT array_agg(id::text) FROM doc), '{}') AS moved,
              coalesce((SELECT json_agg(json_build_object('id', id::text, 'msg_id', msg_id)) FROM outbox_row), '[]'::json)
                AS outbox`;
-    if (!row?.moved) return null;
-    return outboxRowsOf([next], row.outbox);
+    const moved = new Set(row?.moved ?? []);
+    return batch.map((c) =>
+      moved.has(c.work.documentId) ? outboxRowsOf([c.next], row?.outbox ?? []) : null,
+    );
   }
 
   /**
@@ -372,38 +449,71 @@ export class PipelineRepository {
     });
   }
 
-  /** Stores chunks with their vectors, marks the document indexed and finishes the job if it was the last. */
-  async completeIndexing(
+  /**
+   * Stores chunks with their vectors, marks the document indexed and finishes the job if it was the last.
+   * Completions made together run as one transaction (see `completeIndexings`).
+   */
+  completeIndexing(
     work: DocumentWork,
     chunks: ChunkInput[],
     model: { id: string; dim: number },
   ): Promise<OutboxRow[] | null> {
+    return this.indexingCompletions.call({ work, chunks, model });
+  }
+
+  private readonly indexingCompletions = new Batcher<IndexingCompletion, OutboxRow[] | null>((c) =>
+    this.completeIndexings(c),
+  );
+
+  /**
+   * One transaction for a batch: one statement locks the active jobs in id order, moves each document
+   * indexing → indexed, stores its chunks and counts it in the index step; then the jobs' verdicts, which need
+   * statements of their own after the locks (see finishJobsIfDone). A job that finishes returns its final event
+   * with the first of its documents in the batch.
+   */
+  private async completeIndexings(batch: readonly IndexingCompletion[]): Promise<(OutboxRow[] | null)[]> {
+    const chunks = batch.flatMap((c) => c.chunks.map((chunk) => ({ completion: c, chunk })));
     return this.prisma.$transaction(async (tx) => {
-      // One statement locks the active job, moves the document, stores its chunks and counts it in the index
-      // step; the job's verdict is a statement of its own, after the lock (see finishJobIfDone).
-      const [row] = await tx.$queryRaw<{ moved: boolean }[]>`
-        WITH j AS (
-          SELECT id FROM jobs WHERE id = ${work.jobId}::uuid AND status IN ('queued', 'running') FOR UPDATE),
+      const [row] = await tx.$queryRaw<{ moved: string[] }[]>`
+        WITH x AS (
+          SELECT * FROM unnest(${batch.map((c) => c.work.documentId)}::uuid[], ${batch.map((c) => c.work.jobId)}::uuid[],
+                               ${batch.map((c) => c.chunks.length)}::int[]) AS x(document_id, job_id, chunk_count)),
+        j AS (
+          SELECT id FROM jobs WHERE id IN (SELECT job_id FROM x) AND status IN ('queued', 'running')
+          ORDER BY id FOR UPDATE),
         doc AS (
-          UPDATE documents d SET status = 'indexed', chunk_count = ${chunks.length}, updated_at = now()
-          FROM j WHERE d.id = ${work.documentId}::uuid AND d.status = 'indexing' AND d.job_id = j.id
-          RETURNING d.id),
+          UPDATE documents d SET status = 'indexed', chunk_count = x.chunk_count, updated_at = now()
+          FROM x JOIN j ON j.id = x.job_id
+          WHERE d.id = x.document_id AND d.job_id = x.job_id AND d.status = 'indexing'
+          RETURNING d.id, d.tenant_id, d.job_id),
         chunk AS (
           INSERT INTO chunks (tenant_id, document_id, page_number, ordinal, text, token_count, char_start, char_end,
                               embedding, embedding_model, embedding_dim)
-          SELECT ${work.tenantId}::uuid, doc.id, p, o, t, tc, cs, ce, e::vector, ${model.id}, ${model.dim}
-          FROM doc CROSS JOIN unnest(${chunks.map((c) => c.pageNumber)}::int[], ${chunks.map((c) => c.ordinal)}::int[],
-                      ${chunks.map((c) => c.text)}::text[], ${chunks.map((c) => c.tokenCount)}::int[],
-                      ${chunks.map((c) => c.charStart)}::int[], ${chunks.map((c) => c.charEnd)}::int[],
-                      ${chunks.map((c) => toVectorLiteral(c.embedding))}::text[]) AS x(p, o, t, tc, cs, ce, e)
+          SELECT doc.tenant_id, doc.id, c.p, c.o, c.t, c.tc, c.cs, c.ce, c.e::vector, c.model, c.dim
+          FROM unnest(${chunks.map((c) => c.completion.work.documentId)}::uuid[],
+                      ${chunks.map((c) => c.chunk.pageNumber)}::int[], ${chunks.map((c) => c.chunk.ordinal)}::int[],
+                      ${chunks.map((c) => c.chunk.text)}::text[], ${chunks.map((c) => c.chunk.tokenCount)}::int[],
+                      ${chunks.map((c) => c.chunk.charStart)}::int[], ${chunks.map((c) => c.chunk.charEnd)}::int[],
+                      ${chunks.map((c) => toVectorLiteral(c.chunk.embedding))}::text[],
+                      ${chunks.map((c) => c.completion.model.id)}::text[], ${chunks.map((c) => c.completion.model.dim)}::int[])
+               AS c(document_id, p, o, t, tc, cs, ce, e, model, dim)
+          JOIN doc ON doc.id = c.document_id
           ON CONFLICT (document_id, ordinal) DO UPDATE SET page_number = excluded.page_number, text = excluded.text,
             token_count = excluded.token_count, char_start = excluded.char_start, char_end = excluded.char_end,
             embedding = excluded.embedding, embedding_model = excluded.embedding_model,
             embedding_dim = excluded.embedding_dim),
-        ${stepDoneCte(work.jobId, 'index', sql`doc`)}
-        SELECT EXISTS (SELECT 1 FROM doc) AS moved`;
-      if (!row?.moved) return null;
-      return finishJobIfDone(tx, this.topology, work.jobId);
+        ${stepDoneCte('index')}
+        SELECT coalesce((SELECT array_agg(id::text) FROM doc), '{}') AS moved`;
+      const moved = new Set(row?.moved ?? []);
+      const jobs = [...new Set(batch.filter((c) => moved.has(c.work.documentId)).map((c) => c.work.jobId))];
+      const finished = await finishJobsIfDone(tx, this.topology, jobs);
+      const reported = new Set<string>();
+      return batch.map((c) => {
+        if (!moved.has(c.work.documentId)) return null;
+        if (reported.has(c.work.jobId)) return [];
+        reported.add(c.work.jobId);
+        return finished.get(c.work.jobId) ?? [];
+      });
     });
   }
 
@@ -622,18 +732,19 @@ async function insertPages(tx: Tx, work: DocumentWork, pages: readonly PageInput
 }
 
 /**
- * CTEs `step` and `progress` of a one-statement transition: the step counts one more document done (and
- * succeeds when it has them all), and the job's progress says so; only when the CTE named by `guard` moved one.
+ * CTEs `step` and `progress` of a one-statement transition: each job's step counts the documents the CTE `doc`
+ * moved (id, job_id) as done (and succeeds when it has them all), and the job's progress says so.
  */
-function stepDoneCte(jobId: string, step: 'ingest' | 'index', guard: Prisma.Sql): Prisma.Sql {
+function stepDoneCte(step: 'ingest' | 'index'): Prisma.Sql {
   return sql`step AS (
-      UPDATE job_steps SET done = done + 1,
-             status = CASE WHEN done + 1 >= total THEN 'succeeded' ELSE status END,
-             finished_at = CASE WHEN done + 1 >= total THEN now() ELSE finished_at END
-      WHERE job_steps.job_id = ${jobId}::uuid AND job_steps.name = ${step} AND EXISTS (SELECT 1 FROM ${guard})
-      RETURNING job_steps.done, job_steps.total),
+      UPDATE job_steps s SET done = s.done + n.moved,
+             status = CASE WHEN s.done + n.moved >= s.total THEN 'succeeded' ELSE s.status END,
+             finished_at = CASE WHEN s.done + n.moved >= s.total THEN now() ELSE s.finished_at END
+      FROM (SELECT job_id, count(*)::int AS moved FROM doc GROUP BY job_id) n
+      WHERE s.job_id = n.job_id AND s.name = ${step}
+      RETURNING s.job_id, s.done, s.total),
     progress AS (
       UPDATE jobs SET progress = jsonb_build_object('step', ${step}::text, 'done', step.done, 'total', step.total),
              heartbeat_at = now(), updated_at = now()
-      FROM step WHERE jobs.id = ${jobId}::uuid)`;
+      FROM step WHERE jobs.id = step.job_id)`;
 }

@@ -18,26 +18,46 @@ export async function insertOutbox(tx: Tx, rows: OutboxInsert[]): Promise<Outbox
   );
 }
 
-/** The SELECT that feeds outbox rows to an INSERT, one row per element. */
-function outboxValues(rows: readonly OutboxInsert[], guard?: Prisma.Sql): Prisma.Sql {
+/**
+ * The SELECT that feeds outbox rows to an INSERT, one row per element. With a guard, only rows whose transition
+ * happened: when the CTE named by `guard` returned a row at all or, with `guardIds`, a row whose `id` is the
+ * row's own guard id.
+ */
+function outboxValues(
+  rows: readonly OutboxInsert[],
+  guard?: Prisma.Sql,
+  guardIds?: readonly string[],
+): Prisma.Sql {
+  const ids = guardIds ?? rows.map(() => null);
   return sql`
     SELECT t, j, d, s, m, p::jsonb, h::jsonb
     FROM unnest(${rows.map((r) => r.tenantId)}::uuid[], ${rows.map((r) => r.jobId)}::uuid[],
                 ${rows.map(commandDocumentId)}::uuid[],
                 ${rows.map((r) => r.subject)}::text[], ${rows.map((r) => r.msgId)}::text[],
-                ${rows.map((r) => JSON.stringify(r.payload))}::text[], ${rows.map((r) => JSON.stringify(r.headers))}::text[])
-         AS x(t, j, d, s, m, p, h)
-    ${guard ? sql`WHERE EXISTS (SELECT 1 FROM ${guard})` : Prisma.empty}`;
+                ${rows.map((r) => JSON.stringify(r.payload))}::text[], ${rows.map((r) => JSON.stringify(r.headers))}::text[],
+                ${ids}::uuid[])
+         AS x(t, j, d, s, m, p, h, g)
+    ${
+      !guard
+        ? Prisma.empty
+        : guardIds
+          ? sql`WHERE x.g IN (SELECT id FROM ${guard})`
+          : sql`WHERE EXISTS (SELECT 1 FROM ${guard})`
+    }`;
 }
 
 /**
- * A CTE named `outbox_row` for a one-statement transition: inserts `rows` only when the CTE named by `guard`
- * returned a row (the transition happened), and returns the ids of those it inserted.
+ * A CTE named `outbox_row` for a one-statement transition: inserts the rows whose transition happened (see
+ * `outboxValues`) and returns the ids of those it inserted (not those a redelivery had already written).
  */
-export function outboxInsertCte(rows: readonly OutboxInsert[], guard: Prisma.Sql): Prisma.Sql {
+export function outboxInsertCte(
+  rows: readonly OutboxInsert[],
+  guard: Prisma.Sql,
+  guardIds?: readonly string[],
+): Prisma.Sql {
   return sql`outbox_row AS (
     INSERT INTO outbox (tenant_id, job_id, document_id, subject, msg_id, payload, headers)
-    ${outboxValues(rows, guard)}
+    ${outboxValues(rows, guard, guardIds)}
     ON CONFLICT (msg_id) DO NOTHING
     RETURNING id, msg_id)`;
 }
