@@ -9,6 +9,7 @@ import {
   type Lane,
 } from '@quarry/contracts';
 import { Prisma, type PrismaClient } from '../generated/prisma/client';
+import { Batcher } from './batcher';
 import { appendJobEvent, insertOutbox, outboxInsertCte, outboxRowsOf, sql, type Tx } from './sql';
 import type { DocumentView, JobView, NewIngestJob, OutboxInsert, OutboxRow, PageView } from './types';
 
@@ -97,110 +98,102 @@ export class JobsRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
   /**
-   * Writes the job, its steps, its documents, its `queued` event and the outbox rows for the first step in
-   * one statement (atomic on its own: one round trip, no transaction to open and close). With an idempotency
-   * key already used by this tenant, returns the earlier job.
+   * Writes the job, its steps, its documents, its `queued` event and the outbox rows for the first step,
+   * atomically. With an idempotency key already used by this tenant, returns the earlier job. Jobs created
+   * together (concurrent uploads) are written by one statement (see `insertIngestJobs`).
    */
   async createIngestJob(
     input: NewIngestJob,
   ): Promise<{ job: JobView; created: boolean; outbox: OutboxRow[] }> {
-    const docs = input.documents;
+    const created = await this.creations.call(input);
+    if (created) return { ...created, created: true };
+    // The tenant already used this idempotency key: the job that holds it.
+    const existing = input.idempotencyKey
+      ? await this.prisma.job.findFirst({
+          where: { tenantId: input.tenantId, idempotencyKey: input.idempotencyKey },
+          include: jobInclude,
+        })
+      : null;
+    if (!existing) throw new Error(`job ${input.id} was not created and no job holds its idempotency key`);
+    return { job: toJobView(existing), created: false, outbox: [] };
+  }
+
+  private readonly creations = new Batcher<NewIngestJob, { job: JobView; outbox: OutboxRow[] } | null>(
+    (inputs) => this.insertIngestJobs(inputs),
+  );
+
+  /**
+   * One statement (atomic on its own: no transaction to open and close) for a batch of new jobs; null for a job
+   * not written because its tenant already used its idempotency key (or a job of the same batch did).
+   */
+  private async insertIngestJobs(
+    inputs: readonly NewIngestJob[],
+  ): Promise<({ job: JobView; outbox: OutboxRow[] } | null)[]> {
     // Documents decided at creation (a crawler's failed page) are in the job but in no step.
-    const n = docs.filter((d) => !d.failed).length;
-    const lane: Lane = input.lane ?? 'interactive';
-    const progress = { step: 'ingest', done: 0, total: n };
+    const totals = inputs.map((i) => i.documents.filter((d) => !d.failed).length);
+    const docs = inputs.flatMap((i) => i.documents.map((d) => ({ jobId: i.id, tenantId: i.tenantId, d })));
+    const outbox = inputs.flatMap((i) => i.outbox.map((row) => ({ jobId: i.id, row })));
     const [row] = await this.prisma.$queryRaw<
-      { created_at: Date; documents_created_at: Date | null; outbox: { id: string; msg_id: string }[] }[]
+      { jobs: { id: string; created_at: string }[]; now: Date; outbox: { id: string; msg_id: string }[] }[]
     >`
-      WITH job AS (
+      WITH jx AS (
+        SELECT * FROM unnest(${inputs.map((i) => i.id)}::uuid[], ${inputs.map((i) => i.tenantId)}::uuid[],
+                             ${inputs.map((i) => i.lane ?? 'interactive')}::text[], ${totals}::int[],
+                             ${inputs.map((i) => i.traceparent)}::text[], ${inputs.map((i) => i.traceId)}::text[],
+                             ${inputs.map((i) => i.idempotencyKey)}::text[],
+                             ${inputs.map((i) => i.acceptingDocuments ?? false)}::boolean[],
+                             ${inputs.map((i) => i.crawlRef ?? null)}::text[])
+          WITH ORDINALITY AS jx(id, tenant_id, lane, total, traceparent, trace_id, idempotency_key, accepting, crawl_ref, i)),
+      job AS (
         INSERT INTO jobs (id, tenant_id, type, lane, status, progress, traceparent, trace_id, idempotency_key,
                           accepting_documents, crawl_ref)
-        VALUES (${input.id}::uuid, ${input.tenantId}::uuid, 'ingest', ${lane}, 'queued', ${JSON.stringify(progress)}::jsonb,
-                ${input.traceparent}, ${input.traceId}, ${input.idempotencyKey}, ${input.acceptingDocuments ?? false},
-                ${input.crawlRef ?? null})
+        SELECT id, tenant_id, 'ingest', lane, 'queued', jsonb_build_object('step', 'ingest', 'done', 0, 'total', total),
+               traceparent, trace_id, idempotency_key, accepting, crawl_ref
+        FROM jx ORDER BY i
         ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
-        RETURNING created_at),
+        RETURNING id, tenant_id, created_at),
       steps AS (
         INSERT INTO job_steps (job_id, tenant_id, name, total)
-        SELECT ${input.id}::uuid, ${input.tenantId}::uuid, name, ${n}::int
-        FROM job CROSS JOIN unnest(ARRAY['ingest', 'index']) AS name),
+        SELECT job.id, job.tenant_id, name, jx.total
+        FROM job JOIN jx ON jx.id = job.id CROSS JOIN unnest(ARRAY['ingest', 'index']) AS name),
       docs AS (
         INSERT INTO documents (id, tenant_id, job_id, filename, claimed_content_type, sha256, size_bytes, blob_key,
                                source, source_url, http_status, metadata, title, status, error)
-        SELECT id, ${input.tenantId}::uuid, ${input.id}::uuid, f, ct, sha, sz, bk, src, url, hs, md::jsonb, ti,
-               st::document_status, er::jsonb
-        FROM job CROSS JOIN unnest(
-          ${docs.map((d) => d.id)}::uuid[], ${docs.map((d) => d.filename)}::text[],
-          ${docs.map((d) => d.claimedContentType)}::text[], ${docs.map((d) => d.sha256)}::text[],
-          ${docs.map((d) => d.sizeBytes)}::bigint[], ${docs.map((d) => d.blobKey)}::text[],
-          ${docs.map((d) => d.source ?? 'upload')}::text[], ${docs.map((d) => d.sourceUrl ?? null)}::text[],
-          ${docs.map((d) => d.httpStatus ?? null)}::int[], ${docs.map((d) => JSON.stringify(d.metadata ?? {}))}::text[],
-          ${docs.map((d) => d.title ?? null)}::text[], ${docs.map((d) => (d.failed ? 'failed' : 'queued'))}::text[],
-          ${docs.map((d) => (d.failed ? JSON.stringify(d.failed) : null))}::text[])
-          AS x(id, f, ct, sha, sz, bk, src, url, hs, md, ti, st, er)
-        RETURNING created_at),
+        SELECT x.id, job.tenant_id, job.id, f, ct, sha, sz, bk, src, url, hs, md::jsonb, ti, st::document_status, er::jsonb
+        FROM unnest(
+          ${docs.map((x) => x.d.id)}::uuid[], ${docs.map((x) => x.jobId)}::uuid[], ${docs.map((x) => x.d.filename)}::text[],
+          ${docs.map((x) => x.d.claimedContentType)}::text[], ${docs.map((x) => x.d.sha256)}::text[],
+          ${docs.map((x) => x.d.sizeBytes)}::bigint[], ${docs.map((x) => x.d.blobKey)}::text[],
+          ${docs.map((x) => x.d.source ?? 'upload')}::text[], ${docs.map((x) => x.d.sourceUrl ?? null)}::text[],
+          ${docs.map((x) => x.d.httpStatus ?? null)}::int[],
+          ${docs.map((x) => JSON.stringify(x.d.metadata ?? {}))}::text[], ${docs.map((x) => x.d.title ?? null)}::text[],
+          ${docs.map((x) => (x.d.failed ? 'failed' : 'queued'))}::text[],
+          ${docs.map((x) => (x.d.failed ? JSON.stringify(x.d.failed) : null))}::text[])
+          AS x(id, job_id, f, ct, sha, sz, bk, src, url, hs, md, ti, st, er)
+        JOIN job ON job.id = x.job_id),
       event AS (
         INSERT INTO job_events (job_id, tenant_id, kind, from_status, to_status, data)
-        SELECT ${input.id}::uuid, ${input.tenantId}::uuid, 'status', NULL, 'queued',
-               ${JSON.stringify({ documents: n })}::jsonb
-        FROM job),
-      ${outboxInsertCte(input.outbox, sql`job`)}
-      SELECT job.created_at, (SELECT min(created_at) FROM docs) AS documents_created_at,
+        SELECT job.id, job.tenant_id, 'status', NULL, 'queued', jsonb_build_object('documents', jx.total)
+        FROM job JOIN jx ON jx.id = job.id),
+      ${outboxInsertCte(
+        outbox.map((o) => o.row),
+        sql`job`,
+        outbox.map((o) => o.jobId),
+      )}
+      SELECT coalesce((SELECT json_agg(json_build_object('id', id, 'created_at', created_at)) FROM job), '[]'::json)
+               AS jobs,
+             now() AS now,
              coalesce((SELECT json_agg(json_build_object('id', id::text, 'msg_id', msg_id)) FROM outbox_row), '[]'::json)
-               AS outbox
-      FROM job`;
-    if (!row) {
-      // The tenant already used this idempotency key: the job that holds it.
-      const existing = input.idempotencyKey
-        ? await this.prisma.job.findFirst({
-            where: { tenantId: input.tenantId, idempotencyKey: input.idempotencyKey },
-            include: jobInclude,
-          })
-        : null;
-      if (!existing) throw new Error(`job ${input.id} was not created and no job holds its idempotency key`);
-      return { job: toJobView(existing), created: false, outbox: [] };
-    }
-    const documentsCreatedAt = row.documents_created_at ?? row.created_at;
-    const job: JobView = {
-      id: input.id,
-      tenantId: input.tenantId,
-      type: 'ingest',
-      lane,
-      status: 'queued',
-      progress: { step: 'ingest', done: 0, total: n },
-      attempts: 0,
-      error: null,
-      traceId: input.traceId,
-      idempotencyKey: input.idempotencyKey,
-      createdAt: row.created_at,
-      startedAt: null,
-      finishedAt: null,
-      retryOfJobId: null,
-      acceptingDocuments: input.acceptingDocuments ?? false,
-      documents: docs.map((d) => ({
-        id: d.id,
-        jobId: input.id,
-        filename: d.filename,
-        status: d.failed ? 'failed' : 'queued',
-        error: d.failed ?? null,
-        sha256: d.sha256,
-        sizeBytes: d.sizeBytes,
-        detectedType: null,
-        pageCount: null,
-        chunkCount: null,
-        source: d.source ?? 'upload',
-        sourceUrl: d.sourceUrl ?? null,
-        finalUrl: null,
-        httpStatus: d.httpStatus ?? null,
-        metadata: d.metadata ?? {},
-        title: d.title ?? null,
-        parentDocumentId: null,
-        depth: 0,
-        lowConfidencePages: [],
-        createdAt: documentsCreatedAt,
-      })),
-    };
-    return { job, created: true, outbox: outboxRowsOf(input.outbox, row.outbox) };
+               AS outbox`;
+    const created = new Map((row?.jobs ?? []).map((j) => [j.id, new Date(j.created_at)]));
+    return inputs.map((input, i) => {
+      const createdAt = created.get(input.id);
+      if (!createdAt || !row) return null;
+      return {
+        job: newJobView(input, totals[i] ?? 0, createdAt, row.now),
+        outbox: outboxRowsOf(input.outbox, row.outbox),
+      };
+    });
   }
 
   async getJob(tenantId: string, jobId: string): Promise<JobView | null> {
@@ -527,6 +520,49 @@ export async function existingJobForKey(
   }
   const existing = await prisma.job.findFirst({ where: { tenantId, idempotencyKey }, include: jobInclude });
   return existing ? toJobView(existing) : null;
+}
+
+/** The view of a job just written by `createIngestJob`, from what was written: no read back. */
+function newJobView(input: NewIngestJob, total: number, createdAt: Date, documentsCreatedAt: Date): JobView {
+  return {
+    id: input.id,
+    tenantId: input.tenantId,
+    type: 'ingest',
+    lane: input.lane ?? 'interactive',
+    status: 'queued',
+    progress: { step: 'ingest', done: 0, total },
+    attempts: 0,
+    error: null,
+    traceId: input.traceId,
+    idempotencyKey: input.idempotencyKey,
+    createdAt,
+    startedAt: null,
+    finishedAt: null,
+    retryOfJobId: null,
+    acceptingDocuments: input.acceptingDocuments ?? false,
+    documents: input.documents.map((d) => ({
+      id: d.id,
+      jobId: input.id,
+      filename: d.filename,
+      status: d.failed ? 'failed' : 'queued',
+      error: d.failed ?? null,
+      sha256: d.sha256,
+      sizeBytes: d.sizeBytes,
+      detectedType: null,
+      pageCount: null,
+      chunkCount: null,
+      source: d.source ?? 'upload',
+      sourceUrl: d.sourceUrl ?? null,
+      finalUrl: null,
+      httpStatus: d.httpStatus ?? null,
+      metadata: d.metadata ?? {},
+      title: d.title ?? null,
+      parentDocumentId: null,
+      depth: 0,
+      lowConfidencePages: [],
+      createdAt: documentsCreatedAt,
+    })),
+  };
 }
 
 export const hashApiKey = (key: string): string => createHash('sha256').update(key, 'utf8').digest('hex');

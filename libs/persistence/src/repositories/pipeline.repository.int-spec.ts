@@ -541,6 +541,59 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
     });
   });
 
+  it('creates jobs made together in one statement, one job per idempotency key', async () => {
+    const key = `key-${uuidv7()}`;
+    const input = (tenantId: string, idempotencyKey: string | null) => {
+      const id = uuidv7();
+      const documentId = uuidv7();
+      return {
+        id,
+        tenantId,
+        idempotencyKey,
+        traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`,
+        traceId: 'a'.repeat(32),
+        documents: [
+          {
+            id: documentId,
+            filename: 'a.txt',
+            claimedContentType: null,
+            sha256: null,
+            sizeBytes: null,
+            blobKey: 'k',
+          },
+        ],
+        outbox: [
+          {
+            tenantId,
+            jobId: id,
+            subject: topo.commandSubject('ingestDocument'),
+            msgId: MessageIds.command('ingestDocument', id, documentId),
+            payload: { v: 1, jobId: id, tenantId, documentId },
+            headers: {},
+          },
+        ],
+      };
+    };
+    const inputs = [input(tenantA, key), input(tenantA, key), input(tenantB, key), input(tenantA, null)];
+    const results = await Promise.all(inputs.map((i) => jobs.createIngestJob(i)));
+    expect(results.map((r) => r.created)).toEqual([true, false, true, true]);
+    // The second request got the first one's job, with nothing of its own written.
+    expect(results[1]?.job.id).toBe(inputs[0]?.id);
+    expect(await prisma.job.count({ where: { id: inputs[1]?.id } })).toBe(0);
+    expect(results[1]?.outbox).toEqual([]);
+    for (const i of [0, 2, 3]) {
+      const id = inputs[i]?.id as string;
+      expect(results[i]?.outbox.map((o) => o.msgId)).toEqual(inputs[i]?.outbox.map((o) => o.msgId));
+      expect(await stepsOf(id)).toEqual({
+        ingest: { status: 'queued', done: 0, total: 1 },
+        index: { status: 'queued', done: 0, total: 1 },
+      });
+      expect(await statusEvents(id)).toEqual(['-→queued']);
+      expect(await prisma.document.count({ where: { jobId: id } })).toBe(1);
+      expect(results[i]?.job).toEqual(await jobs.getJob(inputs[i]?.tenantId as string, id));
+    }
+  });
+
   it('gives every call of one batch its own outcome: claims, completions and job endings across jobs', async () => {
     // Calls made in one turn run as one statement each (see Batcher); each must end as it would alone.
     const [one, two, done] = await Promise.all([newJob(tenantA, 1), newJob(tenantA, 2), newJob(tenantA, 1)]);
