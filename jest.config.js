@@ -20,7 +20,7 @@ module.exports = {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/{apps,libs,deploy}/**/*.spec.ts'],
+      testMatch: ['<rootDir>/{apps,libs,deploy,bench}/**/*.spec.ts'],
     },
     {
       ...common,

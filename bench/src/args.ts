@@ -44,11 +44,43 @@ export interface BenchOptions {
   scanPages: number;
   /** Size of the upload streamed to the gateway while its memory is watched, in MiB. */
   bigUploadMb: number;
+  /** Peers: jobs in the burst (16 producers) and the paced phase's rate and length. */
+  burstJobs: number;
+  pacedRate: number;
+  pacedSeconds: number;
+  /** Which peers run (--peers=a,b), in the bench's order; all by default. */
+  peers: string[];
+  /** The parts named with --only (peers added when orchestration is named), or null for all. */
+  only: BenchPart[] | null;
   skipOrchestration: boolean;
+  skipPeers: boolean;
   skipHttp: boolean;
   skipOtel: boolean;
   skipDocuments: boolean;
   outDir: string;
+}
+
+export const BENCH_PARTS = ['orchestration', 'peers', 'http', 'otel', 'documents'] as const;
+export type BenchPart = (typeof BENCH_PARTS)[number];
+
+/**
+ * The parts a comma list names. Naming orchestration brings its peers comparison along (the
+ * comparison is part of what "orchestration" measures); --skip-peers still removes it.
+ */
+export function parseOnly(raw: string): BenchPart[] {
+  const names = raw
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '');
+  if (names.length === 0) throw new Error('--only needs at least one part');
+  const parts = new Set<BenchPart>();
+  for (const name of names) {
+    if (!(BENCH_PARTS as readonly string[]).includes(name))
+      throw new Error(`--only: unknown part "${name}" (parts: ${BENCH_PARTS.join(', ')})`);
+    parts.add(name as BenchPart);
+  }
+  if (parts.has('orchestration')) parts.add('peers');
+  return BENCH_PARTS.filter((p) => parts.has(p));
 }
 
 export const USAGE = `npm run bench [-- options]
@@ -77,12 +109,31 @@ export const USAGE = `npm run bench [-- options]
   --text-rounds=N        documents: rounds of the text-layer comparison (default 3)
   --scan-pages=N         documents: pages of the scanned PDF the worker's memory is watched on (default 300)
   --big-upload-mb=N      documents: MiB streamed to the gateway while its memory is watched (default 500)
-  --skip-orchestration   no orchestration part
+  --burst-jobs=N         peers: jobs in each peer's burst, 16 producers (default 3000)
+  --paced-rate=N         peers and HTTP: jobs (uploads) per second of the paced phase (default 100)
+  --paced-seconds=S      peers and HTTP: length of the paced phase (default 10)
+  --peers=a,b            peers to run (default all: floor,bullmq,pg-boss,graphile-worker,naive,quarry)
+  --only=a,b             only these parts: orchestration (brings peers along), peers, http, otel,
+                         documents; --skip-* flags still apply beside it
+  --skip-orchestration   no orchestration part (and so no peers)
+  --skip-peers           no peers comparison (floor, BullMQ, pg-boss, Graphile Worker, naive, Quarry)
   --skip-http            no HTTP gateway part
   --skip-otel            no observability-overhead part (tracing variants, /metrics scrape)
   --skip-documents       no documents part (OCR and text-layer throughput, worker and gateway memory)
   --out=DIR              results folder (default bench/results)
 `;
+
+export const PEER_NAMES = ['floor', 'bullmq', 'pg-boss', 'graphile-worker', 'naive', 'quarry'] as const;
+
+function parsePeers(raw: string | undefined): string[] {
+  if (raw === undefined) return [...PEER_NAMES];
+  const names = new Set(raw.split(',').map((n) => n.trim()));
+  for (const n of names) {
+    if (!(PEER_NAMES as readonly string[]).includes(n))
+      throw new Error(`--peers: unknown peer "${n}" (peers: ${PEER_NAMES.join(', ')})`);
+  }
+  return PEER_NAMES.filter((n) => names.has(n));
+}
 
 function positiveInt(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined) return fallback;
@@ -121,6 +172,12 @@ export function parseBenchArgs(argv: string[], repoRoot: string): BenchOptions |
       'text-rounds': { type: 'string' },
       'scan-pages': { type: 'string' },
       'big-upload-mb': { type: 'string' },
+      'burst-jobs': { type: 'string' },
+      'paced-rate': { type: 'string' },
+      'paced-seconds': { type: 'string' },
+      only: { type: 'string' },
+      peers: { type: 'string' },
+      'skip-peers': { type: 'boolean' },
       'skip-documents': { type: 'boolean' },
       'skip-otel': { type: 'boolean' },
       'skip-orchestration': { type: 'boolean' },
@@ -130,6 +187,13 @@ export function parseBenchArgs(argv: string[], repoRoot: string): BenchOptions |
     },
   });
   if (values.help) return 'help';
+  const only = values.only === undefined ? null : parseOnly(values.only);
+  const skipped = (part: BenchPart, flag: boolean | undefined) =>
+    (flag ?? false) || (only !== null && !only.includes(part));
+  const skipOrchestration = skipped('orchestration', values['skip-orchestration']);
+  // Without --only the peers belong to the orchestration part: skipping it skips them (so the
+  // documents-only command stays what it was).
+  const skipPeers = skipped('peers', values['skip-peers']) || (only === null && skipOrchestration);
   const levels = (values.levels ?? '1,4,16').split(',').map((l) => positiveInt('levels', l.trim(), 1));
   return {
     jobs: positiveInt('jobs', values.jobs, 500),
@@ -158,10 +222,16 @@ export function parseBenchArgs(argv: string[], repoRoot: string): BenchOptions |
     textRounds: positiveInt('text-rounds', values['text-rounds'], 3),
     scanPages: positiveInt('scan-pages', values['scan-pages'], 300),
     bigUploadMb: positiveInt('big-upload-mb', values['big-upload-mb'], 500),
-    skipOrchestration: values['skip-orchestration'] ?? false,
-    skipHttp: values['skip-http'] ?? false,
-    skipOtel: values['skip-otel'] ?? false,
-    skipDocuments: values['skip-documents'] ?? false,
+    burstJobs: positiveInt('burst-jobs', values['burst-jobs'], 3000),
+    pacedRate: positiveInt('paced-rate', values['paced-rate'], 100),
+    pacedSeconds: positiveInt('paced-seconds', values['paced-seconds'], 10),
+    peers: parsePeers(values.peers),
+    only,
+    skipOrchestration,
+    skipPeers,
+    skipHttp: skipped('http', values['skip-http']),
+    skipOtel: skipped('otel', values['skip-otel']),
+    skipDocuments: skipped('documents', values['skip-documents']),
     outDir: path.resolve(repoRoot, values.out ?? 'bench/results'),
   };
 }

@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { BenchOptions } from './args';
 import { startCpuProbe, type CpuSample } from './cpu';
+import { runPaced } from './peers';
 import { rate, runPool, summarize, type LatencySummary } from './stats';
 
 export interface HttpPhase {
@@ -29,6 +30,8 @@ export interface HttpPhase {
   /** cpu.childCpuMs is the gateway's. */
   cpu: CpuSample;
   gatewayCpuMsPerRequest: number;
+  /** Open-loop phases: the rate sent at (latency counts from each request's scheduled send). */
+  paced?: { perSecond: number; seconds: number; maxScheduleLagMs: number };
 }
 
 export interface HttpResult {
@@ -204,6 +207,46 @@ export async function measureRequests(
   return { samples, elapsedMs, unexpected, cpu: probe() };
 }
 
+/**
+ * `perSecond` requests a second for `seconds`, each sent on schedule whether or not earlier ones have
+ * answered, timed from its scheduled send. Returns the samples and the most requests in flight at once.
+ */
+export async function measurePaced(
+  gateway: BenchGateway,
+  perSecond: number,
+  seconds: number,
+  expected: number,
+  request: BenchRequest,
+  logger: Logger,
+  name: string,
+): Promise<PhaseSamples & { maxInFlight: number; maxScheduleLagMs: number }> {
+  const samples: number[] = [];
+  let unexpected = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  const probe = startCpuProbe(gateway.process.pid);
+  const count = Math.max(1, Math.round(perSecond * seconds));
+  const run = await runPaced(count, perSecond, async (_i, scheduledAt) => {
+    inFlight++;
+    maxInFlight = Math.max(maxInFlight, inFlight);
+    const status = await request().catch((error: unknown) => {
+      logger.warn({ err: error }, `${name}: request failed`);
+      return 0;
+    });
+    inFlight--;
+    samples.push(performance.now() - scheduledAt);
+    if (status !== expected) unexpected++;
+  });
+  return {
+    samples,
+    elapsedMs: run.elapsedMs,
+    unexpected,
+    cpu: probe(),
+    maxInFlight,
+    maxScheduleLagMs: run.maxLagMs,
+  };
+}
+
 export function toPhase(name: string, concurrency: number, s: PhaseSamples): HttpPhase {
   const requests = s.samples.length;
   return {
@@ -246,6 +289,9 @@ export async function runHttp(
     const phases: HttpPhase[] = [];
     phases.push(await phase('GET /healthz (framework floor)', n, 1, 200, gateway.get('/healthz')));
     phases.push(
+      await phase('GET /healthz (framework floor)', n, options.httpConcurrency, 200, gateway.get('/healthz')),
+    );
+    phases.push(
       await phase(
         'GET /v1/jobs/:id (auth + one read)',
         n,
@@ -256,6 +302,25 @@ export async function runHttp(
     );
     phases.push(await phase('POST /v1/documents', n, 1, 202, gateway.upload));
     phases.push(await phase('POST /v1/documents', n, options.httpConcurrency, 202, gateway.upload));
+    const pacedName = `POST /v1/documents (paced ${options.pacedRate}/s)`;
+    progress(`http: ${pacedName} for ${options.pacedSeconds} s`);
+    const paced = await measurePaced(
+      gateway,
+      options.pacedRate,
+      options.pacedSeconds,
+      202,
+      gateway.upload,
+      logger,
+      pacedName,
+    );
+    phases.push({
+      ...toPhase(pacedName, paced.maxInFlight, paced),
+      paced: {
+        perSecond: options.pacedRate,
+        seconds: options.pacedSeconds,
+        maxScheduleLagMs: paced.maxScheduleLagMs,
+      },
+    });
     return {
       gatewayLogLevel: options.gatewayLogLevel,
       fileBytes: options.fileBytes,

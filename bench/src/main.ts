@@ -1,4 +1,5 @@
-// `npm run bench`: no-op orchestration through the messaging library and the job state machine,
+// `npm run bench`: no-op orchestration through the messaging library and the job state machine (and
+// the same no-op job through raw JetStream + pg, BullMQ, pg-boss, Graphile Worker and a naive table),
 // POST /v1/documents latency, what tracing and metrics cost the gateway, and what the ingest worker
 // adds to tesseract and pdftotext (and its and the gateway's memory), written as JSON and a Markdown
 // table to bench/results/.
@@ -16,7 +17,8 @@ import { runDocuments } from './documents';
 import { runHttp } from './http';
 import { runOrchestration } from './orchestration';
 import { runOtel } from './otel';
-import { computeRatios, renderMarkdown, type BenchReport, type MachineInfo } from './report';
+import { peerProblems, runPeers } from './peers';
+import { computeRatios, computeSummary, renderMarkdown, type BenchReport, type MachineInfo } from './report';
 
 /** The repository root, found the same way from bench/src and from dist/bench/src. */
 function repoRoot(): string {
@@ -87,6 +89,9 @@ async function main(): Promise<number> {
   const orchestration = options.skipOrchestration
     ? undefined
     : await runOrchestration(options, logger, progress);
+  // A peer that cannot run (a missing client library, a server down) is a problem of the run; the
+  // others still run and are reported.
+  const peers = options.skipPeers ? undefined : await runPeers(options, logger, progress);
   const http = options.skipHttp ? undefined : await runHttp(options, root, logger, progress);
   const otel = options.skipOtel ? undefined : await runOtel(options, root, logger, progress);
   // A documents part that cannot run (no corpus, an app that does not start) is a problem of the run, not the
@@ -106,6 +111,7 @@ async function main(): Promise<number> {
   for (const d of orchestration?.drain ?? []) {
     if (d.notSucceeded > 0) problems.push(`drain c${d.concurrency}: ${d.notSucceeded} job(s) not succeeded`);
   }
+  problems.push(...peerProblems(peers));
   for (const p of http?.phases ?? []) {
     if (p.unexpected > 0) problems.push(`${p.name} c${p.concurrency}: ${p.unexpected} unexpected status(es)`);
   }
@@ -128,7 +134,9 @@ async function main(): Promise<number> {
     durationMs: Math.round(performance.now() - t0),
     machine,
     parameters,
+    summary: computeSummary(peers, http),
     ...(orchestration ? { orchestration } : {}),
+    ...(peers ? { peers } : {}),
     ...(http ? { http } : {}),
     ...(otel ? { otel } : {}),
     ...(documents ? { documents } : {}),

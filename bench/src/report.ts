@@ -2,6 +2,7 @@ import { rawTool, type DocumentsResult, type PathResult } from './documents';
 import type { HttpResult } from './http';
 import type { OrchestrationResult } from './orchestration';
 import type { OtelResult } from './otel';
+import { FRAMEWORK_PEERS, type PeerResult, type PeersResult } from './peers';
 import { rate, ratio, type LatencySummary } from './stats';
 
 export interface MachineInfo {
@@ -21,7 +22,10 @@ export interface BenchReport {
   durationMs: number;
   machine: MachineInfo;
   parameters: Record<string, unknown>;
+  /** The headline numbers; null where the part that measures one did not run. */
+  summary: BenchSummary;
   orchestration?: OrchestrationResult;
+  peers?: PeersResult;
   http?: HttpResult;
   otel?: OtelResult;
   documents?: DocumentsResult;
@@ -40,6 +44,77 @@ function table(header: string[], rows: (string | number)[][]): string {
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ];
   return lines.join('\n');
+}
+
+export interface BenchSummary {
+  /** Quarry's burst: jobs / (first submit → last completion). */
+  quarryJobsPerS: number | null;
+  /** The fastest by burst of BullMQ, pg-boss, Graphile Worker and the naive table (that lost nothing). */
+  bestPeer: string | null;
+  bestPeerJobsPerS: number | null;
+  /** Raw JetStream + pg burst. */
+  floorJobsPerS: number | null;
+  /** quarryJobsPerS / bestPeerJobsPerS. */
+  ratioToBestPeer: number | null;
+  /** quarryJobsPerS / floorJobsPerS. */
+  ratioToFloor: number | null;
+  /** Quarry's paced phase, scheduled submit → terminal event, p99. */
+  pacedP99Ms: number | null;
+  /** POST /v1/documents (1 KB) at the HTTP concurrency (8). */
+  uploadReqPerS: number | null;
+  /** GET /healthz at the same concurrency. */
+  healthzReqPerS: number | null;
+  uploadRatioToHealthz: number | null;
+  /** POST /v1/documents at the paced rate, p99. */
+  uploadPacedP99Ms: number | null;
+}
+
+const finite = (v: number | undefined): number | null => (v === undefined || !Number.isFinite(v) ? null : v);
+const safeRatio = (a: number | null, b: number | null): number | null =>
+  a === null || b === null ? null : finite(ratio(a, b));
+
+/** A peer's burst counts only if every job completed exactly once. */
+function cleanBurst(p: PeerResult | undefined): number | null {
+  const b = p?.burst;
+  if (!b || p?.error || b.lost > 0 || b.duplicated > 0 || b.submitErrors > 0) return null;
+  return finite(b.jobsPerSec);
+}
+
+export function computeSummary(peers: PeersResult | undefined, h: HttpResult | undefined): BenchSummary {
+  const byName = (n: string) => peers?.peers.find((p) => p.name === n);
+  const quarry = byName('quarry');
+  const quarryJobsPerS = cleanBurst(quarry);
+  let bestPeer: string | null = null;
+  let bestPeerJobsPerS: number | null = null;
+  for (const name of FRAMEWORK_PEERS) {
+    const v = cleanBurst(byName(name));
+    if (v !== null && (bestPeerJobsPerS === null || v > bestPeerJobsPerS)) {
+      bestPeer = name;
+      bestPeerJobsPerS = v;
+    }
+  }
+  const floorJobsPerS = cleanBurst(byName('floor'));
+  const phases = h?.phases ?? [];
+  const widest = (match: (p: (typeof phases)[number]) => boolean) =>
+    phases.filter(match).sort((a, b) => b.concurrency - a.concurrency)[0];
+  const health = widest((p) => p.name.startsWith('GET /healthz') && p.concurrency > 1);
+  const upload = widest((p) => p.name === 'POST /v1/documents' && p.concurrency > 1 && !p.paced);
+  const pacedUpload = phases.find((p) => p.name.startsWith('POST /v1/documents') && p.paced);
+  const uploadReqPerS = finite(upload?.perSec);
+  const healthzReqPerS = finite(health?.perSec);
+  return {
+    quarryJobsPerS,
+    bestPeer,
+    bestPeerJobsPerS,
+    floorJobsPerS,
+    ratioToBestPeer: safeRatio(quarryJobsPerS, bestPeerJobsPerS),
+    ratioToFloor: safeRatio(quarryJobsPerS, floorJobsPerS),
+    pacedP99Ms: quarry?.paced && quarry.paced.lost === 0 ? finite(quarry.paced.latency.p99) : null,
+    uploadReqPerS,
+    healthzReqPerS,
+    uploadRatioToHealthz: safeRatio(uploadReqPerS, healthzReqPerS),
+    uploadPacedP99Ms: pacedUpload && pacedUpload.unexpected === 0 ? finite(pacedUpload.latency.p99) : null,
+  };
 }
 
 /** Ratios are what compare across machines and runs; absolute timings on a shared box are noise-prone. */
@@ -148,6 +223,7 @@ export function renderMarkdown(report: BenchReport): string {
   );
   out.push('');
   out.push(`Parameters: \`${JSON.stringify(report.parameters)}\``);
+  out.push('', ...renderSummary(report.summary));
   const o = report.orchestration;
   if (o) {
     out.push('');
@@ -280,6 +356,7 @@ export function renderMarkdown(report: BenchReport): string {
       );
     }
   }
+  if (report.peers) out.push('', ...renderPeers(report.peers));
   const h = report.http;
   if (h) {
     out.push('');
@@ -287,12 +364,25 @@ export function renderMarkdown(report: BenchReport): string {
     out.push('');
     out.push(
       `The built gateway as its own process (LOG_LEVEL=${h.gatewayLogLevel}, ready in ${h.startupMs} ms), no workers; ` +
-        `${h.fileBytes}-byte text file per upload, ${h.warmup} warm-up uploads first. Times in ms.`,
+        `${h.fileBytes}-byte text file per upload, ${h.warmup} warm-up uploads first. The paced phase sends at a ` +
+        'fixed rate whatever the answers (open loop; concurrency = most requests in flight at once) and times each ' +
+        'request from its scheduled send. Gateway CPU = the gateway process per request. Times in ms.',
     );
     out.push('');
     out.push(
       table(
-        ['request', 'concurrency', 'requests', 'req/s', 'p50', 'p95', 'p99', 'max', 'unexpected status'],
+        [
+          'request',
+          'concurrency',
+          'requests',
+          'req/s',
+          'p50',
+          'p95',
+          'p99',
+          'max',
+          'gateway CPU ms/req',
+          'unexpected status',
+        ],
         h.phases.map((p) => [
           p.name,
           p.concurrency,
@@ -300,6 +390,7 @@ export function renderMarkdown(report: BenchReport): string {
           f(p.perSec),
           ...ms(p.latency),
           f(p.latency.max, 2),
+          f(p.gatewayCpuMsPerRequest, 2),
           p.unexpected,
         ]),
       ),
@@ -395,15 +486,17 @@ export function renderMarkdown(report: BenchReport): string {
       ),
     );
   }
-  out.push('');
-  out.push('## Ratios');
-  out.push('');
-  out.push(
-    table(
-      ['ratio', 'value'],
-      Object.entries(report.ratios).map(([k, v]) => [k, f(v, 2)]),
-    ),
-  );
+  if (Object.keys(report.ratios).length > 0) {
+    out.push('');
+    out.push('## Ratios');
+    out.push('');
+    out.push(
+      table(
+        ['ratio', 'value'],
+        Object.entries(report.ratios).map(([k, v]) => [k, f(v, 2)]),
+      ),
+    );
+  }
   if (report.problems.length > 0) {
     out.push('');
     out.push('## Problems');
@@ -412,6 +505,101 @@ export function renderMarkdown(report: BenchReport): string {
   }
   out.push('');
   return out.join('\n');
+}
+
+function renderSummary(s: BenchSummary): string[] {
+  const v = (x: number | null, digits = 1) => (x === null ? '–' : f(x, digits));
+  return [
+    '## Summary',
+    '',
+    table(
+      ['', 'value'],
+      [
+        ['Quarry burst jobs/s', v(s.quarryJobsPerS)],
+        [
+          `best peer burst jobs/s (${s.bestPeer ?? 'none'}; of bullmq, pg-boss, graphile-worker, naive)`,
+          v(s.bestPeerJobsPerS),
+        ],
+        ['floor (raw JetStream + pg) burst jobs/s', v(s.floorJobsPerS)],
+        ['Quarry / best peer', v(s.ratioToBestPeer, 2)],
+        ['Quarry / floor', v(s.ratioToFloor, 2)],
+        ['Quarry paced p99 ms', v(s.pacedP99Ms, 2)],
+        ['POST /v1/documents req/s (1 KB, concurrency 8)', v(s.uploadReqPerS)],
+        ['GET /healthz req/s (concurrency 8)', v(s.healthzReqPerS)],
+        ['upload / healthz', v(s.uploadRatioToHealthz, 2)],
+        ['POST /v1/documents paced p99 ms', v(s.uploadPacedP99Ms, 2)],
+      ],
+    ),
+  ];
+}
+
+function renderPeers(r: PeersResult): string[] {
+  const out: string[] = [];
+  out.push('## Peers: the same no-op job through other job platforms');
+  out.push('');
+  out.push(
+    'Every peer runs in this process on the same PostgreSQL, NATS and Redis, with a database of its own (and private ' +
+      'stream, queue and key names) dropped afterwards; a job is submitted by a call of its own (no bulk add), and it is ' +
+      'complete when its completion row is committed in PostgreSQL (Quarry: when its terminal event arrives, after the ' +
+      `job's last transition committed). Warm-up: ${r.warmupJobs} jobs. **Burst**: ${r.burstJobs} jobs from ` +
+      `${r.producers} concurrent producers, rate = completed jobs / (first submit → last completion). **Paced**: ` +
+      `${r.pacedRate} jobs/s for ${r.pacedSeconds} s, open loop, latency = scheduled submit → completion. CPU = this ` +
+      'process per job (producers, workers and clients together); pg queries = every query sent through `pg` per job, ' +
+      "the library's own polling and bookkeeping included (BullMQ keeps its queue in Redis: its figure is the " +
+      'completion row only). Lost / duplicated: completion rows counted in PostgreSQL after each phase. Times in ms.',
+  );
+  out.push('');
+  out.push(
+    table(
+      [
+        'peer',
+        'burst jobs/s',
+        'burst CPU ms/job',
+        'burst pg queries/job',
+        'paced p50',
+        'p95',
+        'p99',
+        'max',
+        'paced CPU ms/job',
+        'lost',
+        'duplicated',
+      ],
+      r.peers.map((p) => {
+        if (!p.burst)
+          return [
+            `${p.label}: **not run** (${p.error ?? 'no result'})`,
+            '',
+            '',
+            '',
+            '',
+            '',
+            '',
+            '',
+            '',
+            '',
+            '',
+          ];
+        const lost = p.burst.lost + (p.paced?.lost ?? 0) + (p.warmup?.lost ?? 0);
+        const dup = p.burst.duplicated + (p.paced?.duplicated ?? 0) + (p.warmup?.duplicated ?? 0);
+        return [
+          p.error ? `${p.label} (${p.error})` : p.label,
+          f(p.burst.jobsPerSec),
+          f(p.burst.benchCpuMsPerJob, 2),
+          f(p.burst.pgQueriesPerJob),
+          ...(p.paced ? ms(p.paced.latency) : ['–', '–', '–']),
+          f(p.paced?.latency.max, 2),
+          f(p.paced?.benchCpuMsPerJob, 2),
+          lost > 0 ? `**${lost}**` : 0,
+          dup > 0 ? `**${dup}**` : 0,
+        ];
+      }),
+    ),
+  );
+  out.push('');
+  out.push('How each peer was set up:');
+  out.push('');
+  for (const p of r.peers) out.push(`- **${p.label}** (${p.backend}): ${p.config}.`);
+  return out;
 }
 
 function renderOtel(t: OtelResult): string[] {
