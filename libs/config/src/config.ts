@@ -24,6 +24,8 @@ const EnvSchema = z.object({
   NATS_URL: z.string().default('nats://127.0.0.1:4222'),
   NATS_CONNECT_TIMEOUT_MS: int(5000, 100),
   MAX_UPLOAD_BYTES: int(100 * 1024 * 1024, 1),
+  // Blobs up to this size are one message in a key-value bucket instead of chunks in the object store (ADR 21).
+  BLOB_INLINE_MAX_BYTES: int(512 * 1024, 0),
   MAX_FILES_PER_UPLOAD: int(20, 1),
   QUARRY_BOOTSTRAP_API_KEY: z.string().min(8).optional(),
   EMBEDDING_PROVIDER: z.enum(['local', 'openai']).default('local'),
@@ -143,6 +145,8 @@ export interface AppConfig {
   nats: { url: string; connectTimeoutMs: number };
   /** An upload with more documents than bulkThreshold goes to the bulk lane unless it asks otherwise. */
   uploads: { maxBytes: number; maxFiles: number; bulkThreshold: number };
+  /** Blobs of at most `inlineMaxBytes` are stored as one message (0: every blob goes to the object store). */
+  blobs: { inlineMaxBytes: number };
   bootstrapApiKey: string | undefined;
   embedding: {
     provider: 'local' | 'openai';
@@ -255,6 +259,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     http: { host: e.HOST, port: e.PORT, publicUrl: e.PUBLIC_URL },
     database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
     nats: { url: e.NATS_URL, connectTimeoutMs: e.NATS_CONNECT_TIMEOUT_MS },
+    blobs: { inlineMaxBytes: e.BLOB_INLINE_MAX_BYTES },
     uploads: {
       maxBytes: e.MAX_UPLOAD_BYTES,
       maxFiles: e.MAX_FILES_PER_UPLOAD,

@@ -7,6 +7,7 @@ describe('topology', () => {
     expect(t.commandSubject('ingestDocument')).toBe('quarry.jobs.ingest');
     expect(t.eventSubject('completed')).toBe('quarry.events.job.completed');
     expect(t.blobBucket).toBe('quarry_blobs');
+    expect(t.smallBlobBucket).toBe('quarry_small_blobs');
   });
 
   it('rejects namespaces that would break subject or stream names', () => {

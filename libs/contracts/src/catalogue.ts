@@ -103,6 +103,8 @@ export interface Topology {
   eventsStream: string;
   dlqStream: string;
   blobBucket: string;
+  /** Key-value bucket for blobs small enough to be one message (see NatsBlobStore). */
+  smallBlobBucket: string;
   subject(relative: string): string;
   commandSubject(name: CommandName, lane?: Lane): string;
   consumerName(name: CommandName, lane?: Lane): string;
@@ -125,6 +127,7 @@ export function topology(namespace: string): Topology {
     eventsStream: `${upper}_EVENTS`,
     dlqStream: `${upper}_DLQ`,
     blobBucket: `${namespace}_blobs`,
+    smallBlobBucket: `${namespace}_small_blobs`,
     subject,
     // The interactive lane keeps the plain names (`quarry.jobs.ingest`, `quarry_ingest`).
     commandSubject: (name, lane = 'interactive') =>

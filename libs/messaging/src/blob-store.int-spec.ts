@@ -1,7 +1,10 @@
 import { QuarryError, type Topology } from '@quarry/contracts';
 import { TEST_NATS_URL } from '@quarry/test-kit';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { NatsObjectBlobStore } from './blob-store';
+import { NatsBlobStore, NatsObjectBlobStore } from './blob-store';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { provisionTestJetStream, type TestJetStream } from './__fixtures__/jetstream';
 
 const bytes = (s: string) => new TextEncoder().encode(s);
@@ -64,5 +67,93 @@ describe('NatsObjectBlobStore on real JetStream', () => {
     const store = new NatsObjectBlobStore(nc, t.blobBucket);
     const cut = new QuarryError('validation_failed', 'file ended before its part was complete');
     await expect(store.put('c/1', streamOf([bytes('partial')], cut))).rejects.toBe(cut);
+  });
+});
+
+describe('NatsBlobStore: small blobs as one message, large ones in the object store', () => {
+  let t: Topology;
+  let nc: NatsConnection;
+  let jetStream: TestJetStream;
+  let dir: string;
+
+  beforeAll(async () => {
+    jetStream = await provisionTestJetStream('tiers', {
+      duplicateWindowMs: 60_000,
+      eventsMaxAgeMs: 60_000,
+      dlqMaxAgeMs: 60_000,
+      maxAckPending: { ingestDocument: 4, indexDocument: 4 },
+    });
+    ({ nc, t } = jetStream);
+    dir = await mkdtemp(path.join(os.tmpdir(), 'quarry-blobs-'));
+  });
+
+  afterAll(async () => {
+    await jetStream.remove();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const store = () =>
+    new NatsBlobStore(nc, { objects: t.blobBucket, small: t.smallBlobBucket, inlineMaxBytes: 1024 });
+  const objects = () => new NatsObjectBlobStore(nc, t.blobBucket);
+  const tierOf = async (key: string) => {
+    const inObjects = await objects()
+      .getBytes(key)
+      .then(() => true)
+      .catch(() => false);
+    return inObjects ? 'objects' : 'small';
+  };
+
+  it('keeps a blob up to the limit in the small bucket and a larger one in the object store, both readable', async () => {
+    const small = new Uint8Array(1024).fill(7);
+    const large = Uint8Array.from({ length: 5000 }, (_, i) => i % 251);
+    // Chunks that cross the limit mid-way: the part read before the decision is not lost.
+    await expect(
+      store().put('t/small', streamOf([small.subarray(0, 600), small.subarray(600)])),
+    ).resolves.toEqual({
+      size: 1024,
+    });
+    await expect(
+      store().put(
+        't/large',
+        streamOf([large.subarray(0, 1000), large.subarray(1000, 1100), large.subarray(1100)]),
+      ),
+    ).resolves.toEqual({ size: 5000 });
+    expect(await tierOf('t/small')).toBe('small');
+    expect(await tierOf('t/large')).toBe('objects');
+    expect(await store().getBytes('t/small')).toEqual(small);
+    expect(await store().getBytes('t/large')).toEqual(large);
+    for (const [key, bytes] of [
+      ['t/small', small],
+      ['t/large', large],
+    ] as const) {
+      const file = path.join(dir, key.replace('/', '_'));
+      await expect(store().download(key, file)).resolves.toEqual({ size: bytes.byteLength });
+      expect(new Uint8Array(await readFile(file))).toEqual(bytes);
+    }
+  });
+
+  it('deletes from either tier; a deleted blob is missing', async () => {
+    await store().put('d/small', streamOf([bytes('tiny')]));
+    await store().put('d/large', streamOf([new Uint8Array(4096)]));
+    await store().delete('d/small');
+    await store().delete('d/large');
+    await store().delete('d/never-stored');
+    for (const key of ['d/small', 'd/large']) {
+      await expect(store().getBytes(key)).rejects.toMatchObject({ code: 'blob_missing' });
+    }
+  });
+
+  it("passes a stream's own error through unchanged, before and after the tier is chosen", async () => {
+    const cut = new QuarryError('validation_failed', 'file ended before its part was complete');
+    await expect(store().put('e/1', streamOf([bytes('partial')], cut))).rejects.toBe(cut);
+    await expect(store().put('e/2', streamOf([new Uint8Array(2048)], cut))).rejects.toBe(cut);
+    await expect(store().getBytes('e/1')).rejects.toMatchObject({ code: 'blob_missing' });
+  });
+
+  it('refuses at construction a limit that cannot fit in one NATS message', () => {
+    const max = nc.info?.max_payload ?? 1024 * 1024;
+    expect(
+      () => new NatsBlobStore(nc, { objects: t.blobBucket, small: t.smallBlobBucket, inlineMaxBytes: max }),
+    ).toThrow(/max_payload/);
   });
 });

@@ -22,7 +22,7 @@ import {
 } from '@quarry/contracts';
 import { LOGGER, QUARRY_METRICS, Readiness, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import type { NatsConnection } from '@nats-io/transport-node';
-import { NatsObjectBlobStore } from './blob-store';
+import { NatsBlobStore } from './blob-store';
 import { CommandConsumer } from './command-consumer';
 import { connectToNats } from './connection';
 import { collectConsumerLag, ConsumerLagReader, jetStreamConsumerLag } from './consumer-lag';
@@ -225,8 +225,13 @@ export class MessagingModule {
         },
         {
           provide: BLOB_STORE,
-          inject: [NATS_CONNECTION, TOPOLOGY],
-          useFactory: (nc: NatsConnection, t: Topology) => new NatsObjectBlobStore(nc, t.blobBucket),
+          inject: [NATS_CONNECTION, TOPOLOGY, APP_CONFIG],
+          useFactory: (nc: NatsConnection, t: Topology, config: AppConfig) =>
+            new NatsBlobStore(nc, {
+              objects: t.blobBucket,
+              small: t.smallBlobBucket,
+              inlineMaxBytes: config.blobs.inlineMaxBytes,
+            }),
         },
         {
           provide: OutboxRelay,

@@ -10,6 +10,7 @@ import {
   type JetStreamManager,
   type StreamConfig,
 } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
 import { Objm } from '@nats-io/obj';
 import type { NatsConnection } from '@nats-io/transport-node';
 
@@ -113,6 +114,8 @@ export async function provisionJetStream(
 
   const objm = new Objm(nc);
   await objm.create(t.blobBucket, { storage: StorageType.File, replicas });
+  // One value per key (a blob never changes); a purged blob leaves only a marker.
+  await new Kvm(nc).create(t.smallBlobBucket, { storage: StorageType.File, replicas, history: 1 });
 }
 
 /** The gateway's durable consumer on the DLQ stream, which records every dead letter in PostgreSQL. */
@@ -148,7 +151,13 @@ export async function ensureDlqRecorderConsumer(nc: NatsConnection, t: Topology)
 /** Removes everything a namespace owns; used by tests that made their own namespace. */
 export async function deprovisionJetStream(nc: NatsConnection, t: Topology): Promise<void> {
   const jsm = await jetstreamManager(nc);
-  for (const stream of [t.jobsStream, t.eventsStream, t.dlqStream, `OBJ_${t.blobBucket}`]) {
+  for (const stream of [
+    t.jobsStream,
+    t.eventsStream,
+    t.dlqStream,
+    `OBJ_${t.blobBucket}`,
+    `KV_${t.smallBlobBucket}`,
+  ]) {
     try {
       await jsm.streams.delete(stream);
     } catch (error) {

@@ -189,7 +189,7 @@ describe('POST /v1/documents: accepted uploads', () => {
 
     // Object store: the exact bytes under tenant/document.
     for (const [i, d] of docs.entries()) {
-      const blob = await h.objects.getBlob(`${h.tenantId}/${d.id}`);
+      const blob = await h.blobBytes(`${h.tenantId}/${d.id}`);
       expect(blob).not.toBeNull();
       expect(Buffer.from(blob!).equals(Buffer.from(files[i]!.content))).toBe(true);
     }
@@ -235,7 +235,7 @@ describe('POST /v1/documents: accepted uploads', () => {
     expect(res.status).toBe(202);
     const [doc] = await documentRows(res.body.id);
     expect(doc).toMatchObject({ sha256: sha256(big), size_bytes: String(MAX_BYTES) });
-    const blob = await h.objects.getBlob(doc!.blob_key);
+    const blob = await h.blobBytes(doc!.blob_key);
     expect(sha256(Buffer.from(blob!))).toBe(sha256(big));
   });
 

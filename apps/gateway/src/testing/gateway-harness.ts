@@ -10,6 +10,7 @@ import {
   type TestNamespace,
 } from '@quarry/testing';
 import { jetstreamManager, type StoredMsg } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
 import { Objm, type ObjectStore } from '@nats-io/obj';
 import type { InjectOptions, LightMyRequestResponse as InjectResponse } from 'fastify';
 import { randomBytes } from 'node:crypto';
@@ -47,6 +48,7 @@ export class GatewayHarness {
     readonly pg: Pool,
     readonly prisma: PrismaClient,
     readonly objects: ObjectStore,
+    readonly smallBlobs: KV,
     readonly apiKey: string,
     readonly tenantId: string,
   ) {}
@@ -82,7 +84,8 @@ export class GatewayHarness {
       const prisma = createPrismaClient({ databaseUrl: db.url, poolMax: 2 });
       const { tenantId } = await new TenantsRepository(prisma).ensureTenantWithKey('default', apiKey);
       const objects = await new Objm(ns.nc).open(ns.topology.blobBucket);
-      return new GatewayHarness(app, config, db, ns, pg, prisma, objects, apiKey, tenantId);
+      const smallBlobs = await new Kvm(ns.nc).open(ns.topology.smallBlobBucket);
+      return new GatewayHarness(app, config, db, ns, pg, prisma, objects, smallBlobs, apiKey, tenantId);
     } catch (error) {
       await app?.close().catch(() => undefined);
       await ns?.cleanup().catch(() => undefined);
@@ -151,10 +154,19 @@ export class GatewayHarness {
     return (await jsm.streams.info(`OBJ_${this.ns.topology.blobBucket}`)).state.messages;
   }
 
-  /** Names of the objects currently in the namespace's blob bucket (deleted ones excluded). */
+  /** A stored blob's bytes, from whichever tier holds it; null when neither does. */
+  async blobBytes(key: string): Promise<Uint8Array | null> {
+    const small = await this.smallBlobs.get(key);
+    if (small?.operation === 'PUT') return small.value;
+    return this.objects.getBlob(key);
+  }
+
+  /** Keys of the blobs currently stored, in either tier (deleted ones excluded). */
   async blobNames(): Promise<string[]> {
     const list = await this.objects.list();
-    return list.filter((o) => !o.deleted).map((o) => o.name);
+    const small: string[] = [];
+    for await (const key of await this.smallBlobs.keys()) small.push(key);
+    return [...list.filter((o) => !o.deleted).map((o) => o.name), ...small];
   }
 
   /** Every message still stored in a stream on `subject` (the work queue keeps them: no worker runs). */
