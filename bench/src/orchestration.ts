@@ -44,7 +44,7 @@ export interface ClosedLoopResult {
   latency: LatencySummary;
   /** PostgreSQL view: jobs.created_at → jobs.finished_at. */
   dbLatency: LatencySummary;
-  /** createIngestJob + publishNow as the producer saw it (the gateway's share, minus HTTP and blob). */
+  /** createIngestJob (its publish included) as the producer saw it (the gateway's share, minus HTTP and blob). */
   submit: LatencySummary;
   /** Where a job's time goes, from the step timestamps (each a transaction's start time). */
   segments: Record<SegmentName, LatencySummary>;
@@ -94,7 +94,7 @@ export interface ComponentResult {
   };
   jetstream: {
     messages: number;
-    /** JetStreamPublisher.publishRaw of an empty body, one awaited at a time (as publishNow does). */
+    /** JetStreamPublisher.publishRaw of an empty body, one awaited at a time (as a one-row commit's publish). */
     publishSequential: { latency: LatencySummary; perSec: number };
     /** The same with 64 publishes in flight: the server's and client's capacity. */
     publishPipelinedPerSec: number;
@@ -244,7 +244,7 @@ export async function runOrchestration(
       producer,
       ingest,
       index,
-      jobs: new JobsRepository(producer.prisma),
+      jobs: new JobsRepository(producer.prisma, producer.relay),
       events,
     };
 
@@ -304,7 +304,7 @@ async function measureCreateIngestJob(ctx: Ctx): Promise<ComponentResult['create
 
 async function measureStateMachine(ctx: Ctx): Promise<ComponentResult['stateMachine']> {
   const { topology } = ctx.ns;
-  const pipeline = new PipelineRepository(ctx.producer.prisma, topology);
+  const pipeline = new PipelineRepository(ctx.producer.prisma, topology, ctx.producer.relay);
   const outbox = ctx.producer.outbox;
   const t = {
     createIngestJob: [] as number[],

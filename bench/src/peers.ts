@@ -695,7 +695,7 @@ const quarry: PeerSpec = {
   label: 'Quarry',
   backend: 'NATS JetStream + PostgreSQL',
   config:
-    `submitJob (createIngestJob: job, document, steps and outbox rows in one transaction, then publishNow) ` +
+    `submitJob (createIngestJob: job, document, steps and outbox rows in one statement, published by the after-commit port) ` +
     `per job; CommandConsumers for ingestDocument and indexDocument at concurrency ${HANDLER_CONCURRENCY} ` +
     `doing the real transitions with no-op work; producer, ingest and index roles each with their own ` +
     `Prisma pool and NATS connection; complete = the job's terminal event received`,
@@ -735,7 +735,7 @@ const quarry: PeerSpec = {
       await ns.nc.flush();
       const workers = await startWorkers(ingest, index, ns.topology, HANDLER_CONCURRENCY, ctx.logger);
       cleanup.push(() => workers.stop());
-      const jobs = new JobsRepository(producer.prisma);
+      const jobs = new JobsRepository(producer.prisma, producer.relay);
       const minted = new Map<string, NewIngestJob>();
       return {
         key(label) {

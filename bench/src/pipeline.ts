@@ -122,10 +122,10 @@ export class NoopIngestHandler implements CommandHandler<'ingestDocument'> {
   private readonly pipeline: PipelineRepository;
 
   constructor(
-    private readonly role: Role,
+    role: Role,
     private readonly topology: Topology,
   ) {
-    this.pipeline = new PipelineRepository(role.prisma, topology);
+    this.pipeline = new PipelineRepository(role.prisma, topology, role.relay);
   }
 
   async handle(cmd: IngestDocumentCommand): Promise<HandlerOutcome> {
@@ -135,20 +135,18 @@ export class NoopIngestHandler implements CommandHandler<'ingestDocument'> {
       return Outcome.ack();
     }
     const work = claim.work;
-    const rows = await this.pipeline.completeExtraction(
+    await this.pipeline.completeExtraction(
       work,
       NOOP_PAGES,
       indexCommandRow(this.topology, work, cmd.traceparent ?? work.traceparent ?? undefined),
     );
-    if (rows) await this.role.relay.publishNow(rows);
     this.counters.handled++;
     return Outcome.ack();
   }
 
   async onDeadLetter(cmd: IngestDocumentCommand, error: ErrorInfo): Promise<void> {
     this.counters.failed++;
-    const rows = await this.pipeline.failDocument(cmd, { code: error.code, message: error.message });
-    await this.role.relay.publishNow(rows);
+    await this.pipeline.failDocument(cmd, { code: error.code, message: error.message });
   }
 }
 
@@ -157,11 +155,8 @@ export class NoopIndexHandler implements CommandHandler<'indexDocument'> {
   readonly counters: HandlerCounters = { handled: 0, skipped: 0, failed: 0 };
   private readonly pipeline: PipelineRepository;
 
-  constructor(
-    private readonly role: Role,
-    topology: Topology,
-  ) {
-    this.pipeline = new PipelineRepository(role.prisma, topology);
+  constructor(role: Role, topology: Topology) {
+    this.pipeline = new PipelineRepository(role.prisma, topology, role.relay);
   }
 
   async handle(cmd: IndexDocumentCommand): Promise<HandlerOutcome> {
@@ -170,16 +165,14 @@ export class NoopIndexHandler implements CommandHandler<'indexDocument'> {
       this.counters.skipped++;
       return Outcome.ack();
     }
-    const rows = await this.pipeline.completeIndexing(claim.work, [], NOOP_MODEL);
-    if (rows) await this.role.relay.publishNow(rows);
+    await this.pipeline.completeIndexing(claim.work, [], NOOP_MODEL);
     this.counters.handled++;
     return Outcome.ack();
   }
 
   async onDeadLetter(cmd: IndexDocumentCommand, error: ErrorInfo): Promise<void> {
     this.counters.failed++;
-    const rows = await this.pipeline.failDocument(cmd, { code: error.code, message: error.message });
-    await this.role.relay.publishNow(rows);
+    await this.pipeline.failDocument(cmd, { code: error.code, message: error.message });
   }
 }
 
@@ -241,8 +234,7 @@ export async function startWorkers(
   };
 }
 
-/** Creates the job through the repository and publishes its outbox rows, as UploadService does. */
-export async function submitJob(producer: Role, jobs: JobsRepository, job: NewIngestJob): Promise<void> {
-  const result = await jobs.createIngestJob(job);
-  await producer.relay.publishNow(result.outbox);
+/** Creates the job through the repository, which publishes its outbox rows (`jobs` holds the producer's relay). */
+export async function submitJob(_producer: Role, jobs: JobsRepository, job: NewIngestJob): Promise<void> {
+  await jobs.createIngestJob(job);
 }

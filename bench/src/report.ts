@@ -3,6 +3,7 @@ import type { HttpResult } from './http';
 import type { OrchestrationResult } from './orchestration';
 import type { OtelResult } from './otel';
 import { FRAMEWORK_PEERS, type PeerResult, type PeersResult } from './peers';
+import type { ScaleResult } from './scale';
 import { rate, ratio, type LatencySummary } from './stats';
 
 export interface MachineInfo {
@@ -29,6 +30,7 @@ export interface BenchReport {
   http?: HttpResult;
   otel?: OtelResult;
   documents?: DocumentsResult;
+  scale?: ScaleResult;
   ratios: Record<string, number>;
   problems: string[];
 }
@@ -123,6 +125,7 @@ export function computeRatios(
   h: HttpResult | undefined,
   t?: OtelResult,
   d?: DocumentsResult,
+  sc?: ScaleResult,
 ) {
   const r: Record<string, number> = {};
   if (o) {
@@ -208,6 +211,16 @@ export function computeRatios(
       c.raw.cpuMsPerPage,
     );
   }
+  const base = sc?.steps[0];
+  for (const s of sc?.steps.slice(1) ?? []) {
+    if (!base) break;
+    const mode = sc?.embedding === 'stub' ? ', stub embeddings' : '';
+    r[`scale jobs/s, N=${s.replicas} / N=${base.replicas} workers of each kind${mode}`] = s.speedup;
+    r[`scale jobs/s per busy core, N=${s.replicas} / N=${base.replicas}${mode}`] = ratio(
+      s.jobsPerSecPerCore,
+      base.jobsPerSecPerCore,
+    );
+  }
   return r;
 }
 
@@ -230,12 +243,12 @@ export function renderMarkdown(report: BenchReport): string {
     out.push('## Orchestration, no-op work');
     out.push('');
     out.push(
-      `One-document ingest jobs through \`JobsRepository.createIngestJob\` + \`publishNow\`, \`CommandConsumer\`s for ` +
+      `One-document ingest jobs through \`JobsRepository.createIngestJob\` (published after commit by the port), \`CommandConsumer\`s for ` +
         `\`ingestDocument\` and \`indexDocument\` doing the real transitions without parsing or embedding; ` +
         `producer, ingest worker and index worker each with their own pg pool (${o.poolPerRole}) and NATS connection, in one process. ` +
         `**Closed loop**: as many jobs in flight as the handler concurrency, ${o.jobsPerRun} jobs or ${o.maxRunSeconds} s per run; ` +
-        `latency = before \`createIngestJob\` → completion event received; submit = \`createIngestJob\` + \`publishNow\`. ` +
-        `**Drain**: ${o.drainJobs} jobs queued first (fill = \`createIngestJob\` + \`publishNow\`, 4 in flight, no consumers), ` +
+        `latency = before \`createIngestJob\` → completion event received; submit = \`createIngestJob\` with its after-commit publish. ` +
+        `**Drain**: ${o.drainJobs} jobs queued first (fill = \`createIngestJob\` with its publish, 4 in flight, no consumers), ` +
         `then the consumers start. Times in ms.`,
     );
     out.push('');
@@ -279,9 +292,9 @@ export function renderMarkdown(report: BenchReport): string {
     out.push('');
     out.push(
       'From `job_steps` and `jobs` timestamps, each the start time of a transaction, so every segment begins with ' +
-        'that transaction: created → ingest claim = `createIngestJob` tx + `publishNow` (publish, markSent) + pull ' +
+        'that transaction: created → ingest claim = `createIngestJob` + its after-commit publish (publish, markSent) + pull ' +
         'delivery; ingest claim → complete = the `claimForExtraction` tx (no work between); ingest complete → index ' +
-        'claim = `completeExtraction` tx + `publishNow` + delivery; index claim → complete = the `claimForIndexing` tx; ' +
+        'claim = `completeExtraction` + its publish + delivery; index claim → complete = the `claimForIndexing` tx; ' +
         'complete → event = `completeIndexing` tx + event publish + delivery. The rest of end-to-end is client-side. ' +
         '`jobs.created_at` is stored in milliseconds, so the first segment and DB created→finished are ±0.5 ms.',
     );
@@ -398,6 +411,7 @@ export function renderMarkdown(report: BenchReport): string {
   }
   if (report.otel) out.push('', ...renderOtel(report.otel));
   if (report.documents) out.push('', ...renderDocuments(report.documents));
+  if (report.scale) out.push('', ...renderScale(report.scale));
   const pct = (v: number | undefined) => (v === undefined ? '–' : `${Math.round(v * 100)}%`);
   const cpuRows: (string | number)[][] = [];
   if (o) {
@@ -902,5 +916,166 @@ function renderDocuments(d: DocumentsResult): string[] {
     out.push('');
     out.push(`Logs: ${d.logDirs.map((l) => `\`${l}\``).join(', ')}.`);
   }
+  return out;
+}
+
+function renderScale(sc: ScaleResult): string[] {
+  const out: string[] = [];
+  const pct = (v: number) => `${Math.round(v * 100)}%`;
+  out.push('## Scale-out: N ingest and N analysis worker processes');
+  out.push('');
+  out.push(
+    `The built gateway (one process) and N ingest-worker plus N analysis-worker processes on this ${sc.cores}-core ` +
+      `machine (load average ${sc.loadAverageAtStart.join(' / ')} when the part started), on one database and NATS ` +
+      `namespace of their own; each worker at concurrency ${sc.workerConcurrency} (the default), pg pool ` +
+      `${sc.workerPoolMax}; embeddings: ${
+        sc.embedding === 'local'
+          ? 'local (USE-lite in the analysis workers, the default)'
+          : '**stub** (an OpenAI-compatible server in the bench process answering at once, 512-d vectors: the pipeline without the model; its CPU is counted as the bench’s)'
+      }. Each step boots its workers and runs 2 warm-up jobs per handler slot through them, then pauses them ` +
+      `(SIGSTOP) while ${sc.jobsPerStep} uploads of a ${sc.fileBytes}-byte text file (distinct bytes, so no ` +
+      `extraction is reused) go in, ${sc.uploadConcurrency} in flight, and lets them go on (SIGCONT) to drain that ` +
+      `backlog. **Steady jobs/s** = jobs reaching a terminal state per second (their \`finished_at\`) between the ` +
+      `${pct(sc.trim)} and the ${pct(1 - sc.trim)} completion, snapped to the ${sc.sampleMs} ms CPU ` +
+      'samples so the CPU figures cover the same span; **whole drain** = all jobs / (resumption → last terminal). ' +
+      'Cores busy = the whole machine; **per busy core** = steady jobs/s ÷ cores busy; per pipeline core = steady ' +
+      'jobs/s ÷ the cores of the gateway, the workers, PostgreSQL (this database’s backends and the server’s own ' +
+      'processes) and NATS; not ours = cores busy − those − the bench (other work on the machine). Speed-up and ' +
+      'efficiency are against the first step (efficiency 1 = linear).',
+  );
+  out.push('');
+  out.push(
+    table(
+      [
+        'N',
+        'jobs',
+        'steady jobs/s',
+        'speed-up',
+        'efficiency',
+        'cores busy',
+        'jobs/s per busy core',
+        'jobs/s per pipeline core',
+        'not ours (cores)',
+        'whole drain jobs/s',
+        'window s',
+        'boot s',
+        'not succeeded',
+      ],
+      sc.steps.map((s) => [
+        s.replicas,
+        s.jobs,
+        f(s.jobsPerSec),
+        f(s.speedup, 2),
+        f(s.efficiency, 2),
+        `${f(s.coresBusy, 2)} (${pct(s.window.machineBusy)})`,
+        f(s.jobsPerSecPerCore, 1),
+        f(s.jobsPerSecPerPipelineCore, 1),
+        f(s.window.otherCores, 2),
+        f(s.wholeDrainJobsPerSec),
+        `${f(s.window.ms / 1000, 1)}${s.window.fallback ? ' (fallback)' : ''}`,
+        f(s.bootMs / 1000, 1),
+        s.notSucceeded > 0 ? `**${s.notSucceeded}**` : 0,
+      ]),
+    ),
+  );
+  out.push('');
+  out.push(
+    'CPU per job (ms) from the first upload to the last job terminal (so the upload is in it), each process kind ' +
+      'summed over its replicas (a worker with its parser hosts); pipeline = all but the bench; 1000 ÷ pipeline = jobs/s one fully busy core ' +
+      'would give if CPU were the only limit. Cores in the window = CPU ms ÷ window ms.',
+  );
+  out.push('');
+  out.push(
+    table(
+      [
+        'N',
+        'ingest',
+        'analysis',
+        'gateway',
+        'PostgreSQL',
+        'NATS',
+        'pipeline',
+        'bench',
+        '1000 ÷ pipeline',
+        'cores in window: ingest / analysis / PostgreSQL / NATS / gateway',
+      ],
+      sc.steps.map((s) => {
+        const c = s.window.roleCores;
+        return [
+          s.replicas,
+          f(s.cpuMsPerJob.ingest, 2),
+          f(s.cpuMsPerJob.analysis, 2),
+          f(s.cpuMsPerJob.gateway, 2),
+          f(s.cpuMsPerJob.postgres, 2),
+          f(s.cpuMsPerJob.nats, 2),
+          f(s.pipelineCpuMsPerJob, 2),
+          f(s.cpuMsPerJob.bench, 2),
+          f(1000 / s.pipelineCpuMsPerJob, 1),
+          [c.ingest, c.analysis, c.postgres, c.nats, c.gateway].map((v) => f(v, 2)).join(' / '),
+        ];
+      }),
+    ),
+  );
+  out.push('');
+  out.push(
+    'Per job, upload to terminal state: PostgreSQL transactions committed and rows written in this database ' +
+      "(pg_stat_database, the bench's own queries taken out), WAL bytes and WAL syncs of the whole server " +
+      '(pg_stat_wal), messages stored in each JetStream stream; the most RSS one replica reached (with its parser ' +
+      'hosts).',
+  );
+  out.push('');
+  out.push(
+    table(
+      [
+        'N',
+        'pg commits/job',
+        'rows written/job',
+        'WAL KB/job',
+        'WAL syncs/job',
+        'JetStream msgs/job',
+        'peak RSS MB ingest / analysis / gateway',
+      ],
+      sc.steps.map((s) => [
+        s.replicas,
+        f(s.postgres.commitsPerJob, 2),
+        f(s.postgres.rowsWrittenPerJob, 1),
+        s.postgres.walBytesPerJob === null ? '–' : f(s.postgres.walBytesPerJob / 1024, 1),
+        s.postgres.walSyncsPerJob === null ? '–' : f(s.postgres.walSyncsPerJob, 2),
+        `${f(s.jetstream.totalPerJob, 2)} (${Object.entries(s.jetstream.perJob)
+          .map(([k, v]) => `${k} ${f(v, 2)}`)
+          .join(', ')})`,
+        [s.peakRssMb.ingest, s.peakRssMb.analysis, s.peakRssMb.gateway].map((v) => f(v, 0)).join(' / '),
+      ]),
+    ),
+  );
+  out.push('');
+  out.push('The backlog uploads of each step (workers paused; CPU of the whole process per upload):');
+  out.push('');
+  out.push(
+    table(
+      [
+        'N',
+        'uploads',
+        'uploads/s',
+        'gateway CPU ms/upload',
+        'PostgreSQL CPU ms/upload',
+        'NATS CPU ms/upload',
+        'machine busy',
+        'unexpected status',
+      ],
+      sc.steps.map((s) => [
+        s.replicas,
+        s.jobs,
+        f(s.upload.perSec),
+        f(s.upload.gatewayCpuMsPerUpload, 2),
+        f(s.upload.postgresCpuMsPerUpload, 2),
+        f(s.upload.natsCpuMsPerUpload, 2),
+        pct(s.upload.machineBusy),
+        s.upload.unexpected,
+      ]),
+    ),
+  );
+  out.push('');
+  out.push(`Logs: \`${sc.logDir}\` (a folder per step and replica).`);
   return out;
 }

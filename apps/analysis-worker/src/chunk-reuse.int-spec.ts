@@ -28,7 +28,6 @@ let db: TestDatabase | undefined;
 let prisma: PrismaClient;
 let jobs: JobsRepository;
 let pipeline: PipelineRepository;
-let relay: OutboxRelay;
 let tenantA: string;
 let tenantB: string;
 const publisher = new RecordingPublisher();
@@ -37,15 +36,17 @@ const metrics = new QuarryMetrics({ app: 'analysis-worker', processMetrics: fals
 beforeAll(async () => {
   db = await createTestDatabase('chunk_reuse');
   prisma = createPrismaClient({ databaseUrl: db.url, poolMax: 4 });
-  jobs = new JobsRepository(prisma);
-  pipeline = new PipelineRepository(prisma, topo);
+  // The repositories publish what they commit (and count the jobs they end) through the relay, as in the worker.
+  const relay = new OutboxRelay(new OutboxRepository(prisma), publisher, logger, {
+    intervalMs: 1000,
+    graceMs: 1000,
+    metrics,
+  });
+  jobs = new JobsRepository(prisma, relay);
+  pipeline = new PipelineRepository(prisma, topo, relay);
   const tenants = new TenantsRepository(prisma);
   tenantA = (await tenants.ensureTenantWithKey('chunks-a', 'key-chunks-a-0123')).tenantId;
   tenantB = (await tenants.ensureTenantWithKey('chunks-b', 'key-chunks-b-0123')).tenantId;
-  relay = new OutboxRelay(new OutboxRepository(prisma), publisher, logger, {
-    intervalMs: 1000,
-    graceMs: 1000,
-  });
 });
 
 afterAll(async () => {
@@ -99,7 +100,7 @@ async function index(
   doc: { jobId: string; documentId: string; tenantId: string },
   provider: FakeEmbeddingProvider,
 ) {
-  const handler = new IndexDocumentHandler(pipeline, relay, provider, config, logger, metrics);
+  const handler = new IndexDocumentHandler(pipeline, provider, config, logger, metrics);
   const cmd: IndexDocumentCommand = { v: 1, ...doc };
   const ctx: DeliveryContext = {
     subject: topo.commandSubject('indexDocument'),

@@ -1,12 +1,6 @@
 import { loadConfig } from '@quarry/config';
 import { MessageIds, topology, uuidv7, type IndexDocumentCommand } from '@quarry/contracts';
-import {
-  OutboxRelay,
-  type CancellationWatch,
-  type DeliveryContext,
-  type MessagePublisher,
-  type OutboxStore,
-} from '@quarry/messaging';
+import type { CancellationWatch, DeliveryContext } from '@quarry/messaging';
 import type { Claim, DocumentWork, OutboxRow, PageInput, PipelineRepository } from '@quarry/persistence';
 import { chunkPages, FakeEmbeddingProvider } from '@quarry/retrieval';
 import { createLogger, QuarryMetrics } from '@quarry/telemetry';
@@ -78,19 +72,10 @@ function setup(cancelAfterBatches: number) {
       return Promise.resolve();
     },
   };
-  const publisher: MessagePublisher = {
-    publish: () => Promise.reject(new Error('nothing should be published')),
-  };
-  const store: OutboxStore = {
-    pending: () => Promise.resolve([]),
-    markSent: () => Promise.resolve(),
-    markFailed: () => Promise.resolve(),
-  };
   const watch = new FakeWatch();
   const provider = new CancellingProvider(watch, cmd.jobId, cancelAfterBatches);
   const handler = new IndexDocumentHandler(
     pipeline as unknown as PipelineRepository,
-    new OutboxRelay(store, publisher, logger, { intervalMs: 1000, graceMs: 1000 }),
     provider,
     config,
     logger,

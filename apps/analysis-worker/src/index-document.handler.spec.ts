@@ -7,7 +7,7 @@ import {
   type ErrorInfo,
   type IndexDocumentCommand,
 } from '@quarry/contracts';
-import { OutboxRelay, type DeliveryContext } from '@quarry/messaging';
+import type { DeliveryContext } from '@quarry/messaging';
 import type {
   ChunkInput,
   Claim,
@@ -20,9 +20,10 @@ import type {
 import { chunkPages, FakeEmbeddingProvider, hashEmbedding } from '@quarry/retrieval';
 import { createLogger, QuarryMetrics } from '@quarry/telemetry';
 import { IndexDocumentHandler } from './index-document.handler';
-import { PromText, RecordingOutboxStore, RecordingPublisher } from '@quarry/testing';
+import { PromText } from '@quarry/testing';
 
-// Every port faked: no NATS, no PostgreSQL, no embedding model.
+// Every port faked: no NATS, no PostgreSQL, no embedding model. Publishing what a transition wrote, and counting
+// the job it ended, is the repository's (its after-commit port): the handler's part ends with the repository call.
 
 const topo = topology('qt_index_unit');
 const logger = createLogger({ level: 'silent', pretty: false, app: 't' });
@@ -109,13 +110,9 @@ function setup(provider = new FakeEmbeddingProvider({ dim: 32, id: 'fake-32' }))
     depth: 0,
   };
   const pipeline = new FakePipeline(work);
-  const store = new RecordingOutboxStore();
-  const publisher = new RecordingPublisher();
-  const relay = new OutboxRelay(store, publisher, logger, { intervalMs: 1000, graceMs: 1000 });
   const metrics = new QuarryMetrics({ app: 'analysis-worker', processMetrics: false });
   const handler = new IndexDocumentHandler(
     pipeline as unknown as PipelineRepository,
-    relay,
     provider,
     config,
     logger,
@@ -131,7 +128,7 @@ function setup(provider = new FakeEmbeddingProvider({ dim: 32, id: 'fake-32' }))
     signal: abort.signal,
   };
   const scrape = async () => PromText.parse(await metrics.metrics());
-  return { cmd, work, pipeline, store, publisher, provider, handler, abort, ctx, scrape };
+  return { cmd, work, pipeline, provider, handler, abort, ctx, scrape };
 }
 
 const eventRow = (id: string): OutboxRow => ({
@@ -176,11 +173,6 @@ describe('IndexDocumentHandler', () => {
     expect(t.pipeline.progress.map((p) => [p.step, p.done, p.total])).toEqual(
       Array.from({ length: Math.ceil(n / batch) }, (_, i) => ['index', Math.min((i + 1) * batch, n), n]),
     );
-    expect(t.publisher.published.map((p) => [p.subject, p.options.msgId])).toEqual([
-      [topo.eventSubject('completed'), 'event-5'],
-    ]);
-    expect(t.store.sent).toEqual([['5']]);
-
     const scraped = await t.scrape();
     expect(scraped.sum('quarry_chunks_indexed_total', { model: 'fake-32' })).toBe(n);
     // The fake provider is "local" by configuration (EMBEDDING_PROVIDER's default).
@@ -188,35 +180,8 @@ describe('IndexDocumentHandler', () => {
       scraped.sum('quarry_embedding_duration_seconds_count', { provider: 'local', model: 'fake-32' }),
     ).toBe(Math.ceil(n / batch));
     expect(scraped.sum('quarry_documents_processed_total', { step: 'index', result: 'succeeded' })).toBe(1);
-    // The event row carries no finished job: this document was not the job's last.
+    // The job this document may have ended is counted by the repository's after-commit port, not here.
     expect(scraped.sum('quarry_jobs_finished_total')).toBe(0);
-  });
-
-  it('counts the job its last document finished, with the time since the job was accepted', async () => {
-    const t = setup();
-    const createdAt = new Date('2026-01-01T00:00:00Z');
-    t.pipeline.completeResult = [
-      {
-        ...eventRow('5'),
-        finishedJob: {
-          jobId: t.cmd.jobId,
-          type: 'ingest',
-          status: 'succeeded',
-          createdAt,
-          finishedAt: new Date(createdAt.getTime() + 1500),
-        },
-      },
-    ];
-
-    await t.handler.handle(t.cmd, t.ctx);
-
-    const scraped = await t.scrape();
-    const finished = { type: 'ingest', status: 'succeeded' };
-    expect(scraped.sum('quarry_jobs_finished_total', finished)).toBe(1);
-    expect(scraped.sum('quarry_job_duration_seconds_count', finished)).toBe(1);
-    expect(scraped.sum('quarry_job_duration_seconds_sum', finished)).toBe(1.5);
-    expect(scraped.sum('quarry_job_duration_seconds_bucket', { ...finished, le: '1' })).toBe(0);
-    expect(scraped.sum('quarry_job_duration_seconds_bucket', { ...finished, le: '2.5' })).toBe(1);
   });
 
   it('stores the model id and dimension of whichever provider is configured', async () => {
@@ -261,7 +226,6 @@ describe('IndexDocumentHandler', () => {
     expect(outcome).toMatchObject({ kind: 'retry', error: { code: 'dependency_unavailable' } });
     expect(t.provider.calls).toHaveLength(1);
     expect(t.pipeline.completed).toEqual([]);
-    expect(t.publisher.published).toEqual([]);
   });
 
   it('rejects with a retryable embedding_failed when the provider returns too few vectors', async () => {
@@ -312,7 +276,6 @@ describe('IndexDocumentHandler', () => {
     expect(t.pipeline.loads).toEqual([]);
     expect(t.provider.calls).toEqual([]);
     expect(t.pipeline.completed).toEqual([]);
-    expect(t.publisher.published.map((p) => p.options.msgId)).toEqual(['event-5']);
     // Nothing was embedded: reused chunks are not "indexed" again.
     const scraped = await t.scrape();
     expect(scraped.sum('quarry_chunks_indexed_total')).toBe(0);
@@ -327,20 +290,19 @@ describe('IndexDocumentHandler', () => {
     expect(t.pipeline.loads).toEqual([]);
     expect(t.provider.calls).toEqual([]);
     expect(t.pipeline.completed).toEqual([]);
-    expect(t.publisher.published).toEqual([]);
   });
 
-  it('acks without publishing when another delivery already stored the chunks', async () => {
+  it('acks without counting the document when another delivery already stored the chunks', async () => {
     const t = setup();
     t.pipeline.completeResult = null;
 
     await expect(t.handler.handle(t.cmd, t.ctx)).resolves.toEqual({ kind: 'ack' });
-    expect(t.publisher.published).toEqual([]);
+    expect(t.pipeline.completed).toHaveLength(1);
     // The other delivery counted it.
     expect((await t.scrape()).sum('quarry_documents_processed_total')).toBe(0);
   });
 
-  it('fails the document on dead-letter and publishes the rows that returns', async () => {
+  it('fails the document on dead-letter and counts it failed', async () => {
     const t = setup();
     t.pipeline.failResult = [eventRow('8')];
 
@@ -356,8 +318,6 @@ describe('IndexDocumentHandler', () => {
         error: { code: 'delivery_exhausted', message: 'gave up' },
       },
     ]);
-    expect(t.publisher.published.map((p) => p.options.msgId)).toEqual(['event-8']);
-    expect(t.store.sent).toEqual([['8']]);
     expect(
       (await t.scrape()).sum('quarry_documents_processed_total', {
         step: 'index',

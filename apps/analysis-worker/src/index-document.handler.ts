@@ -10,24 +10,23 @@ import {
   HandlesCommand,
   markDocumentFailedInTrace,
   NO_CANCELLATION_WATCH,
-  OutboxRelay,
   Outcome,
 } from '@quarry/messaging';
-import { finishedJobIn, PipelineRepository, type ChunkInput, type OutboxRow } from '@quarry/persistence';
+import { PipelineRepository, type ChunkInput } from '@quarry/persistence';
 import { chunkPages, type EmbeddingProvider } from '@quarry/retrieval';
 import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import { EMBEDDING_PROVIDER } from './embeddings';
 
 /**
  * Index step of one document: chunk its pages by tokens, embed the chunks in batches, store chunks
- * and vectors; the document becomes `indexed` and, if it was the job's last, the job finishes.
+ * and vectors; the document becomes `indexed` and, if it was the job's last, the job finishes (the repository
+ * publishes the job's event and counts it).
  */
 @Injectable()
 @HandlesCommand('indexDocument')
 export class IndexDocumentHandler implements CommandHandler<'indexDocument'> {
   constructor(
     private readonly pipeline: PipelineRepository,
-    private readonly relay: OutboxRelay,
     @Inject(EMBEDDING_PROVIDER) private readonly embeddings: EmbeddingProvider,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -53,8 +52,7 @@ export class IndexDocumentHandler implements CommandHandler<'indexDocument'> {
       dim: this.embeddings.dim,
     });
     if (reuse.outcome === 'reused') {
-      await this.relay.publishNow(reuse.outbox);
-      this.succeeded(reuse.outbox);
+      this.succeeded();
       log.info({ fromDocumentId: reuse.fromDocumentId, chunks: reuse.chunkCount }, 'chunks reused');
       return Outcome.ack();
     }
@@ -98,22 +96,19 @@ export class IndexDocumentHandler implements CommandHandler<'indexDocument'> {
       dim: this.embeddings.dim,
     });
     if (rows) {
-      await this.relay.publishNow(rows);
       this.metrics.counter('quarry_chunks_indexed_total').inc({ model: this.embeddings.id }, stored.length);
-      this.succeeded(rows);
+      this.succeeded();
     }
     log.info({ chunks: stored.length, model: this.embeddings.id }, 'document indexed');
     return Outcome.ack();
   }
 
   async onDeadLetter(cmd: IndexDocumentCommand, error: ErrorInfo): Promise<void> {
-    const rows = await this.pipeline.failDocument(cmd, { code: error.code, message: error.message });
-    await this.relay.publishNow(rows);
+    await this.pipeline.failDocument(cmd, { code: error.code, message: error.message });
     this.metrics
       .counter('quarry_documents_processed_total')
       .inc({ step: 'index', result: 'failed', code: error.code });
     markDocumentFailedInTrace(error.code, error.message);
-    this.metrics.jobFinished(finishedJobIn(rows));
   }
 
   /** One batch, timed whether the provider answers or fails. */
@@ -131,11 +126,9 @@ export class IndexDocumentHandler implements CommandHandler<'indexDocument'> {
     }
   }
 
-  /** The document is indexed; `rows` finish the job when it was the last. */
-  private succeeded(rows: OutboxRow[]): void {
+  private succeeded(): void {
     this.metrics
       .counter('quarry_documents_processed_total')
       .inc({ step: 'index', result: 'succeeded', code: '' });
-    this.metrics.jobFinished(finishedJobIn(rows));
   }
 }

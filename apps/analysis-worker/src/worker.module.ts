@@ -1,6 +1,6 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
-import { CANCELLATION_WATCH, MessagingModule, NatsCancellationWatch } from '@quarry/messaging';
+import { CANCELLATION_WATCH, MessagingModule, NatsCancellationWatch, OutboxRelay } from '@quarry/messaging';
 import { isDatabaseUnavailable, OutboxRepository, PersistenceModule } from '@quarry/persistence';
 import { createEmbeddingProvider } from '@quarry/retrieval';
 import { CoreModule, type Logger, type QuarryMetrics } from '@quarry/telemetry';
@@ -15,7 +15,8 @@ export class AnalysisWorkerModule {
       module: AnalysisWorkerModule,
       imports: [
         CoreModule.forRoot(config, logger, metrics),
-        PersistenceModule,
+        // Repositories hand what each commit wrote to the relay (publish, count finished jobs) before returning.
+        PersistenceModule.forRoot({ afterCommit: OutboxRelay }),
         MessagingModule.forRoot({
           appName: 'quarry-analysis-worker',
           consumes: {

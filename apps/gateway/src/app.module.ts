@@ -57,7 +57,8 @@ export class GatewayModule {
       module: GatewayModule,
       imports: [
         CoreModule.forRoot(config, logger, metrics),
-        PersistenceModule,
+        // Repositories hand what each commit wrote to the relay (publish, count finished jobs) before returning.
+        PersistenceModule.forRoot({ afterCommit: OutboxRelay }),
         MessagingModule.forRoot({
           appName: 'quarry-gateway',
           consumes: {},

@@ -11,6 +11,7 @@ import { createLogger } from '@quarry/telemetry';
 import {
   createTestDatabase,
   createTestNamespace,
+  RecordingAfterCommit,
   type TestDatabase,
   type TestNamespace,
 } from '@quarry/testing';
@@ -57,7 +58,9 @@ describe('outbox across a crash', () => {
   it('publishes, exactly once, what a crashed writer committed but never published', async () => {
     const jobId = uuidv7();
     const documentId = uuidv7();
-    const { outbox } = await new JobsRepository(prisma).createIngestJob({
+    // The writer "crashes" right after its commit: its after-commit port never gets to publish.
+    const crashed = new RecordingAfterCommit();
+    const { outbox } = await new JobsRepository(prisma, crashed).createIngestJob({
       id: jobId,
       tenantId,
       idempotencyKey: null,
@@ -76,7 +79,8 @@ describe('outbox across a crash', () => {
       outbox: [commandEnvelope(ns.topology, 'ingestDocument', { v: 1, jobId, tenantId, documentId })],
     });
     expect(outbox).toHaveLength(1);
-    // The writer "crashed" here: committed, nothing published.
+    expect(crashed.outbox).toEqual(outbox);
+    // Committed, nothing published.
     expect(await messagesOnIngestSubject()).toBe(0);
 
     expect(await relay.sweep()).toBe(1);

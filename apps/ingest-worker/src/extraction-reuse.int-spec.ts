@@ -78,15 +78,16 @@ let handler: IngestDocumentHandler;
 beforeAll(async () => {
   db = await createTestDatabase('reuse');
   prisma = createPrismaClient({ databaseUrl: db.url, poolMax: 4 });
-  jobs = new JobsRepository(prisma);
-  pipeline = new PipelineRepository(prisma, topo);
-  const tenants = new TenantsRepository(prisma);
-  tenantA = (await tenants.ensureTenantWithKey('reuse-a', 'key-reuse-a-0123')).tenantId;
-  tenantB = (await tenants.ensureTenantWithKey('reuse-b', 'key-reuse-b-0123')).tenantId;
+  // The repositories publish what they commit through the relay, as in the worker.
   const relay = new OutboxRelay(new OutboxRepository(prisma), publisher, logger, {
     intervalMs: 1000,
     graceMs: 1000,
   });
+  jobs = new JobsRepository(prisma, relay);
+  pipeline = new PipelineRepository(prisma, topo, relay);
+  const tenants = new TenantsRepository(prisma);
+  tenantA = (await tenants.ensureTenantWithKey('reuse-a', 'key-reuse-a-0123')).tenantId;
+  tenantB = (await tenants.ensureTenantWithKey('reuse-b', 'key-reuse-b-0123')).tenantId;
   pool = new ParserPool({ size: 1, maxMemoryMb: 512 });
   ocr = await createOcrEngine({ engine: 'auto', languages: ['eng'], concurrency: 1 });
   extractor.real = new Extractor(pool, ocr, {
@@ -97,7 +98,6 @@ beforeAll(async () => {
   });
   handler = new IngestDocumentHandler(
     pipeline,
-    relay,
     blobs,
     extractor,
     { fetchToFile: () => Promise.reject(new Error('no URL documents here')) },

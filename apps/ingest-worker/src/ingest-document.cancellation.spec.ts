@@ -6,13 +6,7 @@ import {
   type DetectedType,
   type IngestDocumentCommand,
 } from '@quarry/contracts';
-import {
-  OutboxRelay,
-  type CancellationWatch,
-  type DeliveryContext,
-  type MessagePublisher,
-  type OutboxStore,
-} from '@quarry/messaging';
+import type { CancellationWatch, DeliveryContext } from '@quarry/messaging';
 import type { Claim, DocumentWork, OutboxRow, PipelineRepository } from '@quarry/persistence';
 import { createLogger, QuarryMetrics } from '@quarry/telemetry';
 import type { ExtractedPage, Extraction, ExtractionCall } from '@quarry/extraction';
@@ -87,18 +81,6 @@ function setup(pages: number) {
       return Promise.resolve();
     },
   };
-  const published: string[] = [];
-  const publisher: MessagePublisher = {
-    publish: (subject) => {
-      published.push(subject);
-      return Promise.resolve({ seq: published.length, duplicate: false });
-    },
-  };
-  const store: OutboxStore = {
-    pending: () => Promise.resolve([]),
-    markSent: () => Promise.resolve(),
-    markFailed: () => Promise.resolve(),
-  };
   const blobs = new MemoryBlobStore();
   blobs.blobs.set(work.blobKey, new Uint8Array([0x25, 0x50, 0x44, 0x46]));
   const extractor = new PagedExtractor(
@@ -107,7 +89,6 @@ function setup(pages: number) {
   const watch = new FakeWatch();
   const handler = new IngestDocumentHandler(
     pipeline as unknown as PipelineRepository,
-    new OutboxRelay(store, publisher, logger, { intervalMs: 1000, graceMs: 1000 }),
     blobs,
     extractor,
     { fetchToFile: () => Promise.reject(new Error('no URL documents here')) },
@@ -125,7 +106,7 @@ function setup(pages: number) {
     traceparent: undefined,
     signal: new AbortController().signal,
   };
-  return { cmd, ctx, handler, extractor, watch, calls, published };
+  return { cmd, ctx, handler, extractor, watch, calls };
 }
 
 describe('IngestDocumentHandler and a cancelled job', () => {
@@ -143,7 +124,6 @@ describe('IngestDocumentHandler and a cancelled job', () => {
     expect(t.watch.asked.every((id) => id === t.cmd.jobId)).toBe(true);
     expect(t.calls.completed).toBe(0);
     expect(t.calls.failed).toBe(0);
-    expect(t.published).toEqual([]);
   });
 
   it('asks at every page and completes as usual while the job is not cancelled', async () => {

@@ -11,7 +11,7 @@ import {
   type IngestDocumentCommand,
 } from '@quarry/contracts';
 import type { ExtractedAttachment, ExtractedPage, Extraction, ExtractionCall } from '@quarry/extraction';
-import { OutboxRelay, type DeliveryContext } from '@quarry/messaging';
+import type { DeliveryContext } from '@quarry/messaging';
 import type {
   Claim,
   DocumentWork,
@@ -29,9 +29,10 @@ import path from 'node:path';
 import { createLogger, QuarryMetrics } from '@quarry/telemetry';
 import type { DocumentExtractor, UrlFetcher } from './extractor';
 import { IngestDocumentHandler } from './ingest-document.handler';
-import { PromText, RecordingOutboxStore, RecordingPublisher, MemoryBlobStore } from '@quarry/testing';
+import { PromText, MemoryBlobStore } from '@quarry/testing';
 
-// Every port faked: no NATS, no PostgreSQL, no parsers.
+// Every port faked: no NATS, no PostgreSQL, no parsers. Publishing what a transition wrote is the repository's
+// (its after-commit port), so the handler's part ends with the repository call.
 
 const topo = topology('qt_ingest_unit');
 const logger = createLogger({ level: 'silent', pretty: false, app: 't' });
@@ -184,9 +185,6 @@ function setup() {
     depth: 0,
   };
   const pipeline = new FakePipeline(work);
-  const store = new RecordingOutboxStore();
-  const publisher = new RecordingPublisher();
-  const relay = new OutboxRelay(store, publisher, logger, { intervalMs: 1000, graceMs: 1000 });
   const blobs = new MemoryBlobStore();
   const bytes = new TextEncoder().encode('hello world');
   blobs.blobs.set(work.blobKey, bytes);
@@ -195,7 +193,6 @@ function setup() {
   const metrics = new QuarryMetrics({ app: 'ingest-worker', processMetrics: false });
   const handler = new IngestDocumentHandler(
     pipeline as unknown as PipelineRepository,
-    relay,
     blobs,
     extractor,
     fetcher,
@@ -218,8 +215,6 @@ function setup() {
     cmd,
     work,
     pipeline,
-    store,
-    publisher,
     blobs,
     bytes,
     extractor,
@@ -242,7 +237,7 @@ const outboxRow = (id: string, subject: string): OutboxRow => ({
 });
 
 describe('IngestDocumentHandler', () => {
-  it('extracts the pages, stores them with the index command and publishes that command', async () => {
+  it('extracts the pages and stores them with the index command', async () => {
     const t = setup();
     t.extractor.detected = 'pdf';
     t.extractor.pages = [
@@ -291,10 +286,6 @@ describe('IngestDocumentHandler', () => {
       headers: { traceparent: TRACEPARENT },
     });
     expect(IndexDocumentCommand.safeParse(next.payload).success).toBe(true);
-    expect(t.publisher.published.map((p) => [p.subject, p.options.msgId])).toEqual([
-      [topo.commandSubject('indexDocument'), 'msg-7'],
-    ]);
-    expect(t.store.sent).toEqual([['7']]);
     expect(t.pipeline.failed).toEqual([]);
 
     const scraped = await t.scrape();
@@ -328,11 +319,10 @@ describe('IngestDocumentHandler', () => {
       expect(t.extractor.extracts).toEqual([]);
       expect(t.pipeline.completed).toEqual([]);
       expect(t.pipeline.failed).toEqual([]);
-      expect(t.publisher.published).toEqual([]);
     },
   );
 
-  it('fails an unreadable document with its own code and acks; the job event it returns is published', async () => {
+  it('fails an unreadable document with its own code and acks', async () => {
     const t = setup();
     t.extractor.error = new QuarryError('corrupt_pdf', 'xref table is broken');
     t.pipeline.failResult = [outboxRow('9', topo.eventSubject('failed'))];
@@ -348,8 +338,6 @@ describe('IngestDocumentHandler', () => {
       },
     ]);
     expect(t.pipeline.completed).toEqual([]);
-    expect(t.publisher.published.map((p) => p.subject)).toEqual([topo.eventSubject('failed')]);
-    expect(t.store.sent).toEqual([['9']]);
 
     const scraped = await t.scrape();
     expect(
@@ -408,7 +396,6 @@ describe('IngestDocumentHandler', () => {
     await expect(t.handler.handle(t.cmd, t.ctx)).rejects.toBe(error);
     expect(t.pipeline.failed).toEqual([]);
     expect(t.pipeline.completed).toEqual([]);
-    expect(t.publisher.published).toEqual([]);
   });
 
   it('lets a database error while storing the pages propagate', async () => {
@@ -419,17 +406,19 @@ describe('IngestDocumentHandler', () => {
     expect(t.pipeline.failed).toEqual([]);
   });
 
-  it('acks without publishing when another delivery already stored the pages', async () => {
+  it('acks without counting the document when another delivery already stored the pages', async () => {
     const t = setup();
     t.pipeline.completeResult = null;
 
     await expect(t.handler.handle(t.cmd, t.ctx)).resolves.toEqual({ kind: 'ack' });
     expect(t.pipeline.completed).toHaveLength(1);
-    expect(t.publisher.published).toEqual([]);
-    expect(t.store.sent).toEqual([]);
+    // The other delivery counted it.
+    const scraped = await t.scrape();
+    expect(scraped.sum('quarry_documents_processed_total')).toBe(0);
+    expect(scraped.sum('quarry_pages_extracted_total')).toBe(0);
   });
 
-  it('reuses an earlier extraction of the same bytes: no blob read, no parsing, the index command published', async () => {
+  it('reuses an earlier extraction of the same bytes: no blob read, no parsing', async () => {
     const t = setup();
     t.pipeline.reuse = {
       outcome: 'reused',
@@ -450,7 +439,9 @@ describe('IngestDocumentHandler', () => {
     expect(t.extractor.detects).toEqual([]);
     expect(t.extractor.extracts).toEqual([]);
     expect(t.pipeline.completed).toEqual([]);
-    expect(t.publisher.published.map((p) => p.options.msgId)).toEqual(['msg-9']);
+    const scraped = await t.scrape();
+    expect(scraped.sum('quarry_documents_processed_total', { step: 'ingest', result: 'succeeded' })).toBe(1);
+    expect(scraped.sum('quarry_extraction_duration_seconds_count')).toBe(0);
   });
 
   it('acks without work when the reuse finds the job finished or the document moved on', async () => {
@@ -461,7 +452,6 @@ describe('IngestDocumentHandler', () => {
     expect(t.blobs.reads).toEqual([]);
     expect(t.pipeline.completed).toEqual([]);
     expect(t.pipeline.failed).toEqual([]);
-    expect(t.publisher.published).toEqual([]);
   });
 
   it('stops at the next page with a retryable error once the worker shuts down', async () => {
@@ -491,21 +481,9 @@ describe('IngestDocumentHandler', () => {
     ]);
   });
 
-  it('fails the document on dead-letter and publishes the rows that returns', async () => {
+  it('fails the document on dead-letter and counts it failed', async () => {
     const t = setup();
-    const createdAt = new Date('2026-01-01T00:00:00Z');
-    t.pipeline.failResult = [
-      {
-        ...outboxRow('11', topo.eventSubject('completed')),
-        finishedJob: {
-          jobId: t.cmd.jobId,
-          type: 'ingest',
-          status: 'completed_with_failures',
-          createdAt,
-          finishedAt: new Date(createdAt.getTime() + 2500),
-        },
-      },
-    ];
+    t.pipeline.failResult = [outboxRow('11', topo.eventSubject('completed'))];
 
     await t.handler.onDeadLetter(
       { ...t.cmd, traceparent: TRACEPARENT },
@@ -519,16 +497,10 @@ describe('IngestDocumentHandler', () => {
       },
     ]);
     expect(t.pipeline.claims).toEqual([]);
-    expect(t.publisher.published.map((p) => [p.subject, p.options.msgId])).toEqual([
-      [topo.eventSubject('completed'), 'msg-11'],
-    ]);
-    expect(t.store.sent).toEqual([['11']]);
 
-    // Its failure finished the job: counted here, in the process whose transaction finished it.
+    // Its failure finished the job: the repository's after-commit port counts that, not the handler.
     const scraped = await t.scrape();
-    const finished = { type: 'ingest', status: 'completed_with_failures' };
-    expect(scraped.sum('quarry_jobs_finished_total', finished)).toBe(1);
-    expect(scraped.sum('quarry_job_duration_seconds_sum', finished)).toBe(2.5);
+    expect(scraped.sum('quarry_jobs_finished_total')).toBe(0);
     expect(
       scraped.sum('quarry_documents_processed_total', { result: 'failed', code: 'delivery_exhausted' }),
     ).toBe(1);

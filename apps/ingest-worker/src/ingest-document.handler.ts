@@ -24,12 +24,10 @@ import {
   JobCancelledError,
   markDocumentFailedInTrace,
   NO_CANCELLATION_WATCH,
-  OutboxRelay,
   Outcome,
   TOPOLOGY,
 } from '@quarry/messaging';
 import {
-  finishedJobIn,
   PipelineRepository,
   type DocumentWork,
   type NewChildDocument,
@@ -50,15 +48,15 @@ const PROGRESS_EVERY_MS = 1000;
 /**
  * Ingest step of one document: get its bytes (from the object store, or by fetching its URL through the SSRF
  * guard), detect the type from them, extract text per page (parsers in a sandbox process, OCR for scans and
- * images), then store the pages, the documents found inside it and the next commands in one transaction. A
- * document that cannot be read fails on its own (with its code) and the job's other documents go on.
+ * images), then store the pages, the documents found inside it and the next commands in one transaction (the
+ * repository publishes them after the commit). A document that cannot be read fails on its own (with its code)
+ * and the job's other documents go on.
  */
 @Injectable()
 @HandlesCommand('ingestDocument')
 export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
   constructor(
     private readonly pipeline: PipelineRepository,
-    private readonly relay: OutboxRelay,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
     @Inject(DOCUMENT_EXTRACTOR) private readonly extractor: DocumentExtractor,
     @Inject(URL_FETCHER) private readonly fetcher: UrlFetcher,
@@ -107,7 +105,6 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
         this.indexCommand(work, traceparent, cmd.lane),
       );
       if (reuse.outcome === 'reused') {
-        await this.relay.publishNow(reuse.outbox);
         this.succeeded();
         log.info({ fromDocumentId: reuse.fromDocumentId, pages: reuse.pageCount }, 'extraction reused');
         return Outcome.ack();
@@ -162,7 +159,6 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
         children.filter((c) => !c.failed).map((c) => this.ingestCommand(work, c.id, traceparent, cmd.lane)),
       );
       if (rows) {
-        await this.relay.publishNow(rows);
         this.countPages(type, extracted.pages);
         this.succeeded();
       }
@@ -307,14 +303,13 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
     error: ErrorInfo,
     known?: { finalUrl?: string | undefined; httpStatus?: number | undefined; detectedType?: DetectedType },
   ) {
-    const rows = await this.pipeline.failDocument(work, { code: error.code, message: error.message }, known);
-    await this.relay.publishNow(rows);
+    // The last open document failing finishes the job (failed or completed_with_failures): the repository
+    // publishes its event and counts it.
+    await this.pipeline.failDocument(work, { code: error.code, message: error.message }, known);
     this.metrics
       .counter('quarry_documents_processed_total')
       .inc({ step: 'ingest', result: 'failed', code: error.code });
     markDocumentFailedInTrace(error.code, error.message);
-    // The last open document failing finishes the job (failed or completed_with_failures).
-    this.metrics.jobFinished(finishedJobIn(rows));
   }
 
   private succeeded(): void {

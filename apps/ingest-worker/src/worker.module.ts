@@ -1,7 +1,7 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { AppConfig } from '@quarry/config';
 import { createOcrEngine, Extractor, ParserPool, type OcrEngine } from '@quarry/extraction';
-import { CANCELLATION_WATCH, MessagingModule, NatsCancellationWatch } from '@quarry/messaging';
+import { CANCELLATION_WATCH, MessagingModule, NatsCancellationWatch, OutboxRelay } from '@quarry/messaging';
 import { isDatabaseUnavailable, OutboxRepository, PersistenceModule } from '@quarry/persistence';
 import { createSafeFetcher } from '@quarry/safe-fetch';
 import { CoreModule, LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
@@ -32,7 +32,8 @@ export class IngestWorkerModule {
       module: IngestWorkerModule,
       imports: [
         CoreModule.forRoot(config, logger, metrics),
-        PersistenceModule,
+        // Repositories hand what each commit wrote to the relay (publish, count finished jobs) before returning.
+        PersistenceModule.forRoot({ afterCommit: OutboxRelay }),
         MessagingModule.forRoot({
           appName: 'quarry-ingest-worker',
           consumes: {

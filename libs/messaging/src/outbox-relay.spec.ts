@@ -33,6 +33,9 @@ class FakePublisher implements MessagePublisher {
   }
 }
 
+/** What a commit that wrote `rows` and ended no job hands the relay. */
+const wrote = (rows: OutboxRecord[]) => ({ outbox: rows, finishedJobs: [] });
+
 const row = (id: string, ageMs = 0) => ({
   id,
   subject: `s.${id}`,
@@ -46,11 +49,13 @@ const row = (id: string, ageMs = 0) => ({
 describe('OutboxRelay', () => {
   const logger = pino({ level: 'silent' });
 
-  it('publishes rows with their message id and traceparent, then marks them sent', async () => {
+  it('publishes the rows a commit wrote with their message id and traceparent, then marks them sent', async () => {
     const store = new FakeStore();
     const publisher = new FakePublisher();
     store.rows = [row('1'), row('2')];
-    await new OutboxRelay(store, publisher, logger, { intervalMs: 10, graceMs: 0 }).publishNow(store.rows);
+    await new OutboxRelay(store, publisher, logger, { intervalMs: 10, graceMs: 0 }).committed(
+      wrote(store.rows),
+    );
     expect(publisher.published.map((p) => p.options.msgId)).toEqual(['m-1', 'm-2']);
     expect(publisher.published[0]?.options.traceparent).toMatch(/^00-a{32}/);
     expect(store.rows.every((r) => r.sent)).toBe(true);
@@ -65,11 +70,9 @@ describe('OutboxRelay', () => {
     };
     const publisher = new FakePublisher();
     publisher.failFor.add('m-2');
-    await new OutboxRelay(store, publisher, logger, { intervalMs: 10, graceMs: 0 }).publishNow([
-      row('1'),
-      row('2'),
-      row('3'),
-    ]);
+    await new OutboxRelay(store, publisher, logger, { intervalMs: 10, graceMs: 0 }).committed(
+      wrote([row('1'), row('2'), row('3')]),
+    );
     // The publisher acknowledged m-1 at sequence 1 and m-3 at 2; m-2 failed and stays unsent.
     expect(marked).toEqual([{ ids: ['1', '3'], seqs: [1, 2] }]);
   });
@@ -80,7 +83,7 @@ describe('OutboxRelay', () => {
     store.rows = [row('1'), row('2')];
     publisher.failFor.add('m-1');
     const relay = new OutboxRelay(store, publisher, logger, { intervalMs: 10, graceMs: 0 });
-    await relay.publishNow(store.rows);
+    await relay.committed(wrote(store.rows));
     expect(store.rows.map((r) => r.sent)).toEqual([false, true]);
     expect(store.failures).toEqual(['1']);
 
@@ -94,10 +97,23 @@ describe('OutboxRelay', () => {
     store.failMarkSent = true;
     store.rows = [row('1')];
     await expect(
-      new OutboxRelay(store, new FakePublisher(), logger, { intervalMs: 10, graceMs: 0 }).publishNow(
-        store.rows,
+      new OutboxRelay(store, new FakePublisher(), logger, { intervalMs: 10, graceMs: 0 }).committed(
+        wrote(store.rows),
       ),
     ).resolves.toBeUndefined();
+  });
+
+  it('never rejects, even when the publisher throws instead of rejecting (the commit is done)', async () => {
+    const store = new FakeStore();
+    store.rows = [row('1')];
+    const publisher: MessagePublisher = {
+      publish: () => {
+        throw new Error('not connected');
+      },
+    };
+    const relay = new OutboxRelay(store, publisher, logger, { intervalMs: 10, graceMs: 0 });
+    await expect(relay.committed(wrote(store.rows))).resolves.toBeUndefined();
+    expect(store.rows[0]?.sent).toBe(false);
   });
 
   it('sweeps only rows older than the grace period, so writers publish their own first', async () => {
@@ -118,7 +134,7 @@ describe('OutboxRelay', () => {
     store.rows = [row('1'), row('2'), row('3')];
     publisher.failFor.add('m-3');
 
-    await relay.publishNow(store.rows);
+    await relay.committed(wrote(store.rows));
     publisher.failFor.clear();
     await relay.sweep();
 
@@ -126,5 +142,39 @@ describe('OutboxRelay', () => {
     // A failed publish is not counted; the sweep published that row later.
     expect(scraped.sum('quarry_outbox_published_total', { path: 'fast' })).toBe(2);
     expect(scraped.sum('quarry_outbox_published_total', { path: 'sweep' })).toBe(1);
+  });
+
+  it('counts each job a commit ended, with the time since it was accepted, in the process that ended it', async () => {
+    const store = new FakeStore();
+    const publisher = new FakePublisher();
+    const metrics = new QuarryMetrics({ app: 'analysis-worker', processMetrics: false });
+    const relay = new OutboxRelay(store, publisher, logger, { intervalMs: 10, graceMs: 0, metrics });
+    const createdAt = new Date('2026-01-01T00:00:00Z');
+    const job = (status: string, seconds: number) => ({
+      type: 'ingest',
+      status,
+      createdAt,
+      finishedAt: new Date(createdAt.getTime() + seconds * 1000),
+    });
+
+    await relay.committed({ outbox: [row('1')], finishedJobs: [job('succeeded', 1.5)] });
+    // A batch of completions ends several jobs in one commit.
+    await relay.committed({
+      outbox: [row('2'), row('3')],
+      finishedJobs: [job('succeeded', 2), job('completed_with_failures', 4)],
+    });
+    // A commit that ended no job counts none.
+    await relay.committed(wrote([row('4')]));
+
+    const scraped = PromText.parse(await metrics.metrics());
+    const succeeded = { type: 'ingest', status: 'succeeded' };
+    expect(scraped.sum('quarry_jobs_finished_total', succeeded)).toBe(2);
+    expect(scraped.sum('quarry_jobs_finished_total')).toBe(3);
+    expect(scraped.sum('quarry_job_duration_seconds_count', succeeded)).toBe(2);
+    expect(scraped.sum('quarry_job_duration_seconds_sum', succeeded)).toBe(3.5);
+    expect(scraped.sum('quarry_job_duration_seconds_bucket', { ...succeeded, le: '1' })).toBe(0);
+    expect(scraped.sum('quarry_job_duration_seconds_bucket', { ...succeeded, le: '2.5' })).toBe(2);
+    expect(scraped.sum('quarry_outbox_published_total', { path: 'fast' })).toBe(4);
+    expect(publisher.published.map((p) => p.options.msgId)).toEqual(['m-1', 'm-2', 'm-3', 'm-4']);
   });
 });

@@ -1,4 +1,4 @@
-import type { Logger, QuarryMetrics } from '@quarry/telemetry';
+import type { JobFinishedSample, Logger, QuarryMetrics } from '@quarry/telemetry';
 import type { MessagePublisher } from './publisher';
 
 export interface OutboxRecord {
@@ -19,9 +19,20 @@ export interface OutboxStore {
 }
 
 /**
- * Publishes outbox rows. Writers call `publishNow` right after their commit (the fast path); the
- * periodic sweep publishes whatever a crash left behind. A row published twice is harmless: its
- * deterministic Nats-Msg-Id makes JetStream drop the second copy.
+ * What one commit wrote: the persistence layer's `Committed` (its `AfterCommit` port, which the relay implements
+ * structurally; messaging cannot import persistence, nor persistence messaging).
+ */
+export interface CommittedWrites {
+  outbox: readonly OutboxRecord[];
+  /** Jobs the commit ended, counted (finished total, duration) by the process that ended them. */
+  finishedJobs: readonly JobFinishedSample[];
+}
+
+/**
+ * Publishes outbox rows. The repositories hand it what each commit wrote (`committed`, their after-commit
+ * port) before returning to their callers: the fast path. The periodic sweep publishes whatever a crash
+ * left behind. A row published twice is harmless: its deterministic Nats-Msg-Id makes JetStream drop the
+ * second copy.
  */
 export class OutboxRelay {
   private timer: NodeJS.Timeout | undefined;
@@ -35,17 +46,28 @@ export class OutboxRelay {
       intervalMs: number;
       graceMs: number;
       batchSize?: number;
-      /** Rows published are counted by path (fast, sweep) when given. */
-      metrics?: Pick<QuarryMetrics, 'counter'>;
+      /** Rows published are counted by path (fast, sweep), and finished jobs, when given. */
+      metrics?: Pick<QuarryMetrics, 'counter' | 'jobFinished'>;
     },
   ) {}
 
-  /** Never throws: the state is committed, so a failure here only delays a message until the sweep. */
-  publishNow(records: OutboxRecord[]): Promise<void> {
-    return this.publish(records, 'fast');
+  /**
+   * The after-commit port: publishes the rows a commit wrote and counts the jobs it ended. Never rejects: the
+   * state is committed, so a failure here only delays a message until the sweep.
+   */
+  async committed(what: CommittedWrites): Promise<void> {
+    try {
+      await this.publish(what.outbox, 'fast');
+      for (const job of what.finishedJobs) this.options.metrics?.jobFinished(job);
+    } catch (error) {
+      this.logger.warn(
+        { err: error, rows: what.outbox.length },
+        'after-commit publish failed; relay will retry',
+      );
+    }
   }
 
-  private async publish(records: OutboxRecord[], path: 'fast' | 'sweep'): Promise<void> {
+  private async publish(records: readonly OutboxRecord[], path: 'fast' | 'sweep'): Promise<void> {
     // Pipelined: every publish is on the wire before the first acknowledgement comes back, in row order.
     const results = await Promise.allSettled(
       records.map((r) =>

@@ -1,18 +1,35 @@
-import { Global, Inject, Module, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Global,
+  Inject,
+  Module,
+  type DynamicModule,
+  type InjectionToken,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import { topology } from '@quarry/contracts';
 import type { PrismaClient } from './generated/prisma/client';
 import { createPrismaClient } from './prisma';
 import {
+  AFTER_COMMIT,
   ChunksRepository,
   CrawlsRepository,
   JobsRepository,
   OutboxRepository,
   PipelineRepository,
   TenantsRepository,
+  type AfterCommit,
 } from './repositories';
 
 export const PRISMA = Symbol('PRISMA');
+
+export interface PersistenceModuleOptions {
+  /**
+   * Provider token of the app's AfterCommit implementation (@quarry/messaging's OutboxRelay): every repository
+   * that writes outbox rows or ends a job hands them to it after its commit. Required: a missing one fails the boot.
+   */
+  afterCommit: InjectionToken;
+}
 
 class PrismaLifecycle implements OnApplicationShutdown {
   constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
@@ -21,44 +38,75 @@ class PrismaLifecycle implements OnApplicationShutdown {
   }
 }
 
-/** One Prisma client per process, closed on shutdown; repositories are plain classes over it. */
+/**
+ * One Prisma client per process, closed on shutdown; repositories are plain classes over it, given the app's
+ * after-commit port (`AFTER_COMMIT`, exported for the repositories other modules build).
+ */
 @Global()
-@Module({
-  providers: [
-    {
-      provide: PRISMA,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) =>
-        createPrismaClient({ databaseUrl: config.database.url, poolMax: config.database.poolMax }),
-    },
-    PrismaLifecycle,
-    { provide: JobsRepository, inject: [PRISMA], useFactory: (p: PrismaClient) => new JobsRepository(p) },
-    {
-      provide: TenantsRepository,
-      inject: [PRISMA],
-      useFactory: (p: PrismaClient) => new TenantsRepository(p),
-    },
-    { provide: OutboxRepository, inject: [PRISMA], useFactory: (p: PrismaClient) => new OutboxRepository(p) },
-    { provide: ChunksRepository, inject: [PRISMA], useFactory: (p: PrismaClient) => new ChunksRepository(p) },
-    {
-      provide: PipelineRepository,
-      inject: [PRISMA, APP_CONFIG],
-      useFactory: (p: PrismaClient, c: AppConfig) => new PipelineRepository(p, topology(c.namespace)),
-    },
-    {
-      provide: CrawlsRepository,
-      inject: [PRISMA, APP_CONFIG],
-      useFactory: (p: PrismaClient, c: AppConfig) => new CrawlsRepository(p, topology(c.namespace)),
-    },
-  ],
-  exports: [
-    PRISMA,
-    JobsRepository,
-    TenantsRepository,
-    OutboxRepository,
-    ChunksRepository,
-    PipelineRepository,
-    CrawlsRepository,
-  ],
-})
-export class PersistenceModule {}
+@Module({})
+export class PersistenceModule {
+  static forRoot(options: PersistenceModuleOptions): DynamicModule {
+    // A `useExisting` of undefined would only fail when a repository is first injected, with a vaguer message.
+    if (!(options as Partial<PersistenceModuleOptions> | undefined)?.afterCommit) {
+      throw new Error(
+        'PersistenceModule.forRoot needs `afterCommit`: the provider token of the AfterCommit port',
+      );
+    }
+    return {
+      module: PersistenceModule,
+      global: true,
+      providers: [
+        {
+          provide: PRISMA,
+          inject: [APP_CONFIG],
+          useFactory: (config: AppConfig) =>
+            createPrismaClient({ databaseUrl: config.database.url, poolMax: config.database.poolMax }),
+        },
+        PrismaLifecycle,
+        { provide: AFTER_COMMIT, useExisting: options.afterCommit },
+        {
+          provide: JobsRepository,
+          inject: [PRISMA, AFTER_COMMIT],
+          useFactory: (p: PrismaClient, a: AfterCommit) => new JobsRepository(p, a),
+        },
+        {
+          provide: TenantsRepository,
+          inject: [PRISMA],
+          useFactory: (p: PrismaClient) => new TenantsRepository(p),
+        },
+        {
+          provide: OutboxRepository,
+          inject: [PRISMA],
+          useFactory: (p: PrismaClient) => new OutboxRepository(p),
+        },
+        {
+          provide: ChunksRepository,
+          inject: [PRISMA],
+          useFactory: (p: PrismaClient) => new ChunksRepository(p),
+        },
+        {
+          provide: PipelineRepository,
+          inject: [PRISMA, APP_CONFIG, AFTER_COMMIT],
+          useFactory: (p: PrismaClient, c: AppConfig, a: AfterCommit) =>
+            new PipelineRepository(p, topology(c.namespace), a),
+        },
+        {
+          provide: CrawlsRepository,
+          inject: [PRISMA, APP_CONFIG, AFTER_COMMIT],
+          useFactory: (p: PrismaClient, c: AppConfig, a: AfterCommit) =>
+            new CrawlsRepository(p, topology(c.namespace), a),
+        },
+      ],
+      exports: [
+        PRISMA,
+        AFTER_COMMIT,
+        JobsRepository,
+        TenantsRepository,
+        OutboxRepository,
+        ChunksRepository,
+        PipelineRepository,
+        CrawlsRepository,
+      ],
+    };
+  }
+}

@@ -7,6 +7,7 @@ import type {
   OutboxStore,
   PublishOptions,
 } from '@quarry/messaging';
+import type { AfterCommit, Committed, FinishedJob, OutboxRow } from '@quarry/persistence';
 
 /** A publisher that records what would have gone to JetStream (for unit tests of handlers). */
 export class RecordingPublisher implements MessagePublisher {
@@ -35,6 +36,29 @@ export class RecordingOutboxStore implements OutboxStore {
   markFailed(id: string): Promise<void> {
     this.failedIds.push(id);
     return Promise.resolve();
+  }
+}
+
+/**
+ * An after-commit port that records what each commit handed it, in order, and publishes nothing: for tests of
+ * repositories, and to play a process that died right after its commit (the relay's sweep publishes the rows).
+ */
+export class RecordingAfterCommit implements AfterCommit {
+  readonly commits: Committed[] = [];
+
+  committed(what: Committed): Promise<void> {
+    this.commits.push(what);
+    return Promise.resolve();
+  }
+
+  /** Every row handed over so far. */
+  get outbox(): OutboxRow[] {
+    return this.commits.flatMap((c) => c.outbox);
+  }
+
+  /** Every finished job handed over so far. */
+  get finishedJobs(): FinishedJob[] {
+    return this.commits.flatMap((c) => c.finishedJobs);
   }
 }
 

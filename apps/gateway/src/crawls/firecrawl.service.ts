@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import { commandEnvelope, QuarryError, uuidv7, type Lane, type Topology } from '@quarry/contracts';
-import { BLOB_STORE, OutboxRelay, TOPOLOGY, type BlobStore } from '@quarry/messaging';
+import { BLOB_STORE, TOPOLOGY, type BlobStore } from '@quarry/messaging';
 import { CrawlsRepository, type NewDocument } from '@quarry/persistence';
 import {
   currentOrNewTraceparent,
@@ -46,7 +46,6 @@ export class FirecrawlReceiver {
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
     private readonly crawls: CrawlsRepository,
-    private readonly relay: OutboxRelay,
   ) {}
 
   async receive(
@@ -137,10 +136,8 @@ export class FirecrawlReceiver {
     }
     const added = new Set(result.added);
     await this.discard(documents.filter((d) => !added.has(d.id)));
-    await this.relay.publishNow(result.outbox);
     if (result.created)
       this.metrics.counter('quarry_jobs_created_total').inc({ type: 'ingest', lane: 'bulk' });
-    for (const row of result.outbox) if (row.finishedJob) this.metrics.jobFinished(row.finishedJob);
     this.logger.info(
       {
         tenantId,

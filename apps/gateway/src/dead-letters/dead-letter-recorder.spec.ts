@@ -27,7 +27,6 @@ const eventRow: OutboxRow = {
 function setup() {
   const recorded: NewDeadLetter[] = [];
   const failed: { work: unknown; error: ErrorInfo }[] = [];
-  const published: OutboxRow[][] = [];
   const seqs = new Set<number>();
   const metrics = new QuarryMetrics({ app: 'gateway', processMetrics: false });
   const recorder = new DeadLetterRecorder(
@@ -45,14 +44,13 @@ function setup() {
         return Promise.resolve(failed.length === 1 ? [eventRow] : []);
       },
     },
-    { publishNow: (rows) => Promise.resolve(void published.push(rows)) },
     t,
     {} as NatsConnection,
     pino({ level: 'silent' }),
     metrics,
   );
   const scrape = async () => PromText.parse(await metrics.metrics());
-  return { recorder, recorded, failed, published, scrape };
+  return { recorder, recorded, failed, scrape };
 }
 
 const dlq = (body: unknown, code: string, subject = t.dlqSubject('indexDocument'), seq = 7): DlqMessage => ({
@@ -65,15 +63,14 @@ const dlq = (body: unknown, code: string, subject = t.dlqSubject('indexDocument'
 });
 
 describe('DeadLetterRecorder.record', () => {
-  it('stores the dead letter, fails its document with the code and reason, and publishes the job event', async () => {
-    const { recorder, recorded, failed, published } = setup();
+  it('stores the dead letter and fails its document with the code and reason', async () => {
+    const { recorder, recorded, failed } = setup();
     const result = await recorder.record(dlq({ v: 1, ...ids }, 'embedding_failed'));
     expect(result.inserted).toBe(true);
     expect(recorded[0]).toMatchObject({ ...ids, command: 'indexDocument', dlqStreamSeq: 7 });
     expect(failed).toEqual([
       { work: ids, error: { code: 'embedding_failed', message: 'embedding server gone' } },
     ]);
-    expect(published).toEqual([[eventRow]]);
   });
 
   it('fails the document again when recorded twice (a no-op in the repository) and reports no insert', async () => {

@@ -17,7 +17,6 @@ import {
   ensureDlqRecorderConsumer,
   MessagingAttributes,
   NATS_CONNECTION,
-  OutboxRelay,
   QuarryHeaders,
   retryDelayMs,
   TOPOLOGY,
@@ -25,7 +24,6 @@ import {
 } from '@quarry/messaging';
 import {
   DeadLettersRepository,
-  finishedJobIn,
   PipelineRepository,
   type DocumentWork,
   type NewDeadLetter,
@@ -36,7 +34,7 @@ import { jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { commandOfSubject, parseDeadLetter, type DlqMessage } from './dead-letter-message';
 
-/** Ports of the recorder; the repositories and the outbox relay implement them. */
+/** Ports of the recorder; the repositories implement them (and publish what they commit). */
 export interface DeadLetterStore {
   record(d: NewDeadLetter): Promise<{ id: string; inserted: boolean }>;
 }
@@ -45,9 +43,6 @@ export interface DocumentFailer {
     work: Pick<DocumentWork, 'jobId' | 'documentId' | 'tenantId'>,
     error: ErrorInfo,
   ): Promise<OutboxRow[]>;
-}
-export interface OutboxPublisher {
-  publishNow(rows: OutboxRow[]): Promise<void>;
 }
 
 /** Messages fetched per pull; each is recorded in a few milliseconds, far inside the ack wait. */
@@ -69,7 +64,7 @@ export function toDlqMessage(msg: JsMsg): DlqMessage {
  * Records every message of the DLQ stream in `dead_letters` through a durable pull consumer that all
  * gateway replicas share (each message goes to one of them). A dead letter names a document that must
  * end `failed`; the worker's own `onDeadLetter` normally did that, but a worker that died first did
- * not, so the recorder fails it too (a no-op when already failed) and publishes what that produced.
+ * not, so the recorder fails it too (a no-op when already failed); the repository publishes what that produced.
  */
 @Injectable()
 export class DeadLetterRecorder implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -81,11 +76,10 @@ export class DeadLetterRecorder implements OnApplicationBootstrap, BeforeApplica
   constructor(
     @Inject(DeadLettersRepository) private readonly store: DeadLetterStore,
     @Inject(PipelineRepository) private readonly pipeline: DocumentFailer,
-    @Inject(OutboxRelay) private readonly relay: OutboxPublisher,
     @Inject(TOPOLOGY) private readonly topology: Topology,
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
     @Inject(LOGGER) private readonly logger: Logger,
-    @Inject(QUARRY_METRICS) private readonly metrics: Pick<QuarryMetrics, 'counter' | 'jobFinished'>,
+    @Inject(QUARRY_METRICS) private readonly metrics: Pick<QuarryMetrics, 'counter'>,
   ) {}
 
   /** Stores one dead letter (once, however often it is recorded) and fails the document it names. */
@@ -113,8 +107,6 @@ export class DeadLetterRecorder implements OnApplicationBootstrap, BeforeApplica
         { code: errorCodeOf(d.code), message: d.reason },
       );
       if (rows.length > 0) log.warn('document failed by the recorder: its worker never did');
-      await this.relay.publishNow(rows);
-      this.metrics.jobFinished(finishedJobIn(rows));
     }
     return result;
   }

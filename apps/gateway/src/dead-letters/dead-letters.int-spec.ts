@@ -93,7 +93,7 @@ async function jobStatus(id: string): Promise<string | undefined> {
 let seq = 1_000_000;
 /** A dead letter written straight into the table, as the recorder would. */
 async function recordDirectly(d: Partial<NewDeadLetter>): Promise<string> {
-  const repo = new DeadLettersRepository(h.prisma);
+  const repo = h.app.get(DeadLettersRepository);
   const { id } = await repo.record({
     id: uuidv7(),
     tenantId: h.tenantId,

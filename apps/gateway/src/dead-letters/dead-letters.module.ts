@@ -1,5 +1,11 @@
 import { Module } from '@nestjs/common';
-import { DeadLettersRepository, PRISMA, type PrismaClient } from '@quarry/persistence';
+import {
+  AFTER_COMMIT,
+  DeadLettersRepository,
+  PRISMA,
+  type AfterCommit,
+  type PrismaClient,
+} from '@quarry/persistence';
 import { JobRetryController } from '../jobs/retry.controller';
 import { RetryService } from '../jobs/retry.service';
 import { DeadLetterRecorder } from './dead-letter-recorder';
@@ -15,8 +21,8 @@ import { MaxDeliveriesWatcher } from './max-deliveries-watcher';
   providers: [
     {
       provide: DeadLettersRepository,
-      inject: [PRISMA],
-      useFactory: (p: PrismaClient) => new DeadLettersRepository(p),
+      inject: [PRISMA, AFTER_COMMIT],
+      useFactory: (p: PrismaClient, a: AfterCommit) => new DeadLettersRepository(p, a),
     },
     RetryService,
     DeadLetterRecorder,

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import { commandEnvelope, uuidv7, type Lane, type Topology } from '@quarry/contracts';
-import { OutboxRelay, TOPOLOGY } from '@quarry/messaging';
+import { TOPOLOGY } from '@quarry/messaging';
 import { JobsRepository, type JobView, type NewDocument } from '@quarry/persistence';
 import {
   currentOrNewTraceparent,
@@ -19,8 +19,9 @@ export interface UploadResult {
 
 /**
  * Accepts an ingest job for documents the request already described (uploaded bytes, or URLs to fetch): picks the
- * lane, writes the job, its documents and their ingest commands in one transaction, then publishes. An
- * Idempotency-Key already used returns the earlier job (`created: false`); the caller owns what it stored.
+ * lane, writes the job, its documents and their ingest commands in one transaction (the repository publishes them
+ * after the commit). An Idempotency-Key already used returns the earlier job (`created: false`); the caller owns
+ * what it stored.
  */
 @Injectable()
 export class IngestJobAcceptor {
@@ -29,7 +30,6 @@ export class IngestJobAcceptor {
     @Inject(TOPOLOGY) private readonly topology: Topology,
     @Inject(LOGGER) private readonly logger: Logger,
     private readonly jobs: JobsRepository,
-    private readonly relay: OutboxRelay,
     @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
   ) {}
 
@@ -64,8 +64,6 @@ export class IngestJobAcceptor {
       ),
     });
     if (!result.created) return { job: result.job, created: false };
-    // Committed: from here a failure only delays the message (the relay sweeps the outbox).
-    await this.relay.publishNow(result.outbox);
     this.metrics.counter('quarry_jobs_created_total').inc({ type: result.job.type, lane: result.job.lane });
     this.logger.info(
       { jobId, tenantId, documents: documents.length, source: documents[0]?.source ?? 'upload', traceparent },

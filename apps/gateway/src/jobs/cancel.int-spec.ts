@@ -122,7 +122,7 @@ describe('POST /v1/jobs/:id/cancel', () => {
     const job = await upload(1);
     const documentId = job.documents[0]!.id;
     // A worker claimed the document before the cancel arrived.
-    const pipeline = new PipelineRepository(h.prisma, h.ns.topology);
+    const pipeline = h.app.get(PipelineRepository);
     const claim = await pipeline.claimForExtraction(h.tenantId, documentId);
     expect(claim.claimed).toBe(true);
 

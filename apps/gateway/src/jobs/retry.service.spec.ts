@@ -19,7 +19,6 @@ const row = { id: '9' } as OutboxRow;
 
 function service(retry: RetryJobResult, replay: ReplayResult = { kind: 'not_found' }) {
   const inputs: NewRetryJob[] = [];
-  const published: OutboxRow[][] = [];
   const metrics = new QuarryMetrics({ app: 'gateway', processMetrics: false });
   const s = new RetryService(
     {
@@ -34,7 +33,6 @@ function service(retry: RetryJobResult, replay: ReplayResult = { kind: 'not_foun
         return Promise.resolve(replay);
       },
     },
-    { publishNow: (rows) => Promise.resolve(void published.push(rows)) },
     t,
     pino({ level: 'silent' }),
     metrics,
@@ -44,7 +42,7 @@ function service(retry: RetryJobResult, replay: ReplayResult = { kind: 'not_foun
       type: 'ingest',
       lane: 'bulk',
     });
-  return { s, inputs, published, created };
+  return { s, inputs, created };
 }
 
 const codeOf = (p: Promise<unknown>) =>
@@ -54,10 +52,9 @@ const codeOf = (p: Promise<unknown>) =>
   );
 
 describe('RetryService', () => {
-  it('publishes the new job outbox rows after the commit and says whether it was created', async () => {
-    const { s, published, created } = service({ kind: 'created', job, outbox: [row] });
+  it('answers the new job (its rows published by the repository) and says whether it was created', async () => {
+    const { s, created } = service({ kind: 'created', job, outbox: [row] });
     await expect(s.retryJob(tenantId, jobId, null)).resolves.toEqual({ job, created: true });
-    expect(published).toEqual([[row]]);
     expect(await created()).toBe(1);
     const again = service({ kind: 'existing', job, outbox: [] });
     await expect(again.s.retryJob(tenantId, jobId, 'k')).resolves.toEqual({ job, created: false });

@@ -1,13 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { commandEnvelope, QuarryError, uuidv7, type Topology } from '@quarry/contracts';
-import { OutboxRelay, TOPOLOGY } from '@quarry/messaging';
-import {
-  DeadLettersRepository,
-  JobsRepository,
-  type JobView,
-  type NewRetryJob,
-  type OutboxRow,
-} from '@quarry/persistence';
+import { TOPOLOGY } from '@quarry/messaging';
+import { DeadLettersRepository, JobsRepository, type JobView, type NewRetryJob } from '@quarry/persistence';
 import {
   currentOrNewTraceparent,
   LOGGER,
@@ -17,12 +11,9 @@ import {
   type QuarryMetrics,
 } from '@quarry/telemetry';
 
-/** Ports: the repositories and the outbox relay implement them. */
+/** Ports: the repositories implement them (and publish what they commit). */
 export type RetryJobs = Pick<JobsRepository, 'createRetryJob'>;
 export type ReplayDeadLetters = Pick<DeadLettersRepository, 'replay'>;
-export interface OutboxPublisher {
-  publishNow(rows: OutboxRow[]): Promise<void>;
-}
 
 export interface RetryResult {
   job: JobView;
@@ -33,14 +24,13 @@ export interface RetryResult {
 /**
  * Retries and replays make a NEW job (a terminal job never changes) that points at the job it retries,
  * with copies of the documents to try again; job, documents and outbox rows commit together and the
- * commands are published after the commit, as for an upload.
+ * repository publishes the commands after the commit, as for an upload.
  */
 @Injectable()
 export class RetryService {
   constructor(
     @Inject(JobsRepository) private readonly jobs: RetryJobs,
     @Inject(DeadLettersRepository) private readonly deadLetters: ReplayDeadLetters,
-    @Inject(OutboxRelay) private readonly relay: OutboxPublisher,
     @Inject(TOPOLOGY) private readonly topology: Topology,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(QUARRY_METRICS) private readonly metrics: Pick<QuarryMetrics, 'counter'>,
@@ -60,8 +50,6 @@ export class RetryService {
       case 'no_failed_documents':
         throw new QuarryError('conflict', `job ${jobId} has no failed documents to retry`);
     }
-    // Committed: from here a failure only delays the commands (the relay sweeps the outbox).
-    await this.relay.publishNow(r.outbox);
     if (r.kind === 'created') {
       this.jobCreated(r.job);
       this.logger.info(
@@ -98,7 +86,6 @@ export class RetryService {
           `dead letter ${deadLetterId} is a "${r.command}" message, which cannot be replayed`,
         );
     }
-    await this.relay.publishNow(r.outbox);
     if (r.kind === 'replayed') {
       this.jobCreated(r.job);
       this.logger.info(

@@ -6,12 +6,14 @@ import {
 } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import type { Topology } from '@quarry/contracts';
-import { BLOB_STORE, NATS_CONNECTION, OutboxRelay, TOPOLOGY, type BlobStore } from '@quarry/messaging';
+import { BLOB_STORE, NATS_CONNECTION, TOPOLOGY, type BlobStore } from '@quarry/messaging';
 import {
+  AFTER_COMMIT,
   CrawlsRepository,
   MaintenanceRepository,
   PipelineRepository,
   PRISMA,
+  type AfterCommit,
   type PrismaClient,
 } from '@quarry/persistence';
 import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
@@ -41,8 +43,9 @@ class MaintenanceLifecycle implements OnApplicationBootstrap, BeforeApplicationS
   providers: [
     {
       provide: MaintenanceRepository,
-      inject: [PRISMA, TOPOLOGY],
-      useFactory: (prisma: PrismaClient, t: Topology) => new MaintenanceRepository(prisma, t),
+      inject: [PRISMA, TOPOLOGY, AFTER_COMMIT],
+      useFactory: (prisma: PrismaClient, t: Topology, afterCommit: AfterCommit) =>
+        new MaintenanceRepository(prisma, t, afterCommit),
     },
     {
       provide: LEADER_LOCK,
@@ -65,7 +68,6 @@ class MaintenanceLifecycle implements OnApplicationBootstrap, BeforeApplicationS
         MaintenanceRepository,
         PipelineRepository,
         WORK_QUEUE_PROBE,
-        OutboxRelay,
         APP_CONFIG,
         LOGGER,
         QUARRY_METRICS,
@@ -75,7 +77,6 @@ class MaintenanceLifecycle implements OnApplicationBootstrap, BeforeApplicationS
         store: MaintenanceRepository,
         pipeline: PipelineRepository,
         probe: WorkQueueProbe,
-        relay: OutboxRelay,
         config: AppConfig,
         logger: Logger,
         metrics: QuarryMetrics,
@@ -85,7 +86,6 @@ class MaintenanceLifecycle implements OnApplicationBootstrap, BeforeApplicationS
           store,
           pipeline,
           probe,
-          relay,
           {
             stallAfterMs: config.maintenance.stallAfterMs,
             maxRedrives: config.maintenance.maxRedrives,

@@ -1,12 +1,12 @@
 import { uuidv7, type ErrorInfo } from '@quarry/contracts';
-import type { OutboxRecord } from '@quarry/messaging';
 import type { OpenDocumentCommand, OutboxRow, RedriveResult, StalledJob } from '@quarry/persistence';
 import { createLogger, QuarryMetrics } from '@quarry/telemetry';
 import { PromText } from '@quarry/testing';
 import { StuckJobSweeper } from './stuck-job-sweeper';
 import type { WorkQueueProbe } from './work-queue-probe';
 
-// The sweeper's decisions, with the database, the stream and the relay faked.
+// The sweeper's decisions, with the database and the stream faked. The repositories publish what they commit
+// (their after-commit port), so the sweeper's part ends with the repository calls.
 
 const logger = createLogger({ level: 'silent', pretty: false, app: 't' });
 
@@ -26,7 +26,6 @@ class Fakes {
   redriveResult: RedriveResult = { outcome: 'redriven', redrives: 1, outbox: [outboxRow('r1')] };
   readonly redrives: { jobId: string; lost: string[]; max: number }[] = [];
   readonly failed: { documentId: string; error: ErrorInfo }[] = [];
-  readonly published: string[] = [];
   readonly metrics = new QuarryMetrics({ app: 'gateway', processMetrics: false });
   /** seq → still in the stream; a missing seq throws (NATS away). */
   readonly queued = new Map<number, boolean>();
@@ -59,19 +58,11 @@ class Fakes {
       return q === undefined ? Promise.reject(new Error('nats away')) : Promise.resolve(q);
     },
   };
-  readonly relay = {
-    publishNow: (rows: OutboxRecord[]) => {
-      this.published.push(...rows.map((r) => r.msgId));
-      return Promise.resolve();
-    },
-  };
-
   sweeper(maxRedrives = 3) {
     return new StuckJobSweeper(
       this.store,
       this.pipeline,
       this.probe,
-      this.relay,
       { stallAfterMs: 1000, maxRedrives },
       logger,
       this.metrics,
@@ -121,10 +112,9 @@ describe('StuckJobSweeper', () => {
 
     expect(report.jobs).toEqual([{ jobId: job.id, decision: 'waiting', lostDocuments: 0 }]);
     expect(f.redrives).toEqual([]);
-    expect(f.published).toEqual([]);
   });
 
-  it('re-drives the documents whose command is gone, no row, or unknown sequence; publishes the new rows', async () => {
+  it('re-drives the documents whose command is gone, no row, or unknown sequence', async () => {
     const f = new Fakes();
     f.queued.set(1, true);
     f.queued.set(2, false);
@@ -140,7 +130,6 @@ describe('StuckJobSweeper', () => {
     expect(f.redrives).toEqual([
       { jobId: job.id, lost: [gone.documentId, noRow.documentId, unknownSeq.documentId], max: 3 },
     ]);
-    expect(f.published).toEqual(['r1']);
     expect(f.failed).toEqual([]);
     // One command re-published (the fake's redrive returns one row).
     expect((await f.scrape()).sum('quarry_stalled_jobs_redriven_total')).toBe(1);
@@ -165,36 +154,7 @@ describe('StuckJobSweeper', () => {
         error: { code: 'stalled', message: expect.stringContaining('3 re-drive') as unknown },
       },
     ]);
-    expect(f.published).toEqual([`failed-${lost.documentId}`]);
     expect((await f.scrape()).sum('quarry_stalled_jobs_redriven_total')).toBe(0);
-  });
-
-  it('counts the job the stalled failure finished, with its duration', async () => {
-    const f = new Fakes();
-    f.queued.set(2, false);
-    const lost = doc(sent(2));
-    f.job([lost], 3);
-    f.redriveResult = { outcome: 'exhausted', redrives: 3 };
-    const createdAt = new Date('2026-01-01T00:00:00Z');
-    f.pipeline.failDocument = (work: { documentId: string }) =>
-      Promise.resolve([
-        {
-          ...outboxRow(`failed-${work.documentId}`),
-          finishedJob: {
-            jobId: 'j',
-            type: 'ingest',
-            status: 'failed',
-            createdAt,
-            finishedAt: new Date(createdAt.getTime() + 90_000),
-          },
-        },
-      ]);
-
-    await f.sweeper(3).sweep();
-
-    const scraped = await f.scrape();
-    expect(scraped.sum('quarry_jobs_finished_total', { type: 'ingest', status: 'failed' })).toBe(1);
-    expect(scraped.sum('quarry_job_duration_seconds_sum', { status: 'failed' })).toBe(90);
   });
 
   it('does nothing when the job moved on while the sweeper looked', async () => {
@@ -205,7 +165,6 @@ describe('StuckJobSweeper', () => {
     const report = await f.sweeper().sweep();
 
     expect(report.jobs).toEqual([{ jobId: job.id, decision: 'moved_on', lostDocuments: 1 }]);
-    expect(f.published).toEqual([]);
     expect(f.failed).toEqual([]);
   });
 
@@ -238,7 +197,6 @@ describe('StuckJobSweeper', () => {
       f.store,
       f.pipeline,
       f.probe,
-      f.relay,
       { stallAfterMs: 1000, maxRedrives: 3, batchSize: 2 },
       logger,
       f.metrics,

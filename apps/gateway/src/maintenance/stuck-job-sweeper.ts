@@ -1,12 +1,10 @@
 import type { ErrorInfo } from '@quarry/contracts';
-import type { OutboxRelay } from '@quarry/messaging';
-import {
-  finishedJobIn,
-  type CrawlsRepository,
-  type MaintenanceRepository,
-  type OpenDocumentCommand,
-  type PipelineRepository,
-  type StalledJob,
+import type {
+  CrawlsRepository,
+  MaintenanceRepository,
+  OpenDocumentCommand,
+  PipelineRepository,
+  StalledJob,
 } from '@quarry/persistence';
 import type { Logger, QuarryMetrics } from '@quarry/telemetry';
 import type { WorkQueueProbe } from './work-queue-probe';
@@ -45,7 +43,6 @@ export interface SweepReport {
 type SweeperStore = Pick<MaintenanceRepository, 'findStalledJobs' | 'openDocumentCommands' | 'redrive'>;
 type CrawlCloser = Pick<CrawlsRepository, 'closeIdleCrawls'>;
 type DocumentFailer = Pick<PipelineRepository, 'failDocument'>;
-type Publisher = Pick<OutboxRelay, 'publishNow'>;
 
 /**
  * Makes sure no job stays non-terminal forever. A quiet job is not necessarily stuck: its commands
@@ -54,7 +51,8 @@ type Publisher = Pick<OutboxRelay, 'publishNow'>;
  * stream whether the document's current command is still there; only a command that is gone while its
  * document has not moved on is lost. Lost commands are re-published through the outbox with the next
  * message-id generation; after `maxRedrives` re-drives of a job its lost documents fail with
- * `stalled`, which finishes the job.
+ * `stalled`, which finishes the job. The repositories publish what they commit (and count the jobs
+ * they end) before returning.
  */
 export class StuckJobSweeper {
   readonly stats = { sweeps: 0, redrivenDocuments: 0, stalledDocuments: 0, errors: 0 };
@@ -66,10 +64,9 @@ export class StuckJobSweeper {
     private readonly store: SweeperStore,
     private readonly documents: DocumentFailer,
     private readonly probe: WorkQueueProbe,
-    private readonly relay: Publisher,
     private readonly options: SweeperOptions,
     private readonly logger: Logger,
-    private readonly metrics: Pick<QuarryMetrics, 'counter' | 'jobFinished'>,
+    private readonly metrics: Pick<QuarryMetrics, 'counter'>,
     private readonly crawls?: CrawlCloser,
   ) {}
 
@@ -97,10 +94,8 @@ export class StuckJobSweeper {
 
   private async closeIdleCrawls(crawls: CrawlCloser, batch: number): Promise<void> {
     const idleMs = this.options.crawlIdleMs ?? Infinity;
-    const { closed, outbox } = await crawls.closeIdleCrawls(idleMs, batch);
+    const { closed } = await crawls.closeIdleCrawls(idleMs, batch);
     if (closed.length === 0) return;
-    await this.relay.publishNow(outbox);
-    for (const row of outbox) if (row.finishedJob) this.metrics.jobFinished(row.finishedJob);
     this.logger.warn({ jobs: closed, idleMs }, 'closed crawl jobs whose crawler fell silent');
   }
 
@@ -119,7 +114,6 @@ export class StuckJobSweeper {
     const result = await this.store.redrive(job.id, lost, this.options.maxRedrives);
     if (result.outcome === 'moved_on') return { decision: 'moved_on', lostDocuments: lost.length };
     if (result.outcome === 'redriven') {
-      await this.relay.publishNow(result.outbox);
       this.stats.redrivenDocuments += result.outbox.length;
       this.metrics.counter('quarry_stalled_jobs_redriven_total').inc({}, result.outbox.length);
       this.logger.warn(
@@ -138,13 +132,11 @@ export class StuckJobSweeper {
         code: 'stalled',
         message: `the ${doc.command} command of this document was lost again after ${result.redrives} re-drive(s) of the job`,
       };
-      const rows = await this.documents.failDocument(
+      await this.documents.failDocument(
         { jobId: job.id, documentId: doc.documentId, tenantId: job.tenantId },
         error,
       );
-      await this.relay.publishNow(rows);
       this.stats.stalledDocuments++;
-      this.metrics.jobFinished(finishedJobIn(rows));
     }
     this.logger.warn(
       { jobId: job.id, redrives: result.redrives, documents: lost.map((d) => d.documentId) },

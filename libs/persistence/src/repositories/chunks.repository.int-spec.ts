@@ -3,6 +3,7 @@ import { MessageIds, topology, uuidv7 } from '@quarry/contracts';
 import { findMigrationsDir, runMigrations } from '../migrations';
 import { type ScratchDatabase, scratchDatabase } from '../migrations/__fixtures__/scratch-database';
 import { createPrismaClient, type PrismaClient } from '../prisma';
+import { RecordingAfterCommit } from './__fixtures__/recording-after-commit';
 import { ChunksRepository } from './chunks.repository';
 import { JobsRepository, TenantsRepository } from './jobs.repository';
 import { PipelineRepository } from './pipeline.repository';
@@ -39,7 +40,8 @@ async function indexDocument(
   const jobId = uuidv7();
   const documentId = uuidv7();
   const filename = `${name}.txt`;
-  await new JobsRepository(prisma).createIngestJob({
+  const after = new RecordingAfterCommit();
+  await new JobsRepository(prisma, after).createIngestJob({
     id: jobId,
     tenantId,
     idempotencyKey: null,
@@ -57,7 +59,7 @@ async function indexDocument(
     ],
     outbox: [],
   });
-  const pipeline = new PipelineRepository(prisma, topo);
+  const pipeline = new PipelineRepository(prisma, topo, after);
   const extracting = await pipeline.claimForExtraction(tenantId, documentId);
   if (!extracting.claimed) throw new Error(extracting.reason);
   await pipeline.completeExtraction(

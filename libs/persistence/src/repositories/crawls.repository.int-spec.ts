@@ -3,6 +3,7 @@ import { MessageIds, topology, uuidFromName, uuidv7, type Lane } from '@quarry/c
 import { findMigrationsDir, runMigrations } from '../migrations';
 import { type ScratchDatabase, scratchDatabase } from '../migrations/__fixtures__/scratch-database';
 import { createPrismaClient, type PrismaClient } from '../prisma';
+import { RecordingAfterCommit } from './__fixtures__/recording-after-commit';
 import { CrawlsRepository, type CrawlDelivery } from './crawls.repository';
 import { JobsRepository, TenantsRepository } from './jobs.repository';
 import { PipelineRepository } from './pipeline.repository';
@@ -18,6 +19,8 @@ let prisma: PrismaClient;
 let crawls: CrawlsRepository;
 let jobs: JobsRepository;
 let pipeline: PipelineRepository;
+/** What every commit of the repositories above handed the after-commit port. */
+const after = new RecordingAfterCommit();
 let tenant: string;
 let other: string;
 
@@ -25,9 +28,9 @@ beforeAll(async () => {
   db = scratchDatabase(serverUrl, 'crawls');
   await runMigrations({ databaseUrl: db.url, migrationsDir: findMigrationsDir(__dirname) });
   prisma = createPrismaClient({ databaseUrl: db.url, poolMax: 8 });
-  crawls = new CrawlsRepository(prisma, topo);
-  jobs = new JobsRepository(prisma);
-  pipeline = new PipelineRepository(prisma, topo);
+  crawls = new CrawlsRepository(prisma, topo, after);
+  jobs = new JobsRepository(prisma, after);
+  pipeline = new PipelineRepository(prisma, topo, after);
   const tenants = new TenantsRepository(prisma);
   tenant = (await tenants.ensureTenantWithKey('crawler-a', 'key-crawler-a-0123')).tenantId;
   other = (await tenants.ensureTenantWithKey('crawler-b', 'key-crawler-b-0123')).tenantId;
@@ -169,6 +172,10 @@ describe('CrawlsRepository.receive', () => {
     expect(ids.size).toBe(1);
     const [jobId] = [...ids];
     expect((await jobs.getJob(tenant, jobId!))?.documents).toHaveLength(4);
+    // The loser of the race ran again; what its rolled-back attempt wrote was never told: each command once.
+    const told = after.outbox.filter((r) => r.jobId === jobId).map((r) => r.msgId);
+    expect(told).toHaveLength(4);
+    expect(new Set(told).size).toBe(4);
   });
 
   it('fails a crawl that ends without a page with the crawler error; a failed page fails on its own', async () => {
@@ -182,6 +189,9 @@ describe('CrawlsRepository.receive', () => {
     );
     if (failed.outcome !== 'accepted') throw new Error(failed.outcome);
     expect(failed.outbox.map((r) => r.subject)).toEqual([topo.eventSubject('failed')]);
+    expect(after.finishedJobs.filter((j) => j.jobId === failed.jobId).map((j) => j.status)).toEqual([
+      'failed',
+    ]);
     const job = await jobs.getJob(tenant, failed.jobId);
     expect(job?.status).toBe('failed');
     expect(job?.error).toEqual({ code: 'crawl_failed', message: 'the crawler reported: quota exceeded' });
@@ -242,7 +252,14 @@ describe('CrawlsRepository.receive', () => {
       WHERE id = ${first.jobId}::uuid`;
     const closed = await crawls.closeIdleCrawls(2 * 3600 * 1000, 100);
     expect(closed.closed).toContain(first.jobId);
-    expect(closed.outbox.find((r) => r.jobId === first.jobId)?.finishedJob?.status).toBe('succeeded');
+    expect(closed.outbox.filter((r) => r.jobId === first.jobId).map((r) => r.subject)).toEqual([
+      topo.eventSubject('completed'),
+    ]);
+    // The closing commit handed its event and the job it ended to the after-commit port.
+    const told = after.commits.filter((c) => c.finishedJobs.some((j) => j.jobId === first.jobId));
+    expect(told.map((c) => [c.finishedJobs.map((j) => j.status), c.outbox.map((r) => r.jobId)])).toEqual([
+      [['succeeded'], [first.jobId]],
+    ]);
   });
 });
 

@@ -6,6 +6,7 @@ import {
   type Topology,
 } from '@quarry/contracts';
 import { Prisma, type PrismaClient } from '../generated/prisma/client';
+import { inTransaction, type CommitNotes, type AfterCommit } from './after-commit';
 import { finishJobIfDone } from './job-completion';
 import { insertIngestJob, newDocumentData } from './jobs.repository';
 import { appendJobEvent, growSteps, insertOutbox, type Tx } from './sql';
@@ -58,26 +59,29 @@ interface CrawlJobRow {
  * A crawler's deliveries into one job per crawl: the receipt (so a retried delivery is a no-op), the job (found or
  * created), its new documents with their ingest commands and, when the crawl ends, the job's closing, all in one
  * transaction. The job cannot finish while it accepts documents, however quickly its first pages are indexed.
+ * What a commit wrote (commands, a job's ending) goes to the after-commit port before the call returns.
  */
 export class CrawlsRepository {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly topology: Topology,
+    private readonly afterCommit: AfterCommit,
   ) {}
 
   async receive(delivery: CrawlDelivery): Promise<CrawlDeliveryResult> {
+    const receive = (tx: Tx, notes: CommitNotes) => this.receiveIn(tx, notes, delivery);
     try {
-      return await this.prisma.$transaction((tx) => this.receiveIn(tx, delivery));
+      return await inTransaction(this.prisma, this.afterCommit, receive);
     } catch (error) {
       // The crawl's first two deliveries raced to create its job: the loser runs again and finds it.
       if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
-        return this.prisma.$transaction((tx) => this.receiveIn(tx, delivery));
+        return inTransaction(this.prisma, this.afterCommit, receive);
       }
       throw error;
     }
   }
 
-  private async receiveIn(tx: Tx, d: CrawlDelivery): Promise<CrawlDeliveryResult> {
+  private async receiveIn(tx: Tx, notes: CommitNotes, d: CrawlDelivery): Promise<CrawlDeliveryResult> {
     const receipt = await tx.$queryRaw<{ delivery_id: string }[]>`
       INSERT INTO webhook_receipts (tenant_id, source, delivery_id, event_type)
       VALUES (${d.tenantId}::uuid, ${d.source}, ${d.deliveryId}, ${d.eventType})
@@ -152,14 +156,16 @@ export class CrawlsRepository {
       },
     });
     const traceparent = job.traceparent ?? d.newJob.traceparent;
-    const outbox = await insertOutbox(
-      tx,
-      queued.map((doc) => d.command({ jobId: job.id, documentId: doc.id, lane, traceparent })),
+    const outbox = notes.rows(
+      await insertOutbox(
+        tx,
+        queued.map((doc) => d.command({ jobId: job.id, documentId: doc.id, lane, traceparent })),
+      ),
     );
     if (d.close) {
       await tx.$executeRaw`
         UPDATE jobs SET accepting_documents = false, updated_at = now() WHERE id = ${job.id}::uuid`;
-      outbox.push(...(await finishJobIfDone(tx, this.topology, job.id, d.close)));
+      outbox.push(...notes.ended(await finishJobIfDone(tx, this.topology, job.id, d.close)));
     }
     return {
       outcome: 'accepted',
@@ -183,7 +189,7 @@ export class CrawlsRepository {
   /**
    * Closes crawl jobs the crawler fell silent on: no delivery and no document activity for `idleMs`. Without it a
    * crawl whose final delivery never arrived (the receiver was down longer than the sender retries) would stay
-   * open forever. Returns the outbox rows of the jobs this finished.
+   * open forever. Returns the outbox rows of the jobs this finished (each handed to the port after its commit).
    */
   async closeIdleCrawls(idleMs: number, limit: number): Promise<{ closed: string[]; outbox: OutboxRow[] }> {
     const idle = await this.prisma.$queryRaw<{ id: string }[]>`
@@ -195,7 +201,7 @@ export class CrawlsRepository {
     const closed: string[] = [];
     const outbox: OutboxRow[] = [];
     for (const { id } of idle) {
-      const rows = await this.prisma.$transaction(async (tx) => {
+      const rows = await inTransaction(this.prisma, this.afterCommit, async (tx, notes) => {
         const moved = await tx.$executeRaw`
           UPDATE jobs SET accepting_documents = false, updated_at = now()
           WHERE id = ${id}::uuid AND accepting_documents AND status IN ('queued', 'running')`;
@@ -209,12 +215,14 @@ export class CrawlsRepository {
           kind: 'crawl_closed',
           data: { reason: 'idle' },
         });
-        return finishJobIfDone(tx, this.topology, id, {
-          error: {
-            code: 'crawl_failed',
-            message: `the crawler sent nothing for ${Math.round(idleMs / 1000)} s`,
-          },
-        });
+        return notes.ended(
+          await finishJobIfDone(tx, this.topology, id, {
+            error: {
+              code: 'crawl_failed',
+              message: `the crawler sent nothing for ${Math.round(idleMs / 1000)} s`,
+            },
+          }),
+        );
       });
       if (rows === null) continue;
       closed.push(id);

@@ -1,4 +1,5 @@
 import type { DeadLetter, Prisma, PrismaClient } from '../generated/prisma/client';
+import { inTransaction, type AfterCommit } from './after-commit';
 import { existingJobForKey, insertRetryJob, type NewRetryJob, type RetryStart } from './jobs.repository';
 import type { JobView, OutboxRow } from './types';
 
@@ -72,9 +73,15 @@ const jsonWithoutNul = (v: unknown): string =>
 
 const REPLAYABLE: readonly string[] = ['ingestDocument', 'indexDocument'] satisfies RetryStart[];
 
-/** Dead letters recorded from the DLQ stream; every read is scoped by tenant. */
+/**
+ * Dead letters recorded from the DLQ stream; every read is scoped by tenant. A replay's outbox rows go to the
+ * after-commit port before it returns.
+ */
 export class DeadLettersRepository {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly afterCommit: AfterCommit,
+  ) {}
 
   /**
    * Stores a dead letter once: a second recording of the same DLQ message (a redelivery to the
@@ -146,7 +153,7 @@ export class DeadLettersRepository {
    */
   async replay(tenantId: string, deadLetterId: string, input: NewRetryJob): Promise<ReplayResult> {
     try {
-      return await this.prisma.$transaction(async (tx) => {
+      return await inTransaction(this.prisma, this.afterCommit, async (tx, notes) => {
         const dl = await tx.deadLetter.findFirst({ where: { id: deadLetterId, tenantId } });
         if (!dl) return { kind: 'not_found' } as const;
         if (!REPLAYABLE.includes(dl.command))
@@ -162,6 +169,7 @@ export class DeadLettersRepository {
         const created = await insertRetryJob(tx, input, { jobId: dl.jobId, lane: doc.job.lane }, [
           { ...doc, startAt },
         ]);
+        notes.rows(created.outbox);
         const updated = await tx.deadLetter.update({
           where: { id: dl.id },
           data: { replayedAt: new Date(), replayCount: { increment: 1 }, lastReplayJobId: created.job.id },

@@ -1,3 +1,4 @@
+export { AFTER_COMMIT, type AfterCommit, type Committed } from './after-commit';
 export * from './chunks.repository';
 export * from './crawls.repository';
 export * from './dead-letters.repository';

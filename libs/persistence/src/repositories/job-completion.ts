@@ -47,31 +47,41 @@ interface JobTallyRow extends DocumentTally {
 }
 
 /**
+ * What ending a job wrote, for its repository to return and to hand to the after-commit port once committed: the
+ * outbox row of its final event, and the job as it ended.
+ */
+export interface JobEnd {
+  outbox: OutboxRow[];
+  finishedJob: FinishedJob;
+}
+
+/**
  * Runs with the job row locked: when the job can finish (see jobVerdict), it takes its final status
  * (conditional on being active, so it happens once) and its event goes into the outbox. `closing` carries the
  * error of a crawl the crawler reported failed, which the job reports when it has no document of its own.
+ * Undefined when the job did not end.
  */
 export async function finishJobIfDone(
   tx: Tx,
   topology: Topology,
   jobId: string,
   closing?: { error?: ErrorInfo },
-): Promise<OutboxRow[]> {
-  return (await finishJobsIfDone(tx, topology, [jobId], closing)).get(jobId) ?? [];
+): Promise<JobEnd | undefined> {
+  return (await finishJobsIfDone(tx, topology, [jobId], closing)).get(jobId);
 }
 
 /**
  * `finishJobIfDone` for several jobs, all locked by the caller, in two statements: the tally (a statement of its
  * own, so it sees every document committed before the locks were taken), then, for the jobs that end, one that
- * ends them, records their events, closes their steps and writes their outbox rows. Returns the outbox rows of
- * each job that ended.
+ * ends them, records their events, closes their steps and writes their outbox rows. Returns the ending of each
+ * job that ended.
  */
 export async function finishJobsIfDone(
   tx: Tx,
   topology: Topology,
   jobIds: readonly string[],
   closing?: { error?: ErrorInfo },
-): Promise<Map<string, OutboxRow[]>> {
+): Promise<Map<string, JobEnd>> {
   if (jobIds.length === 0) return new Map();
   const tallies = await tx.$queryRaw<JobTallyRow[]>`
     SELECT j.id, count(d.id) FILTER (WHERE d.status NOT IN ('indexed', 'failed', 'cancelled'))::int AS open,
@@ -129,20 +139,20 @@ export async function finishJobsIfDone(
            coalesce((SELECT json_agg(json_build_object('id', id::text, 'msg_id', msg_id)) FROM outbox_row), '[]'::json)
              AS outbox`;
   const ended = new Map((done?.jobs ?? []).map((j) => [j.id, j]));
-  const result = new Map<string, OutboxRow[]>();
+  const result = new Map<string, JobEnd>();
   for (const e of endings) {
     const job = ended.get(e.jobId);
     if (!job) continue;
-    result.set(
-      e.jobId,
-      withFinishedJob(outboxRowsOf([e.outbox], done?.outbox ?? []), {
+    result.set(e.jobId, {
+      outbox: outboxRowsOf([e.outbox], done?.outbox ?? []),
+      finishedJob: {
         jobId: e.jobId,
         type: e.type,
         status: e.status,
         createdAt: new Date(job.created_at),
         finishedAt: new Date(job.finished_at),
-      }),
-    );
+      },
+    });
   }
   return result;
 }
@@ -210,9 +220,4 @@ export function finalJobError(
   if (tally.total === 0 && closing?.error) return closing.error;
   if (!verdict.error || tally.total === 0 || !tally.first_error_code) return verdict.error;
   return { ...verdict.error, code: tally.first_error_code as ErrorInfo['code'] };
-}
-
-/** Marks the final event's row (the only row these calls insert) with the job it finished. */
-export function withFinishedJob(rows: OutboxRow[], job: FinishedJob): OutboxRow[] {
-  return rows.map((r, i) => (i === 0 ? { ...r, finishedJob: job } : r));
 }

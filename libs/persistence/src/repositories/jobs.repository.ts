@@ -9,6 +9,7 @@ import {
   type Lane,
 } from '@quarry/contracts';
 import { Prisma, type PrismaClient } from '../generated/prisma/client';
+import { inTransaction, tellCommitted, type AfterCommit } from './after-commit';
 import { Batcher } from './batcher';
 import { appendJobEvent, insertOutbox, outboxInsertCte, outboxRowsOf, sql, type Tx } from './sql';
 import type { DocumentView, JobView, NewIngestJob, OutboxInsert, OutboxRow, PageView } from './types';
@@ -93,9 +94,15 @@ export interface JobListCursor {
   id: string;
 }
 
-/** The gateway's reads and writes of jobs. Every query is scoped by tenant. */
+/**
+ * The gateway's reads and writes of jobs. Every query is scoped by tenant. The outbox rows a new job's commit
+ * wrote go to the after-commit port before the call returns.
+ */
 export class JobsRepository {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly afterCommit: AfterCommit,
+  ) {}
 
   /**
    * Writes the job, its steps, its documents, its `queued` event and the outbox rows for the first step,
@@ -124,7 +131,8 @@ export class JobsRepository {
 
   /**
    * One statement (atomic on its own: no transaction to open and close) for a batch of new jobs; null for a job
-   * not written because its tenant already used its idempotency key (or a job of the same batch did).
+   * not written because its tenant already used its idempotency key (or a job of the same batch did). The batch's
+   * outbox rows go to the port together.
    */
   private async insertIngestJobs(
     inputs: readonly NewIngestJob[],
@@ -186,7 +194,7 @@ export class JobsRepository {
              coalesce((SELECT json_agg(json_build_object('id', id::text, 'msg_id', msg_id)) FROM outbox_row), '[]'::json)
                AS outbox`;
     const created = new Map((row?.jobs ?? []).map((j) => [j.id, new Date(j.created_at)]));
-    return inputs.map((input, i) => {
+    const outputs = inputs.map((input, i) => {
       const createdAt = created.get(input.id);
       if (!createdAt || !row) return null;
       return {
@@ -194,6 +202,11 @@ export class JobsRepository {
         outbox: outboxRowsOf(input.outbox, row.outbox),
       };
     });
+    await tellCommitted(
+      this.afterCommit,
+      outputs.flatMap((o) => o?.outbox ?? []),
+    );
+    return outputs;
   }
 
   async getJob(tenantId: string, jobId: string): Promise<JobView | null> {
@@ -266,7 +279,7 @@ export class JobsRepository {
    */
   async createRetryJob(sourceJobId: string, input: NewRetryJob): Promise<RetryJobResult> {
     try {
-      return await this.prisma.$transaction(async (tx) => {
+      return await inTransaction(this.prisma, this.afterCommit, async (tx, notes) => {
         const source = await tx.job.findFirst({
           where: { id: sourceJobId, tenantId: input.tenantId },
           select: { id: true, status: true, lane: true },
@@ -286,6 +299,7 @@ export class JobsRepository {
           { jobId: source.id, lane: source.lane },
           failed.map((d) => ({ ...d, startAt: 'ingestDocument' as const })),
         );
+        notes.rows(created.outbox);
         return { kind: 'created', ...created } as const;
       });
     } catch (error) {

@@ -7,6 +7,7 @@ import {
   type Topology,
 } from '@quarry/contracts';
 import type { PrismaClient } from '../generated/prisma/client';
+import { inTransaction, type AfterCommit } from './after-commit';
 import { appendJobEvent, insertOutbox, type Tx } from './sql';
 import type { OutboxInsert, OutboxRow } from './types';
 
@@ -74,12 +75,13 @@ const ms = (value: number) => value / 1000;
 /**
  * The gateway's housekeeping: the stuck-job sweeper's reads and re-drives, retention, document
  * deletion and queue positions. Every write that touches a job takes the job row's lock first, as the
- * state machine's transitions do.
+ * state machine's transitions do. A re-drive's outbox rows go to the after-commit port before it returns.
  */
 export class MaintenanceRepository {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly topology: Topology,
+    private readonly afterCommit: AfterCommit,
   ) {}
 
   /**
@@ -192,7 +194,7 @@ export class MaintenanceRepository {
     lost: Pick<OpenDocumentCommand, 'documentId' | 'status' | 'latest'>[],
     maxRedrives: number,
   ): Promise<RedriveResult> {
-    return this.prisma.$transaction(async (tx) => {
+    return inTransaction(this.prisma, this.afterCommit, async (tx, notes) => {
       const [job] = await tx.$queryRaw<
         { tenant_id: string; status: JobStatus; redrives: number; traceparent: string | null }[]
       >`
@@ -228,7 +230,7 @@ export class MaintenanceRepository {
             };
         inserts.push(commandEnvelope(this.topology, command, payload, generation));
       }
-      const outbox = await insertOutbox(tx, inserts);
+      const outbox = notes.rows(await insertOutbox(tx, inserts));
       const [updated] = await tx.$queryRaw<{ redrives: number }[]>`
         UPDATE jobs SET redrives = redrives + 1, heartbeat_at = now(), updated_at = now()
         WHERE id = ${jobId}::uuid RETURNING redrives`;

@@ -11,6 +11,8 @@ import {
 import { findMigrationsDir, runMigrations } from '../migrations';
 import { type ScratchDatabase, scratchDatabase } from '../migrations/__fixtures__/scratch-database';
 import { createPrismaClient, type PrismaClient } from '../prisma';
+import { RecordingAfterCommit } from './__fixtures__/recording-after-commit';
+import type { AfterCommit, Committed } from './after-commit';
 import { JobsRepository, TenantsRepository } from './jobs.repository';
 import { PipelineRepository } from './pipeline.repository';
 import type { ChunkInput, DocumentWork, OutboxInsert, PageInput } from './types';
@@ -25,6 +27,8 @@ let db: ScratchDatabase | undefined;
 let prisma: PrismaClient;
 let jobs: JobsRepository;
 let pipeline: PipelineRepository;
+/** What every commit of `jobs` and `pipeline` handed the after-commit port. */
+const after = new RecordingAfterCommit();
 let tenantA: string;
 let tenantB: string;
 
@@ -33,8 +37,8 @@ beforeAll(async () => {
   await runMigrations({ databaseUrl: db.url, migrationsDir: findMigrationsDir(__dirname) });
   // Room for the concurrency tests: every document's transaction gets its own connection.
   prisma = createPrismaClient({ databaseUrl: db.url, poolMax: 12 });
-  jobs = new JobsRepository(prisma);
-  pipeline = new PipelineRepository(prisma, topo);
+  jobs = new JobsRepository(prisma, after);
+  pipeline = new PipelineRepository(prisma, topo, after);
   const tenants = new TenantsRepository(prisma);
   tenantA = (await tenants.ensureTenantWithKey('tenant-a', 'key-a-0123456789')).tenantId;
   tenantB = (await tenants.ensureTenantWithKey('tenant-b', 'key-b-0123456789')).tenantId;
@@ -53,7 +57,7 @@ interface TestJob {
   traceparent: string;
 }
 
-async function newJob(tenantId: string, documents: number): Promise<TestJob> {
+async function newJob(tenantId: string, documents: number, repository = jobs): Promise<TestJob> {
   const jobId = uuidv7();
   const traceId = randomBytes(16).toString('hex');
   const traceparent = `00-${traceId}-${randomBytes(8).toString('hex')}-01`;
@@ -68,7 +72,7 @@ async function newJob(tenantId: string, documents: number): Promise<TestJob> {
       blobKey: `blobs/${id}`,
     };
   });
-  await jobs.createIngestJob({
+  await repository.createIngestJob({
     id: jobId,
     tenantId,
     idempotencyKey: null,
@@ -404,6 +408,7 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
     const w2 = await toIndexing(tenantA, d2);
     await prisma.$executeRaw`UPDATE jobs SET status = 'cancelled', finished_at = now() WHERE id = ${job.jobId}::uuid`;
     const before = await snapshot(job);
+    const told = after.commits.length;
 
     expect(await pipeline.claimForExtraction(tenantA, d3)).toEqual({
       claimed: false,
@@ -423,6 +428,8 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
 
     expect(await snapshot(job)).toEqual(before);
     expect(await jobEventOutbox(job.jobId)).toEqual([]);
+    // Nothing written, nothing told.
+    expect(after.commits.length).toBe(told);
   });
 
   it('finishes a job with mixed outcomes as completed_with_failures, with the failed document’s error code', async () => {
@@ -527,6 +534,10 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
     );
 
     expect(results.filter((r) => r !== null && r.length > 0)).toHaveLength(1);
+    // Ended once, so told (and counted) once.
+    expect(after.finishedJobs.filter((j) => j.jobId === job.jobId).map((j) => j.status)).toEqual([
+      'succeeded',
+    ]);
     expect(await statusEvents(job.jobId)).toEqual(['-→queued', 'queued→running', 'running→succeeded']);
     expect((await jobEventOutbox(job.jobId)).map((r) => r.msgId)).toEqual([
       MessageIds.jobEvent(job.jobId, 'completed'),
@@ -650,7 +661,17 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
       [MessageIds.jobEvent(two.jobId, 'completed')],
       [],
     ]);
-    expect(results.map((r) => r?.[0]?.finishedJob?.status)).toEqual(['succeeded', 'succeeded', undefined]);
+    // One batch, one commit: both jobs it ended reach the after-commit port in one call, with their final events.
+    const ending = after.commits.filter((c) => c.finishedJobs.some((j) => j.jobId === one.jobId));
+    expect(ending).toHaveLength(1);
+    expect(ending[0]?.finishedJobs.map((j) => [j.jobId, j.type, j.status])).toEqual([
+      [one.jobId, 'ingest', 'succeeded'],
+      [two.jobId, 'ingest', 'succeeded'],
+    ]);
+    expect(ending[0]?.outbox.map((o) => o.msgId)).toEqual([
+      MessageIds.jobEvent(one.jobId, 'completed'),
+      MessageIds.jobEvent(two.jobId, 'completed'),
+    ]);
     for (const job of [one, two]) {
       expect(await statusEvents(job.jobId)).toEqual(['-→queued', 'queued→running', 'running→succeeded']);
       expect((await jobRow(job.jobId)).status).toBe('succeeded');
@@ -658,6 +679,97 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
     expect(await prisma.chunk.count({ where: { documentId: { in: works.map((w) => w.documentId) } } })).toBe(
       3,
     );
+  });
+
+  it('hands each commit’s outbox rows and ended job to the after-commit port, after the commit and before returning', async () => {
+    const told: { rows: string[]; visible: number; finished: Committed['finishedJobs'] }[] = [];
+    const steps: string[] = [];
+    const port: AfterCommit = {
+      async committed(what) {
+        // Read on another connection: the rows are there, so the port runs after the commit, not inside it.
+        const visible = await prisma.outbox.count({
+          where: { id: { in: what.outbox.map((r) => BigInt(r.id)) } },
+        });
+        told.push({ rows: what.outbox.map((r) => r.msgId), visible, finished: what.finishedJobs });
+        steps.push('told');
+      },
+    };
+    const own = new PipelineRepository(prisma, topo, port);
+    const job = await newJob(tenantA, 2, new JobsRepository(prisma, port));
+    steps.push('created');
+    const [d1, d2] = job.docIds as [string, string];
+    expect(told).toEqual([
+      {
+        rows: job.docIds.map((d) => MessageIds.command('ingestDocument', job.jobId, d)),
+        visible: 2,
+        finished: [],
+      },
+    ]);
+
+    const w1 = await claimed(own.claimForExtraction(tenantA, d1));
+    steps.push('claimed');
+    await own.completeExtraction(w1, { detectedType: 'text', pages: PAGES }, indexCommandRow(w1));
+    steps.push('extracted');
+    // A redelivered completion writes nothing: nothing to tell.
+    expect(
+      await own.completeExtraction(w1, { detectedType: 'text', pages: PAGES }, indexCommandRow(w1)),
+    ).toBeNull();
+    // A failure that does not end the job writes no outbox row.
+    expect(await own.failDocument({ jobId: job.jobId, tenantId: tenantA, documentId: d2 }, corrupt)).toEqual(
+      [],
+    );
+    steps.push('failed');
+    const w1i = await claimed(own.claimForIndexing(tenantA, d1));
+    const final = await own.completeIndexing(w1i, chunksOf(['a']), { id: 'm', dim: 4 });
+    steps.push('indexed');
+
+    expect(steps).toEqual(['told', 'created', 'claimed', 'told', 'extracted', 'failed', 'told', 'indexed']);
+    expect(told.slice(1).map((t) => [t.rows, t.visible])).toEqual([
+      [[MessageIds.command('indexDocument', job.jobId, d1)], 1],
+      [[MessageIds.jobEvent(job.jobId, 'completed')], 1],
+    ]);
+    expect(final?.map((r) => r.msgId)).toEqual(told[2]?.rows);
+    const done = await jobRow(job.jobId);
+    expect(told[2]?.finished).toEqual([
+      {
+        jobId: job.jobId,
+        type: 'ingest',
+        status: 'completed_with_failures',
+        createdAt: done.createdAt,
+        finishedAt: done.finishedAt,
+      },
+    ]);
+  });
+
+  it('tells the port of a cancelled job once, with the job as it ended', async () => {
+    const job = await newJob(tenantA, 2);
+    await claimed(pipeline.claimForExtraction(tenantA, job.docIds[0] as string));
+    const told = after.commits.length;
+
+    const result = await pipeline.cancelJob(tenantA, job.jobId);
+    expect(await pipeline.cancelJob(tenantA, job.jobId)).toEqual({
+      outcome: 'terminal',
+      status: 'cancelled',
+    });
+
+    const done = await jobRow(job.jobId);
+    expect(after.commits.slice(told)).toEqual([
+      {
+        outbox: result.outcome === 'cancelled' ? result.outbox : [],
+        finishedJobs: [
+          {
+            jobId: job.jobId,
+            type: 'ingest',
+            status: 'cancelled',
+            createdAt: done.createdAt,
+            finishedAt: done.finishedAt,
+          },
+        ],
+      },
+    ]);
+    expect(after.commits[told]?.outbox.map((r) => r.msgId)).toEqual([
+      MessageIds.jobEvent(job.jobId, 'cancelled'),
+    ]);
   });
 
   it('finishes exactly once when successes and failures race for the last document', async () => {

@@ -8,8 +8,9 @@ import {
 } from '@quarry/contracts';
 import type { Prisma, PrismaClient } from '../generated/prisma/client';
 import { DocumentSource } from '@quarry/contracts';
+import { inTransaction, tellCommitted, type AfterCommit } from './after-commit';
 import { Batcher } from './batcher';
-import { finishJobIfDone, finishJobsIfDone, withFinishedJob } from './job-completion';
+import { finishJobIfDone, finishJobsIfDone } from './job-completion';
 import {
   appendJobEvent,
   commandDocumentId,
@@ -26,7 +27,6 @@ import type {
   DocumentWork,
   ExtractionResult,
   FetchRecord,
-  FinishedJob,
   OutboxInsert,
   OutboxRow,
   PageInput,
@@ -65,7 +65,7 @@ interface ClaimRow {
   depth: number;
 }
 
-/** What `cancelJob` did; `outbox` holds the cancelled event to publish after the commit. */
+/** What `cancelJob` did; `outbox` holds the cancelled event (handed to the after-commit port). */
 export type CancelJobResult =
   | { outcome: 'not_found' }
   | { outcome: 'terminal'; status: JobStatus }
@@ -74,7 +74,7 @@ export type CancelJobResult =
 /**
  * What `reuseExtraction` did: `none` when no earlier extraction of the same bytes exists (parse them),
  * `stale` when the job is no longer active or the document no longer extracting (nothing to do),
- * `reused` with the outbox rows (the index command) to publish after the commit.
+ * `reused` with the outbox rows it wrote (the index command, handed to the after-commit port).
  */
 export type ExtractionReuse =
   | { outcome: 'none' }
@@ -94,22 +94,17 @@ export type IndexingReuse =
   | { outcome: 'reused'; fromDocumentId: string; chunkCount: number; outbox: OutboxRow[] };
 
 /**
- * The job a state-machine call finished, if it finished one: every call that can end a job returns
- * the rows of its final event, and only that row carries it (see `OutboxRow.finishedJob`).
- */
-export function finishedJobIn(rows: readonly OutboxRow[] | null | undefined): FinishedJob | undefined {
-  return rows?.find((r) => r.finishedJob)?.finishedJob;
-}
-
-/**
  * The job state machine as seen by the workers. Every transition is a conditional UPDATE on the
  * expected status, so a redelivered message can neither move a document backwards nor finish a
- * step twice; each step's result and the outbox row for the next message commit together.
+ * step twice; each step's result and the outbox row for the next message commit together. Right after
+ * each commit that wrote outbox rows or ended a job, before returning, it hands them to the after-commit
+ * port (which publishes the rows and counts the jobs): a caller only acknowledges its message.
  */
 export class PipelineRepository {
   constructor(
     private readonly prisma: PrismaClient,
     private readonly topology: Topology,
+    private readonly afterCommit: AfterCommit,
   ) {}
 
   private toWork(d: ClaimRow & { id: string }): DocumentWork {
@@ -248,7 +243,7 @@ export class PipelineRepository {
   /**
    * Stores the pages and queues the index step in one transaction; documents found inside this one (e-mail
    * attachments) join the job in the same transaction, with their ingest commands, so the job cannot finish
-   * before they do. Returns outbox rows to publish now.
+   * before they do. Returns the outbox rows it wrote (handed to the port), null when the document moved on.
    */
   async completeExtraction(
     work: DocumentWork,
@@ -257,7 +252,7 @@ export class PipelineRepository {
     childCommands: readonly OutboxInsert[] = [],
   ): Promise<OutboxRow[] | null> {
     if ((result.children ?? []).length === 0) return this.completeExtractionAlone(work, result, next);
-    return this.prisma.$transaction(async (tx) => {
+    return inTransaction(this.prisma, this.afterCommit, async (tx, notes) => {
       if (!(await this.lockActiveJob(tx, work.jobId))) return null;
       const moved = await tx.$executeRaw`
         UPDATE documents SET status = 'extracted', detected_type = ${result.detectedType},
@@ -271,7 +266,7 @@ export class PipelineRepository {
       await this.stepDone(tx, work, 'ingest');
       const queuedChildren = await this.insertChildren(tx, work, result);
       const commands = childCommands.filter((c) => queuedChildren.has(commandDocumentId(c) ?? ''));
-      return insertOutbox(tx, [next, ...commands]);
+      return notes.rows(await insertOutbox(tx, [next, ...commands]));
     });
   }
 
@@ -295,7 +290,7 @@ export class PipelineRepository {
    * One statement for a batch of completed extractions: locks their active jobs in id order, moves each
    * document extracting → extracted, stores its pages, counts it done in the ingest step and writes its index
    * command's outbox row; a document that did not move writes nothing. A page already stored for a document
-   * (none can be while it is extracting) is replaced, not duplicated.
+   * (none can be while it is extracting) is replaced, not duplicated. The batch's rows go to the port together.
    */
   private async completeExtractions(batch: readonly ExtractionCompletion[]): Promise<(OutboxRow[] | null)[]> {
     const pages = batch.flatMap((c) =>
@@ -342,9 +337,14 @@ export class PipelineRepository {
              coalesce((SELECT json_agg(json_build_object('id', id::text, 'msg_id', msg_id)) FROM outbox_row), '[]'::json)
                AS outbox`;
     const moved = new Set(row?.moved ?? []);
-    return batch.map((c) =>
+    const outputs = batch.map((c) =>
       moved.has(c.work.documentId) ? outboxRowsOf([c.next], row?.outbox ?? []) : null,
     );
+    await tellCommitted(
+      this.afterCommit,
+      outputs.flatMap((rows) => rows ?? []),
+    );
+    return outputs;
   }
 
   /**
@@ -403,7 +403,7 @@ export class PipelineRepository {
         AND status IN ('extracted', 'indexing', 'indexed') AND extraction_key = ${extractionKey}
       LIMIT 1`;
     if (probe.length === 0) return { outcome: 'none' };
-    return this.prisma.$transaction(async (tx) => {
+    return inTransaction(this.prisma, this.afterCommit, async (tx, notes) => {
       if (!(await this.lockActiveJob(tx, work.jobId))) return { outcome: 'stale' } as const;
       // An indexed source first (the index step may then reuse its chunks too), else the oldest. FOR SHARE
       // keeps the source row, and with it its pages, from being deleted while they are copied.
@@ -438,7 +438,7 @@ export class PipelineRepository {
         kind: 'extraction_reused',
         data: { documentId: work.documentId, fromDocumentId: source.id },
       });
-      const outbox = await insertOutbox(tx, [next]);
+      const outbox = notes.rows(await insertOutbox(tx, [next]));
       return {
         outcome: 'reused',
         fromDocumentId: source.id,
@@ -469,11 +469,11 @@ export class PipelineRepository {
    * One transaction for a batch: one statement locks the active jobs in id order, moves each document
    * indexing → indexed, stores its chunks and counts it in the index step; then the jobs' verdicts, which need
    * statements of their own after the locks (see finishJobsIfDone). A job that finishes returns its final event
-   * with the first of its documents in the batch.
+   * with the first of its documents in the batch; every job the batch ended goes to the port together.
    */
   private async completeIndexings(batch: readonly IndexingCompletion[]): Promise<(OutboxRow[] | null)[]> {
     const chunks = batch.flatMap((c) => c.chunks.map((chunk) => ({ completion: c, chunk })));
-    return this.prisma.$transaction(async (tx) => {
+    return inTransaction(this.prisma, this.afterCommit, async (tx, notes) => {
       const [row] = await tx.$queryRaw<{ moved: string[] }[]>`
         WITH x AS (
           SELECT * FROM unnest(${batch.map((c) => c.work.documentId)}::uuid[], ${batch.map((c) => c.work.jobId)}::uuid[],
@@ -512,7 +512,7 @@ export class PipelineRepository {
         if (!moved.has(c.work.documentId)) return null;
         if (reported.has(c.work.jobId)) return [];
         reported.add(c.work.jobId);
-        return finished.get(c.work.jobId) ?? [];
+        return notes.ended(finished.get(c.work.jobId));
       });
     });
   }
@@ -532,7 +532,7 @@ export class PipelineRepository {
         AND status = 'indexed' AND chunk_count > 0
       LIMIT 1`;
     if (probe.length === 0) return { outcome: 'none' };
-    return this.prisma.$transaction(async (tx) => {
+    return inTransaction(this.prisma, this.afterCommit, async (tx, notes) => {
       if (!(await this.lockActiveJob(tx, work.jobId))) return { outcome: 'stale' } as const;
       // Same pages (this document may have been parsed again rather than copied), and chunks of this model
       // only: the vectors are then exactly what embedding the same chunk texts would give.
@@ -569,7 +569,7 @@ export class PipelineRepository {
         kind: 'chunks_reused',
         data: { documentId: work.documentId, fromDocumentId: source.id, model: model.id },
       });
-      const outbox = await finishJobIfDone(tx, this.topology, work.jobId);
+      const outbox = notes.ended(await finishJobIfDone(tx, this.topology, work.jobId));
       return {
         outcome: 'reused',
         fromDocumentId: source.id,
@@ -581,14 +581,15 @@ export class PipelineRepository {
 
   /**
    * The document failed on its own; the job goes on, or finishes if this was its last document.
-   * Scoped to the tenant and job given; the documents of a terminal job no longer change.
+   * Scoped to the tenant and job given; the documents of a terminal job no longer change. Returns the rows of
+   * the job's final event when this ended it (handed to the port with the job).
    */
   async failDocument(
     work: Pick<DocumentWork, 'jobId' | 'documentId' | 'tenantId'>,
     error: ErrorInfo,
     known?: { finalUrl?: string | undefined; httpStatus?: number | undefined; detectedType?: DetectedType },
   ): Promise<OutboxRow[]> {
-    return this.prisma.$transaction(async (tx) => {
+    return inTransaction(this.prisma, this.afterCommit, async (tx, notes) => {
       if (!(await this.lockActiveJob(tx, work.jobId))) return [];
       const moved = await tx.$queryRaw<{ from_status: string }[]>`
         UPDATE documents d SET status = 'failed', error = ${JSON.stringify(error)}::jsonb, updated_at = now(),
@@ -606,7 +607,7 @@ export class PipelineRepository {
         kind: 'document_failed',
         data: { documentId: work.documentId, from: moved[0]?.from_status, error },
       });
-      return finishJobIfDone(tx, this.topology, work.jobId);
+      return notes.ended(await finishJobIfDone(tx, this.topology, work.jobId));
     });
   }
 
@@ -617,7 +618,7 @@ export class PipelineRepository {
    * and writes nothing; claims of later deliveries answer `job_finished`.
    */
   async cancelJob(tenantId: string, jobId: string): Promise<CancelJobResult> {
-    return this.prisma.$transaction(async (tx) => {
+    return inTransaction(this.prisma, this.afterCommit, async (tx, notes) => {
       const [job] = await tx.$queryRaw<
         {
           status: JobStatus;
@@ -663,8 +664,8 @@ export class PipelineRepository {
         documents: { total: counts?.total ?? 0, succeeded: counts?.ok ?? 0, failed: counts?.failed ?? 0 },
         ...(job.trace_id ? { traceId: job.trace_id } : {}),
       };
-      const outbox = withFinishedJob(
-        await insertOutbox(tx, [
+      const outbox = notes.ended({
+        outbox: await insertOutbox(tx, [
           {
             tenantId,
             jobId,
@@ -674,14 +675,14 @@ export class PipelineRepository {
             headers: job.traceparent ? { traceparent: job.traceparent } : {},
           },
         ]),
-        {
+        finishedJob: {
           jobId,
           type: job.type,
           status: 'cancelled',
           createdAt: job.created_at,
           finishedAt: moved.finished_at,
         },
-      );
+      });
       return { outcome: 'cancelled', fromStatus: job.status, cancelledDocuments: cancelled, outbox } as const;
     });
   }

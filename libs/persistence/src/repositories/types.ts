@@ -20,14 +20,12 @@ export interface OutboxInsert {
 
 export interface OutboxRow extends OutboxInsert {
   id: string;
-  /**
-   * Only on the row of a job's final event, and never stored: the job the transaction that returned
-   * this row finished, so its caller counts it (metrics) once, in the process that finished it.
-   */
-  finishedJob?: FinishedJob;
 }
 
-/** A job that reached its final status (succeeded, completed_with_failures, failed, cancelled). */
+/**
+ * A job that reached its final status (succeeded, completed_with_failures, failed, cancelled): what the repository
+ * whose commit ended it hands to the after-commit port, so the process that ended it counts it once.
+ */
 export interface FinishedJob {
   jobId: string;
   type: string;

@@ -41,7 +41,7 @@ export interface QuarryHistogram<N extends HistogramName> {
   observe(labels: LabelValues<N>, value: number): void;
 }
 
-/** What a finished job tells the metrics (see `finishedJobIn` in @quarry/persistence). */
+/** What a finished job tells the metrics (a `FinishedJob` of @quarry/persistence, through the after-commit port). */
 export interface JobFinishedSample {
   type: string;
   status: string;
