@@ -61,6 +61,24 @@ describe('OutboxRelay', () => {
     expect(store.rows.every((r) => r.sent)).toBe(true);
   });
 
+  it('returns once the messages are out, without waiting for their rows to be marked; stop() waits for the marks', async () => {
+    const store = new FakeStore();
+    const publisher = new FakePublisher();
+    store.rows = [row('1')];
+    let release: (() => void) | undefined;
+    const markSent = store.markSent.bind(store);
+    store.markSent = (ids: string[]) =>
+      new Promise<void>((resolve) => (release = resolve)).then(() => markSent(ids));
+    const relay = new OutboxRelay(store, publisher, logger, { intervalMs: 10, graceMs: 0 });
+    await relay.committed(wrote(store.rows));
+    expect(publisher.published).toHaveLength(1);
+    expect(store.rows[0]?.sent).toBe(false);
+    const stopped = relay.stop();
+    release?.();
+    await stopped;
+    expect(store.rows[0]?.sent).toBe(true);
+  });
+
   it('records the stream sequence of each published row with it (the stuck-job sweeper checks it)', async () => {
     const marked: { ids: string[]; seqs: number[] | undefined }[] = [];
     const store = new FakeStore();

@@ -96,15 +96,34 @@ export class OutboxRelay {
     }
     if (sent.length === 0) return;
     this.options.metrics?.counter('quarry_outbox_published_total').inc({ path }, sent.length);
-    try {
-      await this.store.markSent(
+    const marking = this.store
+      .markSent(
         sent.map((s) => s.id),
         sent.map((s) => s.seq),
-      );
-    } catch (error) {
-      // The messages are out; the rows will be published again by the sweep and dropped as duplicates.
-      this.logger.warn({ err: error, rows: sent.length }, 'could not mark outbox rows sent');
-    }
+      )
+      .catch((error: unknown) => {
+        // The messages are out; the rows will be published again by the sweep and dropped as duplicates.
+        this.logger.warn({ err: error, rows: sent.length }, 'could not mark outbox rows sent');
+      });
+    // After a commit the caller waits for the messages to be out, not for their rows to be marked: the mark is
+    // bookkeeping for the sweep (which waits out a grace period first), and it is coalesced with the marks of
+    // other commits (OutboxRepository.markSent). stop() waits for marks still running.
+    if (path === 'sweep') return marking;
+    this.marking.add(marking);
+    void marking.finally(() => this.marking.delete(marking));
+  }
+
+  /** Marks of rows published after a commit that have not finished yet. */
+  private readonly marking = new Set<Promise<void>>();
+
+  /** Resolves once the rows published so far are marked sent (or their marking failed and was logged). */
+  async settled(): Promise<void> {
+    while (this.marking.size > 0) await Promise.all([...this.marking]);
+  }
+
+  /** Nest calls this before the database pool and NATS close (onApplicationShutdown), in every app. */
+  beforeApplicationShutdown(): Promise<void> {
+    return this.settled();
   }
 
   /** One pass over rows left behind; returns how many were published. */
@@ -144,5 +163,6 @@ export class OutboxRelay {
     this.timer = undefined;
     if (t) clearTimeout(t);
     await this.sweeping?.catch(() => 0);
+    await this.settled();
   }
 }
