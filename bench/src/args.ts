@@ -48,6 +48,14 @@ export interface BenchOptions {
   burstJobs: number;
   pacedRate: number;
   pacedSeconds: number;
+  /** Scale-out: uploads in each step's backlog, and the worker replicas (of each kind) of the steps. */
+  scaleJobs: number;
+  scaleReplicas: number[];
+  /**
+   * The analysis workers' embeddings: `local` (the default provider, USE-lite on their own CPU, as users run it) or
+   * `stub` (an OpenAI-compatible server in the bench answering at once: what the pipeline costs without the model).
+   */
+  scaleEmbedding: 'local' | 'stub';
   /** Which peers run (--peers=a,b), in the bench's order; all by default. */
   peers: string[];
   /** The parts named with --only (peers added when orchestration is named), or null for all. */
@@ -57,10 +65,11 @@ export interface BenchOptions {
   skipHttp: boolean;
   skipOtel: boolean;
   skipDocuments: boolean;
+  skipScale: boolean;
   outDir: string;
 }
 
-export const BENCH_PARTS = ['orchestration', 'peers', 'http', 'otel', 'documents'] as const;
+export const BENCH_PARTS = ['orchestration', 'peers', 'http', 'otel', 'documents', 'scale'] as const;
 export type BenchPart = (typeof BENCH_PARTS)[number];
 
 /**
@@ -112,14 +121,19 @@ export const USAGE = `npm run bench [-- options]
   --burst-jobs=N         peers: jobs in each peer's burst, 16 producers (default 3000)
   --paced-rate=N         peers and HTTP: jobs (uploads) per second of the paced phase (default 100)
   --paced-seconds=S      peers and HTTP: length of the paced phase (default 10)
+  --scale-jobs=N         scale: uploads in the backlog of each step (default 240)
+  --scale-replicas=1,2,4 scale: ingest and analysis worker processes (each) of the steps (default 1,2,4)
+  --scale-embedding=E    scale: local (USE-lite in the analysis workers, the default) or stub (an
+                         OpenAI-compatible server in the bench that answers at once: Quarry without the model)
   --peers=a,b            peers to run (default all: floor,bullmq,pg-boss,graphile-worker,naive,quarry)
   --only=a,b             only these parts: orchestration (brings peers along), peers, http, otel,
-                         documents; --skip-* flags still apply beside it
+                         documents, scale; --skip-* flags still apply beside it
   --skip-orchestration   no orchestration part (and so no peers)
   --skip-peers           no peers comparison (floor, BullMQ, pg-boss, Graphile Worker, naive, Quarry)
   --skip-http            no HTTP gateway part
   --skip-otel            no observability-overhead part (tracing variants, /metrics scrape)
   --skip-documents       no documents part (OCR and text-layer throughput, worker and gateway memory)
+  --skip-scale           no scale-out part (1, 2, 4 worker processes of each kind draining a backlog)
   --out=DIR              results folder (default bench/results)
 `;
 
@@ -133,6 +147,21 @@ function parsePeers(raw: string | undefined): string[] {
       throw new Error(`--peers: unknown peer "${n}" (peers: ${PEER_NAMES.join(', ')})`);
   }
   return PEER_NAMES.filter((n) => names.has(n));
+}
+
+/**
+ * The replica counts of the scale steps, ascending and without repeats: the first is what the others' speed-up is
+ * measured against.
+ */
+export function parseReplicas(raw: string | undefined): number[] {
+  if (raw === undefined) return [1, 2, 4];
+  const values = raw
+    .split(',')
+    .map((r) => r.trim())
+    .filter((r) => r !== '')
+    .map((r) => positiveInt('scale-replicas', r, 1));
+  if (values.length === 0) throw new Error('--scale-replicas needs at least one count');
+  return [...new Set(values)].sort((a, b) => a - b);
 }
 
 function positiveInt(name: string, raw: string | undefined, fallback: number): number {
@@ -175,6 +204,9 @@ export function parseBenchArgs(argv: string[], repoRoot: string): BenchOptions |
       'burst-jobs': { type: 'string' },
       'paced-rate': { type: 'string' },
       'paced-seconds': { type: 'string' },
+      'scale-jobs': { type: 'string' },
+      'scale-replicas': { type: 'string' },
+      'scale-embedding': { type: 'string' },
       only: { type: 'string' },
       peers: { type: 'string' },
       'skip-peers': { type: 'boolean' },
@@ -182,6 +214,7 @@ export function parseBenchArgs(argv: string[], repoRoot: string): BenchOptions |
       'skip-otel': { type: 'boolean' },
       'skip-orchestration': { type: 'boolean' },
       'skip-http': { type: 'boolean' },
+      'skip-scale': { type: 'boolean' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -195,6 +228,10 @@ export function parseBenchArgs(argv: string[], repoRoot: string): BenchOptions |
   // documents-only command stays what it was).
   const skipPeers = skipped('peers', values['skip-peers']) || (only === null && skipOrchestration);
   const levels = (values.levels ?? '1,4,16').split(',').map((l) => positiveInt('levels', l.trim(), 1));
+  const scaleReplicas = parseReplicas(values['scale-replicas']);
+  const scaleEmbedding = values['scale-embedding'] ?? 'local';
+  if (scaleEmbedding !== 'local' && scaleEmbedding !== 'stub')
+    throw new Error(`--scale-embedding must be local or stub, got "${scaleEmbedding}"`);
   return {
     jobs: positiveInt('jobs', values.jobs, 500),
     maxRunSeconds: positiveInt('max-run-seconds', values['max-run-seconds'], 20),
@@ -225,6 +262,9 @@ export function parseBenchArgs(argv: string[], repoRoot: string): BenchOptions |
     burstJobs: positiveInt('burst-jobs', values['burst-jobs'], 3000),
     pacedRate: positiveInt('paced-rate', values['paced-rate'], 100),
     pacedSeconds: positiveInt('paced-seconds', values['paced-seconds'], 10),
+    scaleJobs: positiveInt('scale-jobs', values['scale-jobs'], 240),
+    scaleReplicas,
+    scaleEmbedding,
     peers: parsePeers(values.peers),
     only,
     skipOrchestration,
@@ -232,6 +272,7 @@ export function parseBenchArgs(argv: string[], repoRoot: string): BenchOptions |
     skipHttp: skipped('http', values['skip-http']),
     skipOtel: skipped('otel', values['skip-otel']),
     skipDocuments: skipped('documents', values['skip-documents']),
+    skipScale: skipped('scale', values['skip-scale']),
     outDir: path.resolve(repoRoot, values.out ?? 'bench/results'),
   };
 }

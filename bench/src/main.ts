@@ -1,8 +1,8 @@
 // `npm run bench`: no-op orchestration through the messaging library and the job state machine (and
 // the same no-op job through raw JetStream + pg, BullMQ, pg-boss, Graphile Worker and a naive table),
 // POST /v1/documents latency, what tracing and metrics cost the gateway, and what the ingest worker
-// adds to tesseract and pdftotext (and its and the gateway's memory), written as JSON and a Markdown
-// table to bench/results/.
+// adds to tesseract and pdftotext (and its and the gateway's memory), and how the real pipeline scales
+// with 1, 2, 4 worker processes of each kind, written as JSON and a Markdown table to bench/results/.
 import 'reflect-metadata';
 import { TEST_NATS_URL, testServerUrl, withClient } from '@quarry/testing';
 import { connect } from '@nats-io/transport-node';
@@ -18,6 +18,7 @@ import { runHttp } from './http';
 import { runOrchestration } from './orchestration';
 import { runOtel } from './otel';
 import { peerProblems, runPeers } from './peers';
+import { runScale } from './scale';
 import { computeRatios, computeSummary, renderMarkdown, type BenchReport, type MachineInfo } from './report';
 
 /** The repository root, found the same way from bench/src and from dist/bench/src. */
@@ -103,6 +104,14 @@ async function main(): Promise<number> {
         return undefined;
       });
 
+  // Scale-out last: it starts up to nine processes, whose boot would weigh on the other parts' numbers.
+  const scale = options.skipScale
+    ? undefined
+    : await runScale(options, root, logger, progress).catch((error: unknown) => {
+        problems.push(`scale: ${error instanceof Error ? error.message : String(error)}`);
+        return undefined;
+      });
+
   for (const l of orchestration?.closedLoop ?? []) {
     if (l.notSucceeded > 0)
       problems.push(`closed loop c${l.concurrency}: ${l.notSucceeded} job(s) not succeeded`);
@@ -127,6 +136,7 @@ async function main(): Promise<number> {
   if (otel?.metrics.unexpected)
     problems.push(`GET /metrics: ${otel.metrics.unexpected} unexpected status(es)`);
   problems.push(...(documents?.problems ?? []));
+  problems.push(...(scale?.problems ?? []));
 
   const { outDir, ...parameters } = options;
   const report: BenchReport = {
@@ -140,7 +150,8 @@ async function main(): Promise<number> {
     ...(http ? { http } : {}),
     ...(otel ? { otel } : {}),
     ...(documents ? { documents } : {}),
-    ratios: computeRatios(orchestration, http, otel, documents),
+    ...(scale ? { scale } : {}),
+    ratios: computeRatios(orchestration, http, otel, documents, scale),
     problems,
   };
   const markdown = renderMarkdown(report);

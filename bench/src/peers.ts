@@ -41,6 +41,12 @@ export const BURST_PRODUCERS = 16;
 const WARMUP_JOBS = 200;
 /** Handler concurrency of the peers that have no documented figure of their own (floor, Quarry). */
 const HANDLER_CONCURRENCY = 16;
+/**
+ * Quarry's handler concurrency per consumer for no-op work: its group commit (ADR 20) turns the handlers of one
+ * fetched batch into one statement per transition, so throughput grows with the batch, as operations.md advises
+ * for I/O-light steps (INGEST_CONCURRENCY, ANALYSIS_CONCURRENCY).
+ */
+const QUARRY_CONCURRENCY = 64;
 const FLOOR_FETCH_BATCH = 64;
 const BULLMQ_CONCURRENCY = 50;
 const PGBOSS_BATCH_SIZE = 50;
@@ -696,7 +702,7 @@ const quarry: PeerSpec = {
   backend: 'NATS JetStream + PostgreSQL',
   config:
     `submitJob (createIngestJob: job, document, steps and outbox rows in one statement, published by the after-commit port) ` +
-    `per job; CommandConsumers for ingestDocument and indexDocument at concurrency ${HANDLER_CONCURRENCY} ` +
+    `per job; CommandConsumers for ingestDocument and indexDocument at concurrency ${QUARRY_CONCURRENCY} ` +
     `doing the real transitions with no-op work; producer, ingest and index roles each with their own ` +
     `Prisma pool and NATS connection; complete = the job's terminal event received`,
   pgBased: true,
@@ -733,7 +739,7 @@ const quarry: PeerSpec = {
       });
       cleanup.push(() => Promise.resolve(sub.unsubscribe()));
       await ns.nc.flush();
-      const workers = await startWorkers(ingest, index, ns.topology, HANDLER_CONCURRENCY, ctx.logger);
+      const workers = await startWorkers(ingest, index, ns.topology, QUARRY_CONCURRENCY, ctx.logger);
       cleanup.push(() => workers.stop());
       const jobs = new JobsRepository(producer.prisma, producer.relay);
       const minted = new Map<string, NewIngestJob>();
