@@ -151,6 +151,9 @@ export const MessageIds = {
 export interface CommandEnvelope<N extends CommandName> {
   tenantId: string;
   jobId: string;
+  /** The command and its generation, stored with an outbox row as columns of their own. */
+  command: N;
+  generation: number;
   subject: string;
   msgId: string;
   payload: CommandPayload<N>;
@@ -167,6 +170,8 @@ export function commandEnvelope<N extends CommandName>(
   return {
     tenantId: payload.tenantId,
     jobId: payload.jobId,
+    command: name,
+    generation,
     subject: t.commandSubject(name, payload.lane),
     msgId: MessageIds.command(name, payload.jobId, payload.documentId, generation),
     payload,

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 /**
  * Every error that crosses a boundary carries a stable code. Transports translate the code, never the
  * message: the gateway maps it to an HTTP status, the messaging layer to ack / nak(delay) / term.
@@ -74,6 +75,13 @@ export interface ErrorInfo {
   message: string;
   retryable?: boolean;
 }
+
+/** An ErrorInfo as stored (a job's or document's `error` column): parsed, never cast. */
+export const ErrorInfoSchema = z.object({
+  code: z.enum(Object.keys(ErrorCodes) as [ErrorCode, ...ErrorCode[]]),
+  message: z.string(),
+  retryable: z.boolean().optional(),
+});
 
 export class QuarryError extends Error {
   override readonly name = 'QuarryError';

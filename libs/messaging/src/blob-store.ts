@@ -18,6 +18,17 @@ const TRANSPORT_ERRORS = [
 ];
 
 /**
+ * A transport error, or one wrapping it: JetStream reports a stream without a leader (an election after a node
+ * died) as `JetStreamNotEnabled` caused by a no-responders `RequestError`.
+ */
+export function isTransportError(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if (TRANSPORT_ERRORS.some((E) => e instanceof E)) return true;
+  }
+  return false;
+}
+
+/**
  * A NATS outage becomes `dependency_unavailable` (503 at the gateway, a retry in a worker) instead of
  * an unknown 500; everything else (a client's broken upload stream among them) passes unchanged.
  */
@@ -25,7 +36,7 @@ async function transport<T>(what: string, op: () => Promise<T>): Promise<T> {
   try {
     return await op();
   } catch (cause) {
-    if (TRANSPORT_ERRORS.some((E) => cause instanceof E)) {
+    if (isTransportError(cause)) {
       throw new QuarryError('dependency_unavailable', `${what}: NATS unavailable`, { cause });
     }
     throw cause;

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import {
   DocumentSource,
+  ErrorInfoSchema,
+  JobProgress,
   PageMethod,
   type DetectedType,
   type DocumentStatus,
@@ -43,7 +45,7 @@ function toDocumentView(d: DocRecord): DocumentView {
     jobId: d.jobId,
     filename: d.filename,
     status: d.status,
-    error: (d.error as ErrorInfo | null) ?? null,
+    error: storedError(d.error),
     sha256: d.sha256,
     sizeBytes: d.sizeBytes === null ? null : Number(d.sizeBytes),
     detectedType: (d.detectedType as DetectedType | null) ?? null,
@@ -62,6 +64,20 @@ function toDocumentView(d: DocRecord): DocumentView {
   };
 }
 
+/**
+ * A stored `error` column through the contract's schema. A value that does not match it (written by an older
+ * version, or by hand) still reaches the client as an error, with what was stored as its message.
+ */
+function storedError(value: unknown): ErrorInfo | null {
+  if (value === null || value === undefined) return null;
+  return (
+    ErrorInfoSchema.safeParse(value).data ?? {
+      code: 'internal',
+      message: `unreadable stored error: ${JSON.stringify(value).slice(0, 500)}`,
+    }
+  );
+}
+
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -75,9 +91,9 @@ function toJobView(j: JobRecord): JobView {
     type: j.type,
     lane: j.lane === 'bulk' ? 'bulk' : 'interactive',
     status: j.status,
-    progress: j.progress as JobView['progress'],
+    progress: JobProgress.safeParse(j.progress).data ?? {},
     attempts: j.attempts,
-    error: (j.error as ErrorInfo | null) ?? null,
+    error: storedError(j.error),
     traceId: j.traceId,
     idempotencyKey: j.idempotencyKey,
     createdAt: j.createdAt,

@@ -65,11 +65,6 @@ export function commandForStatus(status: DocumentStatus): CommandName | null {
 }
 
 /** Generation of a command message id (`<job>:<command>:<document>:<generation>`, MessageIds.command). */
-function generationOf(msgId: string): number {
-  const n = Number(msgId.slice(msgId.lastIndexOf(':') + 1));
-  return Number.isSafeInteger(n) && n >= 0 ? n : 0;
-}
-
 const ms = (value: number) => value / 1000;
 
 /**
@@ -156,8 +151,7 @@ export class MaintenanceRepository {
       LEFT JOIN LATERAL (
         SELECT id, msg_id, sent_at, published_seq FROM outbox
         WHERE document_id = d.id
-          AND split_part(msg_id, ':', 2) = CASE WHEN d.status IN ('queued', 'extracting')
-                                                THEN 'ingestDocument' ELSE 'indexDocument' END
+          AND command = CASE WHEN d.status IN ('queued', 'extracting') THEN 'ingestDocument' ELSE 'indexDocument' END
         ORDER BY id DESC LIMIT 1) o ON true
       WHERE d.job_id = ${jobId}::uuid AND d.status::text = ANY(${[...OPEN_DOCUMENT]}::text[])
       ORDER BY d.created_at, d.id`;
@@ -215,7 +209,7 @@ export class MaintenanceRepository {
         const command = commandForStatus(d.status);
         if (!command) continue;
         const previous = await this.commandRows(tx, d.documentId, command);
-        const generation = Math.max(-1, ...previous.map((r) => generationOf(r.msg_id))) + 1;
+        const generation = Math.max(-1, ...previous.map((r) => r.generation ?? 0)) + 1;
         // The newest command's own body keeps its lane and trace; a document that never had one
         // (written by a path without an outbox row) gets one built from the job.
         const parsed = previous[0] ? Commands[command].schema.safeParse(previous[0].payload) : undefined;
@@ -253,8 +247,8 @@ export class MaintenanceRepository {
       SELECT d.id, d.status::text AS status,
              (SELECT max(o.id) FROM outbox o
               WHERE o.document_id = d.id
-                AND split_part(o.msg_id, ':', 2) = CASE WHEN d.status IN ('queued', 'extracting')
-                                                        THEN 'ingestDocument' ELSE 'indexDocument' END) AS outbox_id
+                AND o.command = CASE WHEN d.status IN ('queued', 'extracting')
+                                     THEN 'ingestDocument' ELSE 'indexDocument' END) AS outbox_id
       FROM documents d
       WHERE d.job_id = ${jobId}::uuid AND d.status::text = ANY(${[...OPEN_DOCUMENT]}::text[])`;
     return rows.map((r) => ({
@@ -266,9 +260,9 @@ export class MaintenanceRepository {
 
   /** A document's rows for one command, newest first. */
   private commandRows(tx: Tx, documentId: string, command: CommandName) {
-    return tx.$queryRaw<{ msg_id: string; payload: unknown }[]>`
-      SELECT msg_id, payload FROM outbox
-      WHERE document_id = ${documentId}::uuid AND split_part(msg_id, ':', 2) = ${command}
+    return tx.$queryRaw<{ generation: number | null; payload: unknown }[]>`
+      SELECT generation, payload FROM outbox
+      WHERE document_id = ${documentId}::uuid AND command = ${command}
       ORDER BY id DESC`;
   }
 

@@ -1,5 +1,9 @@
 import type { PrismaClient } from '../generated/prisma/client';
+import { z } from 'zod';
 import { Batcher } from './batcher';
+
+/** An outbox row's headers as stored: string values only (traceparent and the like). */
+const Headers = z.record(z.string(), z.string());
 import type { OutboxRow } from './types';
 
 /** The relay's view of the outbox (implements @quarry/messaging's OutboxStore port structurally). */
@@ -28,7 +32,7 @@ export class OutboxRepository {
       subject: r.subject,
       msgId: r.msg_id,
       payload: r.payload,
-      headers: (r.headers ?? {}) as Record<string, string>,
+      headers: Headers.safeParse(r.headers).data ?? {},
     }));
   }
 

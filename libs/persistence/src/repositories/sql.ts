@@ -8,7 +8,7 @@ export async function insertOutbox(tx: Tx, rows: OutboxInsert[]): Promise<Outbox
   if (rows.length === 0) return [];
   // ON CONFLICT: a redelivered step that already wrote its next message must not fail on, or repeat, it.
   const inserted = await tx.$queryRaw<{ id: bigint; msg_id: string }[]>`
-    INSERT INTO outbox (tenant_id, job_id, document_id, subject, msg_id, payload, headers)
+    INSERT INTO outbox (tenant_id, job_id, document_id, command, generation, subject, msg_id, payload, headers)
     ${outboxValues(rows)}
     ON CONFLICT (msg_id) DO NOTHING
     RETURNING id, msg_id`;
@@ -30,18 +30,19 @@ function outboxValues(
 ): Prisma.Sql {
   const ids = guardIds ?? rows.map(() => null);
   return sql`
-    SELECT t, j, d, s, m, p::jsonb, h::jsonb
+    SELECT t, j, d, c, g, s, m, p::jsonb, h::jsonb
     FROM unnest(${rows.map((r) => r.tenantId)}::uuid[], ${rows.map((r) => r.jobId)}::uuid[],
-                ${rows.map(commandDocumentId)}::uuid[],
+                ${rows.map(commandDocumentId)}::uuid[], ${rows.map((r) => r.command ?? null)}::text[],
+                ${rows.map((r) => r.generation ?? null)}::int[],
                 ${rows.map((r) => r.subject)}::text[], ${rows.map((r) => r.msgId)}::text[],
                 ${rows.map((r) => JSON.stringify(r.payload))}::text[], ${rows.map((r) => JSON.stringify(r.headers))}::text[],
                 ${ids}::uuid[])
-         AS x(t, j, d, s, m, p, h, g)
+         AS x(t, j, d, c, g, s, m, p, h, guard)
     ${
       !guard
         ? Prisma.empty
         : guardIds
-          ? sql`WHERE x.g IN (SELECT id FROM ${guard})`
+          ? sql`WHERE x.guard IN (SELECT id FROM ${guard})`
           : sql`WHERE EXISTS (SELECT 1 FROM ${guard})`
     }`;
 }
@@ -56,7 +57,7 @@ export function outboxInsertCte(
   guardIds?: readonly string[],
 ): Prisma.Sql {
   return sql`outbox_row AS (
-    INSERT INTO outbox (tenant_id, job_id, document_id, subject, msg_id, payload, headers)
+    INSERT INTO outbox (tenant_id, job_id, document_id, command, generation, subject, msg_id, payload, headers)
     ${outboxValues(rows, guard, guardIds)}
     ON CONFLICT (msg_id) DO NOTHING
     RETURNING id, msg_id)`;

@@ -1,3 +1,4 @@
+import type { CommandName } from '@quarry/contracts';
 import type {
   DetectedType,
   DocumentSource,
@@ -12,6 +13,9 @@ import type {
 export interface OutboxInsert {
   tenantId: string | null;
   jobId: string | null;
+  /** A command row's command and generation (see commandEnvelope); events have neither. */
+  command?: CommandName;
+  generation?: number;
   subject: string;
   msgId: string;
   payload: unknown;
