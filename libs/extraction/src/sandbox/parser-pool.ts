@@ -286,7 +286,8 @@ export class ParserPool {
     const script = this.options.hostScript ?? defaultHostScript();
     const heapMb = Math.max(32, Math.floor(this.options.maxMemoryMb * HEAP_SHARE));
     const execArgv = [`--max-old-space-size=${heapMb}`];
-    if (script.endsWith('.ts')) execArgv.push('--require', path.join(__dirname, 'ts-register.cjs'));
+    if (script.endsWith('.ts'))
+      execArgv.push('--require', path.resolve(__dirname, '../../../../tools/ts-register.cjs'));
     // A temp folder per host: libraries that spill to os.tmpdir() (exceljs writes sheets there) leave nothing behind
     // when the host is killed mid-document, since the folder goes with the host.
     const tmp = mkdtempSync(path.join(os.tmpdir(), 'quarry-parser-'));

