@@ -274,6 +274,8 @@ describe('IngestDocumentHandler', () => {
     expect(next).toEqual({
       tenantId: t.cmd.tenantId,
       jobId: t.cmd.jobId,
+      command: 'indexDocument',
+      generation: 0,
       subject: topo.commandSubject('indexDocument'),
       msgId: MessageIds.command('indexDocument', t.cmd.jobId, t.cmd.documentId),
       payload: {

@@ -151,8 +151,10 @@ export const CORPUS: CorpusCase[] = [
   { name: 'PDF with only an image, no text layer', filename: 'scanned.pdf', bytes: imageOnlyPdf(), expect: fails('no_text') },
   { name: 'PDF with zero pages', filename: 'zero-pages.pdf', bytes: zeroPagePdf(), expect: fails('corrupt_pdf') },
   { name: 'PDF of 400 000 tiny text runs (heap bomb)', filename: 'runs.pdf', bytes: () => makeTextItemBombPdf(400_000), expect: fails(PARSER_LIMIT) },
-  // poppler streams the 1 GiB of spaces through in seconds and small memory: a page of nothing.
-  { name: 'PDF inflating to 1 GiB (decompression bomb)', filename: 'deflate-bomb.pdf', bytes: () => makeDeflateBombPdf(1024), expect: fails(['no_text', 'parser_out_of_memory']) },
+  // poppler streams the 1 GiB of spaces through in seconds and small memory: a page of nothing. On a slower or busier
+  // machine the parser's deadline can trip first: each is a clear failure of this document alone, and the worker
+  // goes on.
+  { name: 'PDF inflating to 1 GiB (decompression bomb)', filename: 'deflate-bomb.pdf', bytes: () => makeDeflateBombPdf(1024), expect: fails(['no_text', 'parser_out_of_memory', 'parser_timeout']) },
   { name: 'PDF of 10 000 pages (past PARSER_MAX_PAGES)', filename: 'pages.pdf', bytes: () => manyPagePdf(10_000), expect: fails('too_many_pages') },
 
   // Text in every shape

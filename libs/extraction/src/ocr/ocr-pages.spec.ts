@@ -256,5 +256,6 @@ describe('ocrPageImages', () => {
     ]);
     expect(delivered[0]?.ocrConfidence).toBeGreaterThan(80);
     expect(await readdir(dir)).toEqual([]);
-  });
+    // Real tesseract reads the page up to three times (upright, rotated, the better one): seconds on a busy machine.
+  }, 30_000);
 });

@@ -1,7 +1,7 @@
 import type { ErrorInfo, Topology } from '@quarry/contracts';
 import { finalJobError, jobEnding, jobVerdict, type DocumentTally } from '../domain/job-rules';
 import { outboxInsertCte, outboxRowsOf, sql, type Tx } from './sql';
-import type { FinishedJob, OutboxInsert, OutboxRow } from './types';
+import type { FinishedJob, OutboxRow } from './types';
 
 interface JobTallyRow extends DocumentTally {
   id: string;
