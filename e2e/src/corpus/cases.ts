@@ -43,7 +43,7 @@ export type Expect =
    * Accepted, then the document fails on its own with this code. Two codes only where which of the parser's
    * limits trips first depends on how loaded the machine is (memory or time).
    */
-  | { failed: ErrorCode | readonly [ErrorCode, ErrorCode] }
+  | { failed: ErrorCode | readonly ErrorCode[] }
   /**
    * Accepted and indexed. `text` is every page's stored text (one string per page, or a pattern the
    * joined pages must match); `detectedType` is what the content said, whatever the name and MIME type.
@@ -107,7 +107,7 @@ const note = (what: string) => utf8(`This note was uploaded under a hostile name
 const ok = (detectedType: DetectedType, text?: string[] | RegExp): Expect => ({
   indexed: text === undefined ? { detectedType } : { detectedType, text },
 });
-const fails = (code: ErrorCode | readonly [ErrorCode, ErrorCode]): Expect => ({ failed: code });
+const fails = (code: ErrorCode | readonly ErrorCode[]): Expect => ({ failed: code });
 const PARSER_LIMIT = ['parser_crashed', 'parser_timeout'] as const;
 const refused = (status: number, code: ErrorCode): Expect => ({ rejected: { status, code } });
 

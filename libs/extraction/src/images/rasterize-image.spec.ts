@@ -20,6 +20,9 @@ import type { ExtractedPage } from '../types';
 import { TesseractCliEngine } from '../ocr/tesseract-cli';
 import { rasterizeImage, rotateImage } from './rasterize-image';
 
+// These run the real tesseract, poppler or sharp: seconds per test on a busy two-core machine, not Jest's 5 s.
+jest.setTimeout(30_000);
+
 const limits: ParseLimits = {
   maxPages: 50,
   maxPixels: 40_000_000,

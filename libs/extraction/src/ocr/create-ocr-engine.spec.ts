@@ -1,5 +1,8 @@
 import { createOcrEngine } from './create-ocr-engine';
 
+// These run the real tesseract, poppler or sharp: seconds per test on a busy two-core machine, not Jest's 5 s.
+jest.setTimeout(30_000);
+
 describe('createOcrEngine', () => {
   it('picks the tesseract binary when it has every language', async () => {
     const engine = await createOcrEngine({ engine: 'auto', languages: ['eng'], concurrency: 2 });

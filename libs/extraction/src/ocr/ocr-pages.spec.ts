@@ -11,6 +11,9 @@ import type { OcrEngine, OcrOptions, OcrResult, Orientation } from './ocr-engine
 import { ocrPageImages } from './ocr-pages';
 import { TesseractCliEngine } from './tesseract-cli';
 
+// These run the real tesseract, poppler or sharp: seconds per test on a busy two-core machine, not Jest's 5 s.
+jest.setTimeout(30_000);
+
 const options = { languages: ['eng'], timeoutMs: 30_000, maxMemoryMb: 500, minConfidence: 60 };
 
 /**
@@ -256,6 +259,5 @@ describe('ocrPageImages', () => {
     ]);
     expect(delivered[0]?.ocrConfidence).toBeGreaterThan(80);
     expect(await readdir(dir)).toEqual([]);
-    // Real tesseract reads the page up to three times (upright, rotated, the better one): seconds on a busy machine.
-  }, 30_000);
+  });
 });

@@ -11,6 +11,9 @@ import {
   TesseractCliEngine,
 } from './tesseract-cli';
 
+// These run the real tesseract, poppler or sharp: seconds per test on a busy two-core machine, not Jest's 5 s.
+jest.setTimeout(30_000);
+
 const SENTENCE = 'The quick brown fox jumps over the lazy dog.';
 const limits = { languages: ['eng'], timeoutMs: 30_000, maxMemoryMb: 500 };
 

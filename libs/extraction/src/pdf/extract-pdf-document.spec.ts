@@ -13,6 +13,9 @@ import { TesseractCliEngine } from '../ocr/tesseract-cli';
 import type { ExtractedPage } from '../types';
 import { extractPdfDocument, type ExtractPdfDocumentOptions } from './extract-pdf-document';
 
+// These run the real tesseract, poppler or sharp: seconds per test on a busy two-core machine, not Jest's 5 s.
+jest.setTimeout(30_000);
+
 const FOX = 'The quick brown fox jumps over the lazy dog.';
 const JUGS = 'Pack my box with five dozen liquor jugs.';
 const engine = new TesseractCliEngine({ concurrency: 2 });
