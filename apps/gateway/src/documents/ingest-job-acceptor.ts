@@ -19,7 +19,7 @@ export interface UploadResult {
 
 /**
  * Accepts an ingest job for documents the request already described (uploaded bytes, or URLs to fetch): picks the
- * lane, writes the job, its documents and their ingest commands in one transaction (the repository publishes them
+ * lane, writes the job, its documents and their ingest commands in one statement (the repository publishes them
  * after the commit). An Idempotency-Key already used returns the earlier job (`created: false`); the caller owns
  * what it stored.
  */

@@ -1,6 +1,6 @@
 import type { ErrorInfo, Topology } from '@quarry/contracts';
 import { finalJobError, jobEnding, jobVerdict, type DocumentTally } from '../domain/job-rules';
-import { outboxInsertCte, outboxRowsOf, sql, type Tx } from './sql';
+import { insertedOutboxRows, outboxInsertCte, outboxRowsOf, sql, type Tx } from './sql';
 import type { FinishedJob, OutboxRow } from './types';
 
 interface JobTallyRow extends DocumentTally {
@@ -104,7 +104,7 @@ export async function finishJobsIfDone(
     )}
     SELECT coalesce((SELECT json_agg(json_build_object('id', id, 'created_at', created_at, 'finished_at', finished_at))
                      FROM done), '[]'::json) AS jobs,
-           coalesce((SELECT json_agg(json_build_object('id', id::text, 'msg_id', msg_id)) FROM outbox_row), '[]'::json)
+           ${insertedOutboxRows}
              AS outbox`;
   const ended = new Map((done?.jobs ?? []).map((j) => [j.id, j]));
   const result = new Map<string, JobEnd>();

@@ -13,7 +13,15 @@ import {
 import { Prisma, type PrismaClient } from '../generated/prisma/client';
 import { inTransaction, tellCommitted, type AfterCommit } from './after-commit';
 import { Batcher } from './batcher';
-import { appendJobEvent, insertOutbox, outboxInsertCte, outboxRowsOf, sql, type Tx } from './sql';
+import {
+  appendJobEvent,
+  insertOutbox,
+  insertedOutboxRows,
+  outboxInsertCte,
+  outboxRowsOf,
+  sql,
+  type Tx,
+} from './sql';
 import type { DocumentView, JobView, NewIngestJob, OutboxInsert, OutboxRow, PageView } from './types';
 
 type DocRecord = {
@@ -207,7 +215,7 @@ export class JobsRepository {
       SELECT coalesce((SELECT json_agg(json_build_object('id', id, 'created_at', created_at)) FROM job), '[]'::json)
                AS jobs,
              now() AS now,
-             coalesce((SELECT json_agg(json_build_object('id', id::text, 'msg_id', msg_id)) FROM outbox_row), '[]'::json)
+             ${insertedOutboxRows}
                AS outbox`;
     const created = new Map((row?.jobs ?? []).map((j) => [j.id, new Date(j.created_at)]));
     const outputs = inputs.map((input, i) => {

@@ -16,6 +16,7 @@ import {
   commandDocumentId,
   growSteps,
   insertOutbox,
+  insertedOutboxRows,
   outboxInsertCte,
   outboxRowsOf,
   sql,
@@ -334,7 +335,7 @@ export class PipelineRepository {
         batch.map((c) => c.work.documentId),
       )}
       SELECT coalesce((SELECT array_agg(id::text) FROM doc), '{}') AS moved,
-             coalesce((SELECT json_agg(json_build_object('id', id::text, 'msg_id', msg_id)) FROM outbox_row), '[]'::json)
+             ${insertedOutboxRows}
                AS outbox`;
     const moved = new Set(row?.moved ?? []);
     const outputs = batch.map((c) =>
@@ -697,15 +698,9 @@ export class PipelineRepository {
 
   private async stepDone(tx: Tx, work: DocumentWork, step: 'ingest' | 'index'): Promise<void> {
     await tx.$executeRaw`
-      WITH s AS (
-        UPDATE job_steps SET done = done + 1,
-               status = CASE WHEN done + 1 >= total THEN 'succeeded' ELSE status END,
-               finished_at = CASE WHEN done + 1 >= total THEN now() ELSE finished_at END
-        WHERE job_id = ${work.jobId}::uuid AND name = ${step}
-        RETURNING done, total)
-      UPDATE jobs SET progress = jsonb_build_object('step', ${step}::text, 'done', s.done, 'total', s.total),
-             heartbeat_at = now(), updated_at = now()
-      FROM s WHERE jobs.id = ${work.jobId}::uuid`;
+      WITH doc AS (SELECT ${work.documentId}::uuid AS id, ${work.jobId}::uuid AS job_id),
+      ${stepDoneCte(step)}
+      SELECT 1`;
   }
 
   async loadPages(tenantId: string, documentId: string): Promise<PageInput[]> {

@@ -63,6 +63,9 @@ export function outboxInsertCte(
     RETURNING id, msg_id)`;
 }
 
+/** What the `outbox_row` CTE inserted, as a JSON array of `{id, msg_id}` for `outboxRowsOf`. */
+export const insertedOutboxRows = sql`coalesce((SELECT json_agg(json_build_object('id', id::text, 'msg_id', msg_id)) FROM outbox_row), '[]'::json)`;
+
 /** The rows an INSERT … RETURNING id, msg_id actually inserted (not those a redelivery had already written). */
 export function outboxRowsOf(
   rows: readonly OutboxInsert[],
