@@ -40,7 +40,8 @@ export function processCpuMs(pid: number): number | undefined {
   }
 }
 
-function machineTimes(): { busy: number; total: number } {
+/** CPU time of every core since boot, busy and in all (ms). */
+export function machineTimes(): { busy: number; total: number } {
   let busy = 0;
   let total = 0;
   for (const cpu of os.cpus()) {
@@ -49,6 +50,23 @@ function machineTimes(): { busy: number; total: number } {
     total += t.user + t.nice + t.sys + t.irq + t.idle;
   }
   return { busy, total };
+}
+
+/** One field of /proc/<pid>/status, or undefined when the process is gone. */
+export function statusField(pid: number, field: 'VmRSS' | 'VmHWM' | 'Name'): string | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return new RegExp(`^${field}:\\s+(.+)$`, 'm').exec(status)?.[1]?.trim();
+  } catch {
+    // Gone between listing and reading: nothing to count.
+    return undefined;
+  }
+}
+
+/** A kB figure from /proc/<pid>/status in bytes (0 when the process is gone). */
+export function statusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const value = statusField(pid, field);
+  return value === undefined ? 0 : Number(value.replace(/\s*kB$/, '')) * 1024;
 }
 
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;

@@ -28,7 +28,7 @@ import { crc32 } from 'node:zlib';
 import { PDFDocument } from 'pdf-lib';
 import { Client } from 'pg';
 import type { BenchOptions } from './args';
-import { clockTicks, startCpuProbe } from './cpu';
+import { clockTicks, startCpuProbe, statusBytes, statusField } from './cpu';
 import { startBenchGateway } from './http';
 import { ratio, runPool } from './stats';
 
@@ -297,16 +297,6 @@ function reapedChildrenCpuMs(): number {
   return readStat('self')?.childrenCpuMs ?? 0;
 }
 
-function statusField(pid: number, field: 'VmRSS' | 'VmHWM' | 'Name'): string | undefined {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    return new RegExp(`^${field}:\\s+(.+)$`, 'm').exec(status)?.[1]?.trim();
-  } catch {
-    // Gone between listing and reading: nothing to count.
-    return undefined;
-  }
-}
-
 /** What a process is, from its command line: a Node process by its script (a parser host), a tool by its binary. */
 function processName(pid: number): string {
   let argv: string[];
@@ -320,12 +310,6 @@ function processName(pid: number): string {
   if (binary !== 'node') return binary;
   const script = argv.slice(1).find((a) => !a.startsWith('-'));
   return script === undefined ? 'node' : `node ${path.basename(script)}`;
-}
-
-/** A kB figure from /proc/<pid>/status in bytes (0 when the process is gone). */
-function statusBytes(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const value = statusField(pid, field);
-  return value === undefined ? 0 : Number(value.replace(/\s*kB$/, '')) * 1024;
 }
 
 function pssBytes(pid: number): number {

@@ -24,7 +24,9 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Client } from 'pg';
 import type { BenchOptions } from './args';
-import { clockTicks } from './cpu';
+import { clockTicks, machineTimes, statusBytes } from './cpu';
+
+const MIB = 1024 * 1024;
 import { rate, ratio, runPool } from './stats';
 
 /** The product's defaults: a worker that stalls a while on a busy 2-core box must not see its message redelivered. */
@@ -313,27 +315,6 @@ function childrenOf(table: Map<number, ProcEntry>): Map<number, ProcEntry[]> {
   return children;
 }
 
-function rssMb(pid: number): number {
-  try {
-    const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
-    return kb === undefined ? 0 : Number(kb) / 1024;
-  } catch {
-    // Gone: nothing resident.
-    return 0;
-  }
-}
-
-function machineTimes(): { busy: number; total: number } {
-  let busy = 0;
-  let total = 0;
-  for (const cpu of os.cpus()) {
-    const t = cpu.times;
-    busy += t.user + t.nice + t.sys + t.irq;
-    total += t.user + t.nice + t.sys + t.irq + t.idle;
-  }
-  return { busy, total };
-}
-
 interface Watched {
   gateway: number;
   ingest: number[];
@@ -388,7 +369,8 @@ class Sampler {
     const m = machineTimes();
     const w = this.watched();
     const treeCpu = (pid: number) => treeOf(table, children, pid).reduce((sum, p) => sum + p.cpuMs, 0);
-    const treeRss = (pid: number) => treeOf(table, children, pid).reduce((sum, p) => sum + rssMb(p.pid), 0);
+    const treeRss = (pid: number) =>
+      treeOf(table, children, pid).reduce((sum, p) => sum + statusBytes(p.pid, 'VmRSS') / MIB, 0);
     this.peaks.gateway = Math.max(this.peaks.gateway, treeRss(w.gateway));
     for (const pid of w.ingest) this.peaks.ingest = Math.max(this.peaks.ingest, treeRss(pid));
     for (const pid of w.analysis) this.peaks.analysis = Math.max(this.peaks.analysis, treeRss(pid));
