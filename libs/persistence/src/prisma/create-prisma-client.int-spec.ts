@@ -109,6 +109,20 @@ describe('createPrismaClient against the migrated schema', () => {
     }
   });
 
+  it('keeps a recurring raw statement prepared on its connection instead of planning it each time', async () => {
+    const names = await prisma.$transaction(async (tx) => {
+      for (let i = 0; i < 3; i++)
+        await tx.$queryRaw`SELECT count(*)::int AS n FROM jobs WHERE attempts > ${i}`;
+      return tx.$queryRaw<{ name: string; calls: number }[]>`
+        SELECT name, (generic_plans + custom_plans)::int AS calls FROM pg_prepared_statements
+         WHERE statement LIKE '%FROM jobs WHERE attempts >%'`;
+    });
+    // Named on its second execution: the second and third ran the prepared statement.
+    expect(names).toHaveLength(1);
+    expect(names[0]?.name).toMatch(/^quarry_[0-9a-f]{24}$/);
+    expect(names[0]?.calls).toBe(2);
+  });
+
   it('keeps job_events append-only: UPDATE is rejected, DELETE is allowed', async () => {
     const tenant = await prisma.tenant.create({ data: { name: 'events' } });
     const job = await prisma.job.create({ data: { tenantId: tenant.id, type: 'analyze' } });

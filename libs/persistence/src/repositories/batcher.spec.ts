@@ -54,4 +54,28 @@ describe('Batcher', () => {
     const batcher = new Batcher<number, number>(() => Promise.resolve([]));
     await expect(batcher.call(1)).rejects.toThrow('a batch of 1 returned 0 results');
   });
+
+  it('with a linger, gathers calls made across turns within it into one batch', async () => {
+    jest.useFakeTimers();
+    try {
+      const batches: number[][] = [];
+      const batcher = new Batcher<number, void>(
+        (inputs) => {
+          batches.push(inputs);
+          return Promise.resolve(inputs.map(() => undefined));
+        },
+        100,
+        10,
+      );
+      const first = batcher.call(1);
+      jest.advanceTimersByTime(5);
+      const second = batcher.call(2);
+      expect(batches).toEqual([]);
+      jest.advanceTimersByTime(5);
+      await Promise.all([first, second]);
+      expect(batches).toEqual([[1, 2]]);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });
