@@ -11,6 +11,7 @@ import {
 } from '@quarry/contracts';
 import {
   CommandConsumer,
+  connectToNats,
   JetStreamPublisher,
   Outcome,
   OutboxRelay,
@@ -29,7 +30,7 @@ import {
 } from '@quarry/persistence';
 import { currentOrNewTraceparent, parseTraceparent, type Logger } from '@quarry/telemetry';
 import type { ErrorInfo } from '@quarry/contracts';
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { createHash } from 'node:crypto';
 
 export interface Role {
@@ -50,7 +51,8 @@ export async function openRole(
   logger: Logger,
 ): Promise<Role> {
   const prisma = createPrismaClient({ databaseUrl, poolMax });
-  const nc = await connect({ servers: natsUrl, name: `bench-${name}` });
+  // The apps' own connection options (reconnects, no async stack traces), so the bench measures what runs.
+  const nc = await connectToNats({ url: natsUrl, name: `bench-${name}`, connectTimeoutMs: 5000 }, logger);
   const publisher = new JetStreamPublisher(nc);
   const outbox = new OutboxRepository(prisma);
   // Not started: only the publish-after-commit fast path runs, as in the apps when nothing crashes.
