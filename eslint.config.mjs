@@ -146,6 +146,25 @@ export default tseslint.config(
     rules: { 'no-restricted-syntax': 'off' },
   },
   {
+    // Apps talk to NATS only through @quarry/messaging (its Nest transport, client and ports), so delivery
+    // semantics live in one place. Their tests and test harnesses may inspect the broker directly.
+    files: ['apps/**/*.ts'],
+    ignores: ['**/*.spec.ts', '**/*.int-spec.ts', 'apps/*/src/testing/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@nats-io/*', 'nats'],
+              message: 'Apps use NATS through @quarry/messaging (JetStreamServer, JetStreamClient, ports).',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
     // A library's own tests may use the test kit (fixtures, waiting, scratch databases), which
     // depends on no Quarry library, so no cycle can form.
     files: ['libs/**/*.spec.ts', 'libs/**/*.int-spec.ts', 'libs/**/__fixtures__/**/*.ts'],

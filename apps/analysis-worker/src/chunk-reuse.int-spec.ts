@@ -109,6 +109,7 @@ async function index(
     maxDeliver: 5,
     traceparent: undefined,
     signal: new AbortController().signal,
+    working: () => undefined,
   };
   return handler.handle(cmd, ctx);
 }

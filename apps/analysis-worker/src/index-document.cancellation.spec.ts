@@ -89,6 +89,7 @@ function setup(cancelAfterBatches: number) {
     maxDeliver: 5,
     traceparent: undefined,
     signal: new AbortController().signal,
+    working: () => undefined,
   };
   return { cmd, ctx, handler, provider, calls };
 }

@@ -7,7 +7,7 @@ import {
   type ErrorInfo,
   type IndexDocumentCommand,
 } from '@quarry/contracts';
-import type { DeliveryContext } from '@quarry/messaging';
+import { DeadLetterContext, type DeliveryContext } from '@quarry/messaging';
 import type {
   ChunkInput,
   Claim,
@@ -126,6 +126,7 @@ function setup(provider = new FakeEmbeddingProvider({ dim: 32, id: 'fake-32' }))
     maxDeliver: 5,
     traceparent: undefined,
     signal: abort.signal,
+    working: () => undefined,
   };
   const scrape = async () => PromText.parse(await metrics.metrics());
   return { cmd, work, pipeline, provider, handler, abort, ctx, scrape };
@@ -306,7 +307,10 @@ describe('IndexDocumentHandler', () => {
     const t = setup();
     t.pipeline.failResult = [eventRow('8')];
 
-    await t.handler.onDeadLetter(t.cmd, { code: 'delivery_exhausted', message: 'gave up', retryable: false });
+    await t.handler.onDeadLetter(
+      t.cmd,
+      new DeadLetterContext({ code: 'delivery_exhausted', message: 'gave up', retryable: false }),
+    );
 
     expect(t.pipeline.failed).toEqual([
       {

@@ -1,15 +1,17 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Controller, Inject } from '@nestjs/common';
+import { Ctx, Payload } from '@nestjs/microservices';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
-import { QuarryError, type ErrorInfo, type IndexDocumentCommand } from '@quarry/contracts';
+import { QuarryError, type IndexDocumentCommand } from '@quarry/contracts';
 import {
   CANCELLATION_WATCH,
   type CancellationWatch,
-  type CommandHandler,
+  type DeadLetterContext,
   type DeliveryContext,
   type HandlerOutcome,
-  HandlesCommand,
   markDocumentFailedInTrace,
   NO_CANCELLATION_WATCH,
+  OnCommand,
+  OnDeadLetter,
   Outcome,
 } from '@quarry/messaging';
 import { PipelineRepository, type ChunkInput } from '@quarry/persistence';
@@ -22,9 +24,8 @@ import { EMBEDDING_PROVIDER } from './embeddings';
  * and vectors; the document becomes `indexed` and, if it was the job's last, the job finishes (the repository
  * publishes the job's event and counts it).
  */
-@Injectable()
-@HandlesCommand('indexDocument')
-export class IndexDocumentHandler implements CommandHandler<'indexDocument'> {
+@Controller()
+export class IndexDocumentHandler {
   constructor(
     private readonly pipeline: PipelineRepository,
     @Inject(EMBEDDING_PROVIDER) private readonly embeddings: EmbeddingProvider,
@@ -34,7 +35,8 @@ export class IndexDocumentHandler implements CommandHandler<'indexDocument'> {
     @Inject(CANCELLATION_WATCH) private readonly cancellation: CancellationWatch = NO_CANCELLATION_WATCH,
   ) {}
 
-  async handle(cmd: IndexDocumentCommand, ctx: DeliveryContext): Promise<HandlerOutcome> {
+  @OnCommand('indexDocument')
+  async handle(@Payload() cmd: IndexDocumentCommand, @Ctx() ctx: DeliveryContext): Promise<HandlerOutcome> {
     const log = this.logger.child({
       jobId: cmd.jobId,
       documentId: cmd.documentId,
@@ -103,7 +105,11 @@ export class IndexDocumentHandler implements CommandHandler<'indexDocument'> {
     return Outcome.ack();
   }
 
-  async onDeadLetter(cmd: IndexDocumentCommand, error: ErrorInfo): Promise<void> {
+  @OnDeadLetter('indexDocument')
+  async onDeadLetter(
+    @Payload() cmd: IndexDocumentCommand,
+    @Ctx() { error }: DeadLetterContext,
+  ): Promise<void> {
     await this.pipeline.failDocument(cmd, { code: error.code, message: error.message });
     this.metrics
       .counter('quarry_documents_processed_total')

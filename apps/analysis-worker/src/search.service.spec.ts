@@ -1,9 +1,8 @@
-import { SearchReply, topology, uuidv7, type SearchRequest } from '@quarry/contracts';
+import { SearchReply, uuidv7, type SearchRequest } from '@quarry/contracts';
 import type { ChunksRepository, SearchHitRow } from '@quarry/persistence';
 import { FakeEmbeddingProvider, hashEmbedding } from '@quarry/retrieval';
-import { createLogger, QuarryMetrics } from '@quarry/telemetry';
+import { QuarryMetrics } from '@quarry/telemetry';
 import { PromText } from '@quarry/testing';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { SearchService } from './search.service';
 
 class FakeChunks implements Pick<ChunksRepository, 'searchByVector'> {
@@ -28,14 +27,7 @@ class FakeChunks implements Pick<ChunksRepository, 'searchByVector'> {
 function setup(provider = new FakeEmbeddingProvider({ dim: 16, id: 'fake-16' })) {
   const chunks = new FakeChunks();
   const metrics = new QuarryMetrics({ app: 'analysis-worker', processMetrics: false });
-  const service = new SearchService(
-    chunks as unknown as ChunksRepository,
-    provider,
-    {} as NatsConnection, // search() never touches NATS; only the request/reply subscription does
-    topology('qt_search_unit'),
-    createLogger({ level: 'silent', pretty: false, app: 't' }),
-    metrics,
-  );
+  const service = new SearchService(chunks as unknown as ChunksRepository, provider, metrics);
   const searches = async (result: string) =>
     PromText.parse(await metrics.metrics()).sum('quarry_search_duration_seconds_count', { result });
   return { chunks, service, provider, searches };

@@ -1,28 +1,27 @@
-import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import type { SearchReply, SearchRequest, Topology } from '@quarry/contracts';
-import { NATS_CONNECTION, serveRequests, TOPOLOGY } from '@quarry/messaging';
+import { Controller, Inject } from '@nestjs/common';
+import { Payload } from '@nestjs/microservices';
+import type { SearchReply, SearchRequest } from '@quarry/contracts';
+import { OnRequest } from '@quarry/messaging';
 import { ChunksRepository } from '@quarry/persistence';
 import type { EmbeddingProvider } from '@quarry/retrieval';
-import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
-import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { QUARRY_METRICS, type QuarryMetrics } from '@quarry/telemetry';
 import { EMBEDDING_PROVIDER } from './embeddings';
 
-/** Answers `svc.search` (request/reply, queue group): embed the query, cosine top-k in the tenant. */
-@Injectable()
-export class SearchService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private subscription: Subscription | undefined;
-
+/**
+ * Answers `svc.search` (request/reply in a queue group, through the JetStream transport): embed the query,
+ * cosine top-k in the tenant. A thrown error goes back to the gateway as `{ok: false, error: {code}}`.
+ */
+@Controller()
+export class SearchService {
   constructor(
     private readonly chunks: ChunksRepository,
     @Inject(EMBEDDING_PROVIDER) private readonly embeddings: EmbeddingProvider,
-    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
-    @Inject(TOPOLOGY) private readonly topology: Topology,
-    @Inject(LOGGER) private readonly logger: Logger,
     @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
   ) {}
 
   /** Timed by result (ok, error): a slow or failing search shows whatever the cause. */
-  async search(request: SearchRequest): Promise<SearchReply> {
+  @OnRequest('search')
+  async search(@Payload() request: SearchRequest): Promise<SearchReply> {
     const started = performance.now();
     let result = 'error';
     try {
@@ -57,13 +56,5 @@ export class SearchService implements OnApplicationBootstrap, OnApplicationShutd
         score: Math.round(h.score * 10_000) / 10_000,
       })),
     };
-  }
-
-  onApplicationBootstrap(): void {
-    this.subscription = serveRequests(this.nc, this.topology, 'search', (r) => this.search(r), this.logger);
-  }
-
-  onApplicationShutdown(): void {
-    this.subscription?.unsubscribe();
   }
 }

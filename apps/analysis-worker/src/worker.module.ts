@@ -25,6 +25,7 @@ export class AnalysisWorkerModule {
               bulk: config.workers.analysisBulkConcurrency,
             },
           },
+          serves: ['search'],
           outboxStore: OutboxRepository,
           // A database outage holds messages instead of spending their deliveries.
           isOutage: isDatabaseUnavailable,
@@ -38,9 +39,9 @@ export class AnalysisWorkerModule {
         },
         EmbeddingLifecycle,
         { provide: CANCELLATION_WATCH, useClass: NatsCancellationWatch },
-        IndexDocumentHandler,
-        SearchService,
       ],
+      // The @OnCommand and @OnRequest handlers, run by the JetStream transport the worker boots with (main.ts).
+      controllers: [IndexDocumentHandler, SearchService],
     };
   }
 }

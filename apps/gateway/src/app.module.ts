@@ -62,6 +62,8 @@ export class GatewayModule {
         MessagingModule.forRoot({
           appName: 'quarry-gateway',
           consumes: {},
+          // Its transport records the DLQ stream and rescues messages stranded at their delivery limit.
+          watchesDeadLetters: true,
           outboxStore: OutboxRepository,
           // The gateway's /metrics is the overview: the lag of every consumer of the jobs stream.
           consumerLag: 'all',

@@ -1,8 +1,10 @@
 import multipart from '@fastify/multipart';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { CustomStrategy } from '@nestjs/microservices';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { AppConfig } from '@quarry/config';
+import { JetStreamServer } from '@quarry/messaging';
 import { NestPinoLogger, QuarryMetrics, type Logger } from '@quarry/telemetry';
 import { GatewayModule } from './app.module';
 import { FIRECRAWL_ROUTE } from './crawls/firecrawl.controller';
@@ -51,5 +53,12 @@ export async function createGatewayApp(
   SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openapi), {
     jsonDocumentUrl: 'docs/openapi.json',
   });
+  // The gateway's message handlers (dead-letter recorder, max-deliveries rescue) on the JetStream transport;
+  // it stops before the application's shutdown hooks close the connections.
+  app.connectMicroservice<CustomStrategy>(
+    { strategy: app.get(JetStreamServer) },
+    { inheritAppConfig: false },
+  );
+  await app.startAllMicroservices();
   return app;
 }

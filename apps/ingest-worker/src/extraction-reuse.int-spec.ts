@@ -152,6 +152,7 @@ async function ingest(tenantId: string, jobId: string, documentId: string) {
     maxDeliver: 5,
     traceparent: undefined,
     signal: new AbortController().signal,
+    working: () => undefined,
   };
   return handler.handle(cmd, ctx);
 }

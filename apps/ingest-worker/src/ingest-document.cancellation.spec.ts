@@ -105,6 +105,7 @@ function setup(pages: number) {
     maxDeliver: 5,
     traceparent: undefined,
     signal: new AbortController().signal,
+    working: () => undefined,
   };
   return { cmd, ctx, handler, extractor, watch, calls };
 }

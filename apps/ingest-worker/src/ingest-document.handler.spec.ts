@@ -11,7 +11,7 @@ import {
   type IngestDocumentCommand,
 } from '@quarry/contracts';
 import type { ExtractedAttachment, ExtractedPage, Extraction, ExtractionCall } from '@quarry/extraction';
-import type { DeliveryContext } from '@quarry/messaging';
+import { DeadLetterContext, type DeliveryContext } from '@quarry/messaging';
 import type {
   Claim,
   DocumentWork,
@@ -209,6 +209,7 @@ function setup() {
     maxDeliver: 5,
     traceparent: undefined,
     signal: abort.signal,
+    working: () => undefined,
   };
   const scrape = async () => PromText.parse(await metrics.metrics());
   return {
@@ -489,7 +490,11 @@ describe('IngestDocumentHandler', () => {
 
     await t.handler.onDeadLetter(
       { ...t.cmd, traceparent: TRACEPARENT },
-      { code: 'delivery_exhausted', message: 'gave up after 5 deliveries', retryable: false },
+      new DeadLetterContext({
+        code: 'delivery_exhausted',
+        message: 'gave up after 5 deliveries',
+        retryable: false,
+      }),
     );
 
     expect(t.pipeline.failed).toEqual([

@@ -1,4 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Controller, Inject } from '@nestjs/common';
+import { Ctx, Payload } from '@nestjs/microservices';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import {
   commandEnvelope,
@@ -17,13 +18,14 @@ import {
   type BlobStore,
   CANCELLATION_WATCH,
   type CancellationWatch,
-  type CommandHandler,
+  type DeadLetterContext,
   type DeliveryContext,
   type HandlerOutcome,
-  HandlesCommand,
   JobCancelledError,
   markDocumentFailedInTrace,
   NO_CANCELLATION_WATCH,
+  OnCommand,
+  OnDeadLetter,
   Outcome,
   TOPOLOGY,
 } from '@quarry/messaging';
@@ -52,9 +54,8 @@ const PROGRESS_EVERY_MS = 1000;
  * repository publishes them after the commit). A document that cannot be read fails on its own (with its code)
  * and the job's other documents go on.
  */
-@Injectable()
-@HandlesCommand('ingestDocument')
-export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
+@Controller()
+export class IngestDocumentHandler {
   constructor(
     private readonly pipeline: PipelineRepository,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
@@ -67,7 +68,8 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
     @Inject(CANCELLATION_WATCH) private readonly cancellation: CancellationWatch = NO_CANCELLATION_WATCH,
   ) {}
 
-  async handle(cmd: IngestDocumentCommand, ctx: DeliveryContext): Promise<HandlerOutcome> {
+  @OnCommand('ingestDocument')
+  async handle(@Payload() cmd: IngestDocumentCommand, @Ctx() ctx: DeliveryContext): Promise<HandlerOutcome> {
     const log = this.logger.child({
       jobId: cmd.jobId,
       documentId: cmd.documentId,
@@ -191,7 +193,11 @@ export class IngestDocumentHandler implements CommandHandler<'ingestDocument'> {
     }
   }
 
-  async onDeadLetter(cmd: IngestDocumentCommand, error: ErrorInfo): Promise<void> {
+  @OnDeadLetter('ingestDocument')
+  async onDeadLetter(
+    @Payload() cmd: IngestDocumentCommand,
+    @Ctx() { error }: DeadLetterContext,
+  ): Promise<void> {
     await this.failDocument({ jobId: cmd.jobId, documentId: cmd.documentId, tenantId: cmd.tenantId }, error);
   }
 

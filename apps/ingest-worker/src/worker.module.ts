@@ -103,8 +103,9 @@ export class IngestWorkerModule {
         },
         ExtractionLifecycle,
         { provide: CANCELLATION_WATCH, useClass: NatsCancellationWatch },
-        IngestDocumentHandler,
       ],
+      // Its @OnCommand handler, run by the JetStream transport the worker boots with (see main.ts).
+      controllers: [IngestDocumentHandler],
     };
   }
 }

@@ -225,6 +225,7 @@ export class CommandConsumer<N extends CommandName> {
         maxDeliver: this.options.maxDeliver,
         traceparent,
         signal: this.abort.signal,
+        working: () => msg.working(),
       });
     } finally {
       clearInterval(heartbeat);

@@ -1,4 +1,3 @@
-import 'reflect-metadata';
 import type { CommandName, CommandPayload, ErrorInfo } from '@quarry/contracts';
 
 /**
@@ -27,6 +26,11 @@ export interface DeliveryContext {
   traceparent: string | undefined;
   /** Aborted when the process is shutting down: stop at the next safe boundary and return a retry. */
   signal: AbortSignal;
+  /**
+   * Resets the server's ack timer. The consumer already calls it on a timer while the handler runs; a handler
+   * may call it too, after a long synchronous stretch.
+   */
+  working(): void;
 }
 
 export interface CommandHandler<N extends CommandName> {
@@ -36,19 +40,6 @@ export interface CommandHandler<N extends CommandName> {
    * can record the failure instead of staying non-terminal.
    */
   onDeadLetter?(payload: CommandPayload<N>, error: ErrorInfo): Promise<void>;
-}
-
-const COMMAND_HANDLER = Symbol.for('quarry:command-handler');
-
-/** Marks a provider as the handler of a command; discovery at boot wires it to its consumer. */
-export function HandlesCommand(name: CommandName): ClassDecorator {
-  return (target) => {
-    Reflect.defineMetadata(COMMAND_HANDLER, name, target);
-  };
-}
-
-export function commandHandledBy(target: object): CommandName | undefined {
-  return Reflect.getMetadata(COMMAND_HANDLER, target) as CommandName | undefined;
 }
 
 /** Exponential backoff with jitter, bounded. */

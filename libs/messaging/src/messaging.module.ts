@@ -2,33 +2,24 @@ import {
   Inject,
   Injectable,
   Module,
-  type BeforeApplicationShutdown,
   type InjectionToken,
   type DynamicModule,
-  type OnApplicationBootstrap,
   type OnApplicationShutdown,
   type OnModuleInit,
 } from '@nestjs/common';
-import { DiscoveryModule, DiscoveryService } from '@nestjs/core';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
-import {
-  Commands,
-  LANES,
-  QuarryError,
-  topology,
-  type CommandName,
-  type Lane,
-  type Topology,
-} from '@quarry/contracts';
+import { LANES, topology, type CommandName, type Lane, type Topology } from '@quarry/contracts';
 import { LOGGER, QUARRY_METRICS, Readiness, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { NatsBlobStore } from './blob-store';
-import { CommandConsumer } from './command-consumer';
 import { connectToNats } from './connection';
 import { collectConsumerLag, ConsumerLagReader, jetStreamConsumerLag } from './consumer-lag';
-import { commandHandledBy, type CommandHandler } from './handler';
 import { OutboxRelay, type OutboxStore } from './outbox-relay';
 import { JetStreamPublisher } from './publisher';
+import { JetStreamClient } from './transport/jetstream.client';
+import { JetStreamServer } from './transport/jetstream.server';
+import type { ServiceName } from './transport/patterns';
+import { jetStreamWorkQueue, WORK_QUEUE } from './work-queue';
 
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
 export const TOPOLOGY = Symbol('TOPOLOGY');
@@ -39,10 +30,14 @@ export interface MessagingModuleOptions {
   /** Connection name shown by the NATS server. */
   appName: string;
   /**
-   * Commands this app consumes, with the concurrency of each lane (ADR 10). Exactly one handler each
-   * must exist; it serves both lanes.
+   * Commands this app consumes, with the concurrency of each lane (ADR 10). Exactly one `@OnCommand` handler
+   * each must exist; it serves both lanes. The app runs them by connecting JetStreamServer as its transport.
    */
   consumes: Partial<Record<CommandName, Record<Lane, number>>>;
+  /** Request/reply services this app answers (one `@OnRequest` handler each). */
+  serves?: readonly ServiceName[];
+  /** Records the DLQ stream (an `@OnDeadLetterMessage` handler) and rescues stranded messages (`@OnMaxDeliveries`). */
+  watchesDeadLetters?: boolean;
   /** Provider token of the app's OutboxStore implementation; the module builds the relay on it. */
   outboxStore: InjectionToken;
   /**
@@ -57,109 +52,19 @@ export interface MessagingModuleOptions {
   consumerLag?: 'own' | 'all';
 }
 
-export class HandlerWiringError extends Error {
-  override readonly name = 'HandlerWiringError';
-}
-
-/** Checks the handler set against what the app says it consumes; boot fails on any mismatch. */
-export function matchHandlers(
-  consumes: readonly CommandName[],
-  found: { name: CommandName; provider: string }[],
-): Map<CommandName, string> {
-  const problems: string[] = [];
-  const byCommand = new Map<CommandName, string[]>();
-  for (const f of found) byCommand.set(f.name, [...(byCommand.get(f.name) ?? []), f.provider]);
-  for (const name of consumes) {
-    const providers = byCommand.get(name) ?? [];
-    if (providers.length === 0) problems.push(`no handler for command ${name} (${Commands[name].subject})`);
-    if (providers.length > 1)
-      problems.push(`command ${name} has ${providers.length} handlers: ${providers.join(', ')}`);
-  }
-  for (const [name, providers] of byCommand) {
-    if (!consumes.includes(name))
-      problems.push(`handler ${providers.join(', ')} for ${name}, which this app does not consume`);
-  }
-  if (problems.length > 0)
-    throw new HandlerWiringError(`message handler wiring is wrong:\n  ${problems.join('\n  ')}`);
-  return new Map([...byCommand].map(([k, v]) => [k, v[0] as string]));
-}
-
+/**
+ * Drains the NATS connection last, after the transport stopped its consumers and the relay settled, so nothing
+ * published during shutdown is lost in the client's buffer.
+ */
 @Injectable()
-export class ConsumerHost
-  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
-{
-  private readonly consumers: CommandConsumer<CommandName>[] = [];
-
+export class NatsConnectionLifecycle implements OnApplicationShutdown {
   constructor(
-    private readonly discovery: DiscoveryService,
-    @Inject(MESSAGING_OPTIONS) private readonly options: MessagingModuleOptions,
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
-    @Inject(TOPOLOGY) private readonly topology: Topology,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
-    private readonly publisher: JetStreamPublisher,
-    @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
   ) {}
-
-  async onApplicationBootstrap(): Promise<void> {
-    const found: { name: CommandName; provider: string; instance: CommandHandler<CommandName> }[] = [];
-    for (const wrapper of this.discovery.getProviders()) {
-      const ctor = wrapper.metatype as object | null | undefined;
-      const instance: unknown = wrapper.instance;
-      if (!ctor || !instance) continue;
-      const name = commandHandledBy(ctor);
-      if (name)
-        found.push({
-          name,
-          provider: String(wrapper.name),
-          instance: instance as CommandHandler<CommandName>,
-        });
-    }
-    const consumes = Object.keys(this.options.consumes) as CommandName[];
-    matchHandlers(consumes, found);
-    for (const name of consumes) {
-      const handler = found.find((f) => f.name === name)?.instance as CommandHandler<CommandName>;
-      for (const lane of LANES) {
-        const consumer = new CommandConsumer(
-          name,
-          this.nc,
-          this.topology,
-          handler,
-          this.publisher,
-          {
-            lane,
-            concurrency: this.options.consumes[name]?.[lane] ?? 1,
-            ackWaitMs: this.config.delivery.ackWaitMs,
-            maxDeliver: this.config.delivery.maxDeliver,
-            retryBaseDelayMs: this.config.delivery.retryBaseDelayMs,
-            retryMaxDelayMs: this.config.delivery.retryMaxDelayMs,
-            isOutage: (error) =>
-              (error instanceof QuarryError && error.code === 'dependency_unavailable') ||
-              (this.options.isOutage?.(error) ?? false),
-            metrics: this.metrics,
-          },
-          this.logger.child({ consumer: name, lane }),
-        );
-        await consumer.start();
-        this.consumers.push(consumer);
-      }
-    }
-  }
-
-  async beforeApplicationShutdown(): Promise<void> {
-    if (this.consumers.length === 0) return;
-    const inFlight = this.consumers.reduce((n, c) => n + c.stats.inFlight, 0);
-    this.logger.info({ inFlight, deadlineMs: this.config.shutdownTimeoutMs }, 'consumers stopping');
-    await Promise.all(this.consumers.map((c) => c.stop(this.config.shutdownTimeoutMs)));
-    this.logger.info('consumers stopped');
-  }
 
   async onApplicationShutdown(): Promise<void> {
     await this.nc.drain().catch((error: unknown) => this.logger.warn({ err: error }, 'nats drain failed'));
-  }
-
-  get stats() {
-    return this.consumers.map((c) => c.stats);
   }
 }
 
@@ -201,7 +106,6 @@ export class MessagingModule {
     return {
       module: MessagingModule,
       global: true,
-      imports: [DiscoveryModule],
       providers: [
         { provide: MESSAGING_OPTIONS, useValue: options },
         {
@@ -249,10 +153,63 @@ export class MessagingModule {
               metrics,
             }),
         },
-        ConsumerHost,
+        {
+          provide: JetStreamServer,
+          inject: [NATS_CONNECTION, TOPOLOGY, JetStreamPublisher, APP_CONFIG, LOGGER, QUARRY_METRICS],
+          useFactory: (
+            nc: NatsConnection,
+            t: Topology,
+            publisher: JetStreamPublisher,
+            config: AppConfig,
+            logger: Logger,
+            metrics: QuarryMetrics,
+          ) =>
+            new JetStreamServer(
+              nc,
+              t,
+              publisher,
+              {
+                consumes: options.consumes,
+                serves: options.serves ?? [],
+                deadLetterStream: options.watchesDeadLetters ?? false,
+                maxDeliveries: options.watchesDeadLetters ?? false,
+                delivery: {
+                  ackWaitMs: config.delivery.ackWaitMs,
+                  maxDeliver: config.delivery.maxDeliver,
+                  retryBaseDelayMs: config.delivery.retryBaseDelayMs,
+                  retryMaxDelayMs: config.delivery.retryMaxDelayMs,
+                },
+                shutdownTimeoutMs: config.shutdownTimeoutMs,
+                isOutage: options.isOutage ?? (() => false),
+                metrics,
+              },
+              logger.child({ component: 'jetstream-transport' }),
+            ),
+        },
+        {
+          provide: WORK_QUEUE,
+          inject: [NATS_CONNECTION, TOPOLOGY],
+          useFactory: (nc: NatsConnection, t: Topology) => jetStreamWorkQueue(nc, t.jobsStream),
+        },
+        {
+          provide: JetStreamClient,
+          inject: [NATS_CONNECTION, TOPOLOGY, JetStreamPublisher, APP_CONFIG],
+          useFactory: (nc: NatsConnection, t: Topology, publisher: JetStreamPublisher, config: AppConfig) =>
+            new JetStreamClient(nc, t, publisher, config.search.timeoutMs),
+        },
+        NatsConnectionLifecycle,
         MessagingObservability,
       ],
-      exports: [NATS_CONNECTION, TOPOLOGY, BLOB_STORE, JetStreamPublisher, OutboxRelay, ConsumerHost],
+      exports: [
+        NATS_CONNECTION,
+        TOPOLOGY,
+        BLOB_STORE,
+        WORK_QUEUE,
+        JetStreamPublisher,
+        OutboxRelay,
+        JetStreamServer,
+        JetStreamClient,
+      ],
     };
   }
 }

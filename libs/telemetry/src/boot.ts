@@ -1,5 +1,6 @@
-import type { DynamicModule } from '@nestjs/common';
+import type { DynamicModule, InjectionToken } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { AsyncMicroserviceOptions, CustomTransportStrategy } from '@nestjs/microservices';
 import type { AppConfig } from '@quarry/config';
 import { createLogger, NestPinoLogger, type Logger } from './logger';
 import { QuarryMetrics, type QuarryApp } from './metrics';
@@ -37,7 +38,7 @@ export function exitCleanlyOnSignals(logger: Logger, close: () => Promise<void>)
 }
 
 /**
- * Boots a worker (a Nest application context without HTTP): the config read once by the app's
+ * Boots a worker (a Nest microservice on the app's transport, without HTTP): the config read once by the app's
  * `instrument.ts` (which also started tracing before anything else was loaded), one root
  * logger, the process's metrics and an ops server on METRICS_PORT (/metrics, /healthz, /readyz, up
  * before Nest starts so probes get answers at once), shutdown hooks on SIGTERM/SIGINT. A failure to
@@ -49,19 +50,29 @@ export async function bootWorker(
   /** Started by the app's instrument.ts; flushed last so the shutdown's own spans are exported. */
   tracing: { shutdown(): Promise<void> },
   rootModule: (config: AppConfig, logger: Logger, metrics: QuarryMetrics) => DynamicModule,
+  /** Provider token of the transport the worker's handlers run on (a Nest CustomTransportStrategy). */
+  transport: InjectionToken,
 ): Promise<void> {
   const logger = createLogger({ level: config.log.level, pretty: config.log.pretty, app });
   try {
     const metrics = new QuarryMetrics({ app, logger: logger.child({ component: 'metrics' }) });
     const ops = await WorkerOps.start({ host: config.http.host, port: config.metrics.port, metrics, logger });
-    const context = await NestFactory.createApplicationContext(rootModule(config, logger, metrics), {
-      logger: new NestPinoLogger(logger.child({ component: 'nest' })),
-      abortOnError: false,
-    });
-    ops.running(context.get(Readiness));
+    // A Nest microservice whose strategy comes from the app's own providers (it needs the NATS connection and
+    // the config); closing it stops the transport first, then runs the application's shutdown hooks.
+    const worker = await NestFactory.createMicroservice<AsyncMicroserviceOptions>(
+      rootModule(config, logger, metrics),
+      {
+        inject: [transport],
+        useFactory: (strategy: CustomTransportStrategy) => ({ strategy }),
+        logger: new NestPinoLogger(logger.child({ component: 'nest' })),
+        abortOnError: false,
+      },
+    );
+    await worker.listen();
+    ops.running(worker.get(Readiness));
     exitCleanlyOnSignals(logger, async () => {
       ops.stopping();
-      await context.close();
+      await worker.close();
       await ops.close();
       await tracing.shutdown();
     });

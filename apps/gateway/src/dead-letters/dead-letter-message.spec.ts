@@ -1,6 +1,7 @@
 import { topology } from '@quarry/contracts';
 import { QuarryHeaders } from '@quarry/messaging';
-import { commandOfSubject, parseDeadLetter, type DlqMessage } from './dead-letter-message';
+import type { DeadLetterMessage } from '@quarry/messaging';
+import { commandOfSubject, parseDeadLetter } from './dead-letter-message';
 
 const t = topology('quarry');
 const ids = {
@@ -14,7 +15,7 @@ function message(
   body: string,
   headers: Record<string, string>,
   subject = t.dlqSubject('ingestDocument'),
-): DlqMessage {
+): DeadLetterMessage {
   return {
     subject,
     seq: 42,

@@ -1,18 +1,7 @@
 import { Commands, LANES, type CommandName, type Topology } from '@quarry/contracts';
-import { QuarryHeaders } from '@quarry/messaging';
+import { QuarryHeaders, type DeadLetterMessage } from '@quarry/messaging';
 import type { NewDeadLetter } from '@quarry/persistence';
 import { z } from 'zod';
-
-/** A message of the DLQ stream, independent of the NATS client that fetched it. */
-export interface DlqMessage {
-  subject: string;
-  /** Its sequence in the DLQ stream: the identity that makes recording idempotent. */
-  seq: number;
-  /** When it entered the DLQ stream. */
-  time: Date;
-  header(name: string): string | undefined;
-  data: Uint8Array;
-}
 
 const COMMAND_NAMES = Object.keys(Commands) as CommandName[];
 const uuid = z.uuid();
@@ -40,7 +29,7 @@ function parseBody(data: Uint8Array): unknown {
  * What the DLQ message says, read leniently: the message may be dead-lettered precisely because its
  * body was invalid, so ids are taken wherever they are well-formed and the rest is recorded as found.
  */
-export function parseDeadLetter(t: Topology, m: DlqMessage, id: string): NewDeadLetter {
+export function parseDeadLetter(t: Topology, m: DeadLetterMessage, id: string): NewDeadLetter {
   const payload = parseBody(m.data);
   const body = payload !== null && typeof payload === 'object' ? (payload as Record<string, unknown>) : {};
   const originSubject = m.header(QuarryHeaders.originSubject) ?? '';

@@ -1,11 +1,9 @@
 import { topology, type ErrorInfo } from '@quarry/contracts';
-import { QuarryHeaders } from '@quarry/messaging';
+import { QuarryHeaders, type DeadLetterMessage } from '@quarry/messaging';
 import type { NewDeadLetter, OutboxRow } from '@quarry/persistence';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { QuarryMetrics } from '@quarry/telemetry';
 import { PromText } from '@quarry/testing';
 import pino from 'pino';
-import type { DlqMessage } from './dead-letter-message';
 import { DeadLetterRecorder } from './dead-letter-recorder';
 
 const t = topology('quarry');
@@ -45,7 +43,6 @@ function setup() {
       },
     },
     t,
-    {} as NatsConnection,
     pino({ level: 'silent' }),
     metrics,
   );
@@ -53,7 +50,12 @@ function setup() {
   return { recorder, recorded, failed, scrape };
 }
 
-const dlq = (body: unknown, code: string, subject = t.dlqSubject('indexDocument'), seq = 7): DlqMessage => ({
+const dlq = (
+  body: unknown,
+  code: string,
+  subject = t.dlqSubject('indexDocument'),
+  seq = 7,
+): DeadLetterMessage => ({
   subject,
   seq,
   time: new Date(),

@@ -17,7 +17,8 @@ import { MaxDeliveriesWatcher } from './max-deliveries-watcher';
  * of retry jobs. Relies on the global persistence and messaging modules.
  */
 @Module({
-  controllers: [DeadLettersController, JobRetryController],
+  // The recorder and the watcher are message handlers, run by the JetStream transport (see bootstrap.ts).
+  controllers: [DeadLettersController, JobRetryController, DeadLetterRecorder, MaxDeliveriesWatcher],
   providers: [
     {
       provide: DeadLettersRepository,
@@ -25,8 +26,6 @@ import { MaxDeliveriesWatcher } from './max-deliveries-watcher';
       useFactory: (p: PrismaClient, a: AfterCommit) => new DeadLettersRepository(p, a),
     },
     RetryService,
-    DeadLetterRecorder,
-    MaxDeliveriesWatcher,
   ],
 })
 export class DeadLettersModule {}

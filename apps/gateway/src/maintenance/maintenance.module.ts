@@ -6,7 +6,7 @@ import {
 } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import type { Topology } from '@quarry/contracts';
-import { BLOB_STORE, NATS_CONNECTION, TOPOLOGY, type BlobStore } from '@quarry/messaging';
+import { BLOB_STORE, TOPOLOGY, WORK_QUEUE, type BlobStore, type WorkQueue } from '@quarry/messaging';
 import {
   AFTER_COMMIT,
   CrawlsRepository,
@@ -17,12 +17,10 @@ import {
   type PrismaClient,
 } from '@quarry/persistence';
 import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
-import type { NatsConnection } from '@nats-io/transport-node';
 import { LEADER_LOCK, leaderLockKey, PgAdvisoryLeaderLock, type LeaderLock } from './leader-lock';
 import { MaintenanceScheduler } from './maintenance.scheduler';
 import { RetentionService } from './retention';
 import { StuckJobSweeper } from './stuck-job-sweeper';
-import { JetStreamWorkQueueProbe, WORK_QUEUE_PROBE, type WorkQueueProbe } from './work-queue-probe';
 
 @Injectable()
 class MaintenanceLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -58,16 +56,11 @@ class MaintenanceLifecycle implements OnApplicationBootstrap, BeforeApplicationS
         ),
     },
     {
-      provide: WORK_QUEUE_PROBE,
-      inject: [NATS_CONNECTION, TOPOLOGY],
-      useFactory: (nc: NatsConnection, t: Topology) => new JetStreamWorkQueueProbe(nc, t.jobsStream),
-    },
-    {
       provide: StuckJobSweeper,
       inject: [
         MaintenanceRepository,
         PipelineRepository,
-        WORK_QUEUE_PROBE,
+        WORK_QUEUE,
         APP_CONFIG,
         LOGGER,
         QUARRY_METRICS,
@@ -76,7 +69,7 @@ class MaintenanceLifecycle implements OnApplicationBootstrap, BeforeApplicationS
       useFactory: (
         store: MaintenanceRepository,
         pipeline: PipelineRepository,
-        probe: WorkQueueProbe,
+        probe: WorkQueue,
         config: AppConfig,
         logger: Logger,
         metrics: QuarryMetrics,

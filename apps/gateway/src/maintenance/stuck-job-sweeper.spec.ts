@@ -3,7 +3,7 @@ import type { OpenDocumentCommand, OutboxRow, RedriveResult, StalledJob } from '
 import { createLogger, QuarryMetrics } from '@quarry/telemetry';
 import { PromText } from '@quarry/testing';
 import { StuckJobSweeper } from './stuck-job-sweeper';
-import type { WorkQueueProbe } from './work-queue-probe';
+import type { WorkQueue } from '@quarry/messaging';
 
 // The sweeper's decisions, with the database and the stream faked. The repositories publish what they commit
 // (their after-commit port), so the sweeper's part ends with the repository calls.
@@ -52,7 +52,7 @@ class Fakes {
       return Promise.resolve([outboxRow(`failed-${work.documentId}`)]);
     },
   };
-  readonly probe: WorkQueueProbe = {
+  readonly probe: Pick<WorkQueue, 'isQueued'> = {
     isQueued: (seq) => {
       const q = this.queued.get(seq);
       return q === undefined ? Promise.reject(new Error('nats away')) : Promise.resolve(q);

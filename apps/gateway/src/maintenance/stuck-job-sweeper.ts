@@ -7,7 +7,7 @@ import type {
   StalledJob,
 } from '@quarry/persistence';
 import type { Logger, QuarryMetrics } from '@quarry/telemetry';
-import type { WorkQueueProbe } from './work-queue-probe';
+import type { WorkQueue } from '@quarry/messaging';
 
 export interface SweeperOptions {
   /** A crawl's job that heard nothing from its crawler for this long is closed (its final delivery was lost). */
@@ -63,7 +63,7 @@ export class StuckJobSweeper {
   constructor(
     private readonly store: SweeperStore,
     private readonly documents: DocumentFailer,
-    private readonly probe: WorkQueueProbe,
+    private readonly probe: Pick<WorkQueue, 'isQueued'>,
     private readonly options: SweeperOptions,
     private readonly logger: Logger,
     private readonly metrics: Pick<QuarryMetrics, 'counter'>,

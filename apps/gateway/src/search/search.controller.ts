@@ -1,9 +1,8 @@
 import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { APP_CONFIG, type AppConfig } from '@quarry/config';
-import { QuarryError, type Topology } from '@quarry/contracts';
-import { NATS_CONNECTION, requestService, TOPOLOGY } from '@quarry/messaging';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { QuarryError, type SearchReply, type SearchRequest } from '@quarry/contracts';
+import { JetStreamClient, servicePattern } from '@quarry/messaging';
+import { lastValueFrom } from 'rxjs';
 import { z } from 'zod';
 import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
 import { parseInput } from '../http/validation';
@@ -19,11 +18,7 @@ const SearchBody = z
 @ApiBearerAuth()
 @Controller('v1/search')
 export class SearchController {
-  constructor(
-    @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
-    @Inject(TOPOLOGY) private readonly topology: Topology,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  constructor(@Inject(JetStreamClient) private readonly client: JetStreamClient) {}
 
   @Post()
   @HttpCode(200)
@@ -33,12 +28,13 @@ export class SearchController {
   @ApiBody({ schema: z.toJSONSchema(SearchBody, { io: 'input' }) as Record<string, unknown> })
   async search(@CurrentTenant() tenant: TenantContext, @Body() body: unknown) {
     const input = parseInput(SearchBody, body ?? {}, 'body');
-    const reply = await requestService(
-      this.nc,
-      this.topology,
-      'search',
-      { v: 1, tenantId: tenant.tenantId, query: input.query, topK: input.topK },
-      this.config.search.timeoutMs,
+    const reply = await lastValueFrom(
+      this.client.send<SearchReply, SearchRequest>(servicePattern('search'), {
+        v: 1,
+        tenantId: tenant.tenantId,
+        query: input.query,
+        topK: input.topK,
+      }),
     );
     if (!reply.ok) {
       throw new QuarryError(
