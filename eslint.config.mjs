@@ -9,7 +9,8 @@ const pureDocumentCode = ['@nestjs/*', '@nats-io/*', '@prisma/*', 'pg'];
 
 /** Who may import whom. `tests` lets a library's own spec files use the test kit too. */
 function boundaries({ tests }) {
-  const kit = tests ? ['type:test-kit'] : [];
+  // A library's tests may use the test kit and migrate their scratch databases.
+  const kit = tests ? ['type:test-kit', 'type:migrations'] : [];
   return {
     enforceBuildableLibDependency: false,
     allow: [],
@@ -32,6 +33,12 @@ function boundaries({ tests }) {
         bannedExternalImports: ['@nats-io/*'],
       },
       {
+        // Migration tooling: for ops, tests and deploy checks only; no running service imports it.
+        sourceTag: 'type:migrations',
+        onlyDependOnLibsWithTags: [...kit],
+        bannedExternalImports: ['@nats-io/*', '@nestjs/*'],
+      },
+      {
         sourceTag: 'type:domain',
         onlyDependOnLibsWithTags: ['type:contracts', ...kit],
         bannedExternalImports: pureDocumentCode,
@@ -50,6 +57,7 @@ function boundaries({ tests }) {
           'type:telemetry',
           'type:messaging',
           'type:persistence',
+          'type:migrations',
           'type:test-kit',
         ],
       },
@@ -61,6 +69,7 @@ function boundaries({ tests }) {
           'type:telemetry',
           'type:messaging',
           'type:persistence',
+          'type:migrations',
           'type:domain',
           'type:net',
           'type:testing',
@@ -71,7 +80,7 @@ function boundaries({ tests }) {
         // deploy/'s tests check compose files, manifests and dashboards against the config schema,
         // the message topology and the metric catalogue.
         sourceTag: 'type:deploy',
-        onlyDependOnLibsWithTags: ['type:config', 'type:telemetry', 'type:contracts'],
+        onlyDependOnLibsWithTags: ['type:config', 'type:telemetry', 'type:contracts', 'type:migrations'],
       },
       {
         sourceTag: 'type:e2e',
@@ -147,9 +156,20 @@ export default tseslint.config(
   },
   {
     // Apps talk to NATS only through @quarry/messaging (its Nest transport, client and ports), so delivery
-    // semantics live in one place. Their tests and test harnesses may inspect the broker directly.
-    files: ['apps/**/*.ts'],
-    ignores: ['**/*.spec.ts', '**/*.int-spec.ts', 'apps/*/src/testing/**/*.ts'],
+    // semantics live in one place; and no running service or runtime library carries the migration tooling,
+    // which only ops, tests and deploy checks use (the project graph counts tests, so Nx's tag constraints cannot
+    // say this: a library's tests migrate scratch databases). Tests and test harnesses are exempt.
+    files: ['apps/**/*.ts', 'libs/*/src/**/*.ts'],
+    ignores: [
+      '**/*.spec.ts',
+      '**/*.int-spec.ts',
+      '**/__fixtures__/**',
+      'apps/*/src/testing/**/*.ts',
+      'apps/ops/**',
+      'libs/migrations/**',
+      'libs/testing/**',
+      'libs/test-kit/**',
+    ],
     rules: {
       '@typescript-eslint/no-restricted-imports': [
         'error',
@@ -158,6 +178,28 @@ export default tseslint.config(
             {
               group: ['@nats-io/*', 'nats'],
               message: 'Apps use NATS through @quarry/messaging (JetStreamServer, JetStreamClient, ports).',
+            },
+            {
+              group: ['@quarry/migrations'],
+              message: 'Migration tooling is for ops, tests and deploy checks, not for running services.',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The messaging library is where NATS is used; only the migration ban applies to it.
+    files: ['libs/messaging/src/**/*.ts'],
+    ignores: ['**/*.spec.ts', '**/*.int-spec.ts', '**/__fixtures__/**'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@quarry/migrations'],
+              message: 'Migration tooling is for ops, tests and deploy checks, not for running services.',
             },
           ],
         },

@@ -1,7 +1,8 @@
 import { loadConfig, type AppConfig } from '@quarry/config';
 import { topology } from '@quarry/contracts';
 import { connectToNats, provisionJetStream } from '@quarry/messaging';
-import { createPrismaClient, findMigrationsDir, runMigrations, TenantsRepository } from '@quarry/persistence';
+import { findMigrationsDir, runMigrations } from '@quarry/migrations';
+import { createPrismaClient, TenantsRepository } from '@quarry/persistence';
 import { createLogger, type Logger } from '@quarry/telemetry';
 
 /**

@@ -1,5 +1,5 @@
 import { Client } from 'pg';
-import { findMigrationsDir, readMigrationFiles } from '@quarry/persistence';
+import { findMigrationsDir, readMigrationFiles } from '@quarry/migrations';
 import { createTestDatabase } from './database';
 
 const serverUrl = process.env.QUARRY_TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';

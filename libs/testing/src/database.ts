@@ -1,5 +1,5 @@
 import { createEmptyDatabase, type TestDatabase } from '@quarry/test-kit';
-import { findMigrationsDir, runMigrations } from '@quarry/persistence';
+import { findMigrationsDir, runMigrations } from '@quarry/migrations';
 
 /** A fresh database with every migration applied, as `npm start` would leave it. */
 export function createTestDatabase(

@@ -1,8 +1,6 @@
-import { findMigrationsDir, runMigrations } from '../migrations';
-import { type ScratchDatabase, scratchDatabase } from '../migrations/__fixtures__/scratch-database';
+import { findMigrationsDir, runMigrations } from '@quarry/migrations';
+import { createEmptyDatabase, type TestDatabase } from '@quarry/test-kit';
 import { createPrismaClient, Prisma, type PrismaClient } from './index';
-
-const serverUrl = process.env.QUARRY_TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 
 /** A deterministic unit vector in 512 dimensions, pointing mostly along axis `axis`. */
 function vector512(axis: number): string {
@@ -11,7 +9,7 @@ function vector512(axis: number): string {
 }
 
 describe('createPrismaClient against the migrated schema', () => {
-  let db: ScratchDatabase | undefined;
+  let db: TestDatabase | undefined;
   let prisma: PrismaClient;
 
   beforeAll(async () => {
@@ -24,7 +22,7 @@ describe('createPrismaClient against the migrated schema', () => {
         'run Jest with NODE_OPTIONS=--experimental-vm-modules: the Prisma client needs it under Jest',
       );
     }
-    db = scratchDatabase(serverUrl, 'prisma');
+    db = await createEmptyDatabase('prisma', { create: false });
     await runMigrations({ databaseUrl: db.url, migrationsDir: findMigrationsDir(__dirname) });
     prisma = createPrismaClient({ databaseUrl: db.url, poolMax: 2 });
   });

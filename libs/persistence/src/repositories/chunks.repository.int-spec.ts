@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { MessageIds, topology, uuidv7 } from '@quarry/contracts';
-import { findMigrationsDir, runMigrations } from '../migrations';
-import { type ScratchDatabase, scratchDatabase } from '../migrations/__fixtures__/scratch-database';
+import { findMigrationsDir, runMigrations } from '@quarry/migrations';
+import { createEmptyDatabase, type TestDatabase } from '@quarry/test-kit';
 import { createPrismaClient, type PrismaClient } from '../prisma';
 import { RecordingAfterCommit } from './__fixtures__/recording-after-commit';
 import { ChunksRepository } from './chunks.repository';
@@ -12,10 +12,9 @@ import type { ChunkInput } from './types';
 // Vector search over chunks stored by the real pipeline: nearest first, and only the tenant, the model
 // and the dimension asked for.
 
-const serverUrl = process.env.QUARRY_TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const topo = topology('qt_chunks');
 
-let db: ScratchDatabase | undefined;
+let db: TestDatabase | undefined;
 let prisma: PrismaClient;
 let chunks: ChunksRepository;
 let tenantA: string;
@@ -95,7 +94,7 @@ const Z3 = { id: 'model-z', dim: 3 };
 const USE = { id: 'use-lite', dim: 512 };
 
 beforeAll(async () => {
-  db = scratchDatabase(serverUrl, 'chunks');
+  db = await createEmptyDatabase('chunks', { create: false });
   await runMigrations({ databaseUrl: db.url, migrationsDir: findMigrationsDir(__dirname) });
   prisma = createPrismaClient({ databaseUrl: db.url, poolMax: 4 });
   chunks = new ChunksRepository(prisma);

@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { MessageIds, topology, uuidFromName, uuidv7, type Lane } from '@quarry/contracts';
-import { findMigrationsDir, runMigrations } from '../migrations';
-import { type ScratchDatabase, scratchDatabase } from '../migrations/__fixtures__/scratch-database';
+import { findMigrationsDir, runMigrations } from '@quarry/migrations';
+import { createEmptyDatabase, type TestDatabase } from '@quarry/test-kit';
 import { createPrismaClient, type PrismaClient } from '../prisma';
 import { RecordingAfterCommit } from './__fixtures__/recording-after-commit';
 import { CrawlsRepository, type CrawlDelivery } from './crawls.repository';
@@ -11,10 +11,9 @@ import type { DocumentWork, NewDocument, OutboxInsert } from './types';
 
 // Crawl jobs, attachments and URL documents on a real, migrated PostgreSQL: no mocks.
 
-const serverUrl = process.env.QUARRY_TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const topo = topology('qt_crawls');
 
-let db: ScratchDatabase | undefined;
+let db: TestDatabase | undefined;
 let prisma: PrismaClient;
 let crawls: CrawlsRepository;
 let jobs: JobsRepository;
@@ -25,7 +24,7 @@ let tenant: string;
 let other: string;
 
 beforeAll(async () => {
-  db = scratchDatabase(serverUrl, 'crawls');
+  db = await createEmptyDatabase('crawls', { create: false });
   await runMigrations({ databaseUrl: db.url, migrationsDir: findMigrationsDir(__dirname) });
   prisma = createPrismaClient({ databaseUrl: db.url, poolMax: 8 });
   crawls = new CrawlsRepository(prisma, topo, after);

@@ -1,18 +1,16 @@
-import { findMigrationsDir, runMigrations } from '../migrations';
-import { type ScratchDatabase, scratchDatabase } from '../migrations/__fixtures__/scratch-database';
+import { findMigrationsDir, runMigrations } from '@quarry/migrations';
+import { createEmptyDatabase, type TestDatabase } from '@quarry/test-kit';
 import { createPrismaClient, type PrismaClient } from '../prisma';
 import { TenantsRepository } from './jobs.repository';
 import { OutboxRepository } from './outbox.repository';
 
-const serverUrl = process.env.QUARRY_TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-
-let db: ScratchDatabase | undefined;
+let db: TestDatabase | undefined;
 let prisma: PrismaClient;
 let outbox: OutboxRepository;
 let tenantId: string;
 
 beforeAll(async () => {
-  db = scratchDatabase(serverUrl, 'outbox');
+  db = await createEmptyDatabase('outbox', { create: false });
   await runMigrations({ databaseUrl: db.url, migrationsDir: findMigrationsDir(__dirname) });
   prisma = createPrismaClient({ databaseUrl: db.url, poolMax: 2 });
   outbox = new OutboxRepository(prisma);

@@ -8,8 +8,8 @@ import {
   uuidv7,
   type ErrorInfo,
 } from '@quarry/contracts';
-import { findMigrationsDir, runMigrations } from '../migrations';
-import { type ScratchDatabase, scratchDatabase } from '../migrations/__fixtures__/scratch-database';
+import { findMigrationsDir, runMigrations } from '@quarry/migrations';
+import { createEmptyDatabase, type TestDatabase } from '@quarry/test-kit';
 import { createPrismaClient, type PrismaClient } from '../prisma';
 import { RecordingAfterCommit } from './__fixtures__/recording-after-commit';
 import type { AfterCommit, Committed } from './after-commit';
@@ -20,10 +20,9 @@ import type { ChunkInput, DocumentWork, OutboxInsert, PageInput } from './types'
 // The job state machine on a real, migrated PostgreSQL: no mocks. Each test makes its own job, so
 // tests share one database and stay independent.
 
-const serverUrl = process.env.QUARRY_TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const topo = topology('qt_pipeline');
 
-let db: ScratchDatabase | undefined;
+let db: TestDatabase | undefined;
 let prisma: PrismaClient;
 let jobs: JobsRepository;
 let pipeline: PipelineRepository;
@@ -33,7 +32,7 @@ let tenantA: string;
 let tenantB: string;
 
 beforeAll(async () => {
-  db = scratchDatabase(serverUrl, 'pipeline');
+  db = await createEmptyDatabase('pipeline', { create: false });
   await runMigrations({ databaseUrl: db.url, migrationsDir: findMigrationsDir(__dirname) });
   // Room for the concurrency tests: every document's transaction gets its own connection.
   prisma = createPrismaClient({ databaseUrl: db.url, poolMax: 12 });

@@ -4,15 +4,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { findMigrationsDir, findPrismaSchemaPath, readMigrationFiles } from './migration-files';
 
-const repoRoot = path.resolve(__dirname, '../../../..');
+const repoRoot = path.resolve(__dirname, '../../..');
 
 describe('findMigrationsDir', () => {
   it('finds prisma/migrations from the sources and from the build output', () => {
     const expected = path.join(repoRoot, 'prisma', 'migrations');
     expect(findMigrationsDir(__dirname)).toBe(expected);
-    expect(findMigrationsDir(path.join(repoRoot, 'dist', 'libs', 'persistence', 'src', 'migrations'))).toBe(
-      expected,
-    );
+    expect(findMigrationsDir(path.join(repoRoot, 'dist', 'libs', 'migrations', 'src'))).toBe(expected);
     expect(findPrismaSchemaPath(__dirname)).toBe(path.join(repoRoot, 'prisma', 'schema.prisma'));
   });
 

@@ -62,7 +62,7 @@ function checkLockProvider(migrationsDir: string): void {
 
 /**
  * Walks up from `startDir` to the folder holding `prisma/migrations`. Works from the TypeScript
- * sources (libs/persistence/src/migrations) and from the build (dist/libs/persistence/src/migrations),
+ * sources (libs/migrations/src) and from the build (dist/libs/migrations/src),
  * which both sit below the repository root.
  */
 export function findMigrationsDir(startDir: string = __dirname): string {
