@@ -3,16 +3,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { ExtractedDocument, ExtractedPage, ExtractOptions } from '../types';
-import { joinPageText, type PackedTextItems } from './join-text';
-import { PDF_WORKER_SOURCE } from './worker-source';
-
-type FailureStage = 'load' | 'open' | 'page' | 'worker';
-
-type WorkerMessage =
-  | { type: 'open'; pageCount: number }
-  | { type: 'page'; pageNumber: number; items: PackedTextItems }
-  | { type: 'done' }
-  | { type: 'failed'; stage: FailureStage; name: string; message: string; pageNumber?: number };
+import { joinPageText } from './join-text';
+import type { PdfWorkerData, PdfWorkerMessage as WorkerMessage } from './pdf-worker';
 
 interface PdfjsLocation {
   pdfjsUrl: string;
@@ -42,6 +34,15 @@ function pdfjsLocation(): PdfjsLocation {
   }
   return location;
 }
+
+/**
+ * The worker's program: the compiled file next to this one in the build, the TypeScript file itself from the
+ * sources, which Node 24 runs by stripping its types (see pdf-worker.ts).
+ */
+const PDF_WORKER_PROGRAM = path.join(
+  __dirname,
+  __filename.endsWith('.ts') ? 'pdf-worker.ts' : 'pdf-worker.js',
+);
 
 /**
  * The smallest heap the parser may be given. pdf.js alone needs about 13 MB to load, and far below that V8 can abort
@@ -83,9 +84,8 @@ export function extractPdfPages(bytes: Uint8Array, options: ExtractOptions): Pro
     const data = new Uint8Array(bytes.byteLength);
     data.set(bytes);
     const externalBudget = options.maxMemoryMb * MIB + data.byteLength;
-    const worker = new Worker(PDF_WORKER_SOURCE, {
-      eval: true,
-      workerData: { ...pdfjsLocation(), data: data.buffer },
+    const worker = new Worker(PDF_WORKER_PROGRAM, {
+      workerData: { ...pdfjsLocation(), data: data.buffer } satisfies PdfWorkerData,
       transferList: [data.buffer],
       resourceLimits: { maxOldGenerationSizeMb: options.maxMemoryMb },
       stdout: true,
