@@ -12,20 +12,14 @@ import { MessagingModule, OutboxRelay } from '@quarry/messaging';
 import { OutboxRepository, PersistenceModule, TenantsRepository } from '@quarry/persistence';
 import { CoreModule, LOGGER, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import { ApiKeyGuard } from './auth/api-key.guard';
+import { CrawlsModule } from './crawls/crawls.module';
 import { DeadLettersModule } from './dead-letters/dead-letters.module';
-import { FirecrawlController } from './crawls/firecrawl.controller';
-import { FirecrawlReceiver } from './crawls/firecrawl.service';
-import { DocumentsController } from './documents/documents.controller';
-import { IngestJobAcceptor } from './documents/ingest-job-acceptor';
-import { UploadService } from './documents/upload.service';
-import { UrlIngestService } from './documents/url-ingest.service';
-import { HealthController } from './health/health.controller';
-import { MetricsController } from './health/metrics.controller';
+import { DocumentsModule } from './documents/documents.module';
+import { HealthModule } from './health/health.module';
 import { ErrorsFilter } from './http/errors.filter';
-import { CancelJobService } from './jobs/cancel-job.service';
-import { JobsController } from './jobs/jobs.controller';
+import { JobsModule } from './jobs/jobs.module';
 import { MaintenanceModule } from './maintenance/maintenance.module';
-import { SearchController } from './search/search.controller';
+import { SearchModule } from './search/search.module';
 
 /** Runs the outbox sweep and makes sure the bootstrap tenant exists. */
 @Injectable()
@@ -68,25 +62,18 @@ export class GatewayModule {
           // The gateway's /metrics is the overview: the lag of every consumer of the jobs stream.
           consumerLag: 'all',
         }),
-        MaintenanceModule,
+        // One module per feature; repositories come from PersistenceModule, each provided once there.
+        HealthModule,
+        DocumentsModule,
+        CrawlsModule,
+        JobsModule,
+        SearchModule,
         DeadLettersModule,
-      ],
-      controllers: [
-        HealthController,
-        MetricsController,
-        DocumentsController,
-        FirecrawlController,
-        JobsController,
-        SearchController,
+        MaintenanceModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: ErrorsFilter },
-        IngestJobAcceptor,
-        UploadService,
-        UrlIngestService,
-        FirecrawlReceiver,
-        CancelJobService,
         GatewayLifecycle,
       ],
     };

@@ -14,7 +14,9 @@ import {
   AFTER_COMMIT,
   ChunksRepository,
   CrawlsRepository,
+  DeadLettersRepository,
   JobsRepository,
+  MaintenanceRepository,
   OutboxRepository,
   PipelineRepository,
   TenantsRepository,
@@ -96,6 +98,17 @@ export class PersistenceModule {
           useFactory: (p: PrismaClient, c: AppConfig, a: AfterCommit) =>
             new CrawlsRepository(p, topology(c.namespace), a),
         },
+        {
+          provide: MaintenanceRepository,
+          inject: [PRISMA, APP_CONFIG, AFTER_COMMIT],
+          useFactory: (p: PrismaClient, c: AppConfig, a: AfterCommit) =>
+            new MaintenanceRepository(p, topology(c.namespace), a),
+        },
+        {
+          provide: DeadLettersRepository,
+          inject: [PRISMA, AFTER_COMMIT],
+          useFactory: (p: PrismaClient, a: AfterCommit) => new DeadLettersRepository(p, a),
+        },
       ],
       exports: [
         PRISMA,
@@ -106,6 +119,8 @@ export class PersistenceModule {
         ChunksRepository,
         PipelineRepository,
         CrawlsRepository,
+        MaintenanceRepository,
+        DeadLettersRepository,
       ],
     };
   }

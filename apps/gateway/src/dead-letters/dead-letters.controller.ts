@@ -4,22 +4,13 @@ import { QuarryError } from '@quarry/contracts';
 import { DeadLettersRepository, type DeadLetterView } from '@quarry/persistence';
 import { parseTraceparent } from '@quarry/telemetry';
 import type { FastifyReply } from 'fastify';
-import { z } from 'zod';
 import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
-import { Uuid } from '../documents/documents.controller';
+import { decodeCursor, encodeCursor, PageQuery, parseIdempotencyKey, Uuid } from '../http/request-schemas';
 import { parseInput } from '../http/validation';
 import { markJobAccepted } from '../http/views';
-import { decodeCursor, encodeCursor } from '../jobs/jobs.controller';
-import { parseIdempotencyKey } from '../jobs/retry.controller';
 import { RetryService } from '../jobs/retry.service';
 
-const ListQuery = z
-  .object({
-    jobId: Uuid.optional(),
-    limit: z.coerce.number().int().min(1).max(100).default(20),
-    cursor: z.string().max(200).optional(),
-  })
-  .strict();
+const ListQuery = PageQuery.extend({ jobId: Uuid.optional() }).strict();
 
 /** The public shape of a dead letter; the tenant stays inside, the trace is given by its id. */
 export function deadLetterResponse(d: DeadLetterView) {

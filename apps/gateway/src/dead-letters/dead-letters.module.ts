@@ -1,31 +1,15 @@
 import { Module } from '@nestjs/common';
-import {
-  AFTER_COMMIT,
-  DeadLettersRepository,
-  PRISMA,
-  type AfterCommit,
-  type PrismaClient,
-} from '@quarry/persistence';
-import { JobRetryController } from '../jobs/retry.controller';
-import { RetryService } from '../jobs/retry.service';
+import { JobsModule } from '../jobs/jobs.module';
 import { DeadLetterRecorder } from './dead-letter-recorder';
 import { DeadLettersController } from './dead-letters.controller';
 import { MaxDeliveriesWatcher } from './max-deliveries-watcher';
 
 /**
- * Dead letters (recorded from the DLQ stream, listed, replayed) and job retry, which share the making
- * of retry jobs. Relies on the global persistence and messaging modules.
+ * Dead letters: recorded from the DLQ stream and rescued from the work queue (message handlers on the JetStream
+ * transport, see bootstrap.ts), listed and replayed over HTTP. A replay makes a retry job through the jobs feature.
  */
 @Module({
-  // The recorder and the watcher are message handlers, run by the JetStream transport (see bootstrap.ts).
-  controllers: [DeadLettersController, JobRetryController, DeadLetterRecorder, MaxDeliveriesWatcher],
-  providers: [
-    {
-      provide: DeadLettersRepository,
-      inject: [PRISMA, AFTER_COMMIT],
-      useFactory: (p: PrismaClient, a: AfterCommit) => new DeadLettersRepository(p, a),
-    },
-    RetryService,
-  ],
+  imports: [JobsModule],
+  controllers: [DeadLettersController, DeadLetterRecorder, MaxDeliveriesWatcher],
 })
 export class DeadLettersModule {}

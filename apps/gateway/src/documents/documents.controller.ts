@@ -12,19 +12,12 @@ import { Lane, QuarryError } from '@quarry/contracts';
 import { BLOB_STORE, type BlobStore } from '@quarry/messaging';
 import { JobsRepository, MaintenanceRepository } from '@quarry/persistence';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
 import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
+import { parseIdempotencyKey, Uuid } from '../http/request-schemas';
 import { parseInput } from '../http/validation';
 import { acceptedJob, documentDetail } from '../http/views';
 import { UPLOAD_FIELD, UploadService } from './upload.service';
 import { unsupportedBody, UrlIngestService } from './url-ingest.service';
-
-export const IdempotencyKey = z
-  .string()
-  .min(1)
-  .max(200)
-  .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
-export const Uuid = z.uuid({ message: 'must be a UUID' });
 
 @ApiTags('documents')
 @ApiBearerAuth()
@@ -87,10 +80,7 @@ export class DocumentsController {
     const contentType = request.headers['content-type'];
     const json = /^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType ?? '');
     if (!request.isMultipart() && !json) throw unsupportedBody(contentType);
-    const idempotencyKey =
-      idempotencyKeyHeader === undefined
-        ? null
-        : parseInput(IdempotencyKey, idempotencyKeyHeader, 'Idempotency-Key');
+    const idempotencyKey = parseIdempotencyKey(idempotencyKeyHeader);
     const lane = laneHeader === undefined ? null : parseInput(Lane, laneHeader, 'Quarry-Lane');
     const { job, created } = json
       ? await this.urls.ingest(tenant.tenantId, request.body, idempotencyKey, lane)

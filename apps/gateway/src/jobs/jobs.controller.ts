@@ -1,34 +1,14 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { JobStatus, QuarryError } from '@quarry/contracts';
-import { JobsRepository, MaintenanceRepository, type JobListCursor } from '@quarry/persistence';
-import { z } from 'zod';
+import { JobsRepository, MaintenanceRepository } from '@quarry/persistence';
 import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
-import { Uuid } from '../documents/documents.controller';
+import { decodeCursor, encodeCursor, PageQuery, Uuid } from '../http/request-schemas';
 import { parseInput } from '../http/validation';
 import { jobResponse } from '../http/views';
 import { CancelJobService } from './cancel-job.service';
 
-const ListQuery = z
-  .object({
-    status: JobStatus.optional(),
-    limit: z.coerce.number().int().min(1).max(100).default(20),
-    cursor: z.string().max(200).optional(),
-  })
-  .strict();
-
-export function encodeCursor(c: JobListCursor): string {
-  return Buffer.from(`${c.createdAt.toISOString()}|${c.id}`, 'utf8').toString('base64url');
-}
-
-export function decodeCursor(raw: string): JobListCursor {
-  const [at, id] = Buffer.from(raw, 'base64url').toString('utf8').split('|');
-  const createdAt = new Date(at ?? '');
-  if (!id || Number.isNaN(createdAt.getTime()) || !Uuid.safeParse(id).success) {
-    throw new QuarryError('validation_failed', 'invalid cursor: pass back the nextCursor of a previous page');
-  }
-  return { createdAt, id };
-}
+const ListQuery = PageQuery.extend({ status: JobStatus.optional() }).strict();
 
 @ApiTags('jobs')
 @ApiBearerAuth()

@@ -2,13 +2,10 @@ import { Controller, Headers, HttpCode, Param, Post, Res } from '@nestjs/common'
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
-import { IdempotencyKey, Uuid } from '../documents/documents.controller';
+import { parseIdempotencyKey, Uuid } from '../http/request-schemas';
 import { parseInput } from '../http/validation';
 import { acceptedJob } from '../http/views';
 import { RetryService } from './retry.service';
-
-export const parseIdempotencyKey = (header: string | undefined): string | null =>
-  header === undefined ? null : parseInput(IdempotencyKey, header, 'Idempotency-Key');
 
 @ApiTags('jobs')
 @ApiBearerAuth()

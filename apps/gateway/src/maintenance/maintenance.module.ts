@@ -5,17 +5,8 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
-import type { Topology } from '@quarry/contracts';
-import { BLOB_STORE, TOPOLOGY, WORK_QUEUE, type BlobStore, type WorkQueue } from '@quarry/messaging';
-import {
-  AFTER_COMMIT,
-  CrawlsRepository,
-  MaintenanceRepository,
-  PipelineRepository,
-  PRISMA,
-  type AfterCommit,
-  type PrismaClient,
-} from '@quarry/persistence';
+import { BLOB_STORE, WORK_QUEUE, type BlobStore, type WorkQueue } from '@quarry/messaging';
+import { CrawlsRepository, MaintenanceRepository, PipelineRepository } from '@quarry/persistence';
 import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import { LEADER_LOCK, leaderLockKey, PgAdvisoryLeaderLock, type LeaderLock } from './leader-lock';
 import { MaintenanceScheduler } from './maintenance.scheduler';
@@ -39,12 +30,6 @@ class MaintenanceLifecycle implements OnApplicationBootstrap, BeforeApplicationS
 /** The gateway's leader-only housekeeping: stuck-job sweeper and retention (see MaintenanceScheduler). */
 @Module({
   providers: [
-    {
-      provide: MaintenanceRepository,
-      inject: [PRISMA, TOPOLOGY, AFTER_COMMIT],
-      useFactory: (prisma: PrismaClient, t: Topology, afterCommit: AfterCommit) =>
-        new MaintenanceRepository(prisma, t, afterCommit),
-    },
     {
       provide: LEADER_LOCK,
       inject: [APP_CONFIG, LOGGER],
@@ -128,6 +113,6 @@ class MaintenanceLifecycle implements OnApplicationBootstrap, BeforeApplicationS
     },
     MaintenanceLifecycle,
   ],
-  exports: [MaintenanceRepository, StuckJobSweeper, RetentionService, MaintenanceScheduler],
+  exports: [StuckJobSweeper, RetentionService, MaintenanceScheduler],
 })
 export class MaintenanceModule {}

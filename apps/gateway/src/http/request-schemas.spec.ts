@@ -1,5 +1,5 @@
 import { QuarryError } from '@quarry/contracts';
-import { decodeCursor, encodeCursor } from './jobs.controller';
+import { decodeCursor, encodeCursor } from './request-schemas';
 
 describe('job list cursors', () => {
   it('round-trips createdAt and id through an opaque URL-safe string', () => {

@@ -1,0 +1,10 @@
+import { Module } from '@nestjs/common';
+import { FirecrawlController } from './firecrawl.controller';
+import { FirecrawlReceiver } from './firecrawl.service';
+
+/** Crawler deliveries (Firecrawl's signed webhooks) become one job per crawl. */
+@Module({
+  controllers: [FirecrawlController],
+  providers: [FirecrawlReceiver],
+})
+export class CrawlsModule {}
