@@ -3,7 +3,13 @@
 // timings (createIngestJob alone, the state machine alone, raw JetStream), so ratios can be compared.
 import { isTerminalJobStatus, type JobEvent, type JobStatus, type Topology } from '@quarry/contracts';
 import { CommandConsumer, Outcome, type CommandHandler } from '@quarry/messaging';
-import { JobsRepository, PipelineRepository, TenantsRepository, type AfterCommit } from '@quarry/persistence';
+import {
+  ExtractionRepository,
+  IndexingRepository,
+  JobsRepository,
+  TenantsRepository,
+  type AfterCommit,
+} from '@quarry/persistence';
 import type { Logger } from '@quarry/telemetry';
 import {
   createTestDatabase,
@@ -311,7 +317,8 @@ async function measureCreateIngestJob(ctx: Ctx): Promise<ComponentResult['create
 
 async function measureStateMachine(ctx: Ctx): Promise<ComponentResult['stateMachine']> {
   const { topology } = ctx.ns;
-  const pipeline = new PipelineRepository(ctx.producer.prisma, topology, DATABASE_ONLY);
+  const extraction = new ExtractionRepository(ctx.producer.prisma, topology, DATABASE_ONLY);
+  const indexing = new IndexingRepository(ctx.producer.prisma, topology, DATABASE_ONLY);
   const jobs = new JobsRepository(ctx.producer.prisma, DATABASE_ONLY);
   const outbox = ctx.producer.outbox;
   const t = {
@@ -343,18 +350,18 @@ async function measureStateMachine(ctx: Ctx): Promise<ComponentResult['stateMach
     const created = await record('createIngestJob', () => jobs.createIngestJob(job));
     await record('markSent', () => outbox.markSent(created.outbox.map((r) => r.id)));
     const c1 = await record('claimForExtraction', () =>
-      pipeline.claimForExtraction(ctx.tenantId, job.documents[0]?.id ?? ''),
+      extraction.claimForExtraction(ctx.tenantId, job.documents[0]?.id ?? ''),
     );
     if (!c1.claimed) throw new Error(`state machine: extraction claim refused (${c1.reason})`);
     const next = await record('completeExtraction', () =>
-      pipeline.completeExtraction(c1.work, NOOP_PAGES, indexCommandRow(topology, c1.work, job.traceparent)),
+      extraction.completeExtraction(c1.work, NOOP_PAGES, indexCommandRow(topology, c1.work, job.traceparent)),
     );
     await record('markSent', () => outbox.markSent((next ?? []).map((r) => r.id)));
     const c2 = await record('claimForIndexing', () =>
-      pipeline.claimForIndexing(ctx.tenantId, job.documents[0]?.id ?? ''),
+      indexing.claimForIndexing(ctx.tenantId, job.documents[0]?.id ?? ''),
     );
     if (!c2.claimed) throw new Error(`state machine: indexing claim refused (${c2.reason})`);
-    const done = await record('completeIndexing', () => pipeline.completeIndexing(c2.work, [], NOOP_MODEL));
+    const done = await record('completeIndexing', () => indexing.completeIndexing(c2.work, [], NOOP_MODEL));
     if (!done || done.length !== 1) throw new Error('state machine: job did not finish with one event row');
     await record('markSent', () => outbox.markSent(done.map((r) => r.id)));
     if (keep) perJob.push(performance.now() - started);

@@ -22,7 +22,9 @@ import {
   createPrismaClient,
   JobsRepository,
   OutboxRepository,
-  PipelineRepository,
+  ExtractionRepository,
+  IndexingRepository,
+  JobControlRepository,
   type DocumentWork,
   type NewIngestJob,
   type OutboxInsert,
@@ -121,23 +123,25 @@ export interface HandlerCounters {
 /** IngestDocumentHandler without the blob fetch and the extraction. */
 export class NoopIngestHandler implements CommandHandler<'ingestDocument'> {
   readonly counters: HandlerCounters = { handled: 0, skipped: 0, failed: 0 };
-  private readonly pipeline: PipelineRepository;
+  private readonly steps: ExtractionRepository;
+  private readonly jobControl: JobControlRepository;
 
   constructor(
     role: Role,
     private readonly topology: Topology,
   ) {
-    this.pipeline = new PipelineRepository(role.prisma, topology, role.relay);
+    this.steps = new ExtractionRepository(role.prisma, topology, role.relay);
+    this.jobControl = new JobControlRepository(role.prisma, topology, role.relay);
   }
 
   async handle(cmd: IngestDocumentCommand): Promise<HandlerOutcome> {
-    const claim = await this.pipeline.claimForExtraction(cmd.tenantId, cmd.documentId);
+    const claim = await this.steps.claimForExtraction(cmd.tenantId, cmd.documentId);
     if (!claim.claimed) {
       this.counters.skipped++;
       return Outcome.ack();
     }
     const work = claim.work;
-    await this.pipeline.completeExtraction(
+    await this.steps.completeExtraction(
       work,
       NOOP_PAGES,
       indexCommandRow(this.topology, work, cmd.traceparent ?? work.traceparent ?? undefined),
@@ -148,33 +152,35 @@ export class NoopIngestHandler implements CommandHandler<'ingestDocument'> {
 
   async onDeadLetter(cmd: IngestDocumentCommand, error: ErrorInfo): Promise<void> {
     this.counters.failed++;
-    await this.pipeline.failDocument(cmd, { code: error.code, message: error.message });
+    await this.jobControl.failDocument(cmd, { code: error.code, message: error.message });
   }
 }
 
 /** IndexDocumentHandler without loading pages, chunking and embedding: no chunks are stored. */
 export class NoopIndexHandler implements CommandHandler<'indexDocument'> {
   readonly counters: HandlerCounters = { handled: 0, skipped: 0, failed: 0 };
-  private readonly pipeline: PipelineRepository;
+  private readonly steps: IndexingRepository;
+  private readonly jobControl: JobControlRepository;
 
   constructor(role: Role, topology: Topology) {
-    this.pipeline = new PipelineRepository(role.prisma, topology, role.relay);
+    this.steps = new IndexingRepository(role.prisma, topology, role.relay);
+    this.jobControl = new JobControlRepository(role.prisma, topology, role.relay);
   }
 
   async handle(cmd: IndexDocumentCommand): Promise<HandlerOutcome> {
-    const claim = await this.pipeline.claimForIndexing(cmd.tenantId, cmd.documentId);
+    const claim = await this.steps.claimForIndexing(cmd.tenantId, cmd.documentId);
     if (!claim.claimed) {
       this.counters.skipped++;
       return Outcome.ack();
     }
-    await this.pipeline.completeIndexing(claim.work, [], NOOP_MODEL);
+    await this.steps.completeIndexing(claim.work, [], NOOP_MODEL);
     this.counters.handled++;
     return Outcome.ack();
   }
 
   async onDeadLetter(cmd: IndexDocumentCommand, error: ErrorInfo): Promise<void> {
     this.counters.failed++;
-    await this.pipeline.failDocument(cmd, { code: error.code, message: error.message });
+    await this.jobControl.failDocument(cmd, { code: error.code, message: error.message });
   }
 }
 

@@ -5,7 +5,9 @@ import {
   createPrismaClient,
   JobsRepository,
   OutboxRepository,
-  PipelineRepository,
+  ExtractionRepository,
+  IndexingRepository,
+  JobControlRepository,
   TenantsRepository,
   type PageInput,
   type PrismaClient,
@@ -27,7 +29,9 @@ const config = loadConfig({ CHUNK_MAX_TOKENS: '32', CHUNK_OVERLAP_TOKENS: '0' })
 let db: TestDatabase | undefined;
 let prisma: PrismaClient;
 let jobs: JobsRepository;
-let pipeline: PipelineRepository;
+let extractionStep: ExtractionRepository;
+let indexStep: IndexingRepository;
+let jobControl: JobControlRepository;
 let tenantA: string;
 let tenantB: string;
 const publisher = new RecordingPublisher();
@@ -43,7 +47,9 @@ beforeAll(async () => {
     metrics,
   });
   jobs = new JobsRepository(prisma, relay);
-  pipeline = new PipelineRepository(prisma, topo, relay);
+  extractionStep = new ExtractionRepository(prisma, topo, relay);
+  indexStep = new IndexingRepository(prisma, topo, relay);
+  jobControl = new JobControlRepository(prisma, topo, relay);
   const tenants = new TenantsRepository(prisma);
   tenantA = (await tenants.ensureTenantWithKey('chunks-a', 'key-chunks-a-0123')).tenantId;
   tenantB = (await tenants.ensureTenantWithKey('chunks-b', 'key-chunks-b-0123')).tenantId;
@@ -82,7 +88,7 @@ async function extracted(tenantId: string, sha: string, pages: PageInput[]) {
     ],
     outbox: [],
   });
-  const claim = await pipeline.claimForExtraction(tenantId, documentId);
+  const claim = await extractionStep.claimForExtraction(tenantId, documentId);
   if (!claim.claimed) throw new Error(`expected a claim, got ${claim.reason}`);
   const next = {
     tenantId,
@@ -92,7 +98,9 @@ async function extracted(tenantId: string, sha: string, pages: PageInput[]) {
     payload: { v: 1, jobId, tenantId, documentId },
     headers: {},
   };
-  expect(await pipeline.completeExtraction(claim.work, { detectedType: 'text', pages }, next)).not.toBeNull();
+  expect(
+    await extractionStep.completeExtraction(claim.work, { detectedType: 'text', pages }, next),
+  ).not.toBeNull();
   return { jobId, documentId, tenantId };
 }
 
@@ -100,7 +108,7 @@ async function index(
   doc: { jobId: string; documentId: string; tenantId: string },
   provider: FakeEmbeddingProvider,
 ) {
-  const handler = new IndexDocumentHandler(pipeline, provider, config, logger, metrics);
+  const handler = new IndexDocumentHandler(indexStep, jobControl, provider, config, logger, metrics);
   const cmd: IndexDocumentCommand = { v: 1, ...doc };
   const ctx: DeliveryContext = {
     subject: topo.commandSubject('indexDocument'),

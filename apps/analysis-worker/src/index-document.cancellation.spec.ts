@@ -1,7 +1,14 @@
 import { loadConfig } from '@quarry/config';
 import { MessageIds, topology, uuidv7, type IndexDocumentCommand } from '@quarry/contracts';
 import type { CancellationWatch, DeliveryContext } from '@quarry/messaging';
-import type { Claim, DocumentWork, OutboxRow, PageInput, PipelineRepository } from '@quarry/persistence';
+import type {
+  Claim,
+  DocumentWork,
+  OutboxRow,
+  PageInput,
+  IndexingRepository,
+  JobControlRepository,
+} from '@quarry/persistence';
 import { chunkPages, FakeEmbeddingProvider } from '@quarry/retrieval';
 import { createLogger, QuarryMetrics } from '@quarry/telemetry';
 import { IndexDocumentHandler } from './index-document.handler';
@@ -75,7 +82,8 @@ function setup(cancelAfterBatches: number) {
   const watch = new FakeWatch();
   const provider = new CancellingProvider(watch, cmd.jobId, cancelAfterBatches);
   const handler = new IndexDocumentHandler(
-    pipeline as unknown as PipelineRepository,
+    pipeline as unknown as IndexingRepository,
+    pipeline as unknown as JobControlRepository,
     provider,
     config,
     logger,

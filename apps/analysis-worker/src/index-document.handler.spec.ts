@@ -15,7 +15,8 @@ import type {
   IndexingReuse,
   OutboxRow,
   PageInput,
-  PipelineRepository,
+  IndexingRepository,
+  JobControlRepository,
 } from '@quarry/persistence';
 import { chunkPages, FakeEmbeddingProvider, hashEmbedding } from '@quarry/retrieval';
 import { createLogger, QuarryMetrics } from '@quarry/telemetry';
@@ -38,9 +39,10 @@ const PAGES: PageInput[] = [
 ];
 
 type PipelinePort = Pick<
-  PipelineRepository,
-  'claimForIndexing' | 'reuseIndexing' | 'loadPages' | 'completeIndexing' | 'failDocument' | 'reportProgress'
->;
+  IndexingRepository,
+  'claimForIndexing' | 'reuseIndexing' | 'loadPages' | 'completeIndexing'
+> &
+  Pick<JobControlRepository, 'failDocument' | 'reportProgress'>;
 
 class FakePipeline implements PipelinePort {
   claim: Claim<DocumentWork>;
@@ -112,7 +114,8 @@ function setup(provider = new FakeEmbeddingProvider({ dim: 32, id: 'fake-32' }))
   const pipeline = new FakePipeline(work);
   const metrics = new QuarryMetrics({ app: 'analysis-worker', processMetrics: false });
   const handler = new IndexDocumentHandler(
-    pipeline as unknown as PipelineRepository,
+    pipeline as unknown as IndexingRepository,
+    pipeline as unknown as JobControlRepository,
     provider,
     config,
     logger,

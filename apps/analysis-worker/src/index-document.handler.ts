@@ -14,7 +14,7 @@ import {
   OnDeadLetter,
   Outcome,
 } from '@quarry/messaging';
-import { PipelineRepository, type ChunkInput } from '@quarry/persistence';
+import { IndexingRepository, JobControlRepository, type ChunkInput } from '@quarry/persistence';
 import { chunkPages, type EmbeddingProvider } from '@quarry/retrieval';
 import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import { EMBEDDING_PROVIDER } from './embeddings';
@@ -27,7 +27,8 @@ import { EMBEDDING_PROVIDER } from './embeddings';
 @Controller()
 export class IndexDocumentHandler {
   constructor(
-    private readonly pipeline: PipelineRepository,
+    private readonly indexing: IndexingRepository,
+    private readonly jobControl: JobControlRepository,
     @Inject(EMBEDDING_PROVIDER) private readonly embeddings: EmbeddingProvider,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
@@ -42,14 +43,14 @@ export class IndexDocumentHandler {
       documentId: cmd.documentId,
       delivery: ctx.deliveryCount,
     });
-    const claim = await this.pipeline.claimForIndexing(cmd.tenantId, cmd.documentId);
+    const claim = await this.indexing.claimForIndexing(cmd.tenantId, cmd.documentId);
     if (!claim.claimed) {
       log.info({ reason: claim.reason }, 'nothing to do for this document');
       return Outcome.ack();
     }
     const work = claim.work;
     // The same bytes were indexed before with this model: copy those chunks and vectors, embed nothing.
-    const reuse = await this.pipeline.reuseIndexing(work, {
+    const reuse = await this.indexing.reuseIndexing(work, {
       id: this.embeddings.id,
       dim: this.embeddings.dim,
     });
@@ -62,7 +63,7 @@ export class IndexDocumentHandler {
       log.info('nothing to do for this document: job finished or document moved on');
       return Outcome.ack();
     }
-    const pages = await this.pipeline.loadPages(work.tenantId, work.documentId);
+    const pages = await this.indexing.loadPages(work.tenantId, work.documentId);
     const chunks = chunkPages(pages, this.config.chunking);
     const batch = this.config.embedding.batchSize;
     const stored: ChunkInput[] = [];
@@ -86,14 +87,14 @@ export class IndexDocumentHandler {
           );
         stored.push({ ...c, embedding });
       });
-      await this.pipeline.reportProgress(work.jobId, {
+      await this.jobControl.reportProgress(work.jobId, {
         step: 'index',
         done: Math.min(i + batch, chunks.length),
         total: chunks.length,
         message: `${work.filename}: embedded ${Math.min(i + batch, chunks.length)}/${chunks.length} chunks`,
       });
     }
-    const rows = await this.pipeline.completeIndexing(work, stored, {
+    const rows = await this.indexing.completeIndexing(work, stored, {
       id: this.embeddings.id,
       dim: this.embeddings.dim,
     });
@@ -110,7 +111,7 @@ export class IndexDocumentHandler {
     @Payload() cmd: IndexDocumentCommand,
     @Ctx() { error }: DeadLetterContext,
   ): Promise<void> {
-    await this.pipeline.failDocument(cmd, { code: error.code, message: error.message });
+    await this.jobControl.failDocument(cmd, { code: error.code, message: error.message });
     this.metrics
       .counter('quarry_documents_processed_total')
       .inc({ step: 'index', result: 'failed', code: error.code });

@@ -19,7 +19,9 @@ import {
   createPrismaClient,
   JobsRepository,
   OutboxRepository,
-  PipelineRepository,
+  ExtractionRepository,
+  IndexingRepository,
+  JobControlRepository,
   TenantsRepository,
   type PrismaClient,
 } from '@quarry/persistence';
@@ -67,7 +69,9 @@ let ocr: OcrEngine;
 let db: TestDatabase | undefined;
 let prisma: PrismaClient;
 let jobs: JobsRepository;
-let pipeline: PipelineRepository;
+let extractionStep: ExtractionRepository;
+let indexStep: IndexingRepository;
+let jobControl: JobControlRepository;
 let tenantA: string;
 let tenantB: string;
 const blobs = new MemoryBlobStore();
@@ -84,7 +88,9 @@ beforeAll(async () => {
     graceMs: 1000,
   });
   jobs = new JobsRepository(prisma, relay);
-  pipeline = new PipelineRepository(prisma, topo, relay);
+  extractionStep = new ExtractionRepository(prisma, topo, relay);
+  indexStep = new IndexingRepository(prisma, topo, relay);
+  jobControl = new JobControlRepository(prisma, topo, relay);
   const tenants = new TenantsRepository(prisma);
   tenantA = (await tenants.ensureTenantWithKey('reuse-a', 'key-reuse-a-0123')).tenantId;
   tenantB = (await tenants.ensureTenantWithKey('reuse-b', 'key-reuse-b-0123')).tenantId;
@@ -97,7 +103,8 @@ beforeAll(async () => {
     ocr: { languages: ['eng'], dpi: 300, minConfidence: 60, pageTimeoutMs: 30_000, pdfMinChars: 20 },
   });
   handler = new IngestDocumentHandler(
-    pipeline,
+    extractionStep,
+    jobControl,
     blobs,
     extractor,
     { fetchToFile: () => Promise.reject(new Error('no URL documents here')) },
@@ -251,9 +258,9 @@ describe('reuse of an earlier extraction of the same bytes', () => {
     const earlierDoc = earlier.docIds[0]!;
     await ingest(tenantA, earlier.jobId, earlierDoc);
     // Its index step then fails for good (as a dead-lettered embedding would leave it).
-    const claim = await pipeline.claimForIndexing(tenantA, earlierDoc);
+    const claim = await indexStep.claimForIndexing(tenantA, earlierDoc);
     if (!claim.claimed) throw new Error(`expected an indexing claim, got ${claim.reason}`);
-    await pipeline.failDocument(claim.work, { code: 'embedding_failed', message: 'provider down' });
+    await jobControl.failDocument(claim.work, { code: 'embedding_failed', message: 'provider down' });
     expect((await documentRow(earlierDoc)).status).toBe('failed');
     expect(await pagesOf(earlierDoc)).toHaveLength(3);
     const extracts = extractor.extracts;
@@ -304,9 +311,9 @@ describe('reuse of an earlier extraction of the same bytes', () => {
     expect([steps.status, steps.done, steps.total]).toEqual(['succeeded', 2, 2]);
 
     // `two` is indexed, `one` (older) only extracted: a later upload copies from the indexed one.
-    const claim = await pipeline.claimForIndexing(tenantA, two);
+    const claim = await indexStep.claimForIndexing(tenantA, two);
     if (!claim.claimed) throw new Error(`expected an indexing claim, got ${claim.reason}`);
-    expect(await pipeline.completeIndexing(claim.work, [], { id: 'test-model', dim: 4 })).not.toBeNull();
+    expect(await indexStep.completeIndexing(claim.work, [], { id: 'test-model', dim: 4 })).not.toBeNull();
     const later = await upload(tenantA, [{ name: 'three.txt', bytes }]);
     await ingest(tenantA, later.jobId, later.docIds[0]!);
     expect((await reuseEvents(later.jobId)).map((e) => e.data)).toEqual([
@@ -338,7 +345,7 @@ describe('reuse of an earlier extraction of the same bytes', () => {
     await ingest(tenantA, earlier.jobId, earlier.docIds[0]!);
     const later = await upload(tenantA, [{ name: 'later.txt', bytes }]);
     const laterDoc = later.docIds[0]!;
-    const claim = await pipeline.claimForExtraction(tenantA, laterDoc);
+    const claim = await extractionStep.claimForExtraction(tenantA, laterDoc);
     if (!claim.claimed) throw new Error(`expected a claim, got ${claim.reason}`);
     await prisma.job.update({ where: { id: later.jobId }, data: { status: 'cancelled' } });
 
@@ -350,7 +357,7 @@ describe('reuse of an earlier extraction of the same bytes', () => {
       payload: { v: 1, jobId: later.jobId, tenantId: tenantA, documentId: laterDoc },
       headers: {},
     };
-    await expect(pipeline.reuseExtraction(claim.work, extractor.extractionKey, next)).resolves.toEqual({
+    await expect(extractionStep.reuseExtraction(claim.work, extractor.extractionKey, next)).resolves.toEqual({
       outcome: 'stale',
     });
     expect(await pagesOf(laterDoc)).toEqual([]);

@@ -7,7 +7,13 @@ import {
   type IngestDocumentCommand,
 } from '@quarry/contracts';
 import type { CancellationWatch, DeliveryContext } from '@quarry/messaging';
-import type { Claim, DocumentWork, OutboxRow, PipelineRepository } from '@quarry/persistence';
+import type {
+  Claim,
+  DocumentWork,
+  OutboxRow,
+  ExtractionRepository,
+  JobControlRepository,
+} from '@quarry/persistence';
 import { createLogger, QuarryMetrics } from '@quarry/telemetry';
 import type { ExtractedPage, Extraction, ExtractionCall } from '@quarry/extraction';
 import { MemoryBlobStore } from '@quarry/testing';
@@ -88,7 +94,8 @@ function setup(pages: number) {
   );
   const watch = new FakeWatch();
   const handler = new IngestDocumentHandler(
-    pipeline as unknown as PipelineRepository,
+    pipeline as unknown as ExtractionRepository,
+    pipeline as unknown as JobControlRepository,
     blobs,
     extractor,
     { fetchToFile: () => Promise.reject(new Error('no URL documents here')) },

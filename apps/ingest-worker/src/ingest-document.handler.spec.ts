@@ -20,7 +20,8 @@ import type {
   FetchRecord,
   OutboxInsert,
   OutboxRow,
-  PipelineRepository,
+  ExtractionRepository,
+  JobControlRepository,
 } from '@quarry/persistence';
 import type { FetchedResource } from '@quarry/safe-fetch';
 import { createHash } from 'node:crypto';
@@ -39,14 +40,10 @@ const logger = createLogger({ level: 'silent', pretty: false, app: 't' });
 const config = loadConfig({ MAX_NESTING_DEPTH: '2', OCR_MIN_CONFIDENCE: '70' });
 
 type PipelinePort = Pick<
-  PipelineRepository,
-  | 'claimForExtraction'
-  | 'reuseExtraction'
-  | 'completeExtraction'
-  | 'failDocument'
-  | 'reportProgress'
-  | 'recordFetch'
->;
+  ExtractionRepository,
+  'claimForExtraction' | 'reuseExtraction' | 'completeExtraction' | 'recordFetch'
+> &
+  Pick<JobControlRepository, 'failDocument' | 'reportProgress'>;
 
 class FakePipeline implements PipelinePort {
   claim: Claim<DocumentWork>;
@@ -192,7 +189,8 @@ function setup() {
   const fetcher = new FakeFetcher();
   const metrics = new QuarryMetrics({ app: 'ingest-worker', processMetrics: false });
   const handler = new IngestDocumentHandler(
-    pipeline as unknown as PipelineRepository,
+    pipeline as unknown as ExtractionRepository,
+    pipeline as unknown as JobControlRepository,
     blobs,
     extractor,
     fetcher,

@@ -30,7 +30,8 @@ import {
   TOPOLOGY,
 } from '@quarry/messaging';
 import {
-  PipelineRepository,
+  ExtractionRepository,
+  JobControlRepository,
   type DocumentWork,
   type NewChildDocument,
   type OutboxInsert,
@@ -57,7 +58,8 @@ const PROGRESS_EVERY_MS = 1000;
 @Controller()
 export class IngestDocumentHandler {
   constructor(
-    private readonly pipeline: PipelineRepository,
+    private readonly extraction: ExtractionRepository,
+    private readonly jobControl: JobControlRepository,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
     @Inject(DOCUMENT_EXTRACTOR) private readonly extractor: DocumentExtractor,
     @Inject(URL_FETCHER) private readonly fetcher: UrlFetcher,
@@ -75,7 +77,7 @@ export class IngestDocumentHandler {
       documentId: cmd.documentId,
       delivery: ctx.deliveryCount,
     });
-    const claim = await this.pipeline.claimForExtraction(cmd.tenantId, cmd.documentId);
+    const claim = await this.extraction.claimForExtraction(cmd.tenantId, cmd.documentId);
     if (!claim.claimed) {
       log.info({ reason: claim.reason }, 'nothing to do for this document');
       return Outcome.ack();
@@ -101,7 +103,7 @@ export class IngestDocumentHandler {
       }
       // The same bytes from the same tenant were extracted before under the same settings: copy those pages.
       const key = this.extractor.extractionKey;
-      const reuse = await this.pipeline.reuseExtraction(
+      const reuse = await this.extraction.reuseExtraction(
         work,
         key,
         this.indexCommand(work, traceparent, cmd.lane),
@@ -134,7 +136,7 @@ export class IngestDocumentHandler {
             const now = Date.now();
             if (now - lastReport < PROGRESS_EVERY_MS) return;
             lastReport = now;
-            await this.pipeline.reportProgress(work.jobId, {
+            await this.jobControl.reportProgress(work.jobId, {
               step: 'ingest',
               done: page.pageNumber,
               total: total ?? 0,
@@ -147,7 +149,7 @@ export class IngestDocumentHandler {
       if (empty) throw empty;
       const children = await this.storeAttachments(work, extracted.attachments);
       const lowConfidence = lowConfidencePages(extracted.pages, this.config.extraction.ocr.minConfidence);
-      const rows = await this.pipeline.completeExtraction(
+      const rows = await this.extraction.completeExtraction(
         work,
         {
           detectedType: type,
@@ -235,7 +237,7 @@ export class IngestDocumentHandler {
     }
     this.metrics.counter('quarry_url_fetches_total').inc({ outcome: 'fetched' });
     await this.storeFile(work.blobKey, file, work.filename);
-    const recorded = await this.pipeline.recordFetch(work, {
+    const recorded = await this.extraction.recordFetch(work, {
       sha256: fetched.sha256,
       sizeBytes: fetched.sizeBytes,
       finalUrl: fetched.finalUrl,
@@ -311,7 +313,7 @@ export class IngestDocumentHandler {
   ) {
     // The last open document failing finishes the job (failed or completed_with_failures): the repository
     // publishes its event and counts it.
-    await this.pipeline.failDocument(work, { code: error.code, message: error.message }, known);
+    await this.jobControl.failDocument(work, { code: error.code, message: error.message }, known);
     this.metrics
       .counter('quarry_documents_processed_total')
       .inc({ step: 'ingest', result: 'failed', code: error.code });

@@ -3,7 +3,14 @@ import { Global, Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { APP_CONFIG, loadConfig } from '@quarry/config';
 import { PersistenceModule } from './persistence.module';
-import { AFTER_COMMIT, PipelineRepository, type AfterCommit, type Committed } from './repositories';
+import {
+  AFTER_COMMIT,
+  ExtractionRepository,
+  IndexingRepository,
+  JobControlRepository,
+  type AfterCommit,
+  type Committed,
+} from './repositories';
 
 // The after-commit port is wired once, by PersistenceModule.forRoot, and never defaulted.
 
@@ -41,7 +48,9 @@ describe('PersistenceModule.forRoot', () => {
     }).compile();
     try {
       expect(app.get(AFTER_COMMIT)).toBe(app.get(Port));
-      expect(app.get(PipelineRepository)).toBeInstanceOf(PipelineRepository);
+      for (const Repository of [ExtractionRepository, IndexingRepository, JobControlRepository]) {
+        expect(app.get(Repository)).toBeInstanceOf(Repository);
+      }
     } finally {
       await app.close();
     }

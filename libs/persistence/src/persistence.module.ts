@@ -17,8 +17,10 @@ import {
   DeadLettersRepository,
   JobsRepository,
   MaintenanceRepository,
+  ExtractionRepository,
+  IndexingRepository,
+  JobControlRepository,
   OutboxRepository,
-  PipelineRepository,
   TenantsRepository,
   type AfterCommit,
 } from './repositories';
@@ -86,12 +88,12 @@ export class PersistenceModule {
           inject: [PRISMA],
           useFactory: (p: PrismaClient) => new ChunksRepository(p),
         },
-        {
-          provide: PipelineRepository,
+        ...[ExtractionRepository, IndexingRepository, JobControlRepository].map((Repository) => ({
+          provide: Repository,
           inject: [PRISMA, APP_CONFIG, AFTER_COMMIT],
           useFactory: (p: PrismaClient, c: AppConfig, a: AfterCommit) =>
-            new PipelineRepository(p, topology(c.namespace), a),
-        },
+            new Repository(p, topology(c.namespace), a),
+        })),
         {
           provide: CrawlsRepository,
           inject: [PRISMA, APP_CONFIG, AFTER_COMMIT],
@@ -117,7 +119,9 @@ export class PersistenceModule {
         TenantsRepository,
         OutboxRepository,
         ChunksRepository,
-        PipelineRepository,
+        ExtractionRepository,
+        IndexingRepository,
+        JobControlRepository,
         CrawlsRepository,
         MaintenanceRepository,
         DeadLettersRepository,

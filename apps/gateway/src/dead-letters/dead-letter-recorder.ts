@@ -11,7 +11,7 @@ import {
 import { OnDeadLetterMessage, TOPOLOGY, type DeadLetterMessage } from '@quarry/messaging';
 import {
   DeadLettersRepository,
-  PipelineRepository,
+  JobControlRepository,
   type DocumentWork,
   type NewDeadLetter,
   type OutboxRow,
@@ -41,7 +41,7 @@ export interface DocumentFailer {
 export class DeadLetterRecorder {
   constructor(
     @Inject(DeadLettersRepository) private readonly store: DeadLetterStore,
-    @Inject(PipelineRepository) private readonly pipeline: DocumentFailer,
+    @Inject(JobControlRepository) private readonly documents: DocumentFailer,
     @Inject(TOPOLOGY) private readonly topology: Topology,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(QUARRY_METRICS) private readonly metrics: Pick<QuarryMetrics, 'counter'>,
@@ -68,7 +68,7 @@ export class DeadLetterRecorder {
       });
     }
     if (commandOfSubject(this.topology, m.subject) && d.tenantId && d.jobId && d.documentId) {
-      const rows = await this.pipeline.failDocument(
+      const rows = await this.documents.failDocument(
         { tenantId: d.tenantId, jobId: d.jobId, documentId: d.documentId },
         { code: errorCodeOf(d.code), message: d.reason },
       );

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { QuarryError } from '@quarry/contracts';
-import { JobsRepository, PipelineRepository, type JobView } from '@quarry/persistence';
+import { JobsRepository, JobControlRepository, type JobView } from '@quarry/persistence';
 import { LOGGER, type Logger } from '@quarry/telemetry';
 
 /**
@@ -11,13 +11,13 @@ import { LOGGER, type Logger } from '@quarry/telemetry';
 @Injectable()
 export class CancelJobService {
   constructor(
-    private readonly pipeline: PipelineRepository,
+    private readonly jobControl: JobControlRepository,
     private readonly jobs: JobsRepository,
     @Inject(LOGGER) private readonly logger: Logger,
   ) {}
 
   async cancel(tenantId: string, jobId: string): Promise<JobView> {
-    const result = await this.pipeline.cancelJob(tenantId, jobId);
+    const result = await this.jobControl.cancelJob(tenantId, jobId);
     if (result.outcome === 'not_found') throw new QuarryError('not_found', `job ${jobId} not found`);
     if (result.outcome === 'terminal') {
       throw new QuarryError('conflict', `job ${jobId} is already ${result.status} and cannot be cancelled`, {

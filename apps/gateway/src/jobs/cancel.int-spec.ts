@@ -1,6 +1,6 @@
 import { JobEvent, MessageIds, uuidv7 } from '@quarry/contracts';
 import { NatsCancellationWatch } from '@quarry/messaging';
-import { PipelineRepository } from '@quarry/persistence';
+import { ExtractionRepository, JobControlRepository } from '@quarry/persistence';
 import { createLogger } from '@quarry/telemetry';
 import { waitFor } from '@quarry/testing';
 import { GatewayHarness, type ErrorBody, type UploadBody } from '../testing/gateway-harness';
@@ -122,8 +122,9 @@ describe('POST /v1/jobs/:id/cancel', () => {
     const job = await upload(1);
     const documentId = job.documents[0]!.id;
     // A worker claimed the document before the cancel arrived.
-    const pipeline = h.app.get(PipelineRepository);
-    const claim = await pipeline.claimForExtraction(h.tenantId, documentId);
+    const extraction = h.app.get(ExtractionRepository);
+    const jobControl = h.app.get(JobControlRepository);
+    const claim = await extraction.claimForExtraction(h.tenantId, documentId);
     expect(claim.claimed).toBe(true);
 
     expect((await h.request('POST', `/v1/jobs/${job.id}/cancel`)).status).toBe(200);
@@ -138,18 +139,18 @@ describe('POST /v1/jobs/:id/cancel', () => {
       headers: {},
     };
     await expect(
-      pipeline.completeExtraction(
+      extraction.completeExtraction(
         claim.work,
         { detectedType: 'text', pages: [{ pageNumber: 1, text: 'late' }] },
         next,
       ),
     ).resolves.toBeNull();
-    await expect(pipeline.claimForExtraction(h.tenantId, documentId)).resolves.toEqual({
+    await expect(extraction.claimForExtraction(h.tenantId, documentId)).resolves.toEqual({
       claimed: false,
       reason: 'job_finished',
     });
     await expect(
-      pipeline.failDocument(
+      jobControl.failDocument(
         { tenantId: h.tenantId, jobId: job.id, documentId },
         { code: 'internal', message: 'x' },
       ),

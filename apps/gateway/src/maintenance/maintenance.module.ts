@@ -6,7 +6,7 @@ import {
 } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import { BLOB_STORE, WORK_QUEUE, type BlobStore, type WorkQueue } from '@quarry/messaging';
-import { CrawlsRepository, MaintenanceRepository, PipelineRepository } from '@quarry/persistence';
+import { CrawlsRepository, MaintenanceRepository, JobControlRepository } from '@quarry/persistence';
 import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import { LEADER_LOCK, leaderLockKey, PgAdvisoryLeaderLock, type LeaderLock } from './leader-lock';
 import { MaintenanceScheduler } from './maintenance.scheduler';
@@ -44,7 +44,7 @@ class MaintenanceLifecycle implements OnApplicationBootstrap, BeforeApplicationS
       provide: StuckJobSweeper,
       inject: [
         MaintenanceRepository,
-        PipelineRepository,
+        JobControlRepository,
         WORK_QUEUE,
         APP_CONFIG,
         LOGGER,
@@ -53,7 +53,7 @@ class MaintenanceLifecycle implements OnApplicationBootstrap, BeforeApplicationS
       ],
       useFactory: (
         store: MaintenanceRepository,
-        pipeline: PipelineRepository,
+        jobControl: JobControlRepository,
         probe: WorkQueue,
         config: AppConfig,
         logger: Logger,
@@ -62,7 +62,7 @@ class MaintenanceLifecycle implements OnApplicationBootstrap, BeforeApplicationS
       ) =>
         new StuckJobSweeper(
           store,
-          pipeline,
+          jobControl,
           probe,
           {
             stallAfterMs: config.maintenance.stallAfterMs,

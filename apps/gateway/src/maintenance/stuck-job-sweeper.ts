@@ -3,7 +3,7 @@ import type {
   CrawlsRepository,
   MaintenanceRepository,
   OpenDocumentCommand,
-  PipelineRepository,
+  JobControlRepository,
   StalledJob,
 } from '@quarry/persistence';
 import type { Logger, QuarryMetrics } from '@quarry/telemetry';
@@ -42,7 +42,7 @@ export interface SweepReport {
 
 type SweeperStore = Pick<MaintenanceRepository, 'findStalledJobs' | 'openDocumentCommands' | 'redrive'>;
 type CrawlCloser = Pick<CrawlsRepository, 'closeIdleCrawls'>;
-type DocumentFailer = Pick<PipelineRepository, 'failDocument'>;
+type DocumentFailer = Pick<JobControlRepository, 'failDocument'>;
 
 /**
  * Makes sure no job stays non-terminal forever. A quiet job is not necessarily stuck: its commands

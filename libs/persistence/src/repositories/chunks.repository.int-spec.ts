@@ -6,10 +6,11 @@ import { createPrismaClient, type PrismaClient } from '../prisma';
 import { RecordingAfterCommit } from './__fixtures__/recording-after-commit';
 import { ChunksRepository } from './chunks.repository';
 import { JobsRepository, TenantsRepository } from './jobs.repository';
-import { PipelineRepository } from './pipeline.repository';
+import { ExtractionRepository } from './extraction.repository';
+import { IndexingRepository } from './indexing.repository';
 import type { ChunkInput } from './types';
 
-// Vector search over chunks stored by the real pipeline: nearest first, and only the tenant, the model
+// Vector search over chunks stored by the real step repositories: nearest first, and only the tenant, the model
 // and the dimension asked for.
 
 const topo = topology('qt_chunks');
@@ -29,7 +30,7 @@ function vec(dim: number, ...head: number[]): Float32Array {
   return v.map((x) => x / norm);
 }
 
-/** Stores one job with one document whose chunks carry the given vectors, through the pipeline. */
+/** Stores one job with one document whose chunks carry the given vectors, through both steps. */
 async function indexDocument(
   tenantId: string,
   name: string,
@@ -58,10 +59,11 @@ async function indexDocument(
     ],
     outbox: [],
   });
-  const pipeline = new PipelineRepository(prisma, topo, after);
-  const extracting = await pipeline.claimForExtraction(tenantId, documentId);
+  const extractionStep = new ExtractionRepository(prisma, topo, after);
+  const indexStep = new IndexingRepository(prisma, topo, after);
+  const extracting = await extractionStep.claimForExtraction(tenantId, documentId);
   if (!extracting.claimed) throw new Error(extracting.reason);
-  await pipeline.completeExtraction(
+  await extractionStep.completeExtraction(
     extracting.work,
     { detectedType: 'text', pages: [{ pageNumber: 1, text: 'x' }] },
     {
@@ -73,7 +75,7 @@ async function indexDocument(
       headers: {},
     },
   );
-  const indexing = await pipeline.claimForIndexing(tenantId, documentId);
+  const indexing = await indexStep.claimForIndexing(tenantId, documentId);
   if (!indexing.claimed) throw new Error(indexing.reason);
   const input: ChunkInput[] = Object.entries(vectors).map(([text, embedding], i) => ({
     pageNumber: i + 1,
@@ -84,7 +86,7 @@ async function indexDocument(
     charEnd: text.length,
     embedding,
   }));
-  await pipeline.completeIndexing(indexing.work, input, model);
+  await indexStep.completeIndexing(indexing.work, input, model);
   docs[name] = { id: documentId, filename };
 }
 

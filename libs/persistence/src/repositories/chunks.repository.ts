@@ -1,5 +1,5 @@
 import { Prisma, type PrismaClient } from '../generated/prisma/client';
-import { toVectorLiteral } from './pipeline.repository';
+import { toVectorLiteral } from './document-steps';
 import type { SearchHitRow } from './types';
 
 export class ChunksRepository {

@@ -6,7 +6,8 @@ import { createPrismaClient, type PrismaClient } from '../prisma';
 import { RecordingAfterCommit } from './__fixtures__/recording-after-commit';
 import { CrawlsRepository, type CrawlDelivery } from './crawls.repository';
 import { JobsRepository, TenantsRepository } from './jobs.repository';
-import { PipelineRepository } from './pipeline.repository';
+import { ExtractionRepository } from './extraction.repository';
+import { IndexingRepository } from './indexing.repository';
 import type { DocumentWork, NewDocument, OutboxInsert } from './types';
 
 // Crawl jobs, attachments and URL documents on a real, migrated PostgreSQL: no mocks.
@@ -17,7 +18,8 @@ let db: TestDatabase | undefined;
 let prisma: PrismaClient;
 let crawls: CrawlsRepository;
 let jobs: JobsRepository;
-let pipeline: PipelineRepository;
+let extractionStep: ExtractionRepository;
+let indexStep: IndexingRepository;
 /** What every commit of the repositories above handed the after-commit port. */
 const after = new RecordingAfterCommit();
 let tenant: string;
@@ -29,7 +31,8 @@ beforeAll(async () => {
   prisma = createPrismaClient({ databaseUrl: db.url, poolMax: 8 });
   crawls = new CrawlsRepository(prisma, topo, after);
   jobs = new JobsRepository(prisma, after);
-  pipeline = new PipelineRepository(prisma, topo, after);
+  extractionStep = new ExtractionRepository(prisma, topo, after);
+  indexStep = new IndexingRepository(prisma, topo, after);
   const tenants = new TenantsRepository(prisma);
   tenant = (await tenants.ensureTenantWithKey('crawler-a', 'key-crawler-a-0123')).tenantId;
   other = (await tenants.ensureTenantWithKey('crawler-b', 'key-crawler-b-0123')).tenantId;
@@ -82,7 +85,7 @@ function delivery(crawlId: string, over: Partial<CrawlDelivery> = {}): CrawlDeli
   };
 }
 
-async function claimed(p: ReturnType<PipelineRepository['claimForExtraction']>): Promise<DocumentWork> {
+async function claimed(p: ReturnType<ExtractionRepository['claimForExtraction']>): Promise<DocumentWork> {
   const c = await p;
   if (!c.claimed) throw new Error(`expected a claim, got ${c.reason}`);
   return c.work;
@@ -90,8 +93,8 @@ async function claimed(p: ReturnType<PipelineRepository['claimForExtraction']>):
 
 /** Runs one document through both steps, as the workers would. */
 async function index(documentId: string, tenantId = tenant) {
-  const work = await claimed(pipeline.claimForExtraction(tenantId, documentId));
-  await pipeline.completeExtraction(
+  const work = await claimed(extractionStep.claimForExtraction(tenantId, documentId));
+  await extractionStep.completeExtraction(
     work,
     { detectedType: 'markdown', pages: [{ pageNumber: 1, text: 'x' }] },
     {
@@ -103,8 +106,8 @@ async function index(documentId: string, tenantId = tenant) {
       headers: {},
     },
   );
-  const indexing = await claimed(pipeline.claimForIndexing(tenantId, documentId));
-  return pipeline.completeIndexing(indexing, [], { id: 'm', dim: 4 });
+  const indexing = await claimed(indexStep.claimForIndexing(tenantId, documentId));
+  return indexStep.completeIndexing(indexing, [], { id: 'm', dim: 4 });
 }
 
 describe('CrawlsRepository.receive', () => {
@@ -284,7 +287,7 @@ describe('attachments found while extracting', () => {
       ],
       outbox: [],
     });
-    const work = await claimed(pipeline.claimForExtraction(tenant, parentId));
+    const work = await claimed(extractionStep.claimForExtraction(tenant, parentId));
     const childIds = [0, 1].map((i) => uuidFromName(`${parentId}:attachment:${i}`));
     const children = childIds.map((id, i) => ({
       id,
@@ -308,7 +311,7 @@ describe('attachments found while extracting', () => {
       pages: [{ pageNumber: 1, text: 'Subject: hi' }],
       children,
     };
-    const rows = await pipeline.completeExtraction(work, result, next(parentId, 'indexDocument'), [
+    const rows = await extractionStep.completeExtraction(work, result, next(parentId, 'indexDocument'), [
       next(childIds[0]!, 'ingestDocument'),
     ]);
     expect(rows?.map((r) => r.msgId)).toEqual([
@@ -331,8 +334,8 @@ describe('attachments found while extracting', () => {
     ]);
 
     // The parent indexed first: the job waits for its attachment, then ends with the refused one counted.
-    const indexing = await claimed(pipeline.claimForIndexing(tenant, parentId));
-    expect(await pipeline.completeIndexing(indexing, [], { id: 'm', dim: 4 })).toEqual([]);
+    const indexing = await claimed(indexStep.claimForIndexing(tenant, parentId));
+    expect(await indexStep.completeIndexing(indexing, [], { id: 'm', dim: 4 })).toEqual([]);
     await index(childIds[0]!);
     expect((await jobs.getJob(tenant, jobId))?.status).toBe('completed_with_failures');
   });

@@ -14,7 +14,9 @@ import { createPrismaClient, type PrismaClient } from '../prisma';
 import { RecordingAfterCommit } from './__fixtures__/recording-after-commit';
 import type { AfterCommit, Committed } from './after-commit';
 import { JobsRepository, TenantsRepository } from './jobs.repository';
-import { PipelineRepository } from './pipeline.repository';
+import { ExtractionRepository } from './extraction.repository';
+import { IndexingRepository } from './indexing.repository';
+import { JobControlRepository } from './job-control.repository';
 import type { ChunkInput, DocumentWork, OutboxInsert, PageInput } from './types';
 
 // The job state machine on a real, migrated PostgreSQL: no mocks. Each test makes its own job, so
@@ -25,8 +27,10 @@ const topo = topology('qt_pipeline');
 let db: TestDatabase | undefined;
 let prisma: PrismaClient;
 let jobs: JobsRepository;
-let pipeline: PipelineRepository;
-/** What every commit of `jobs` and `pipeline` handed the after-commit port. */
+let extractionStep: ExtractionRepository;
+let indexStep: IndexingRepository;
+let jobControl: JobControlRepository;
+/** What every commit of `jobs` and the step repositories handed the after-commit port. */
 const after = new RecordingAfterCommit();
 let tenantA: string;
 let tenantB: string;
@@ -37,7 +41,9 @@ beforeAll(async () => {
   // Room for the concurrency tests: every document's transaction gets its own connection.
   prisma = createPrismaClient({ databaseUrl: db.url, poolMax: 12 });
   jobs = new JobsRepository(prisma, after);
-  pipeline = new PipelineRepository(prisma, topo, after);
+  extractionStep = new ExtractionRepository(prisma, topo, after);
+  indexStep = new IndexingRepository(prisma, topo, after);
+  jobControl = new JobControlRepository(prisma, topo, after);
   const tenants = new TenantsRepository(prisma);
   tenantA = (await tenants.ensureTenantWithKey('tenant-a', 'key-a-0123456789')).tenantId;
   tenantB = (await tenants.ensureTenantWithKey('tenant-b', 'key-b-0123456789')).tenantId;
@@ -135,11 +141,15 @@ async function claimed(
 
 /** queued → extracting → extracted → indexing; returns the work for completeIndexing. */
 async function toIndexing(tenantId: string, documentId: string): Promise<DocumentWork> {
-  const work = await claimed(pipeline.claimForExtraction(tenantId, documentId));
+  const work = await claimed(extractionStep.claimForExtraction(tenantId, documentId));
   expect(
-    await pipeline.completeExtraction(work, { detectedType: 'text', pages: PAGES }, indexCommandRow(work)),
+    await extractionStep.completeExtraction(
+      work,
+      { detectedType: 'text', pages: PAGES },
+      indexCommandRow(work),
+    ),
   ).not.toBeNull();
-  return claimed(pipeline.claimForIndexing(tenantId, documentId));
+  return claimed(indexStep.claimForIndexing(tenantId, documentId));
 }
 
 const corrupt: ErrorInfo = { code: 'corrupt_pdf', message: 'xref table is broken' };
@@ -189,13 +199,13 @@ async function untilLockWaiters(client: Client, n: number): Promise<void> {
   }
 }
 
-describe('PipelineRepository (job state machine on PostgreSQL)', () => {
+describe('the step repositories and job control (job state machine on PostgreSQL)', () => {
   it('takes a job queued → running → succeeded with step counts, an event log and one completion event', async () => {
     const job = await newJob(tenantA, 2);
     const [d1, d2] = job.docIds as [string, string];
     expect((await jobRow(job.jobId)).status).toBe('queued');
 
-    const w1 = await claimed(pipeline.claimForExtraction(tenantA, d1));
+    const w1 = await claimed(extractionStep.claimForExtraction(tenantA, d1));
     expect(w1).toEqual({
       documentId: d1,
       tenantId: tenantA,
@@ -217,7 +227,7 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
       index: { status: 'queued', done: 0, total: 2 },
     });
 
-    const next = await pipeline.completeExtraction(
+    const next = await extractionStep.completeExtraction(
       w1,
       { detectedType: 'text', pages: PAGES },
       indexCommandRow(w1),
@@ -229,7 +239,7 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
         msgId: MessageIds.command('indexDocument', job.jobId, d1),
       }),
     ]);
-    expect(await pipeline.loadPages(tenantA, d1)).toEqual([
+    expect(await indexStep.loadPages(tenantA, d1)).toEqual([
       { pageNumber: 1, text: 'first page' },
       { pageNumber: 2, text: 'second page' },
     ]);
@@ -243,14 +253,14 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
 
     const w2 = await toIndexing(tenantA, d2);
     expect((await stepsOf(job.jobId)).ingest).toEqual({ status: 'succeeded', done: 2, total: 2 });
-    const w1i = await claimed(pipeline.claimForIndexing(tenantA, d1));
+    const w1i = await claimed(indexStep.claimForIndexing(tenantA, d1));
 
     const model = { id: 'test-model', dim: 4 };
-    expect(await pipeline.completeIndexing(w1i, chunksOf(['a', 'b', 'c']), model)).toEqual([]);
+    expect(await indexStep.completeIndexing(w1i, chunksOf(['a', 'b', 'c']), model)).toEqual([]);
     expect((await jobRow(job.jobId)).status).toBe('running');
     expect((await stepsOf(job.jobId)).index).toEqual({ status: 'running', done: 1, total: 2 });
 
-    const final = await pipeline.completeIndexing(w2, chunksOf(['d']), model);
+    const final = await indexStep.completeIndexing(w2, chunksOf(['d']), model);
     const eventMsgId = MessageIds.jobEvent(job.jobId, 'completed');
     expect(final).toHaveLength(1);
     expect(final?.[0]).toMatchObject({
@@ -304,31 +314,34 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
 
     // d1 is past extraction: a redelivered ingest command must not extract it again.
     let before = await snapshot(job);
-    expect(await pipeline.claimForExtraction(tenantA, d1)).toEqual({
+    expect(await extractionStep.claimForExtraction(tenantA, d1)).toEqual({
       claimed: false,
       reason: 'already_done',
     });
     expect(await snapshot(job)).toEqual(before);
 
-    await pipeline.completeIndexing(w1, chunksOf(['x']), { id: 'm', dim: 4 });
+    await indexStep.completeIndexing(w1, chunksOf(['x']), { id: 'm', dim: 4 });
     before = await snapshot(job);
-    expect(await pipeline.claimForIndexing(tenantA, d1)).toEqual({ claimed: false, reason: 'already_done' });
-    expect(await pipeline.claimForExtraction(tenantA, d1)).toEqual({
+    expect(await indexStep.claimForIndexing(tenantA, d1)).toEqual({ claimed: false, reason: 'already_done' });
+    expect(await extractionStep.claimForExtraction(tenantA, d1)).toEqual({
       claimed: false,
       reason: 'already_done',
     });
     expect(await snapshot(job)).toEqual(before);
 
     const w2 = await toIndexing(tenantA, d2);
-    await pipeline.completeIndexing(w2, chunksOf(['y']), { id: 'm', dim: 4 });
+    await indexStep.completeIndexing(w2, chunksOf(['y']), { id: 'm', dim: 4 });
     expect((await jobRow(job.jobId)).status).toBe('succeeded');
     before = await snapshot(job);
     for (const d of [d1, d2]) {
-      expect(await pipeline.claimForExtraction(tenantA, d)).toEqual({
+      expect(await extractionStep.claimForExtraction(tenantA, d)).toEqual({
         claimed: false,
         reason: 'job_finished',
       });
-      expect(await pipeline.claimForIndexing(tenantA, d)).toEqual({ claimed: false, reason: 'job_finished' });
+      expect(await indexStep.claimForIndexing(tenantA, d)).toEqual({
+        claimed: false,
+        reason: 'job_finished',
+      });
     }
     expect(await snapshot(job)).toEqual(before);
   });
@@ -337,11 +350,11 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
     const job = await newJob(tenantA, 2);
     const d1 = job.docIds[0] as string;
     // Two deliveries of the same command (the first outlived its ack_wait): both may claim.
-    const first = await claimed(pipeline.claimForExtraction(tenantA, d1));
-    const second = await claimed(pipeline.claimForExtraction(tenantA, d1));
+    const first = await claimed(extractionStep.claimForExtraction(tenantA, d1));
+    const second = await claimed(extractionStep.claimForExtraction(tenantA, d1));
 
     expect(
-      await pipeline.completeExtraction(
+      await extractionStep.completeExtraction(
         first,
         { detectedType: 'text', pages: PAGES },
         indexCommandRow(first),
@@ -349,19 +362,19 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
     ).toHaveLength(1);
     const other = [{ pageNumber: 1, text: 'a different extraction' }];
     expect(
-      await pipeline.completeExtraction(
+      await extractionStep.completeExtraction(
         second,
         { detectedType: 'pdf', pages: other },
         indexCommandRow(second),
       ),
     ).toBeNull();
     // And the redelivery after a crash between commit and ack finds the work done.
-    expect(await pipeline.claimForExtraction(tenantA, d1)).toEqual({
+    expect(await extractionStep.claimForExtraction(tenantA, d1)).toEqual({
       claimed: false,
       reason: 'already_done',
     });
 
-    expect(await pipeline.loadPages(tenantA, d1)).toEqual([
+    expect(await indexStep.loadPages(tenantA, d1)).toEqual([
       { pageNumber: 1, text: 'first page' },
       { pageNumber: 2, text: 'second page' },
     ]);
@@ -381,11 +394,11 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
     const job = await newJob(tenantA, 2);
     const d1 = job.docIds[0] as string;
     const first = await toIndexing(tenantA, d1);
-    const second = await claimed(pipeline.claimForIndexing(tenantA, d1));
+    const second = await claimed(indexStep.claimForIndexing(tenantA, d1));
 
-    expect(await pipeline.completeIndexing(first, chunksOf(['a', 'b']), { id: 'm', dim: 4 })).toEqual([]);
+    expect(await indexStep.completeIndexing(first, chunksOf(['a', 'b']), { id: 'm', dim: 4 })).toEqual([]);
     expect(
-      await pipeline.completeIndexing(second, chunksOf(['c', 'd', 'e']), { id: 'm2', dim: 4 }),
+      await indexStep.completeIndexing(second, chunksOf(['c', 'd', 'e']), { id: 'm2', dim: 4 }),
     ).toBeNull();
 
     const chunks = await prisma.chunk.findMany({ where: { documentId: d1 }, orderBy: { ordinal: 'asc' } });
@@ -403,27 +416,31 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
   it('refuses every transition once the job is terminal (cancelled)', async () => {
     const job = await newJob(tenantA, 3);
     const [d1, d2, d3] = job.docIds as [string, string, string];
-    const w1 = await claimed(pipeline.claimForExtraction(tenantA, d1));
+    const w1 = await claimed(extractionStep.claimForExtraction(tenantA, d1));
     const w2 = await toIndexing(tenantA, d2);
     await prisma.$executeRaw`UPDATE jobs SET status = 'cancelled', finished_at = now() WHERE id = ${job.jobId}::uuid`;
     const before = await snapshot(job);
     const told = after.commits.length;
 
-    expect(await pipeline.claimForExtraction(tenantA, d3)).toEqual({
+    expect(await extractionStep.claimForExtraction(tenantA, d3)).toEqual({
       claimed: false,
       reason: 'job_finished',
     });
-    expect(await pipeline.claimForExtraction(tenantA, d1)).toEqual({
+    expect(await extractionStep.claimForExtraction(tenantA, d1)).toEqual({
       claimed: false,
       reason: 'job_finished',
     });
-    expect(await pipeline.claimForIndexing(tenantA, d2)).toEqual({ claimed: false, reason: 'job_finished' });
+    expect(await indexStep.claimForIndexing(tenantA, d2)).toEqual({ claimed: false, reason: 'job_finished' });
     expect(
-      await pipeline.completeExtraction(w1, { detectedType: 'text', pages: PAGES }, indexCommandRow(w1)),
+      await extractionStep.completeExtraction(
+        w1,
+        { detectedType: 'text', pages: PAGES },
+        indexCommandRow(w1),
+      ),
     ).toBeNull();
-    expect(await pipeline.completeIndexing(w2, chunksOf(['a']), { id: 'm', dim: 4 })).toBeNull();
-    expect(await pipeline.failDocument(w1, corrupt)).toEqual([]);
-    await pipeline.reportProgress(job.jobId, { step: 'ingest', done: 9, total: 9 });
+    expect(await indexStep.completeIndexing(w2, chunksOf(['a']), { id: 'm', dim: 4 })).toBeNull();
+    expect(await jobControl.failDocument(w1, corrupt)).toEqual([]);
+    await jobControl.reportProgress(job.jobId, { step: 'ingest', done: 9, total: 9 });
 
     expect(await snapshot(job)).toEqual(before);
     expect(await jobEventOutbox(job.jobId)).toEqual([]);
@@ -435,13 +452,13 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
     const job = await newJob(tenantA, 3);
     const [d1, d2, d3] = job.docIds as [string, string, string];
     const w1 = await toIndexing(tenantA, d1);
-    const w2 = await claimed(pipeline.claimForExtraction(tenantA, d2));
-    expect(await pipeline.failDocument(w2, corrupt)).toEqual([]);
+    const w2 = await claimed(extractionStep.claimForExtraction(tenantA, d2));
+    expect(await jobControl.failDocument(w2, corrupt)).toEqual([]);
     // Failing it again (a redelivery) records nothing new.
-    expect(await pipeline.failDocument(w2, { code: 'internal', message: 'again' })).toEqual([]);
-    await pipeline.completeIndexing(w1, chunksOf(['a']), { id: 'm', dim: 4 });
+    expect(await jobControl.failDocument(w2, { code: 'internal', message: 'again' })).toEqual([]);
+    await indexStep.completeIndexing(w1, chunksOf(['a']), { id: 'm', dim: 4 });
     const w3 = await toIndexing(tenantA, d3);
-    const rows = await pipeline.completeIndexing(w3, chunksOf(['b']), { id: 'm', dim: 4 });
+    const rows = await indexStep.completeIndexing(w3, chunksOf(['b']), { id: 'm', dim: 4 });
 
     expect(rows?.map((r) => [r.subject, r.msgId])).toEqual([
       [topo.eventSubject('completed'), MessageIds.jobEvent(job.jobId, 'completed')],
@@ -477,10 +494,10 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
   it('fails the job when every document failed, with an events.job.failed row', async () => {
     const job = await newJob(tenantA, 2);
     const [d1, d2] = job.docIds as [string, string];
-    const w1 = await claimed(pipeline.claimForExtraction(tenantA, d1));
-    expect(await pipeline.failDocument(w1, corrupt)).toEqual([]);
+    const w1 = await claimed(extractionStep.claimForExtraction(tenantA, d1));
+    expect(await jobControl.failDocument(w1, corrupt)).toEqual([]);
     // d2 was never claimed: its command was dead-lettered (onDeadLetter passes the command's ids).
-    const rows = await pipeline.failDocument(
+    const rows = await jobControl.failDocument(
       { jobId: job.jobId, tenantId: tenantA, documentId: d2 },
       { code: 'delivery_exhausted', message: 'gave up after 5 deliveries' },
     );
@@ -506,7 +523,7 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
 
   it('records the real previous status when a job that never started fails', async () => {
     const job = await newJob(tenantA, 1);
-    const rows = await pipeline.failDocument(
+    const rows = await jobControl.failDocument(
       { jobId: job.jobId, tenantId: tenantA, documentId: job.docIds[0] as string },
       { code: 'delivery_exhausted', message: 'gave up' },
     );
@@ -518,18 +535,22 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
   it('finishes a job whose 8 documents complete in parallel exactly once', async () => {
     const job = await newJob(tenantA, 8);
     // Parallel claims: exactly one of them starts the job.
-    const works = await Promise.all(job.docIds.map((d) => claimed(pipeline.claimForExtraction(tenantA, d))));
+    const works = await Promise.all(
+      job.docIds.map((d) => claimed(extractionStep.claimForExtraction(tenantA, d))),
+    );
     expect(await statusEvents(job.jobId)).toEqual(['-→queued', 'queued→running']);
     const next = await Promise.all(
       works.map((w) =>
-        pipeline.completeExtraction(w, { detectedType: 'text', pages: PAGES }, indexCommandRow(w)),
+        extractionStep.completeExtraction(w, { detectedType: 'text', pages: PAGES }, indexCommandRow(w)),
       ),
     );
     expect(next.map((r) => r?.length)).toEqual(Array(8).fill(1));
-    const indexing = await Promise.all(job.docIds.map((d) => claimed(pipeline.claimForIndexing(tenantA, d))));
+    const indexing = await Promise.all(
+      job.docIds.map((d) => claimed(indexStep.claimForIndexing(tenantA, d))),
+    );
 
     const results = await Promise.all(
-      indexing.map((w, i) => pipeline.completeIndexing(w, chunksOf([`text ${i}`]), { id: 'm', dim: 4 })),
+      indexing.map((w, i) => indexStep.completeIndexing(w, chunksOf([`text ${i}`]), { id: 'm', dim: 4 })),
     );
 
     expect(results.filter((r) => r !== null && r.length > 0)).toHaveLength(1);
@@ -607,14 +628,14 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
   it('gives every call of one batch its own outcome: claims, completions and job endings across jobs', async () => {
     // Calls made in one turn run as one statement each (see Batcher); each must end as it would alone.
     const [one, two, done] = await Promise.all([newJob(tenantA, 1), newJob(tenantA, 2), newJob(tenantA, 1)]);
-    await pipeline.cancelJob(tenantA, done.jobId);
+    await jobControl.cancelJob(tenantA, done.jobId);
     const [a, b1, b2, stranger, finished, missing] = await Promise.all([
-      pipeline.claimForExtraction(tenantA, one.docIds[0] as string),
-      pipeline.claimForExtraction(tenantA, two.docIds[0] as string),
-      pipeline.claimForExtraction(tenantA, two.docIds[1] as string),
-      pipeline.claimForExtraction(tenantB, one.docIds[0] as string),
-      pipeline.claimForExtraction(tenantA, done.docIds[0] as string),
-      pipeline.claimForExtraction(tenantA, uuidv7()),
+      extractionStep.claimForExtraction(tenantA, one.docIds[0] as string),
+      extractionStep.claimForExtraction(tenantA, two.docIds[0] as string),
+      extractionStep.claimForExtraction(tenantA, two.docIds[1] as string),
+      extractionStep.claimForExtraction(tenantB, one.docIds[0] as string),
+      extractionStep.claimForExtraction(tenantA, done.docIds[0] as string),
+      extractionStep.claimForExtraction(tenantA, uuidv7()),
     ]);
     expect([a, b1, b2].map((c) => c.claimed)).toEqual([true, true, true]);
     expect([stranger, finished, missing]).toEqual([
@@ -627,7 +648,7 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
     // One document's pages differ from the others': each document keeps its own.
     const completed = await Promise.all(
       works.map((w, i) =>
-        pipeline.completeExtraction(
+        extractionStep.completeExtraction(
           w,
           { detectedType: 'text', pages: [{ pageNumber: 1, text: `page of ${i}` }], lowConfidencePages: [i] },
           indexCommandRow(w),
@@ -649,10 +670,10 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
     expect(await stepsOf(two.jobId)).toMatchObject({ ingest: { status: 'succeeded', done: 2, total: 2 } });
 
     const indexing = await Promise.all(
-      works.map((w) => claimed(pipeline.claimForIndexing(tenantA, w.documentId))),
+      works.map((w) => claimed(indexStep.claimForIndexing(tenantA, w.documentId))),
     );
     const results = await Promise.all(
-      indexing.map((w, i) => pipeline.completeIndexing(w, chunksOf([`chunk ${i}`]), { id: 'm', dim: 4 })),
+      indexing.map((w, i) => indexStep.completeIndexing(w, chunksOf([`chunk ${i}`]), { id: 'm', dim: 4 })),
     );
     // Job one ends with its document; job two ends once, reported with the first of its two documents.
     expect(results.map((r) => r?.map((o) => o.msgId))).toEqual([
@@ -693,7 +714,11 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
         steps.push('told');
       },
     };
-    const own = new PipelineRepository(prisma, topo, port);
+    const own = {
+      extraction: new ExtractionRepository(prisma, topo, port),
+      indexing: new IndexingRepository(prisma, topo, port),
+      control: new JobControlRepository(prisma, topo, port),
+    };
     const job = await newJob(tenantA, 2, new JobsRepository(prisma, port));
     steps.push('created');
     const [d1, d2] = job.docIds as [string, string];
@@ -705,21 +730,25 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
       },
     ]);
 
-    const w1 = await claimed(own.claimForExtraction(tenantA, d1));
+    const w1 = await claimed(own.extraction.claimForExtraction(tenantA, d1));
     steps.push('claimed');
-    await own.completeExtraction(w1, { detectedType: 'text', pages: PAGES }, indexCommandRow(w1));
+    await own.extraction.completeExtraction(w1, { detectedType: 'text', pages: PAGES }, indexCommandRow(w1));
     steps.push('extracted');
     // A redelivered completion writes nothing: nothing to tell.
     expect(
-      await own.completeExtraction(w1, { detectedType: 'text', pages: PAGES }, indexCommandRow(w1)),
+      await own.extraction.completeExtraction(
+        w1,
+        { detectedType: 'text', pages: PAGES },
+        indexCommandRow(w1),
+      ),
     ).toBeNull();
     // A failure that does not end the job writes no outbox row.
-    expect(await own.failDocument({ jobId: job.jobId, tenantId: tenantA, documentId: d2 }, corrupt)).toEqual(
-      [],
-    );
+    expect(
+      await own.control.failDocument({ jobId: job.jobId, tenantId: tenantA, documentId: d2 }, corrupt),
+    ).toEqual([]);
     steps.push('failed');
-    const w1i = await claimed(own.claimForIndexing(tenantA, d1));
-    const final = await own.completeIndexing(w1i, chunksOf(['a']), { id: 'm', dim: 4 });
+    const w1i = await claimed(own.indexing.claimForIndexing(tenantA, d1));
+    const final = await own.indexing.completeIndexing(w1i, chunksOf(['a']), { id: 'm', dim: 4 });
     steps.push('indexed');
 
     expect(steps).toEqual(['told', 'created', 'claimed', 'told', 'extracted', 'failed', 'told', 'indexed']);
@@ -742,11 +771,11 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
 
   it('tells the port of a cancelled job once, with the job as it ended', async () => {
     const job = await newJob(tenantA, 2);
-    await claimed(pipeline.claimForExtraction(tenantA, job.docIds[0] as string));
+    await claimed(extractionStep.claimForExtraction(tenantA, job.docIds[0] as string));
     const told = after.commits.length;
 
-    const result = await pipeline.cancelJob(tenantA, job.jobId);
-    expect(await pipeline.cancelJob(tenantA, job.jobId)).toEqual({
+    const result = await jobControl.cancelJob(tenantA, job.jobId);
+    expect(await jobControl.cancelJob(tenantA, job.jobId)).toEqual({
       outcome: 'terminal',
       status: 'cancelled',
     });
@@ -778,8 +807,8 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
     const results = await Promise.all(
       works.map((w, i) =>
         i % 2 === 0
-          ? pipeline.completeIndexing(w, chunksOf([`text ${i}`]), { id: 'm', dim: 4 })
-          : pipeline.failDocument(w, { code: 'parser_timeout', message: `doc ${i} timed out` }),
+          ? indexStep.completeIndexing(w, chunksOf([`text ${i}`]), { id: 'm', dim: 4 })
+          : jobControl.failDocument(w, { code: 'parser_timeout', message: `doc ${i} timed out` }),
       ),
     );
 
@@ -799,7 +828,7 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
   it('lets a redelivered claim and the first delivery’s completion meet on one document without a deadlock', async () => {
     const job = await newJob(tenantA, 1);
     const d1 = job.docIds[0] as string;
-    const work = await claimed(pipeline.claimForExtraction(tenantA, d1));
+    const work = await claimed(extractionStep.claimForExtraction(tenantA, d1));
     // Holding the job row makes the order deterministic: the completion queues for the job first,
     // then the redelivered claim (its ack_wait ran out) arrives for the same document.
     const blocker = new Client({ connectionString: db!.url });
@@ -808,13 +837,13 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
     try {
       await blocker.query('BEGIN');
       await blocker.query('SELECT id FROM jobs WHERE id = $1 FOR UPDATE', [job.jobId]);
-      const completing = pipeline.completeExtraction(
+      const completing = extractionStep.completeExtraction(
         work,
         { detectedType: 'text', pages: PAGES },
         indexCommandRow(work),
       );
       await untilLockWaiters(observer, 1);
-      const reclaiming = pipeline.claimForExtraction(tenantA, d1);
+      const reclaiming = extractionStep.claimForExtraction(tenantA, d1);
       await untilLockWaiters(observer, 2);
       await blocker.query('COMMIT');
 
@@ -832,15 +861,18 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
     await toIndexing(tenantA, d2);
     const before = await snapshot(job);
 
-    expect(await pipeline.claimForExtraction(tenantB, d1)).toEqual({ claimed: false, reason: 'not_found' });
-    expect(await pipeline.claimForIndexing(tenantB, d2)).toEqual({ claimed: false, reason: 'not_found' });
-    expect(await pipeline.claimForExtraction(tenantA, uuidv7())).toEqual({
+    expect(await extractionStep.claimForExtraction(tenantB, d1)).toEqual({
       claimed: false,
       reason: 'not_found',
     });
-    expect(await pipeline.loadPages(tenantB, d2)).toEqual([]);
+    expect(await indexStep.claimForIndexing(tenantB, d2)).toEqual({ claimed: false, reason: 'not_found' });
+    expect(await extractionStep.claimForExtraction(tenantA, uuidv7())).toEqual({
+      claimed: false,
+      reason: 'not_found',
+    });
+    expect(await indexStep.loadPages(tenantB, d2)).toEqual([]);
     expect(
-      await pipeline.failDocument({ jobId: job.jobId, tenantId: tenantB, documentId: d1 }, corrupt),
+      await jobControl.failDocument({ jobId: job.jobId, tenantId: tenantB, documentId: d1 }, corrupt),
     ).toEqual([]);
 
     expect(await snapshot(job)).toEqual(before);
@@ -848,11 +880,11 @@ describe('PipelineRepository (job state machine on PostgreSQL)', () => {
 
   it('reports progress on a running job only', async () => {
     const job = await newJob(tenantA, 1);
-    await pipeline.reportProgress(job.jobId, { step: 'ingest', done: 3, total: 0, message: 'page 3' });
+    await jobControl.reportProgress(job.jobId, { step: 'ingest', done: 3, total: 0, message: 'page 3' });
     expect((await jobRow(job.jobId)).progress).toEqual({ step: 'ingest', done: 0, total: 1 });
 
-    await pipeline.claimForExtraction(tenantA, job.docIds[0] as string);
-    await pipeline.reportProgress(job.jobId, { step: 'ingest', done: 3, total: 0, message: 'page 3' });
+    await extractionStep.claimForExtraction(tenantA, job.docIds[0] as string);
+    await jobControl.reportProgress(job.jobId, { step: 'ingest', done: 3, total: 0, message: 'page 3' });
     const row = await jobRow(job.jobId);
     expect(row.progress).toEqual({ step: 'ingest', done: 3, total: 0, message: 'page 3' });
     expect(row.heartbeatAt).not.toBeNull();

@@ -1,0 +1,187 @@
+import type { Topology } from '@quarry/contracts';
+import type { PrismaClient } from '../generated/prisma/client';
+import { inTransaction, type AfterCommit } from './after-commit';
+import { Batcher } from './batcher';
+import {
+  claimDocuments,
+  lockActiveJob,
+  stepDone,
+  stepDoneCte,
+  toVectorLiteral,
+  type ClaimRequest,
+} from './document-steps';
+import { finishJobIfDone, finishJobsIfDone } from './job-completion';
+import { appendJobEvent } from './sql';
+import type { ChunkInput, Claim, DocumentWork, OutboxRow, PageInput } from './types';
+
+interface IndexingCompletion {
+  work: DocumentWork;
+  chunks: ChunkInput[];
+  model: { id: string; dim: number };
+}
+
+/** What `reuseIndexing` did; the same outcomes as `ExtractionReuse`, `outbox` holding the job's final event if any. */
+export type IndexingReuse =
+  | { outcome: 'none' }
+  | { outcome: 'stale' }
+  | { outcome: 'reused'; fromDocumentId: string; chunkCount: number; outbox: OutboxRow[] };
+
+/**
+ * The index step's transitions: claim a document (extracted|indexing → indexing), read its pages, store its
+ * chunks and vectors (indexing → indexed) or copy an earlier document's, and finish the job when this was its last
+ * document. Conditional like the ingest step's (see ExtractionRepository); the job's final event goes to the
+ * after-commit port with the job before a method returns.
+ */
+export class IndexingRepository {
+  constructor(
+    private readonly prisma: PrismaClient,
+    private readonly topology: Topology,
+    private readonly afterCommit: AfterCommit,
+  ) {}
+
+  /** Claims made together (the handlers of one fetched batch of messages) are one statement. */
+  private readonly claims = new Batcher<ClaimRequest, Claim<DocumentWork>>((r) =>
+    claimDocuments(this.prisma, r, ['extracted', 'indexing'], 'indexing'),
+  );
+
+  /** extracted|indexing → indexing. */
+  claimForIndexing(tenantId: string, documentId: string): Promise<Claim<DocumentWork>> {
+    return this.claims.call({ tenantId, documentId });
+  }
+
+  async loadPages(tenantId: string, documentId: string): Promise<PageInput[]> {
+    return this.prisma.$queryRaw<PageInput[]>`
+      SELECT page_number AS "pageNumber", text FROM pages
+      WHERE document_id = ${documentId}::uuid AND tenant_id = ${tenantId}::uuid ORDER BY page_number`;
+  }
+
+  /**
+   * Stores chunks with their vectors, marks the document indexed and finishes the job if it was the last.
+   * Completions made together run as one transaction (see `completeIndexings`).
+   */
+  completeIndexing(
+    work: DocumentWork,
+    chunks: ChunkInput[],
+    model: { id: string; dim: number },
+  ): Promise<OutboxRow[] | null> {
+    return this.indexingCompletions.call({ work, chunks, model });
+  }
+
+  private readonly indexingCompletions = new Batcher<IndexingCompletion, OutboxRow[] | null>((c) =>
+    this.completeIndexings(c),
+  );
+
+  /**
+   * One transaction for a batch: one statement locks the active jobs in id order, moves each document
+   * indexing → indexed, stores its chunks and counts it in the index step; then the jobs' verdicts, which need
+   * statements of their own after the locks (see finishJobsIfDone). A job that finishes returns its final event
+   * with the first of its documents in the batch; every job the batch ended goes to the port together.
+   */
+  private async completeIndexings(batch: readonly IndexingCompletion[]): Promise<(OutboxRow[] | null)[]> {
+    const chunks = batch.flatMap((c) => c.chunks.map((chunk) => ({ completion: c, chunk })));
+    return inTransaction(this.prisma, this.afterCommit, async (tx, notes) => {
+      const [row] = await tx.$queryRaw<{ moved: string[] }[]>`
+        WITH x AS (
+          SELECT * FROM unnest(${batch.map((c) => c.work.documentId)}::uuid[], ${batch.map((c) => c.work.jobId)}::uuid[],
+                               ${batch.map((c) => c.chunks.length)}::int[]) AS x(document_id, job_id, chunk_count)),
+        j AS (
+          SELECT id FROM jobs WHERE id IN (SELECT job_id FROM x) AND status IN ('queued', 'running')
+          ORDER BY id FOR UPDATE),
+        doc AS (
+          UPDATE documents d SET status = 'indexed', chunk_count = x.chunk_count, updated_at = now()
+          FROM x JOIN j ON j.id = x.job_id
+          WHERE d.id = x.document_id AND d.job_id = x.job_id AND d.status = 'indexing'
+          RETURNING d.id, d.tenant_id, d.job_id),
+        chunk AS (
+          INSERT INTO chunks (tenant_id, document_id, page_number, ordinal, text, token_count, char_start, char_end,
+                              embedding, embedding_model, embedding_dim)
+          SELECT doc.tenant_id, doc.id, c.p, c.o, c.t, c.tc, c.cs, c.ce, c.e::vector, c.model, c.dim
+          FROM unnest(${chunks.map((c) => c.completion.work.documentId)}::uuid[],
+                      ${chunks.map((c) => c.chunk.pageNumber)}::int[], ${chunks.map((c) => c.chunk.ordinal)}::int[],
+                      ${chunks.map((c) => c.chunk.text)}::text[], ${chunks.map((c) => c.chunk.tokenCount)}::int[],
+                      ${chunks.map((c) => c.chunk.charStart)}::int[], ${chunks.map((c) => c.chunk.charEnd)}::int[],
+                      ${chunks.map((c) => toVectorLiteral(c.chunk.embedding))}::text[],
+                      ${chunks.map((c) => c.completion.model.id)}::text[], ${chunks.map((c) => c.completion.model.dim)}::int[])
+               AS c(document_id, p, o, t, tc, cs, ce, e, model, dim)
+          JOIN doc ON doc.id = c.document_id
+          ON CONFLICT (document_id, ordinal) DO UPDATE SET page_number = excluded.page_number, text = excluded.text,
+            token_count = excluded.token_count, char_start = excluded.char_start, char_end = excluded.char_end,
+            embedding = excluded.embedding, embedding_model = excluded.embedding_model,
+            embedding_dim = excluded.embedding_dim),
+        ${stepDoneCte('index')}
+        SELECT coalesce((SELECT array_agg(id::text) FROM doc), '{}') AS moved`;
+      const moved = new Set(row?.moved ?? []);
+      const jobs = [...new Set(batch.filter((c) => moved.has(c.work.documentId)).map((c) => c.work.jobId))];
+      const finished = await finishJobsIfDone(tx, this.topology, jobs);
+      const reported = new Set<string>();
+      return batch.map((c) => {
+        if (!moved.has(c.work.documentId)) return null;
+        if (reported.has(c.work.jobId)) return [];
+        reported.add(c.work.jobId);
+        return notes.ended(finished.get(c.work.jobId));
+      });
+    });
+  }
+
+  /**
+   * The index step's counterpart of `reuseExtraction`: an earlier `indexed` document of the same tenant
+   * with the same bytes, the same page texts and every chunk embedded by `model` gives its chunks and
+   * vectors to this one instead of the model embedding them again. Completes like `completeIndexing`
+   * (conditional on `indexing`, job row locked, index step done, the job finished if this was its last
+   * document), with a `chunks_reused` job event.
+   */
+  async reuseIndexing(work: DocumentWork, model: { id: string; dim: number }): Promise<IndexingReuse> {
+    if (work.sha256 === null) return { outcome: 'none' };
+    const probe = await this.prisma.$queryRaw<{ id: string }[]>`
+      SELECT id FROM documents
+      WHERE tenant_id = ${work.tenantId}::uuid AND sha256 = ${work.sha256} AND id <> ${work.documentId}::uuid
+        AND status = 'indexed' AND chunk_count > 0
+      LIMIT 1`;
+    if (probe.length === 0) return { outcome: 'none' };
+    return inTransaction(this.prisma, this.afterCommit, async (tx, notes) => {
+      if (!(await lockActiveJob(tx, work.jobId))) return { outcome: 'stale' } as const;
+      // Same pages (this document may have been parsed again rather than copied), and chunks of this model
+      // only: the vectors are then exactly what embedding the same chunk texts would give.
+      const [source] = await tx.$queryRaw<{ id: string; chunk_count: number }[]>`
+        WITH mine AS (
+          SELECT coalesce(string_agg(page_number || ':' || md5(text), ',' ORDER BY page_number), '') AS pages
+          FROM pages WHERE document_id = ${work.documentId}::uuid)
+        SELECT d.id, d.chunk_count FROM documents d
+        WHERE d.tenant_id = ${work.tenantId}::uuid AND d.sha256 = ${work.sha256} AND d.id <> ${work.documentId}::uuid
+          AND d.status = 'indexed' AND d.chunk_count > 0
+          AND d.chunk_count = (SELECT count(*) FROM chunks c WHERE c.document_id = d.id
+                                AND c.embedding_model = ${model.id} AND c.embedding_dim = ${model.dim})
+          AND (SELECT coalesce(string_agg(p.page_number || ':' || md5(p.text), ',' ORDER BY p.page_number), '')
+               FROM pages p WHERE p.document_id = d.id) = (SELECT pages FROM mine)
+        ORDER BY d.created_at, d.id
+        LIMIT 1
+        FOR SHARE OF d`;
+      if (!source) return { outcome: 'none' } as const;
+      const moved = await tx.$executeRaw`
+        UPDATE documents SET status = 'indexed', chunk_count = ${source.chunk_count}, updated_at = now()
+        WHERE id = ${work.documentId}::uuid AND status = 'indexing'`;
+      if (moved === 0) return { outcome: 'stale' } as const;
+      await tx.$executeRaw`DELETE FROM chunks WHERE document_id = ${work.documentId}::uuid`;
+      await tx.$executeRaw`
+        INSERT INTO chunks (tenant_id, document_id, page_number, ordinal, text, token_count, char_start, char_end,
+                            embedding, embedding_model, embedding_dim)
+        SELECT tenant_id, ${work.documentId}::uuid, page_number, ordinal, text, token_count, char_start, char_end,
+               embedding, embedding_model, embedding_dim
+        FROM chunks WHERE document_id = ${source.id}::uuid AND tenant_id = ${work.tenantId}::uuid`;
+      await stepDone(tx, work, 'index');
+      await appendJobEvent(tx, {
+        jobId: work.jobId,
+        tenantId: work.tenantId,
+        kind: 'chunks_reused',
+        data: { documentId: work.documentId, fromDocumentId: source.id, model: model.id },
+      });
+      const outbox = notes.ended(await finishJobIfDone(tx, this.topology, work.jobId));
+      return {
+        outcome: 'reused',
+        fromDocumentId: source.id,
+        chunkCount: source.chunk_count,
+        outbox,
+      } as const;
+    });
+  }
+}
