@@ -4,7 +4,6 @@ import { OTLPTraceExporter as OtlpJsonExporter } from '@opentelemetry/exporter-t
 import { OTLPTraceExporter as OtlpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { NestInstrumentation } from '@opentelemetry/instrumentation-nestjs-core';
-import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import {
   BatchSpanProcessor,
@@ -62,15 +61,15 @@ export function startTracing(options: StartTracingOptions): TracingHandle {
     }),
     // Fewer spans per request (measured: 46 per upload with everything on, +23 % gateway CPU; see
     // bench/results): the route handler span stays, one span per Fastify hook plugin, pool
-    // checkouts and Prisma's compile/serialize phases go. Queries keep both the Prisma operation
-    // and the pg statement (the SQL as sent).
+    // checkouts and Prisma's compile/serialize phases go. A query is the Prisma operation and its
+    // `prisma:client:db_query` span, which carries the SQL as sent (`db.query.text`); pg's own span of
+    // the same statement was a duplicate, and with prepared statements (ADR 23) it was named by a hash.
     new FastifyOtelInstrumentation({
       registerOnInitialization: true,
       ignorePaths: ({ url }) => UNTRACED_PATHS.has(url),
       instrumentHooks: false,
     }),
     new NestInstrumentation(),
-    new PgInstrumentation({ requireParentSpan: true, ignoreConnectSpans: true }),
     new PrismaInstrumentation({ ignoreSpanTypes: ['prisma:client:serialize', 'prisma:client:compile'] }),
   ];
   const sdk = new NodeSDK({
