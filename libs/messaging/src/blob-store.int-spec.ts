@@ -150,6 +150,29 @@ describe('NatsBlobStore: small blobs as one message, large ones in the object st
     await expect(store().getBytes('e/1')).rejects.toMatchObject({ code: 'blob_missing' });
   });
 
+  it('reads a small blob by direct get, not through the JSON stream API (base64 inside JSON)', async () => {
+    await store().put('g/1', streamOf([bytes('direct')]));
+    const watcher = await connect({ servers: TEST_NATS_URL });
+    try {
+      const requests: string[] = [];
+      const stream = `KV_${t.smallBlobBucket}`;
+      for (const subject of ['$JS.API.DIRECT.GET.>', '$JS.API.STREAM.MSG.GET.>']) {
+        watcher.subscribe(subject, {
+          callback: (_error, msg) => {
+            if (msg.subject.includes(stream))
+              requests.push(msg.subject.startsWith('$JS.API.DIRECT') ? 'direct' : 'json');
+          },
+        });
+      }
+      await watcher.flush();
+      expect(new TextDecoder().decode(await store().getBytes('g/1'))).toBe('direct');
+      await watcher.flush();
+      expect(requests).toEqual(['direct']);
+    } finally {
+      await watcher.close();
+    }
+  });
+
   it('refuses at construction a limit that cannot fit in one NATS message', () => {
     const max = nc.info?.max_payload ?? 1024 * 1024;
     expect(

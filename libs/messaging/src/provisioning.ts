@@ -115,7 +115,13 @@ export async function provisionJetStream(
   const objm = new Objm(nc);
   await objm.create(t.blobBucket, { storage: StorageType.File, replicas });
   // One value per key (a blob never changes); a purged blob leaves only a marker.
-  await new Kvm(nc).create(t.smallBlobBucket, { storage: StorageType.File, replicas, history: 1 });
+  // Direct get (NATS 2.9+) serves a read as the stored message itself; the blob store binds with it.
+  await new Kvm(nc).create(t.smallBlobBucket, {
+    storage: StorageType.File,
+    replicas,
+    history: 1,
+    allow_direct: true,
+  });
 }
 
 /** The gateway's durable consumer on the DLQ stream, which records every dead letter in PostgreSQL. */
