@@ -24,8 +24,9 @@ const EnvSchema = z.object({
   NATS_URL: z.string().default('nats://127.0.0.1:4222'),
   NATS_CONNECT_TIMEOUT_MS: int(5000, 100),
   MAX_UPLOAD_BYTES: int(100 * 1024 * 1024, 1),
-  // Blobs up to this size are one message in a key-value bucket instead of chunks in the object store (ADR 21).
-  BLOB_INLINE_MAX_BYTES: int(512 * 1024, 0),
+  // Blobs up to this size are one message in a key-value bucket instead of chunks in the object store (ADR 21);
+  // unset, as large as the NATS server's max_payload allows.
+  BLOB_INLINE_MAX_BYTES: z.coerce.number().int().min(0).optional(),
   MAX_FILES_PER_UPLOAD: int(20, 1),
   QUARRY_BOOTSTRAP_API_KEY: z.string().min(8).optional(),
   EMBEDDING_PROVIDER: z.enum(['local', 'openai']).default('local'),
@@ -145,8 +146,11 @@ export interface AppConfig {
   nats: { url: string; connectTimeoutMs: number };
   /** An upload with more documents than bulkThreshold goes to the bulk lane unless it asks otherwise. */
   uploads: { maxBytes: number; maxFiles: number; bulkThreshold: number };
-  /** Blobs of at most `inlineMaxBytes` are stored as one message (0: every blob goes to the object store). */
-  blobs: { inlineMaxBytes: number };
+  /**
+   * Blobs of at most `inlineMaxBytes` are stored as one message (0: every blob goes to the object store;
+   * undefined: the largest that fits the server's max_payload).
+   */
+  blobs: { inlineMaxBytes: number | undefined };
   bootstrapApiKey: string | undefined;
   embedding: {
     provider: 'local' | 'openai';

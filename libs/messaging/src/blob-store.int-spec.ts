@@ -173,6 +173,17 @@ describe('NatsBlobStore: small blobs as one message, large ones in the object st
     }
   });
 
+  it('by default keeps in one message every blob that fits under the server max_payload', async () => {
+    const fits = (nc.info?.max_payload ?? 0) - 4096;
+    expect(fits).toBeGreaterThan(512 * 1024);
+    const byDefault = new NatsBlobStore(nc, { objects: t.blobBucket, small: t.smallBlobBucket });
+    await byDefault.put('h/fits', streamOf([new Uint8Array(fits).fill(1)]));
+    await byDefault.put('h/over', streamOf([new Uint8Array(fits + 1).fill(2)]));
+    expect(await tierOf('h/fits')).toBe('small');
+    expect(await tierOf('h/over')).toBe('objects');
+    expect((await byDefault.getBytes('h/fits')).byteLength).toBe(fits);
+  });
+
   it('refuses at construction a limit that cannot fit in one NATS message', () => {
     const max = nc.info?.max_payload ?? 1024 * 1024;
     expect(
