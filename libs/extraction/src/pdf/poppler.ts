@@ -1,7 +1,6 @@
 import { QuarryError } from '@quarry/contracts';
 import { open, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import { runTool, toolAvailable, type ToolFailure } from '../native/run-tool';
 
 /** Limits every poppler call runs under. */
@@ -58,19 +57,19 @@ export async function pdfTextPages(
   options: PopplerLimits & { maxPages: number },
   onPageText: (pageNumber: number, text: string) => void | Promise<void>,
 ): Promise<{ pageCount: number }> {
-  const decoder = new StringDecoder('utf8');
-  let pending = '';
+  const pages = new FormFeedPages();
   let pageCount = 0;
 
-  const deliver = async (text: string): Promise<void> => {
+  const deliver = async (bytes: Buffer): Promise<void> => {
     pageCount++;
     if (pageCount > options.maxPages) {
       throw new QuarryError('too_many_pages', `The PDF has more than the ${options.maxPages} pages allowed`, {
         details: { maxPages: options.maxPages },
       });
     }
+    const text = bytes.toString('utf8');
     // Fonts without a usable ToUnicode map can yield NULs, which PostgreSQL text columns reject.
-    await onPageText(pageCount, paragraphBreaks(text.replace(/\0/g, '')));
+    await onPageText(pageCount, paragraphBreaks(text.includes('\0') ? text.replace(/\0/g, '') : text));
   };
 
   await runTool(
@@ -82,22 +81,48 @@ export async function pdfTextPages(
       signal: options.signal,
       mapFailure: popplerFailure,
       onStdout: async (chunk) => {
-        pending += decoder.write(chunk);
         // pdftotext ends every page, the last one too, with a form feed.
-        let end = pending.indexOf('\f');
-        while (end >= 0) {
-          const text = pending.slice(0, end);
-          pending = pending.slice(end + 1);
-          await deliver(text);
-          end = pending.indexOf('\f');
-        }
+        for (const page of pages.push(chunk)) await deliver(page);
       },
     },
   );
-  pending += decoder.end();
-  if (pending.trim() !== '') await deliver(pending);
+  const rest = pages.end();
+  if (rest.toString('utf8').trim() !== '') await deliver(rest);
   if (pageCount === 0) throw noPages();
   return { pageCount };
+}
+
+const FORM_FEED = 0x0c;
+
+/**
+ * Cuts a byte stream into pages at form feeds, on the bytes: each page is decoded once, whole. A form feed (0x0c)
+ * never occurs inside a multi-byte UTF-8 sequence, so a cut never splits a character, wherever the pipe's reads
+ * happened to end.
+ */
+export class FormFeedPages {
+  /** Bytes of the page being read, not yet ended by a form feed. */
+  private partial: Buffer[] = [];
+
+  /** The pages this chunk completes, in order. */
+  push(chunk: Buffer): Buffer[] {
+    const done: Buffer[] = [];
+    let start = 0;
+    for (let end = chunk.indexOf(FORM_FEED); end >= 0; end = chunk.indexOf(FORM_FEED, start)) {
+      const tail = chunk.subarray(start, end);
+      done.push(this.partial.length === 0 ? tail : Buffer.concat([...this.partial, tail]));
+      this.partial = [];
+      start = end + 1;
+    }
+    if (start < chunk.length) this.partial.push(chunk.subarray(start));
+    return done;
+  }
+
+  /** What followed the last form feed. */
+  end(): Buffer {
+    const rest = Buffer.concat(this.partial);
+    this.partial = [];
+    return rest;
+  }
 }
 
 // A line this much shorter than the page's full lines, ending a sentence, ends its paragraph.
@@ -114,22 +139,18 @@ const SENTENCE_END = /[.!?:;…]["'”’)\]]*$/u;
  */
 export function paragraphBreaks(page: string): string {
   const lines = page.trimEnd().split('\n');
-  const lengths = lines.map((l) => l.trim().length).filter((n) => n > 0);
+  const trimmed = lines.map((l) => l.trim());
+  const lengths = trimmed.map((l) => l.length).filter((n) => n > 0);
   if (lengths.length < MIN_LINES_FOR_REFLOW) return lines.join('\n');
-  const sorted = [...lengths].sort((a, b) => a - b);
-  const full = sorted[Math.floor(0.9 * (sorted.length - 1))] ?? 0;
-  let out = '';
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i] ?? '';
-    out += line;
-    if (i === lines.length - 1) break;
-    const next = lines[i + 1] ?? '';
+  lengths.sort((a, b) => a - b);
+  const full = lengths[Math.floor(0.9 * (lengths.length - 1))] ?? 0;
+  const shortOf = SHORT_LINE_SHARE * full;
+  let out = lines[0] ?? '';
+  for (let i = 1; i < lines.length; i++) {
+    const line = trimmed[i - 1] ?? '';
     const endsParagraph =
-      line.trim() !== '' &&
-      next.trim() !== '' &&
-      SENTENCE_END.test(line.trim()) &&
-      line.trim().length < SHORT_LINE_SHARE * full;
-    out += endsParagraph ? '\n\n' : '\n';
+      line !== '' && trimmed[i] !== '' && line.length < shortOf && SENTENCE_END.test(line);
+    out += (endsParagraph ? '\n\n' : '\n') + (lines[i] ?? '');
   }
   return out;
 }
