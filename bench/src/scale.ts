@@ -32,7 +32,10 @@ import { rate, ratio, runPool } from './stats';
 /** The product's defaults: a worker that stalls a while on a busy 2-core box must not see its message redelivered. */
 const ACK_WAIT_MS = 30_000;
 const MAX_DELIVER = 5;
-/** Handler concurrency of each worker replica: the product's default (INGEST_CONCURRENCY, ANALYSIS_CONCURRENCY). */
+/**
+ * Handler concurrency of each worker replica, fixed so that the curve compares replicas, not settings: the
+ * analysis worker's default (ANALYSIS_CONCURRENCY); the ingest worker's default is one more than the cores.
+ */
 const WORKER_CONCURRENCY = 2;
 /**
  * pg connections per worker replica. The default (10) times 2 × 4 workers and a gateway would come close to

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { ConfigError, loadConfig } from './config';
 
 describe('loadConfig', () => {
@@ -13,6 +14,15 @@ describe('loadConfig', () => {
     expect(loadConfig({ PORT: '8080', LOG_PRETTY: 'true' }).http.port).toBe(8080);
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(ConfigError);
     expect(() => loadConfig({ EMBEDDING_PROVIDER: 'magic' })).toThrow(/EMBEDDING_PROVIDER/);
+  });
+
+  it('runs one ingest handler more than the cores by default, and a parser process for each handler', () => {
+    const c = loadConfig({});
+    expect(c.workers.ingestConcurrency).toBe(availableParallelism() + 1);
+    expect(c.extraction.processes).toBe(availableParallelism() + 1 + c.workers.ingestBulkConcurrency);
+    const set = loadConfig({ INGEST_CONCURRENCY: '2' });
+    expect(set.workers.ingestConcurrency).toBe(2);
+    expect(set.extraction.processes).toBe(2 + set.workers.ingestBulkConcurrency);
   });
 
   it('treats empty values as unset', () => {

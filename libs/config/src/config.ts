@@ -38,7 +38,8 @@ const EnvSchema = z.object({
   EMBEDDING_TIMEOUT_MS: int(30000, 100),
   CHUNK_MAX_TOKENS: int(256, 16),
   CHUNK_OVERLAP_TOKENS: int(32, 0),
-  INGEST_CONCURRENCY: int(2, 1),
+  // 0: one more than the cores — while one document waits on PostgreSQL or the blob store, another's parser runs.
+  INGEST_CONCURRENCY: int(0, 0),
   ANALYSIS_CONCURRENCY: int(2, 1),
   INGEST_BULK_CONCURRENCY: int(1, 1),
   ANALYSIS_BULK_CONCURRENCY: int(1, 1),
@@ -257,6 +258,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (e.RETRY_BASE_DELAY_MS > e.RETRY_MAX_DELAY_MS) {
     throw new ConfigError('invalid configuration:\n  RETRY_BASE_DELAY_MS must not exceed RETRY_MAX_DELAY_MS');
   }
+  const ingestConcurrency = e.INGEST_CONCURRENCY || availableParallelism() + 1;
   return {
     env: e.NODE_ENV,
     namespace: e.QUARRY_NAMESPACE,
@@ -283,7 +285,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     chunking: { maxTokens: e.CHUNK_MAX_TOKENS, overlapTokens: e.CHUNK_OVERLAP_TOKENS },
     workers: {
-      ingestConcurrency: e.INGEST_CONCURRENCY,
+      ingestConcurrency,
       analysisConcurrency: e.ANALYSIS_CONCURRENCY,
       ingestBulkConcurrency: e.INGEST_BULK_CONCURRENCY,
       analysisBulkConcurrency: e.ANALYSIS_BULK_CONCURRENCY,
@@ -311,7 +313,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxArchiveEntries: e.ARCHIVE_MAX_ENTRIES,
       maxUncompressedBytes: e.ARCHIVE_MAX_UNCOMPRESSED_BYTES,
       maxNestingDepth: e.MAX_NESTING_DEPTH,
-      processes: e.PARSER_PROCESSES || e.INGEST_CONCURRENCY + e.INGEST_BULK_CONCURRENCY,
+      processes: e.PARSER_PROCESSES || ingestConcurrency + e.INGEST_BULK_CONCURRENCY,
       ocr: {
         engine: e.OCR_ENGINE,
         languages: e.OCR_LANGUAGES.split('+'),
