@@ -1,6 +1,13 @@
 import { Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import type { AppConfig } from '@quarry/config';
-import { createOcrEngine, Extractor, ParserPool, type OcrEngine } from '@quarry/extraction';
+import {
+  createOcrEngine,
+  Extractor,
+  ParserPool,
+  ToolLauncher,
+  useToolSpawner,
+  type OcrEngine,
+} from '@quarry/extraction';
 import { CANCELLATION_WATCH, MessagingModule, NatsCancellationWatch, OutboxRelay } from '@quarry/messaging';
 import { isDatabaseUnavailable, OutboxRepository, PersistenceModule } from '@quarry/persistence';
 import { createSafeFetcher } from '@quarry/safe-fetch';
@@ -11,17 +18,24 @@ import { InstrumentedOcrEngine } from './instrumented-ocr';
 
 const PARSER_POOL = Symbol('PARSER_POOL');
 const OCR_ENGINE = Symbol('OCR_ENGINE');
+const TOOL_LAUNCHER = Symbol('TOOL_LAUNCHER');
 
-/** Stops the parser processes and the OCR engine after the consumers have handed back their messages. */
+/**
+ * Stops the parser processes, the OCR engine and the tool launcher after the consumers have handed back their
+ * messages.
+ */
 @Injectable()
 class ExtractionLifecycle implements OnApplicationShutdown {
   constructor(
     @Inject(PARSER_POOL) private readonly pool: ParserPool,
     @Inject(OCR_ENGINE) private readonly ocr: OcrEngine,
+    @Inject(TOOL_LAUNCHER) private readonly launcher: ToolLauncher,
   ) {}
 
   async onApplicationShutdown(): Promise<void> {
     await Promise.all([this.pool.close(), this.ocr.close()]);
+    useToolSpawner(undefined);
+    await this.launcher.close();
   }
 }
 
@@ -49,6 +63,16 @@ export class IngestWorkerModule {
       ],
       providers: [
         {
+          provide: TOOL_LAUNCHER,
+          // Native tools (pdftotext, tesseract, pdftoppm) start from a small process of its own: starting a process
+          // from the worker itself costs a fork of all its memory (ToolLauncher). Installed before anything runs one.
+          useFactory: () => {
+            const launcher = new ToolLauncher();
+            useToolSpawner((command, args, env) => launcher.spawn(command, args, env));
+            return launcher;
+          },
+        },
+        {
           provide: PARSER_POOL,
           // Hosts start on the first document that needs one and exit when idle (ParserPool).
           useFactory: () =>
@@ -56,7 +80,8 @@ export class IngestWorkerModule {
         },
         {
           provide: OCR_ENGINE,
-          inject: [LOGGER, QUARRY_METRICS],
+          // After the launcher: creating the engine runs tesseract to list its languages.
+          inject: [LOGGER, QUARRY_METRICS, TOOL_LAUNCHER],
           // Fails the boot when the configured languages are installed for no engine (OCR_LANGUAGES, OCR_ENGINE).
           useFactory: async (log: Logger, quarryMetrics: QuarryMetrics) => {
             const { ocr } = config.extraction;

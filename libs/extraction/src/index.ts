@@ -13,6 +13,8 @@ export {
   type ExtractorSettings,
 } from './extractor';
 export { ParserPool, type ParserPoolOptions } from './sandbox/parser-pool';
+export { useToolSpawner, type StartedTool, type ToolSpawner } from './native/run-tool';
+export { ToolLauncher } from './native/tool-launcher';
 export { createOcrEngine, type DescribedOcrEngine } from './ocr/create-ocr-engine';
 export type { OcrEngine, OcrResult } from './ocr/ocr-engine';
 export type { ExtractedAttachment, PageImage, ParseLimits } from './formats/types';

@@ -1,5 +1,7 @@
 import { QuarryError } from '@quarry/contracts';
-import { runTool, toolAvailable } from './run-tool';
+import { readFileSync } from 'node:fs';
+import { runTool, toolAvailable, useToolSpawner } from './run-tool';
+import { ToolLauncher } from './tool-launcher';
 
 const node = process.execPath;
 const script = (source: string): string[] => ['-e', source];
@@ -19,7 +21,22 @@ async function quarryRejection(promise: Promise<unknown>): Promise<QuarryError> 
   return error;
 }
 
-describe('runTool', () => {
+describe.each([
+  ['started by this process', false],
+  ['started by the tool launcher', true],
+])('runTool, tools %s', (_how, launched) => {
+  let launcher: ToolLauncher | undefined;
+  beforeAll(() => {
+    if (!launched) return;
+    const own = new ToolLauncher();
+    launcher = own;
+    useToolSpawner((command, args, env) => own.spawn(command, args, env));
+  });
+  afterAll(async () => {
+    useToolSpawner(undefined);
+    await launcher?.close();
+  });
+
   it('returns stdout, stderr and the exit code of a tool that succeeds', async () => {
     const result = await runTool(
       node,
@@ -205,6 +222,49 @@ describe('runTool', () => {
   it('refuses nonsensical limits', async () => {
     await expect(runTool(node, [], { timeoutMs: 0 })).rejects.toThrow(RangeError);
     await expect(runTool(node, [], { timeoutMs: 1000, maxMemoryMb: -1 })).rejects.toThrow(RangeError);
+  });
+});
+
+describe('ToolLauncher', () => {
+  it('starts tools from its own process, not from the caller', async () => {
+    const launcher = new ToolLauncher();
+    useToolSpawner((command, args, env) => launcher.spawn(command, args, env));
+    try {
+      const result = await runTool(node, script('process.stdout.write(String(process.ppid))'), {
+        timeoutMs: 10_000,
+      });
+      const parent = Number(result.stdout.toString());
+      expect(parent).not.toBe(process.pid);
+      expect(readFileSync(`/proc/${parent}/cmdline`, 'utf8')).toContain('tool-launcher-host');
+    } finally {
+      useToolSpawner(undefined);
+      await launcher.close();
+    }
+  });
+
+  it('fails the running tools as retryable when the launcher dies, kills them, and starts again', async () => {
+    const launcher = new ToolLauncher();
+    useToolSpawner((command, args, env) => launcher.spawn(command, args, env));
+    try {
+      const running = runTool(
+        node,
+        script('process.stdout.write(String(process.ppid)); setInterval(() => {}, 1000)'),
+        {
+          timeoutMs: 30_000,
+          onStdout: (chunk) => {
+            // The launcher is the tool's parent: kill it while the tool runs.
+            process.kill(Number(chunk.toString()), 'SIGKILL');
+          },
+        },
+      );
+      const error = await quarryRejection(running);
+      expect(error).toMatchObject({ code: 'dependency_unavailable', retryable: true });
+      const again = await runTool(node, script('process.stdout.write("back")'), { timeoutMs: 10_000 });
+      expect(again.stdout.toString()).toBe('back');
+    } finally {
+      useToolSpawner(undefined);
+      await launcher.close();
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 import { QuarryError } from '@quarry/contracts';
 import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import type { Readable, Writable } from 'node:stream';
 import { abortReason } from './abort-reason';
 
 export interface ToolFailure {
@@ -54,6 +55,46 @@ export interface ToolResult {
   durationMs: number;
 }
 
+/** What `runTool` needs of a started tool: Node's ChildProcess, or one that `ToolLauncher` started. */
+export interface StartedTool {
+  /** Known once the tool has started (a launched tool's pid arrives a moment later). */
+  readonly pid?: number | undefined;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
+  readonly stdin: Writable;
+  kill(signal?: NodeJS.Signals): boolean;
+  on(event: 'error', listener: (error: NodeJS.ErrnoException) => void): this;
+  on(event: 'exit' | 'close', listener: (code: number | null, signal: NodeJS.Signals | null) => void): this;
+}
+
+/** Starts a tool with the worker's environment plus `env`. */
+export type ToolSpawner = (
+  command: string,
+  args: readonly string[],
+  env: Record<string, string> | undefined,
+) => StartedTool;
+
+const spawnDirectly: ToolSpawner = (command, args, env) =>
+  spawn(command, args, {
+    stdio: ['pipe', 'pipe', 'pipe'],
+    // The child inherits the parent's environment plus a tool's own knobs: passing the environment on is not
+    // reading configuration, which is what the rule guards against.
+    // eslint-disable-next-line no-restricted-syntax
+    env: env === undefined ? undefined : { ...process.env, ...env },
+    windowsHide: true,
+  });
+
+let spawner: ToolSpawner = spawnDirectly;
+
+/**
+ * Where every `runTool` in this process starts its tools: a `ToolLauncher`'s `spawn` (what the ingest worker
+ * installs at boot), or, without one, this process itself. One setting per process, because the tools are
+ * started deep inside parsers and OCR engines that have no reason to know how.
+ */
+export function useToolSpawner(next: ToolSpawner | undefined): void {
+  spawner = next ?? spawnDirectly;
+}
+
 const DEFAULT_MAX_STDOUT_BYTES = 32 * 1024 * 1024;
 const DEFAULT_MAX_STDERR_CHARS = 8000;
 // Often enough that a tool allocating as fast as it can (about 1 GB/s) overshoots its limit by tens of MB, not
@@ -91,14 +132,7 @@ export function runTool(
     let settled = false;
     let exited = false;
 
-    const child = spawn(command, args, {
-      stdio: ['pipe', 'pipe', 'pipe'],
-      // The child inherits the parent's environment plus a tool's own knobs: passing the environment on is not
-      // reading configuration, which is what the rule guards against.
-      // eslint-disable-next-line no-restricted-syntax
-      env: options.env === undefined ? undefined : { ...process.env, ...options.env },
-      windowsHide: true,
-    });
+    const child = spawner(command, args, options.env);
 
     const details = (): Record<string, unknown> => ({
       tool: command,
@@ -133,9 +167,10 @@ export function runTool(
     const limitBytes = options.maxMemoryMb === undefined ? undefined : options.maxMemoryMb * MIB;
     let sampling = false;
     const sampler =
-      process.platform === 'linux' && child.pid !== undefined
+      process.platform === 'linux'
         ? setInterval(() => {
-            if (sampling || exited) return;
+            // A launched tool's pid arrives a moment after it starts.
+            if (sampling || exited || child.pid === undefined) return;
             sampling = true;
             peakRss(child.pid ?? 0).then(
               (bytes) => {
@@ -236,7 +271,13 @@ export function runTool(
 
     child.on('error', (error: NodeJS.ErrnoException) => {
       exited = true;
-      if (failure === undefined) {
+      if (failure === undefined && error.code === 'ELAUNCHER') {
+        // The process that starts tools died under this one: not the document's fault, worth a retry.
+        failure = new QuarryError('dependency_unavailable', `${command} was lost with the tool launcher`, {
+          cause: error,
+          details: { tool: command },
+        });
+      } else if (failure === undefined) {
         failure = new QuarryError(
           'parser_crashed',
           error.code === 'ENOENT'
