@@ -427,7 +427,11 @@ describe('POST /v1/documents: rejected uploads leave nothing behind', () => {
     const port = await h.listen();
     const before = await footprint();
     const messagesBefore = await h.objectStoreMessages();
-    const { payload, headers } = multipartBody([{ filename: 'gone.bin', content: randomBytes(1024 * 1024) }]);
+    // Larger than one message can hold (BLOB_INLINE_MAX_BYTES defaults to max_payload less 4 KiB), so the part
+    // sent before the disconnect is already streaming into the object store.
+    const { payload, headers } = multipartBody([
+      { filename: 'gone.bin', content: randomBytes(3 * 1024 * 1024) },
+    ]);
     const socket = net.connect(port, '127.0.0.1');
     socket.on('error', () => undefined);
     await new Promise<void>((resolve) => socket.once('connect', resolve));
@@ -435,7 +439,7 @@ describe('POST /v1/documents: rejected uploads leave nothing behind', () => {
       `POST /v1/documents HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${h.apiKey}\r\n` +
         `Content-Type: ${headers['content-type']}\r\nContent-Length: ${payload.length}\r\n\r\n`,
     );
-    socket.write(payload.subarray(0, 600 * 1024));
+    socket.write(payload.subarray(0, 1536 * 1024));
     // The gateway has begun streaming the file into the object store...
     await waitFor(async () => (await h.objectStoreMessages()) > messagesBefore, {
       description: 'first chunks of the upload in the object store',
