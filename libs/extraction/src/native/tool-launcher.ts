@@ -16,7 +16,7 @@ import type { LauncherReply, LauncherRequest } from './tool-launcher-protocol';
  * memory watch and kills, which go straight to the process), stdout with backpressure (a paused consumer pauses
  * the tool), stderr, stdin, and 'error', 'exit' and 'close' — the last once all output has been read. The launcher
  * starts on the first tool and is started again after it dies; tools running in it when it dies are killed and
- * fail with `spawn_failed`-free errors of their own (ELAUNCHER), which `runTool` reports as crashes of the tool.
+ * fail with an ELAUNCHER error, which `runTool` reports as `dependency_unavailable` (a retry).
  */
 export class ToolLauncher {
   private host: ChildProcess | undefined;
@@ -71,6 +71,7 @@ export class ToolLauncher {
       // Its tools were its children: kill any that outlived it, and fail their calls.
       for (const tool of this.running.values()) tool.fail('ELAUNCHER', 'the tool launcher exited');
     });
+    // A send racing the launcher's death fails here; the 'exit' handler above fails the tools it concerned.
     host.on('error', () => undefined);
     this.host = host;
     return host;
@@ -113,14 +114,8 @@ class LaunchedTool extends EventEmitter implements StartedTool {
   }
 
   kill(): boolean {
-    if (this.pid !== undefined) {
-      try {
-        process.kill(this.pid, 'SIGKILL');
-      } catch (error) {
-        // Already gone: its 'close' is on the way.
-        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-      }
-    } else if (!this.killRequested) {
+    if (this.pid !== undefined) killProcess(this.pid);
+    else if (!this.killRequested) {
       this.killRequested = true;
       this.post({ op: 'kill', id: this.id });
     }
@@ -137,19 +132,13 @@ class LaunchedTool extends EventEmitter implements StartedTool {
         this.emit('error', Object.assign(new Error(message.message), { code: message.code ?? undefined }));
         return;
       case 'stdout':
-        if (
-          !this.stdout.push(
-            Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength),
-          )
-        ) {
-          if (!this.paused) {
-            this.paused = true;
-            this.post({ op: 'pause', id: this.id });
-          }
+        if (!this.stdout.push(asBuffer(message.data)) && !this.paused) {
+          this.paused = true;
+          this.post({ op: 'pause', id: this.id });
         }
         return;
       case 'stderr':
-        this.stderr.push(Buffer.from(message.data.buffer, message.data.byteOffset, message.data.byteLength));
+        this.stderr.push(asBuffer(message.data));
         return;
       case 'exit':
         this.emit('exit', message.code, message.signal);
@@ -163,13 +152,7 @@ class LaunchedTool extends EventEmitter implements StartedTool {
   /** The launcher died under this tool: kill it if it still runs, and fail the call. */
   fail(code: string, reason: string): void {
     if (this.ended) return;
-    if (this.pid !== undefined) {
-      try {
-        process.kill(this.pid, 'SIGKILL');
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
-      }
-    }
+    if (this.pid !== undefined) killProcess(this.pid);
     this.emit('error', Object.assign(new Error(reason), { code }));
     this.end(null, 'SIGKILL');
   }
@@ -194,6 +177,20 @@ class LaunchedTool extends EventEmitter implements StartedTool {
     if (this.ended) return;
     this.send(message);
   }
+}
+
+/** SIGKILL to a tool by its pid; one already gone (its 'close' is on the way) is no error. */
+function killProcess(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error;
+  }
+}
+
+/** A chunk as it crossed IPC (structured clone gives a Uint8Array), viewed as a Buffer without a copy. */
+function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 function defaultHostScript(): string {

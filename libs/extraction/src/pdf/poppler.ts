@@ -60,14 +60,13 @@ export async function pdfTextPages(
   const pages = new FormFeedPages();
   let pageCount = 0;
 
-  const deliver = async (bytes: Buffer): Promise<void> => {
+  const deliver = async (text: string): Promise<void> => {
     pageCount++;
     if (pageCount > options.maxPages) {
       throw new QuarryError('too_many_pages', `The PDF has more than the ${options.maxPages} pages allowed`, {
         details: { maxPages: options.maxPages },
       });
     }
-    const text = bytes.toString('utf8');
     // Fonts without a usable ToUnicode map can yield NULs, which PostgreSQL text columns reject.
     await onPageText(pageCount, paragraphBreaks(text.includes('\0') ? text.replace(/\0/g, '') : text));
   };
@@ -82,12 +81,12 @@ export async function pdfTextPages(
       mapFailure: popplerFailure,
       onStdout: async (chunk) => {
         // pdftotext ends every page, the last one too, with a form feed.
-        for (const page of pages.push(chunk)) await deliver(page);
+        for (const page of pages.push(chunk)) await deliver(page.toString('utf8'));
       },
     },
   );
-  const rest = pages.end();
-  if (rest.toString('utf8').trim() !== '') await deliver(rest);
+  const rest = pages.end().toString('utf8');
+  if (rest.trim() !== '') await deliver(rest);
   if (pageCount === 0) throw noPages();
   return { pageCount };
 }
