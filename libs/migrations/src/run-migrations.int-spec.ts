@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { findMigrationsDir, MigrationError, readMigrationFiles, runMigrations } from './index';
 import { type ScratchDatabase, scratchDatabase, withClient } from './__fixtures__/scratch-database';
+import type { HistoryRow as RunnerHistoryRow } from './run-migrations';
 
 const serverUrl = process.env.QUARRY_TEST_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 const migrationsDir = findMigrationsDir(__dirname);
@@ -26,13 +27,8 @@ describe('runMigrations', () => {
     cpSync(migrationsDir, dir, { recursive: true });
     return dir;
   };
-  interface HistoryRow {
-    id: string;
-    checksum: string;
-    migration_name: string;
-    finished_at: Date | null;
-    rolled_back_at: Date | null;
-    logs: string | null;
+  // The runner's row and the column it does not read.
+  interface HistoryRow extends RunnerHistoryRow {
     applied_steps_count: number;
   }
   const history = (url: string): Promise<HistoryRow[]> =>

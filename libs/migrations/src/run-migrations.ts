@@ -33,7 +33,8 @@ CREATE TABLE IF NOT EXISTS _prisma_migrations (
     applied_steps_count     INTEGER NOT NULL DEFAULT 0
 )`;
 
-interface HistoryRow {
+/** A row of `_prisma_migrations`, as the runner reads it. */
+export interface HistoryRow {
   id: string;
   checksum: string;
   migration_name: string;
