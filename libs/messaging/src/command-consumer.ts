@@ -236,11 +236,7 @@ export class CommandConsumer<N extends CommandName> {
 
     switch (outcome.kind) {
       case 'ack':
-        await msg
-          .ackAck()
-          .catch((error: unknown) =>
-            log.warn({ err: error }, 'ack not confirmed; message may be redelivered'),
-          );
+        msg.ack();
         this.stats.acked++;
         this.settled(msg, 'ack');
         return;

@@ -491,6 +491,63 @@ describe('the step repositories and job control (job state machine on PostgreSQL
     expect(await jobEventOutbox(job.jobId)).toHaveLength(1);
   });
 
+  it('counts a document that failed when it joined: the last indexed one ends the job completed_with_failures', async () => {
+    // The index step's counter leaves out documents stored failed at creation, so it reaches its total while
+    // the job has a failure: the ending must come from the documents, not from the counter alone.
+    const job = await newJob(tenantA, 1);
+    const [d1] = job.docIds as [string];
+    const refused = uuidv7();
+    await prisma.document.create({
+      data: {
+        id: refused,
+        tenantId: tenantA,
+        jobId: job.jobId,
+        filename: 'refused.eml',
+        blobKey: `blobs/${refused}`,
+        status: 'failed',
+        error: { ...corrupt },
+        source: 'attachment',
+        parentDocumentId: d1,
+        depth: 1,
+      },
+    });
+    const work = await toIndexing(tenantA, d1);
+    const rows = await indexStep.completeIndexing(work, chunksOf(['a']), { id: 'm', dim: 4 });
+
+    expect(JobEvent.parse(rows?.[0]?.payload)).toMatchObject({
+      status: 'completed_with_failures',
+      documents: { total: 2, succeeded: 1, failed: 1 },
+      error: { code: 'corrupt_pdf' },
+    });
+    expect((await jobRow(job.jobId)).status).toBe('completed_with_failures');
+  });
+
+  it('ends the job on a redelivered claim when the delivery before committed its last document and died', async () => {
+    // The index completion commits before the job's tally; a worker killed between the two leaves an active job
+    // with every document indexed and the message unacknowledged. Its redelivery's claim settles the job.
+    const job = await newJob(tenantA, 1);
+    const [d1] = job.docIds as [string];
+    await toIndexing(tenantA, d1);
+    await prisma.$executeRaw`UPDATE documents SET status = 'indexed', chunk_count = 0 WHERE id = ${d1}::uuid`;
+    const ended = after.commits.length;
+
+    expect(await indexStep.claimForIndexing(tenantA, d1)).toEqual({ claimed: false, reason: 'already_done' });
+    const done = await jobRow(job.jobId);
+    expect(done.status).toBe('succeeded');
+    expect(await statusEvents(job.jobId)).toEqual(['-→queued', 'queued→running', 'running→succeeded']);
+    const told = after.commits.slice(ended);
+    expect(told.flatMap((c) => c.finishedJobs.map((f) => [f.jobId, f.status]))).toEqual([
+      [job.jobId, 'succeeded'],
+    ]);
+    expect(told.flatMap((c) => c.outbox.map((r) => r.msgId))).toEqual([
+      MessageIds.jobEvent(job.jobId, 'completed'),
+    ]);
+    // A further redelivery finds the job over and changes nothing.
+    const before = await snapshot(job);
+    expect(await indexStep.claimForIndexing(tenantA, d1)).toEqual({ claimed: false, reason: 'job_finished' });
+    expect(await snapshot(job)).toEqual(before);
+  });
+
   it('fails the job when every document failed, with an events.job.failed row', async () => {
     const job = await newJob(tenantA, 2);
     const [d1, d2] = job.docIds as [string, string];

@@ -11,6 +11,12 @@ export interface ClaimRequest {
   documentId: string;
 }
 
+/** A claim's outcome, and the job of the document it asked for (null when the tenant has no such document). */
+export interface ClaimAnswer {
+  claim: Claim<DocumentWork>;
+  jobId: string | null;
+}
+
 /** What a claim reads back: the job's status, and the document's columns when this claim moved it. */
 interface ClaimRow {
   job_status: string | null;
@@ -55,9 +61,9 @@ export async function claimDocuments(
   requests: readonly ClaimRequest[],
   from: readonly string[],
   to: 'extracting' | 'indexing',
-): Promise<Claim<DocumentWork>[]> {
+): Promise<ClaimAnswer[]> {
   const step = to === 'extracting' ? 'ingest' : 'index';
-  const rows = await prisma.$queryRaw<(ClaimRow & { request: number })[]>`
+  const rows = await prisma.$queryRaw<(ClaimRow & { request: number; target_job_id: string | null })[]>`
     WITH x AS (
       SELECT * FROM unnest(${requests.map((r) => r.documentId)}::uuid[], ${requests.map((r) => r.tenantId)}::uuid[])
         WITH ORDINALITY AS x(document_id, tenant_id, i)),
@@ -95,14 +101,18 @@ export async function claimDocuments(
       UPDATE job_steps s SET status = 'running', started_at = coalesce(s.started_at, now()),
              attempts = s.attempts + per_job.claims
       FROM per_job WHERE s.job_id = per_job.job_id AND s.name = ${step})
-    SELECT x.i::int AS request, j.status AS job_status, j.traceparent, doc.id, doc.tenant_id,
+    SELECT x.i::int AS request, j.status AS job_status, j.traceparent, target.job_id AS target_job_id, doc.id,
+           doc.tenant_id,
            doc.job_id, doc.filename, doc.blob_key, doc.sha256, doc.source, doc.source_url,
            doc.claimed_content_type, doc.depth
     FROM x LEFT JOIN target ON target.i = x.i
            LEFT JOIN j ON j.id = target.job_id
            LEFT JOIN doc ON doc.id = target.document_id`;
   const byRequest = new Map(rows.map((r) => [r.request, r]));
-  return requests.map((_, i) => claimOutcome(byRequest.get(i + 1)));
+  return requests.map((_, i) => {
+    const row = byRequest.get(i + 1);
+    return { claim: claimOutcome(row), jobId: row?.target_job_id ?? null };
+  });
 }
 
 function claimOutcome(row: ClaimRow | undefined): Claim<DocumentWork> {

@@ -60,8 +60,8 @@ export class ExtractionRepository {
   ) {}
 
   /** Claims made together (the handlers of one fetched batch of messages) are one statement. */
-  private readonly claims = new Batcher<ClaimRequest, Claim<DocumentWork>>((r) =>
-    claimDocuments(this.prisma, r, ['queued', 'extracting'], 'extracting'),
+  private readonly claims = new Batcher<ClaimRequest, Claim<DocumentWork>>(async (r) =>
+    (await claimDocuments(this.prisma, r, ['queued', 'extracting'], 'extracting')).map((a) => a.claim),
   );
 
   /** queued|extracting → extracting (extracting again: the previous delivery died mid-way). */

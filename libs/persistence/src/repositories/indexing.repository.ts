@@ -1,6 +1,6 @@
 import type { Topology } from '@quarry/contracts';
 import type { PrismaClient } from '../generated/prisma/client';
-import { inTransaction, type AfterCommit } from './after-commit';
+import { inTransaction, tellCommitted, type AfterCommit } from './after-commit';
 import { Batcher } from './batcher';
 import {
   claimDocuments,
@@ -8,11 +8,59 @@ import {
   stepDone,
   stepDoneCte,
   toVectorLiteral,
+  type ClaimAnswer,
   type ClaimRequest,
 } from './document-steps';
-import { finishJobIfDone, finishJobsIfDone } from './job-completion';
+import { endJobsIfDone, finishJobIfDone, tallyJobs, type JobEnd, type JobTallyRow } from './job-completion';
 import { appendJobEvent } from './sql';
 import type { ChunkInput, Claim, DocumentWork, OutboxRow, PageInput } from './types';
+
+/** A job's index step as a completion counted it, with the job row read under its lock. */
+interface StepCount {
+  id: string;
+  status: string;
+  accepting: boolean;
+  /** The job is a crawl's: documents join it as pages are delivered. */
+  crawl: boolean;
+  tenant_id: string;
+  type: string;
+  trace_id: string | null;
+  traceparent: string | null;
+  done: number;
+  total: number;
+  /** Documents of the job other than the ones this statement moved that its snapshot shows not indexed. */
+  others_open: number;
+}
+
+/**
+ * Whether a completion's own statement shows every document of the job indexed, so that its tally needs no
+ * statement of its own. The step's counter, updated under the job lock, is exact, but it does not count documents
+ * that failed when they joined (refused uploads and attachments). Those the statement's snapshot shows: with every
+ * other document of the job already indexed in it, no extraction is left to add one, and a job that is no crawl
+ * takes no deliveries. A transition that committed while this one waited for the lock is not in the snapshot, so
+ * its document reads as still open, and the job goes to the tally after the commit, as any other does.
+ */
+function everyDocumentIndexed(c: StepCount): boolean {
+  return !c.crawl && !c.accepting && c.others_open === 0 && c.done >= c.total;
+}
+
+/** The tally of a job whose documents are all indexed (see everyDocumentIndexed). */
+function allIndexedTally(c: StepCount): JobTallyRow {
+  return {
+    id: c.id,
+    status: c.status,
+    accepting: c.accepting,
+    tenant_id: c.tenant_id,
+    type: c.type,
+    trace_id: c.trace_id,
+    traceparent: c.traceparent,
+    open: 0,
+    ok: c.total,
+    failed: 0,
+    total: c.total,
+    first_error_code: null,
+  };
+}
 
 interface IndexingCompletion {
   work: DocumentWork;
@@ -40,13 +88,21 @@ export class IndexingRepository {
   ) {}
 
   /** Claims made together (the handlers of one fetched batch of messages) are one statement. */
-  private readonly claims = new Batcher<ClaimRequest, Claim<DocumentWork>>((r) =>
+  private readonly claims = new Batcher<ClaimRequest, ClaimAnswer>((r) =>
     claimDocuments(this.prisma, r, ['extracted', 'indexing'], 'indexing'),
   );
 
-  /** extracted|indexing → indexing. */
-  claimForIndexing(tenantId: string, documentId: string): Promise<Claim<DocumentWork>> {
-    return this.claims.call({ tenantId, documentId });
+  /**
+   * extracted|indexing → indexing. A document already past the step, in an active job, is a redelivery: the
+   * delivery before it may have committed its completion and died before the job's tally (see
+   * completeIndexings), so the job is settled here, and the job ends as it would have.
+   */
+  async claimForIndexing(tenantId: string, documentId: string): Promise<Claim<DocumentWork>> {
+    const { claim, jobId } = await this.claims.call({ tenantId, documentId });
+    if (!claim.claimed && claim.reason === 'already_done' && jobId !== null) {
+      await this.tellEnded(await this.settleJobs([], [jobId]));
+    }
+    return claim;
   }
 
   async loadPages(tenantId: string, documentId: string): Promise<PageInput[]> {
@@ -72,55 +128,95 @@ export class IndexingRepository {
   );
 
   /**
-   * One transaction for a batch: one statement locks the active jobs in id order, moves each document
-   * indexing → indexed, stores its chunks and counts it in the index step; then the jobs' verdicts, which need
-   * statements of their own after the locks (see finishJobsIfDone). A job that finishes returns its final event
-   * with the first of its documents in the batch; every job the batch ended goes to the port together.
+   * One statement for a batch: it locks the active jobs in id order, moves each document indexing → indexed,
+   * stores its chunks and counts it in the index step, and commits on its own. The step's counter, updated
+   * under the job lock, is exact: a job whose step now counts every document, and that accepts no more, has
+   * all of them indexed, and its tally needs no statement. The other jobs' tallies are read after the commit
+   * (see settleJobs). A job that finishes returns its final event with the first of its documents in the
+   * batch; every job the batch ended goes to the port together.
    */
   private async completeIndexings(batch: readonly IndexingCompletion[]): Promise<(OutboxRow[] | null)[]> {
     const chunks = batch.flatMap((c) => c.chunks.map((chunk) => ({ completion: c, chunk })));
-    return inTransaction(this.prisma, this.afterCommit, async (tx, notes) => {
-      const [row] = await tx.$queryRaw<{ moved: string[] }[]>`
-        WITH x AS (
-          SELECT * FROM unnest(${batch.map((c) => c.work.documentId)}::uuid[], ${batch.map((c) => c.work.jobId)}::uuid[],
-                               ${batch.map((c) => c.chunks.length)}::int[]) AS x(document_id, job_id, chunk_count)),
-        j AS (
-          SELECT id FROM jobs WHERE id IN (SELECT job_id FROM x) AND status IN ('queued', 'running')
-          ORDER BY id FOR UPDATE),
-        doc AS (
-          UPDATE documents d SET status = 'indexed', chunk_count = x.chunk_count, updated_at = now()
-          FROM x JOIN j ON j.id = x.job_id
-          WHERE d.id = x.document_id AND d.job_id = x.job_id AND d.status = 'indexing'
-          RETURNING d.id, d.tenant_id, d.job_id),
-        chunk AS (
-          INSERT INTO chunks (tenant_id, document_id, page_number, ordinal, text, token_count, char_start, char_end,
-                              embedding, embedding_model, embedding_dim)
-          SELECT doc.tenant_id, doc.id, c.p, c.o, c.t, c.tc, c.cs, c.ce, c.e::vector, c.model, c.dim
-          FROM unnest(${chunks.map((c) => c.completion.work.documentId)}::uuid[],
-                      ${chunks.map((c) => c.chunk.pageNumber)}::int[], ${chunks.map((c) => c.chunk.ordinal)}::int[],
-                      ${chunks.map((c) => c.chunk.text)}::text[], ${chunks.map((c) => c.chunk.tokenCount)}::int[],
-                      ${chunks.map((c) => c.chunk.charStart)}::int[], ${chunks.map((c) => c.chunk.charEnd)}::int[],
-                      ${chunks.map((c) => toVectorLiteral(c.chunk.embedding))}::text[],
-                      ${chunks.map((c) => c.completion.model.id)}::text[], ${chunks.map((c) => c.completion.model.dim)}::int[])
-               AS c(document_id, p, o, t, tc, cs, ce, e, model, dim)
-          JOIN doc ON doc.id = c.document_id
-          ON CONFLICT (document_id, ordinal) DO UPDATE SET page_number = excluded.page_number, text = excluded.text,
-            token_count = excluded.token_count, char_start = excluded.char_start, char_end = excluded.char_end,
-            embedding = excluded.embedding, embedding_model = excluded.embedding_model,
-            embedding_dim = excluded.embedding_dim),
-        ${stepDoneCte('index')}
-        SELECT coalesce((SELECT array_agg(id::text) FROM doc), '{}') AS moved`;
-      const moved = new Set(row?.moved ?? []);
-      const jobs = [...new Set(batch.filter((c) => moved.has(c.work.documentId)).map((c) => c.work.jobId))];
-      const finished = await finishJobsIfDone(tx, this.topology, jobs);
-      const reported = new Set<string>();
-      return batch.map((c) => {
-        if (!moved.has(c.work.documentId)) return null;
-        if (reported.has(c.work.jobId)) return [];
-        reported.add(c.work.jobId);
-        return notes.ended(finished.get(c.work.jobId));
-      });
+    const [row] = await this.prisma.$queryRaw<{ moved: string[]; counted: StepCount[] }[]>`
+      WITH x AS (
+        SELECT * FROM unnest(${batch.map((c) => c.work.documentId)}::uuid[], ${batch.map((c) => c.work.jobId)}::uuid[],
+                             ${batch.map((c) => c.chunks.length)}::int[]) AS x(document_id, job_id, chunk_count)),
+      j AS (
+        SELECT id, status::text AS status, accepting_documents, crawl_ref, tenant_id, type, trace_id, traceparent
+        FROM jobs
+        WHERE id IN (SELECT job_id FROM x) AND status IN ('queued', 'running')
+        ORDER BY id FOR UPDATE),
+      doc AS (
+        UPDATE documents d SET status = 'indexed', chunk_count = x.chunk_count, updated_at = now()
+        FROM x JOIN j ON j.id = x.job_id
+        WHERE d.id = x.document_id AND d.job_id = x.job_id AND d.status = 'indexing'
+        RETURNING d.id, d.tenant_id, d.job_id),
+      chunk AS (
+        INSERT INTO chunks (tenant_id, document_id, page_number, ordinal, text, token_count, char_start, char_end,
+                            embedding, embedding_model, embedding_dim)
+        SELECT doc.tenant_id, doc.id, c.p, c.o, c.t, c.tc, c.cs, c.ce, c.e::vector, c.model, c.dim
+        FROM unnest(${chunks.map((c) => c.completion.work.documentId)}::uuid[],
+                    ${chunks.map((c) => c.chunk.pageNumber)}::int[], ${chunks.map((c) => c.chunk.ordinal)}::int[],
+                    ${chunks.map((c) => c.chunk.text)}::text[], ${chunks.map((c) => c.chunk.tokenCount)}::int[],
+                    ${chunks.map((c) => c.chunk.charStart)}::int[], ${chunks.map((c) => c.chunk.charEnd)}::int[],
+                    ${chunks.map((c) => toVectorLiteral(c.chunk.embedding))}::text[],
+                    ${chunks.map((c) => c.completion.model.id)}::text[], ${chunks.map((c) => c.completion.model.dim)}::int[])
+             AS c(document_id, p, o, t, tc, cs, ce, e, model, dim)
+        JOIN doc ON doc.id = c.document_id
+        ON CONFLICT (document_id, ordinal) DO UPDATE SET page_number = excluded.page_number, text = excluded.text,
+          token_count = excluded.token_count, char_start = excluded.char_start, char_end = excluded.char_end,
+          embedding = excluded.embedding, embedding_model = excluded.embedding_model,
+          embedding_dim = excluded.embedding_dim),
+      ${stepDoneCte('index')}
+      SELECT coalesce((SELECT array_agg(id::text) FROM doc), '{}') AS moved,
+             coalesce((SELECT json_agg(json_build_object(
+                         'id', j.id, 'status', j.status, 'accepting', j.accepting_documents, 'tenant_id', j.tenant_id,
+                         'type', j.type, 'trace_id', j.trace_id, 'traceparent', j.traceparent,
+                         'crawl', j.crawl_ref IS NOT NULL, 'done', step.done, 'total', step.total,
+                         'others_open', (SELECT count(*) FROM documents o WHERE o.job_id = j.id
+                                           AND o.status <> 'indexed' AND o.id NOT IN (SELECT id FROM doc))))
+                       FROM step JOIN j ON j.id = step.job_id), '[]'::json) AS counted`;
+    const moved = new Set(row?.moved ?? []);
+    const jobs = [...new Set(batch.filter((c) => moved.has(c.work.documentId)).map((c) => c.work.jobId))];
+    const counted = new Map((row?.counted ?? []).map((c) => [c.id, c]));
+    const allIndexed: JobTallyRow[] = [];
+    const toTally: string[] = [];
+    for (const jobId of jobs) {
+      const c = counted.get(jobId);
+      if (c && everyDocumentIndexed(c)) allIndexed.push(allIndexedTally(c));
+      else toTally.push(jobId);
+    }
+    const finished = await this.settleJobs(allIndexed, toTally);
+    const reported = new Set<string>();
+    const answers = batch.map((c) => {
+      if (!moved.has(c.work.documentId)) return null;
+      if (reported.has(c.work.jobId)) return [];
+      reported.add(c.work.jobId);
+      return finished.get(c.work.jobId)?.outbox ?? [];
     });
+    await this.tellEnded(finished);
+    return answers;
+  }
+
+  /**
+   * Ends the jobs that can end after their documents' transitions committed: those known to have every document
+   * indexed, and those whose tally, read now, shows every document terminal. Runs without the job locks: a
+   * transition that commits after this tally's snapshot runs its own tally after its commit, so the last of
+   * them sees every document; two that both see the job done end it once (endJobsIfDone is conditional).
+   */
+  /** Hands the jobs a settle ended, committed, to the port. */
+  private tellEnded(ends: Map<string, JobEnd>): Promise<void> {
+    const all = [...ends.values()];
+    return tellCommitted(
+      this.afterCommit,
+      all.flatMap((e) => e.outbox),
+      all.map((e) => e.finishedJob),
+    );
+  }
+
+  private async settleJobs(known: JobTallyRow[], toTally: string[]): Promise<Map<string, JobEnd>> {
+    const tallies = [...known, ...(await tallyJobs(this.prisma, toTally))];
+    return endJobsIfDone(this.prisma, this.topology, tallies);
   }
 
   /**

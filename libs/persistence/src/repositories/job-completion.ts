@@ -3,7 +3,8 @@ import { finalJobError, jobEnding, jobVerdict, type DocumentTally } from '../dom
 import { insertedOutboxRows, outboxInsertCte, outboxRowsOf, sql, type Tx } from './sql';
 import type { FinishedJob, OutboxRow } from './types';
 
-interface JobTallyRow extends DocumentTally {
+/** A job's row and its documents' tally, as `tallyJobs` reads them. */
+export interface JobTallyRow extends DocumentTally {
   id: string;
   accepting: boolean;
   status: string;
@@ -50,8 +51,18 @@ export async function finishJobsIfDone(
   jobIds: readonly string[],
   closing?: { error?: ErrorInfo },
 ): Promise<Map<string, JobEnd>> {
-  if (jobIds.length === 0) return new Map();
-  const tallies = await tx.$queryRaw<JobTallyRow[]>`
+  return endJobsIfDone(tx, topology, await tallyJobs(tx, jobIds), closing);
+}
+
+/**
+ * How each job's documents stand, read by a statement of its own. Under the job locks it is the tally
+ * `finishJobsIfDone` decides on; without them (see IndexingRepository) it is read after the caller's commit, when a
+ * tally showing every document terminal is final: documents never reopen, and a job that still accepts documents
+ * does not end.
+ */
+export async function tallyJobs(tx: Tx, jobIds: readonly string[]): Promise<JobTallyRow[]> {
+  if (jobIds.length === 0) return [];
+  return tx.$queryRaw<JobTallyRow[]>`
     SELECT j.id, count(d.id) FILTER (WHERE d.status NOT IN ('indexed', 'failed', 'cancelled'))::int AS open,
            count(d.id) FILTER (WHERE d.status = 'indexed')::int AS ok,
            count(d.id) FILTER (WHERE d.status = 'failed')::int AS failed,
@@ -63,14 +74,27 @@ export async function finishJobsIfDone(
     FROM jobs j LEFT JOIN documents d ON d.job_id = j.id
     WHERE j.id = ANY(${[...jobIds]}::uuid[])
     GROUP BY j.id`;
+}
+
+/**
+ * Ends the jobs whose tally has a verdict (see jobVerdict) in one statement, conditional on each job still being
+ * active, so of two callers ending the same job only one writes its ending and its event.
+ */
+export async function endJobsIfDone(
+  tx: Tx,
+  topology: Topology,
+  tallies: readonly JobTallyRow[],
+  closing?: { error?: ErrorInfo },
+): Promise<Map<string, JobEnd>> {
   const endings = tallies.flatMap((tally) => {
     if (tally.status !== 'queued' && tally.status !== 'running') return [];
     const verdict = jobVerdict(tally, tally.accepting);
     return verdict ? [jobEnding(topology, tally, verdict, finalJobError(verdict, tally, closing))] : [];
   });
   if (endings.length === 0) return new Map();
-  // The caller holds the job rows' locks, so the tallied status is the one each update replaces: a job whose
-  // documents were all dead-lettered before any claim goes queued → failed, not running → failed.
+  // The tallied status is the one each update replaces (a job whose documents were all dead-lettered before any
+  // claim goes queued → failed, not running → failed): with every document terminal no claim can move the job,
+  // and a cancel in between leaves it inactive, so the update does nothing.
   // Failed documents never count as done in a step: the steps close with the job, none stays running.
   const [done] = await tx.$queryRaw<
     {

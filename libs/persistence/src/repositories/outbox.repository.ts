@@ -12,7 +12,7 @@ export class OutboxRepository {
    * Marks wait this long to share a statement: nobody waits on them (the relay has published already), and at a
    * light load each commit would otherwise pay an UPDATE of its own. Far below the sweep's grace period.
    */
-  static readonly MARK_LINGER_MS = 10;
+  static readonly MARK_LINGER_MS = 50;
 
   constructor(private readonly prisma: PrismaClient) {}
 
