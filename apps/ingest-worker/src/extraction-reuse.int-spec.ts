@@ -26,7 +26,13 @@ import {
   type PrismaClient,
 } from '@quarry/persistence';
 import { createLogger, QuarryMetrics } from '@quarry/telemetry';
-import { createTestDatabase, type TestDatabase, RecordingPublisher, MemoryBlobStore } from '@quarry/testing';
+import {
+  createTestDatabase,
+  type TestDatabase,
+  RecordingPublisher,
+  MemoryBlobStore,
+  waitFor,
+} from '@quarry/testing';
 import { createHash } from 'node:crypto';
 import type { DocumentExtractor } from './extractor';
 import { IngestDocumentHandler } from './ingest-document.handler';
@@ -224,8 +230,10 @@ describe('reuse of an earlier extraction of the same bytes', () => {
     const events = await reuseEvents(second.jobId);
     expect(events.map((e) => e.data)).toEqual([{ documentId: secondDoc, fromDocumentId: firstDoc }]);
     const msgId = MessageIds.command('indexDocument', second.jobId, secondDoc);
-    const outbox = await prisma.outbox.findUniqueOrThrow({ where: { msgId } });
-    expect(outbox.sentAt).not.toBeNull();
+    // The relay marks it sent after the publish, without the handler waiting for the mark.
+    await waitFor(async () => (await prisma.outbox.findUniqueOrThrow({ where: { msgId } })).sentAt, {
+      description: 'the index command to be marked sent',
+    });
     expect(indexCommandsPublished(secondDoc).map((p) => p.options.msgId)).toEqual([msgId]);
 
     // A redelivery of the same command finds the document done and changes nothing.
