@@ -16,16 +16,12 @@ import { appendJobEvent } from './sql';
 import type { ChunkInput, Claim, DocumentWork, OutboxRow, PageInput } from './types';
 
 /** A job's index step as a completion counted it, with the job row read under its lock. */
-interface StepCount {
-  id: string;
-  status: string;
-  accepting: boolean;
+interface StepCount extends Pick<
+  JobTallyRow,
+  'id' | 'status' | 'accepting' | 'tenant_id' | 'type' | 'trace_id' | 'traceparent'
+> {
   /** The job is a crawl's: documents join it as pages are delivered. */
   crawl: boolean;
-  tenant_id: string;
-  type: string;
-  trace_id: string | null;
-  traceparent: string | null;
   done: number;
   total: number;
   /** Documents of the job other than the ones this statement moved that its snapshot shows not indexed. */
@@ -45,21 +41,8 @@ function everyDocumentIndexed(c: StepCount): boolean {
 }
 
 /** The tally of a job whose documents are all indexed (see everyDocumentIndexed). */
-function allIndexedTally(c: StepCount): JobTallyRow {
-  return {
-    id: c.id,
-    status: c.status,
-    accepting: c.accepting,
-    tenant_id: c.tenant_id,
-    type: c.type,
-    trace_id: c.trace_id,
-    traceparent: c.traceparent,
-    open: 0,
-    ok: c.total,
-    failed: 0,
-    total: c.total,
-    first_error_code: null,
-  };
+function allIndexedTally({ crawl: _crawl, done: _done, others_open: _open, ...job }: StepCount): JobTallyRow {
+  return { ...job, open: 0, ok: job.total, failed: 0, first_error_code: null };
 }
 
 interface IndexingCompletion {
