@@ -295,7 +295,7 @@ export function renderMarkdown(report: BenchReport): string {
         'that transaction: created → ingest claim = `createIngestJob` + its after-commit publish (publish, markSent) + pull ' +
         'delivery; ingest claim → complete = the `claimForExtraction` tx (no work between); ingest complete → index ' +
         'claim = `completeExtraction` + its publish + delivery; index claim → complete = the `claimForIndexing` tx; ' +
-        'complete → event = `completeIndexing` tx + event publish + delivery. The rest of end-to-end is client-side. ' +
+        'complete → event = `completeIndexing` (its statement, then the job ending) + event publish + delivery. The rest of end-to-end is client-side. ' +
         '`jobs.created_at` is stored in milliseconds, so the first segment and DB created→finished are ±0.5 ms.',
     );
     out.push('');
@@ -336,7 +336,7 @@ export function renderMarkdown(report: BenchReport): string {
             ...lat(c.createIngestJob.latency),
           ],
           [
-            'state machine alone, whole job: 5 transactions + 3 markSent (sequential, no NATS)',
+            'state machine alone, whole job: its transitions one after another (no NATS; outbox marks not waited for, as the relay sends them)',
             f(c.stateMachine.jobsPerSec),
             ...lat(c.stateMachine.perJob),
           ],
