@@ -218,6 +218,8 @@ describe('the step repositories and job control (job state machine on PostgreSQL
       sourceUrl: null,
       claimedContentType: 'text/plain',
       depth: 0,
+      // The job as the claim saw it under the lock: its completion prepares the job's ending from it.
+      job: { type: 'ingest', traceId: job.traceId, stepTotal: 2 },
     });
     const running = await jobRow(job.jobId);
     expect(running.status).toBe('running');
@@ -488,6 +490,35 @@ describe('the step repositories and job control (job state machine on PostgreSQL
     const steps = await prisma.jobStep.findMany({ where: { jobId: job.jobId } });
     expect(steps.filter((s) => s.status === 'queued' || s.status === 'running')).toEqual([]);
     expect(steps.every((s) => s.finishedAt !== null)).toBe(true);
+    expect(await jobEventOutbox(job.jobId)).toHaveLength(1);
+  });
+
+  it('ends a job in the statement that indexes its last document, with its event and outbox row', async () => {
+    const job = await newJob(tenantA, 2);
+    const [d1, d2] = job.docIds as [string, string];
+    const w1 = await toIndexing(tenantA, d1);
+    const w2 = await toIndexing(tenantA, d2);
+    expect(await indexStep.completeIndexing(w1, chunksOf(['a']), { id: 'm', dim: 4 })).toEqual([]);
+    const rows = await indexStep.completeIndexing(w2, chunksOf(['b']), { id: 'm', dim: 4 });
+
+    expect(rows?.map((r) => r.msgId)).toEqual([MessageIds.jobEvent(job.jobId, 'completed')]);
+    expect(JobEvent.parse(rows?.[0]?.payload)).toMatchObject({
+      status: 'succeeded',
+      documents: { total: 2, succeeded: 2, failed: 0 },
+      traceId: job.traceId,
+    });
+    // now() is the transaction's start: equal times mean one statement moved the document and ended the job.
+    const done = await jobRow(job.jobId);
+    const last = await prisma.document.findUniqueOrThrow({ where: { id: d2 } });
+    expect(done.status).toBe('succeeded');
+    expect(done.finishedAt?.getTime()).toBe(last.updatedAt.getTime());
+    expect(done.progress).toEqual({ step: 'index', done: 2, total: 2 });
+    expect(done.error).toBeNull();
+    expect(await statusEvents(job.jobId)).toEqual(['-→queued', 'queued→running', 'running→succeeded']);
+    expect(await stepsOf(job.jobId)).toEqual({
+      ingest: { status: 'succeeded', done: 2, total: 2 },
+      index: { status: 'succeeded', done: 2, total: 2 },
+    });
     expect(await jobEventOutbox(job.jobId)).toHaveLength(1);
   });
 

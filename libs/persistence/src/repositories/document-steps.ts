@@ -31,6 +31,9 @@ interface ClaimRow {
   source_url: string | null;
   claimed_content_type: string | null;
   depth: number;
+  job_type: string | null;
+  job_trace_id: string | null;
+  step_total: number | null;
 }
 
 function toWork(d: ClaimRow & { id: string }): DocumentWork {
@@ -46,6 +49,9 @@ function toWork(d: ClaimRow & { id: string }): DocumentWork {
     sourceUrl: d.source_url,
     claimedContentType: d.claimed_content_type,
     depth: d.depth,
+    ...(d.job_type !== null && d.step_total !== null
+      ? { job: { type: d.job_type, traceId: d.job_trace_id, stepTotal: d.step_total } }
+      : {}),
   };
 }
 
@@ -71,7 +77,7 @@ export async function claimDocuments(
     target AS (
       SELECT x.i, x.document_id, d.job_id FROM x JOIN documents d ON d.id = x.document_id AND d.tenant_id = x.tenant_id),
     j AS (
-      SELECT j.id, j.status::text AS status, j.traceparent FROM jobs j
+      SELECT j.id, j.status::text AS status, j.traceparent, j.type, j.trace_id FROM jobs j
       WHERE j.id IN (SELECT job_id FROM target)
       ORDER BY j.id
       FOR UPDATE),
@@ -104,7 +110,8 @@ export async function claimDocuments(
     SELECT x.i::int AS request, j.status AS job_status, j.traceparent, target.job_id AS target_job_id, doc.id,
            doc.tenant_id,
            doc.job_id, doc.filename, doc.blob_key, doc.sha256, doc.source, doc.source_url,
-           doc.claimed_content_type, doc.depth
+           doc.claimed_content_type, doc.depth, j.type AS job_type, j.trace_id AS job_trace_id,
+           (SELECT s.total FROM job_steps s WHERE s.job_id = j.id AND s.name = ${step}) AS step_total
     FROM x LEFT JOIN target ON target.i = x.i
            LEFT JOIN j ON j.id = target.job_id
            LEFT JOIN doc ON doc.id = target.document_id`;
@@ -162,15 +169,23 @@ export async function insertPages(tx: Tx, work: DocumentWork, pages: readonly Pa
  * moved (id, job_id) as done (and succeeds when it has them all), and the job's progress says so.
  */
 export function stepDoneCte(step: 'ingest' | 'index'): Prisma.Sql {
+  return sql`${stepCountCte(step)},
+    progress AS (
+      UPDATE jobs SET progress = jsonb_build_object('step', ${step}::text, 'done', step.done, 'total', step.total),
+             heartbeat_at = now(), updated_at = now()
+      FROM step WHERE jobs.id = step.job_id)`;
+}
+
+/**
+ * The CTE `step` of a one-statement transition: each job's step counts the documents the CTE `doc` moved as done
+ * (and succeeds when it has them all), returning the counts after this update.
+ */
+export function stepCountCte(step: 'ingest' | 'index'): Prisma.Sql {
   return sql`step AS (
       UPDATE job_steps s SET done = s.done + n.moved,
              status = CASE WHEN s.done + n.moved >= s.total THEN 'succeeded' ELSE s.status END,
              finished_at = CASE WHEN s.done + n.moved >= s.total THEN now() ELSE s.finished_at END
       FROM (SELECT job_id, count(*)::int AS moved FROM doc GROUP BY job_id) n
       WHERE s.job_id = n.job_id AND s.name = ${step}
-      RETURNING s.job_id, s.done, s.total),
-    progress AS (
-      UPDATE jobs SET progress = jsonb_build_object('step', ${step}::text, 'done', step.done, 'total', step.total),
-             heartbeat_at = now(), updated_at = now()
-      FROM step WHERE jobs.id = step.job_id)`;
+      RETURNING s.job_id, s.done, s.total)`;
 }

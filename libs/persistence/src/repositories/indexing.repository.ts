@@ -6,13 +6,22 @@ import {
   claimDocuments,
   lockActiveJob,
   stepDone,
-  stepDoneCte,
+  stepCountCte,
   toVectorLiteral,
   type ClaimAnswer,
   type ClaimRequest,
 } from './document-steps';
-import { endJobsIfDone, finishJobIfDone, tallyJobs, type JobEnd, type JobTallyRow } from './job-completion';
-import { appendJobEvent } from './sql';
+import type { JobEnding } from '../domain/job-rules';
+import {
+  endingIfAllIndexed,
+  endJobsIfDone,
+  finishJobIfDone,
+  jobEnds,
+  tallyJobs,
+  type JobEnd,
+  type JobTallyRow,
+} from './job-completion';
+import { appendJobEvent, insertedOutboxRows, outboxInsertCte, sql } from './sql';
 import type { ChunkInput, Claim, DocumentWork, OutboxRow, PageInput } from './types';
 
 /** A job's index step as a completion counted it, with the job row read under its lock. */
@@ -112,15 +121,30 @@ export class IndexingRepository {
 
   /**
    * One statement for a batch: it locks the active jobs in id order, moves each document indexing → indexed,
-   * stores its chunks and counts it in the index step, and commits on its own. The step's counter, updated
-   * under the job lock, is exact: a job whose step now counts every document, and that accepts no more, has
-   * all of them indexed, and its tally needs no statement. The other jobs' tallies are read after the commit
-   * (see settleJobs). A job that finishes returns its final event with the first of its documents in the
-   * batch; every job the batch ended goes to the port together.
+   * stores its chunks, counts it in the index step, and commits on its own. Each job arrives with the ending it
+   * would have if every document its claim counted were indexed (`endingIfAllIndexed`); the statement applies it
+   * when what it finds under the lock bears that out (see everyDocumentIndexed), with the job's event and outbox
+   * row. The other jobs are settled after the commit (see settleJobs). A job that finishes returns its final
+   * event with the first of its documents in the batch; every job the batch ended goes to the port together.
    */
   private async completeIndexings(batch: readonly IndexingCompletion[]): Promise<(OutboxRow[] | null)[]> {
     const chunks = batch.flatMap((c) => c.chunks.map((chunk) => ({ completion: c, chunk })));
-    const [row] = await this.prisma.$queryRaw<{ moved: string[]; counted: StepCount[] }[]>`
+    const prepared = new Map<string, JobEnding>();
+    for (const { work } of batch) {
+      if (!work.job || prepared.has(work.jobId)) continue;
+      const ending = endingIfAllIndexed(this.topology, work, work.job);
+      if (ending) prepared.set(work.jobId, ending);
+    }
+    const endings = [...prepared.values()];
+    const totals = endings.map((e) => e.progress.total);
+    const [row] = await this.prisma.$queryRaw<
+      {
+        moved: string[];
+        counted: StepCount[];
+        ended: { id: string; created_at: string; finished_at: string }[];
+        outbox: { id: string; msg_id: string }[];
+      }[]
+    >`
       WITH x AS (
         SELECT * FROM unnest(${batch.map((c) => c.work.documentId)}::uuid[], ${batch.map((c) => c.work.jobId)}::uuid[],
                              ${batch.map((c) => c.chunks.length)}::int[]) AS x(document_id, job_id, chunk_count)),
@@ -150,26 +174,64 @@ export class IndexingRepository {
           token_count = excluded.token_count, char_start = excluded.char_start, char_end = excluded.char_end,
           embedding = excluded.embedding, embedding_model = excluded.embedding_model,
           embedding_dim = excluded.embedding_dim),
-      ${stepDoneCte('index')}
+      ${stepCountCte('index')},
+      counted AS (
+        SELECT j.id, j.status, j.accepting_documents AS accepting, j.tenant_id, j.type, j.trace_id, j.traceparent,
+               j.crawl_ref IS NOT NULL AS crawl, step.done, step.total,
+               (SELECT count(*) FROM documents o WHERE o.job_id = j.id AND o.status <> 'indexed'
+                  AND o.id NOT IN (SELECT id FROM doc))::int AS others_open
+        FROM step JOIN j ON j.id = step.job_id),
+      prepared AS (
+        SELECT * FROM unnest(${endings.map((e) => e.jobId)}::uuid[], ${totals}::int[],
+                             ${endings.map((e) => e.status)}::text[],
+                             ${endings.map((e) => (e.error ? JSON.stringify(e.error) : null))}::text[],
+                             ${endings.map((e) => JSON.stringify(e.progress))}::text[])
+          AS p(job_id, total, final, error, progress)),
+      -- The prepared ending applies when the job is as everyDocumentIndexed requires, still has the documents its
+      -- claim counted, and has no other step open.
+      fin AS (
+        SELECT p.* FROM prepared p JOIN counted c ON c.id = p.job_id
+        WHERE NOT c.crawl AND NOT c.accepting AND c.others_open = 0 AND c.done >= c.total AND c.total = p.total
+          AND c.status = 'running'
+          AND NOT EXISTS (SELECT 1 FROM job_steps os WHERE os.job_id = p.job_id AND os.name <> 'index'
+                            AND os.status IN ('queued', 'running'))),
+      progress AS (
+        UPDATE jobs SET progress = coalesce(fin.progress::jsonb,
+                                            jsonb_build_object('step', 'index'::text, 'done', step.done, 'total', step.total)),
+               status = coalesce(fin.final::job_status, jobs.status),
+               error = CASE WHEN fin.job_id IS NULL THEN jobs.error ELSE fin.error::jsonb END,
+               finished_at = CASE WHEN fin.job_id IS NULL THEN jobs.finished_at ELSE now() END,
+               heartbeat_at = now(), updated_at = now()
+        FROM step LEFT JOIN fin ON fin.job_id = step.job_id
+        WHERE jobs.id = step.job_id
+        RETURNING jobs.id, jobs.tenant_id, jobs.created_at, jobs.finished_at, fin.final),
+      ended AS (SELECT id, tenant_id, created_at, finished_at, final FROM progress WHERE final IS NOT NULL),
+      event AS (
+        INSERT INTO job_events (job_id, tenant_id, kind, from_status, to_status, data)
+        SELECT id, tenant_id, 'status', 'running', final, '{}'::jsonb FROM ended),
+      ${outboxInsertCte(
+        endings.map((e) => e.outbox),
+        sql`ended`,
+        endings.map((e) => e.jobId),
+      )}
       SELECT coalesce((SELECT array_agg(id::text) FROM doc), '{}') AS moved,
-             coalesce((SELECT json_agg(json_build_object(
-                         'id', j.id, 'status', j.status, 'accepting', j.accepting_documents, 'tenant_id', j.tenant_id,
-                         'type', j.type, 'trace_id', j.trace_id, 'traceparent', j.traceparent,
-                         'crawl', j.crawl_ref IS NOT NULL, 'done', step.done, 'total', step.total,
-                         'others_open', (SELECT count(*) FROM documents o WHERE o.job_id = j.id
-                                           AND o.status <> 'indexed' AND o.id NOT IN (SELECT id FROM doc))))
-                       FROM step JOIN j ON j.id = step.job_id), '[]'::json) AS counted`;
+             coalesce((SELECT json_agg(counted) FROM counted), '[]'::json) AS counted,
+             coalesce((SELECT json_agg(json_build_object('id', id, 'created_at', created_at, 'finished_at', finished_at))
+                       FROM ended), '[]'::json) AS ended,
+             ${insertedOutboxRows} AS outbox`;
+    const finished = jobEnds(endings, row?.ended ?? [], row?.outbox ?? []);
     const moved = new Set(row?.moved ?? []);
     const jobs = [...new Set(batch.filter((c) => moved.has(c.work.documentId)).map((c) => c.work.jobId))];
     const counted = new Map((row?.counted ?? []).map((c) => [c.id, c]));
     const allIndexed: JobTallyRow[] = [];
     const toTally: string[] = [];
     for (const jobId of jobs) {
+      if (finished.has(jobId)) continue;
       const c = counted.get(jobId);
       if (c && everyDocumentIndexed(c)) allIndexed.push(allIndexedTally(c));
       else toTally.push(jobId);
     }
-    const finished = await this.settleJobs(allIndexed, toTally);
+    for (const [jobId, end] of await this.settleJobs(allIndexed, toTally)) finished.set(jobId, end);
     const reported = new Set<string>();
     const answers = batch.map((c) => {
       if (!moved.has(c.work.documentId)) return null;
@@ -181,12 +243,6 @@ export class IndexingRepository {
     return answers;
   }
 
-  /**
-   * Ends the jobs that can end after their documents' transitions committed: those known to have every document
-   * indexed, and those whose tally, read now, shows every document terminal. Runs without the job locks: a
-   * transition that commits after this tally's snapshot runs its own tally after its commit, so the last of
-   * them sees every document; two that both see the job done end it once (endJobsIfDone is conditional).
-   */
   /** Hands the jobs a settle ended, committed, to the port. */
   private tellEnded(ends: Map<string, JobEnd>): Promise<void> {
     const all = [...ends.values()];
@@ -197,6 +253,12 @@ export class IndexingRepository {
     );
   }
 
+  /**
+   * Ends the jobs that can end after their documents' transitions committed: those known to have every document
+   * indexed, and those whose tally, read now, shows every document terminal. Runs without the job locks: a
+   * transition that commits after this tally's snapshot runs its own tally after its commit, so the last of
+   * them sees every document; two that both see the job done end it once (endJobsIfDone is conditional).
+   */
   private async settleJobs(known: JobTallyRow[], toTally: string[]): Promise<Map<string, JobEnd>> {
     const tallies = [...known, ...(await tallyJobs(this.prisma, toTally))];
     return endJobsIfDone(this.prisma, this.topology, tallies);

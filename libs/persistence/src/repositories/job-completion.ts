@@ -1,7 +1,13 @@
 import type { ErrorInfo, Topology } from '@quarry/contracts';
-import { finalJobError, jobEnding, jobVerdict, type DocumentTally } from '../domain/job-rules';
+import {
+  finalJobError,
+  jobEnding,
+  jobVerdict,
+  type DocumentTally,
+  type JobEnding,
+} from '../domain/job-rules';
 import { insertedOutboxRows, outboxInsertCte, outboxRowsOf, sql, type Tx } from './sql';
-import type { FinishedJob, OutboxRow } from './types';
+import type { ClaimedJob, DocumentWork, FinishedJob, OutboxRow } from './types';
 
 /** A job's row and its documents' tally, as `tallyJobs` reads them. */
 export interface JobTallyRow extends DocumentTally {
@@ -130,13 +136,25 @@ export async function endJobsIfDone(
                      FROM done), '[]'::json) AS jobs,
            ${insertedOutboxRows}
              AS outbox`;
-  const ended = new Map((done?.jobs ?? []).map((j) => [j.id, j]));
+  return jobEnds(endings, done?.jobs ?? [], done?.outbox ?? []);
+}
+
+/**
+ * What a statement that ended jobs wrote, per job it ended: `ended` are the jobs its conditional update moved (the
+ * others were ended by someone else), `inserted` the outbox rows it inserted.
+ */
+export function jobEnds(
+  endings: readonly JobEnding[],
+  ended: readonly { id: string; created_at: string; finished_at: string }[],
+  inserted: readonly { id: string; msg_id: string }[],
+): Map<string, JobEnd> {
+  const byId = new Map(ended.map((j) => [j.id, j]));
   const result = new Map<string, JobEnd>();
   for (const e of endings) {
-    const job = ended.get(e.jobId);
+    const job = byId.get(e.jobId);
     if (!job) continue;
     result.set(e.jobId, {
-      outbox: outboxRowsOf([e.outbox], done?.outbox ?? []),
+      outbox: outboxRowsOf([e.outbox], inserted),
       finishedJob: {
         jobId: e.jobId,
         type: e.type,
@@ -147,4 +165,33 @@ export async function endJobsIfDone(
     });
   }
   return result;
+}
+
+/**
+ * The ending a job would have if the document being completed turned out to be its last and every one of the
+ * `stepTotal` documents its claim counted were indexed: decided by the job rules now, applied by the completion's
+ * statement only if what it finds under the lock bears that out (ADR 26).
+ */
+export function endingIfAllIndexed(
+  topology: Topology,
+  work: DocumentWork,
+  job: ClaimedJob,
+): JobEnding | undefined {
+  const tally = { open: 0, ok: job.stepTotal, failed: 0, total: job.stepTotal };
+  const verdict = jobVerdict(tally, false);
+  if (!verdict) return undefined;
+  return jobEnding(
+    topology,
+    {
+      ...tally,
+      id: work.jobId,
+      tenant_id: work.tenantId,
+      type: job.type,
+      status: 'running',
+      trace_id: job.traceId,
+      traceparent: work.traceparent,
+    },
+    verdict,
+    finalJobError(verdict, { total: tally.total, first_error_code: null }),
+  );
 }

@@ -141,6 +141,16 @@ export interface DocumentWork {
   sourceUrl: string | null;
   claimedContentType: string | null;
   depth: number;
+  /** The job as the claim read it under the job's lock; absent where a work item was not made by a claim. */
+  job?: ClaimedJob;
+}
+
+/** What a claim read of a document's job, for the step's completion to prepare the job's ending (ADR 26). */
+export interface ClaimedJob {
+  type: string;
+  traceId: string | null;
+  /** Documents the claimed step counted when the claim ran. */
+  stepTotal: number;
 }
 
 /** What a URL fetch found, recorded on the document before it is parsed. */
