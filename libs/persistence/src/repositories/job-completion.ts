@@ -177,6 +177,8 @@ export function endingIfAllIndexed(
   work: DocumentWork,
   job: ClaimedJob,
 ): JobEnding | undefined {
+  // A step that counted no document has nothing to complete: whatever ends such a job, it is not this.
+  if (job.stepTotal < 1) return undefined;
   const tally = { open: 0, ok: job.stepTotal, failed: 0, total: job.stepTotal };
   const verdict = jobVerdict(tally, false);
   if (!verdict) return undefined;
