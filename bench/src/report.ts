@@ -295,7 +295,7 @@ export function renderMarkdown(report: BenchReport): string {
         'that transaction: created → ingest claim = `createIngestJob` + its after-commit publish (publish, markSent) + pull ' +
         'delivery; ingest claim → complete = the `claimForExtraction` tx (no work between); ingest complete → index ' +
         'claim = `completeExtraction` + its publish + delivery; index claim → complete = the `claimForIndexing` tx; ' +
-        'complete → event = `completeIndexing` (its statement, then the job ending) + event publish + delivery. The rest of end-to-end is client-side. ' +
+        'complete → event = `completeIndexing` (one statement, which also ends the job when this was its last document) + event publish + delivery. The rest of end-to-end is client-side. ' +
         '`jobs.created_at` is stored in milliseconds, so the first segment and DB created→finished are ±0.5 ms.',
     );
     out.push('');
