@@ -19,40 +19,9 @@ import {
   jobEnds,
   tallyJobs,
   type JobEnd,
-  type JobTallyRow,
 } from './job-completion';
 import { appendJobEvent, insertedOutboxRows, outboxInsertCte, sql } from './sql';
 import type { ChunkInput, Claim, DocumentWork, OutboxRow, PageInput } from './types';
-
-/** A job's index step as a completion counted it, with the job row read under its lock. */
-interface StepCount extends Pick<
-  JobTallyRow,
-  'id' | 'status' | 'accepting' | 'tenant_id' | 'type' | 'trace_id' | 'traceparent'
-> {
-  /** The job is a crawl's: documents join it as pages are delivered. */
-  crawl: boolean;
-  done: number;
-  total: number;
-  /** Documents of the job other than the ones this statement moved that its snapshot shows not indexed. */
-  others_open: number;
-}
-
-/**
- * Whether a completion's own statement shows every document of the job indexed, so that its tally needs no
- * statement of its own. The step's counter, updated under the job lock, is exact, but it does not count documents
- * that failed when they joined (refused uploads and attachments). Those the statement's snapshot shows: with every
- * other document of the job already indexed in it, no extraction is left to add one, and a job that is no crawl
- * takes no deliveries. A transition that committed while this one waited for the lock is not in the snapshot, so
- * its document reads as still open, and the job goes to the tally after the commit, as any other does.
- */
-function everyDocumentIndexed(c: StepCount): boolean {
-  return !c.crawl && !c.accepting && c.others_open === 0 && c.done >= c.total;
-}
-
-/** The tally of a job whose documents are all indexed (see everyDocumentIndexed). */
-function allIndexedTally({ crawl: _crawl, done: _done, others_open: _open, ...job }: StepCount): JobTallyRow {
-  return { ...job, open: 0, ok: job.total, failed: 0, first_error_code: null };
-}
 
 interface IndexingCompletion {
   work: DocumentWork;
@@ -92,7 +61,7 @@ export class IndexingRepository {
   async claimForIndexing(tenantId: string, documentId: string): Promise<Claim<DocumentWork>> {
     const { claim, jobId } = await this.claims.call({ tenantId, documentId });
     if (!claim.claimed && claim.reason === 'already_done' && jobId !== null) {
-      await this.tellEnded(await this.settleJobs([], [jobId]));
+      await this.tellEnded(await this.settleJobs([jobId]));
     }
     return claim;
   }
@@ -123,7 +92,7 @@ export class IndexingRepository {
    * One statement for a batch: it locks the active jobs in id order, moves each document indexing → indexed,
    * stores its chunks, counts it in the index step, and commits on its own. Each job arrives with the ending it
    * would have if every document its claim counted were indexed (`endingIfAllIndexed`); the statement applies it
-   * when what it finds under the lock bears that out (see everyDocumentIndexed), with the job's event and outbox
+   * when what it finds under the lock bears that out (the CTE `fin`), with the job's event and outbox
    * row. The other jobs are settled after the commit (see settleJobs). A job that finishes returns its final
    * event with the first of its documents in the batch; every job the batch ended goes to the port together.
    */
@@ -140,7 +109,6 @@ export class IndexingRepository {
     const [row] = await this.prisma.$queryRaw<
       {
         moved: string[];
-        counted: StepCount[];
         ended: { id: string; created_at: string; finished_at: string }[];
         outbox: { id: string; msg_id: string }[];
       }[]
@@ -176,8 +144,8 @@ export class IndexingRepository {
           embedding_dim = excluded.embedding_dim),
       ${stepCountCte('index')},
       counted AS (
-        SELECT j.id, j.status, j.accepting_documents AS accepting, j.tenant_id, j.type, j.trace_id, j.traceparent,
-               j.crawl_ref IS NOT NULL AS crawl, step.done, step.total,
+        SELECT j.id, j.status, j.accepting_documents AS accepting, j.crawl_ref IS NOT NULL AS crawl, step.done,
+               step.total,
                (SELECT count(*) FROM documents o WHERE o.job_id = j.id AND o.status <> 'indexed'
                   AND o.id NOT IN (SELECT id FROM doc))::int AS others_open
         FROM step JOIN j ON j.id = step.job_id),
@@ -187,8 +155,12 @@ export class IndexingRepository {
                              ${endings.map((e) => (e.error ? JSON.stringify(e.error) : null))}::text[],
                              ${endings.map((e) => JSON.stringify(e.progress))}::text[])
           AS p(job_id, total, final, error, progress)),
-      -- The prepared ending applies when the job is as everyDocumentIndexed requires, still has the documents its
-      -- claim counted, and has no other step open.
+      -- The prepared ending applies when every document of the job is indexed. The step's count, updated under the
+      -- job lock, is exact, but leaves out documents stored failed when they joined (refused uploads and
+      -- attachments); those the snapshot shows, and with every other document already indexed in it no extraction
+      -- is left to add one, while a job that is no crawl's takes no deliveries. A document another transition
+      -- committed while this one waited for the lock reads as open here, and its job is settled after the commit.
+      -- The job must also still have the documents its claim counted, be running, and have no other step open.
       fin AS (
         SELECT p.* FROM prepared p JOIN counted c ON c.id = p.job_id
         WHERE NOT c.crawl AND NOT c.accepting AND c.others_open = 0 AND c.done >= c.total AND c.total = p.total
@@ -215,23 +187,14 @@ export class IndexingRepository {
         endings.map((e) => e.jobId),
       )}
       SELECT coalesce((SELECT array_agg(id::text) FROM doc), '{}') AS moved,
-             coalesce((SELECT json_agg(counted) FROM counted), '[]'::json) AS counted,
              coalesce((SELECT json_agg(json_build_object('id', id, 'created_at', created_at, 'finished_at', finished_at))
                        FROM ended), '[]'::json) AS ended,
              ${insertedOutboxRows} AS outbox`;
     const finished = jobEnds(endings, row?.ended ?? [], row?.outbox ?? []);
     const moved = new Set(row?.moved ?? []);
     const jobs = [...new Set(batch.filter((c) => moved.has(c.work.documentId)).map((c) => c.work.jobId))];
-    const counted = new Map((row?.counted ?? []).map((c) => [c.id, c]));
-    const allIndexed: JobTallyRow[] = [];
-    const toTally: string[] = [];
-    for (const jobId of jobs) {
-      if (finished.has(jobId)) continue;
-      const c = counted.get(jobId);
-      if (c && everyDocumentIndexed(c)) allIndexed.push(allIndexedTally(c));
-      else toTally.push(jobId);
-    }
-    for (const [jobId, end] of await this.settleJobs(allIndexed, toTally)) finished.set(jobId, end);
+    const unsettled = jobs.filter((jobId) => !finished.has(jobId));
+    for (const [jobId, end] of await this.settleJobs(unsettled)) finished.set(jobId, end);
     const reported = new Set<string>();
     const answers = batch.map((c) => {
       if (!moved.has(c.work.documentId)) return null;
@@ -254,14 +217,13 @@ export class IndexingRepository {
   }
 
   /**
-   * Ends the jobs that can end after their documents' transitions committed: those known to have every document
-   * indexed, and those whose tally, read now, shows every document terminal. Runs without the job locks: a
-   * transition that commits after this tally's snapshot runs its own tally after its commit, so the last of
-   * them sees every document; two that both see the job done end it once (endJobsIfDone is conditional).
+   * Ends the jobs whose documents' transitions committed and whose tally, read now, shows every document terminal.
+   * Runs without the job locks: a transition that commits after this tally's snapshot runs its own tally after its
+   * commit, so the last of them sees every document; two that both see the job done end it once (endJobsIfDone is
+   * conditional).
    */
-  private async settleJobs(known: JobTallyRow[], toTally: string[]): Promise<Map<string, JobEnd>> {
-    const tallies = [...known, ...(await tallyJobs(this.prisma, toTally))];
-    return endJobsIfDone(this.prisma, this.topology, tallies);
+  private async settleJobs(jobIds: string[]): Promise<Map<string, JobEnd>> {
+    return endJobsIfDone(this.prisma, this.topology, await tallyJobs(this.prisma, jobIds));
   }
 
   /**
