@@ -150,14 +150,16 @@ export class ExtractionRepository {
                              ${batch.map((c) => JSON.stringify(c.result.lowConfidencePages ?? []))}::text[],
                              ${batch.map((c) => c.result.extractionKey ?? null)}::text[])
           AS x(document_id, job_id, detected_type, page_count, title, low_confidence, extraction_key)),
+      -- Locked by id alone and filtered on the locked row's status after: with the status in the WHERE the planner
+      -- may pick the status index and walk every active job (a backlog) to find the batch's few.
       j AS (
-        SELECT id FROM jobs WHERE id IN (SELECT job_id FROM x) AND status IN ('queued', 'running')
+        SELECT id, status::text AS status FROM jobs WHERE id IN (SELECT job_id FROM x)
         ORDER BY id FOR UPDATE),
       doc AS (
         UPDATE documents d SET status = 'extracted', detected_type = x.detected_type, page_count = x.page_count,
                title = x.title, extraction_key = x.extraction_key, updated_at = now(),
                low_confidence_pages = ARRAY(SELECT jsonb_array_elements_text(x.low_confidence::jsonb)::int)
-        FROM x JOIN j ON j.id = x.job_id
+        FROM x JOIN j ON j.id = x.job_id AND j.status IN ('queued', 'running')
         WHERE d.id = x.document_id AND d.job_id = x.job_id AND d.status = 'extracting'
         RETURNING d.id, d.tenant_id, d.job_id),
       page AS (

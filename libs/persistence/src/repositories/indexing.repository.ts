@@ -116,14 +116,16 @@ export class IndexingRepository {
       WITH x AS (
         SELECT * FROM unnest(${batch.map((c) => c.work.documentId)}::uuid[], ${batch.map((c) => c.work.jobId)}::uuid[],
                              ${batch.map((c) => c.chunks.length)}::int[]) AS x(document_id, job_id, chunk_count)),
+      -- Locked by id alone and filtered on the locked row's status after: with the status in the WHERE the planner
+      -- may pick the status index and walk every active job (a backlog) to find the batch's few.
       j AS (
         SELECT id, status::text AS status, accepting_documents, crawl_ref, tenant_id, type, trace_id, traceparent
         FROM jobs
-        WHERE id IN (SELECT job_id FROM x) AND status IN ('queued', 'running')
+        WHERE id IN (SELECT job_id FROM x)
         ORDER BY id FOR UPDATE),
       doc AS (
         UPDATE documents d SET status = 'indexed', chunk_count = x.chunk_count, updated_at = now()
-        FROM x JOIN j ON j.id = x.job_id
+        FROM x JOIN j ON j.id = x.job_id AND j.status IN ('queued', 'running')
         WHERE d.id = x.document_id AND d.job_id = x.job_id AND d.status = 'indexing'
         RETURNING d.id, d.tenant_id, d.job_id),
       chunk AS (
@@ -143,7 +145,9 @@ export class IndexingRepository {
           embedding = excluded.embedding, embedding_model = excluded.embedding_model,
           embedding_dim = excluded.embedding_dim),
       ${stepCountCte('index')},
-      counted AS (
+      -- Materialized, as is fin: inlined, the planner (which guesses one row for every CTE) re-ran both for each
+      -- row of the progress UPDATE's join, a batch's size squared of document counts.
+      counted AS MATERIALIZED (
         SELECT j.id, j.status, j.accepting_documents AS accepting, j.crawl_ref IS NOT NULL AS crawl, step.done,
                step.total,
                (SELECT count(*) FROM documents o WHERE o.job_id = j.id AND o.status <> 'indexed'
@@ -161,7 +165,7 @@ export class IndexingRepository {
       -- is left to add one, while a job that is no crawl's takes no deliveries. A document another transition
       -- committed while this one waited for the lock reads as open here, and its job is settled after the commit.
       -- The job must also still have the documents its claim counted, be running, and have no other step open.
-      fin AS (
+      fin AS MATERIALIZED (
         SELECT p.* FROM prepared p JOIN counted c ON c.id = p.job_id
         WHERE NOT c.crawl AND NOT c.accepting AND c.others_open = 0 AND c.done >= c.total AND c.total = p.total
           AND c.status = 'running'
