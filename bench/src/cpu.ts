@@ -12,6 +12,8 @@ export interface CpuSample {
   childCpuMs?: number;
   /** Share of the whole machine's CPU time that was busy (everyone's: PostgreSQL, NATS, other work). */
   machineBusy: number;
+  /** Busy CPU milliseconds of the whole machine (every process, every core) over the span. */
+  machineCpuMs: number;
 }
 
 let ticksPerSecond: number | undefined;
@@ -85,6 +87,7 @@ export function startCpuProbe(childPid?: number): () => CpuSample {
       benchCpuMs: round((cpu.user + cpu.system) / 1000, 1),
       eventLoopUtilization: round(elu.utilization, 3),
       machineBusy: round((m1.busy - m0.busy) / Math.max(1, m1.total - m0.total), 3),
+      machineCpuMs: round(m1.busy - m0.busy, 1),
     };
     if (child0 !== undefined && child1 !== undefined) sample.childCpuMs = round(child1 - child0, 1);
     return sample;

@@ -134,6 +134,7 @@ function merge(parts: PhaseSamples[]): PhaseSamples {
       benchCpuMs: Math.round(parts.reduce((a, p) => a + p.cpu.benchCpuMs, 0) * 10) / 10,
       eventLoopUtilization: weighted((p) => p.cpu.eventLoopUtilization),
       machineBusy: weighted((p) => p.cpu.machineBusy),
+      machineCpuMs: Math.round(parts.reduce((a, p) => a + p.cpu.machineCpuMs, 0) * 10) / 10,
       ...(childCpu.every((c) => c !== undefined)
         ? { childCpuMs: Math.round(childCpu.reduce((a, c) => a + c, 0) * 10) / 10 }
         : {}),

@@ -80,6 +80,11 @@ export interface BurstResult extends PhaseCheck {
   cpu: CpuSample;
   /** CPU ms of the bench process (producers, workers and clients all live in it) per job. */
   benchCpuMsPerJob: number;
+  /**
+   * Busy CPU ms of the whole machine per job: the peer's servers (PostgreSQL, NATS, Redis) with the bench. On a
+   * saturated box this, not the bench's share, bounds the rate: cores × 1000 / this = jobs/s at best.
+   */
+  machineCpuMsPerJob: number;
   /** Queries sent through `pg` per job (BEGIN/COMMIT and the library's own polling included). */
   pgQueriesPerJob: number;
 }
@@ -246,9 +251,17 @@ async function verifyJobRows(pool: pg.Pool, table: string, keyColumn: string, ke
 }
 
 /** Producer and worker each get a pool of their own, as two processes would. */
-function pools(db: TestDatabase, max: number) {
+function pools(db: TestDatabase, max: number, logger: Logger) {
   const producer = new pg.Pool({ connectionString: db.url, max });
   const worker = new pg.Pool({ connectionString: db.url, max });
+  // An idle client the server ends (the database dropped while a straggler still held it) emits 'error' on its
+  // pool; unheard, that event ended the whole bench run after the peer had been measured.
+  for (const [name, pool] of [
+    ['producer', producer],
+    ['worker', worker],
+  ] as const) {
+    pool.on('error', (err) => logger.warn({ err, pool: name }, 'peer pool: idle client ended'));
+  }
   return {
     producer,
     worker,
@@ -292,7 +305,7 @@ const floor: PeerSpec = {
     const db = await createEmptyDatabase('bench_peer_floor');
     cleanup.push(() => db.drop());
     return withCleanup(cleanup, ctx.logger, async () => {
-      const p = pools(db, ctx.options.pool);
+      const p = pools(db, ctx.options.pool, ctx.logger);
       cleanup.push(() => p.end());
       await p.producer.query(
         `CREATE TABLE floor_jobs (
@@ -414,7 +427,7 @@ const bullmq: PeerSpec = {
     const db = await createEmptyDatabase('bench_peer_bullmq');
     cleanup.push(() => db.drop());
     return withCleanup(cleanup, ctx.logger, async () => {
-      const p = pools(db, ctx.options.pool);
+      const p = pools(db, ctx.options.pool, ctx.logger);
       cleanup.push(() => p.end());
       await p.producer.query(COMPLETIONS_DDL);
       const connection = {
@@ -475,7 +488,7 @@ const pgBoss: PeerSpec = {
     const db = await createEmptyDatabase('bench_peer_pgboss');
     cleanup.push(() => db.drop());
     return withCleanup(cleanup, ctx.logger, async () => {
-      const p = pools(db, ctx.options.pool);
+      const p = pools(db, ctx.options.pool, ctx.logger);
       cleanup.push(() => p.end());
       await p.producer.query(COMPLETIONS_DDL);
       const queue = `noop_${ctx.id}`;
@@ -611,7 +624,7 @@ const naive: PeerSpec = {
     const db = await createEmptyDatabase('bench_peer_naive');
     cleanup.push(() => db.drop());
     return withCleanup(cleanup, ctx.logger, async () => {
-      const p = pools(db, ctx.options.pool);
+      const p = pools(db, ctx.options.pool, ctx.logger);
       cleanup.push(() => p.end());
       await p.producer.query(
         `CREATE TABLE jobs (
@@ -889,6 +902,7 @@ async function burst(ctx: PeerCtx, driver: Driver): Promise<BurstResult> {
     latency: summarize(latency),
     cpu,
     benchCpuMsPerJob: round(cpu.benchCpuMs / jobs),
+    machineCpuMsPerJob: round(cpu.machineCpuMs / jobs),
     pgQueriesPerJob: round(pgQueries / jobs, 1),
     ...result,
   };

@@ -558,7 +558,8 @@ function renderPeers(r: PeersResult): string[] {
       `job's last transition committed). Warm-up: ${r.warmupJobs} jobs. **Burst**: ${r.burstJobs} jobs from ` +
       `${r.producers} concurrent producers, rate = completed jobs / (first submit → last completion). **Paced**: ` +
       `${r.pacedRate} jobs/s for ${r.pacedSeconds} s, open loop, latency = scheduled submit → completion. CPU = this ` +
-      'process per job (producers, workers and clients together); pg queries = every query sent through `pg` per job, ' +
+      'process per job (producers, workers and clients together); machine CPU = every process on every core per job ' +
+      '(PostgreSQL, NATS and Redis included), which bounds the rate once the cores are busy; pg queries = every query sent through `pg` per job, ' +
       "the library's own polling and bookkeeping included (BullMQ keeps its queue in Redis: its figure is the " +
       'completion row only). Lost / duplicated: completion rows counted in PostgreSQL after each phase. Times in ms.',
   );
@@ -569,6 +570,7 @@ function renderPeers(r: PeersResult): string[] {
         'peer',
         'burst jobs/s',
         'burst CPU ms/job',
+        'burst machine CPU ms/job',
         'burst pg queries/job',
         'paced p50',
         'p95',
@@ -592,6 +594,7 @@ function renderPeers(r: PeersResult): string[] {
             '',
             '',
             '',
+            '',
           ];
         const lost = p.burst.lost + (p.paced?.lost ?? 0) + (p.warmup?.lost ?? 0);
         const dup = p.burst.duplicated + (p.paced?.duplicated ?? 0) + (p.warmup?.duplicated ?? 0);
@@ -599,6 +602,7 @@ function renderPeers(r: PeersResult): string[] {
           p.error ? `${p.label} (${p.error})` : p.label,
           f(p.burst.jobsPerSec),
           f(p.burst.benchCpuMsPerJob, 2),
+          f(p.burst.machineCpuMsPerJob, 2),
           f(p.burst.pgQueriesPerJob),
           ...(p.paced ? ms(p.paced.latency) : ['–', '–', '–']),
           f(p.paced?.latency.max, 2),

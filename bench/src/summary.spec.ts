@@ -61,7 +61,7 @@ describe('--only', () => {
 describe('computeSummary', () => {
   const latency = (p99: number): LatencySummary => ({ n: 1, mean: p99, p50: p99, p95: p99, p99, max: p99 });
   const check = { submitted: 10, submitErrors: 0, completed: 10, lost: 0, duplicated: 0 };
-  const cpu = { benchCpuMs: 1, eventLoopUtilization: 0.5, machineBusy: 0.5 };
+  const cpu = { benchCpuMs: 1, eventLoopUtilization: 0.5, machineBusy: 0.5, machineCpuMs: 1 };
   const burst = (jobsPerSec: number, extra: Partial<BurstResult> = {}): BurstResult => ({
     jobs: 10,
     producers: 16,
@@ -70,6 +70,7 @@ describe('computeSummary', () => {
     latency: latency(1),
     cpu,
     benchCpuMsPerJob: 1,
+    machineCpuMsPerJob: 1,
     pgQueriesPerJob: 1,
     ...check,
     ...extra,
