@@ -15,7 +15,7 @@ import {
   Outcome,
 } from '@quarry/messaging';
 import { IndexingRepository, JobControlRepository, type ChunkInput } from '@quarry/persistence';
-import { chunkPages, type EmbeddingProvider } from '@quarry/retrieval';
+import { chunkPages, detectLanguage, withoutContentFree, type EmbeddingProvider } from '@quarry/retrieval';
 import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import { EMBEDDING_PROVIDER } from './embeddings';
 
@@ -64,7 +64,9 @@ export class IndexDocumentHandler {
       return Outcome.ack();
     }
     const pages = await this.indexing.loadPages(work.tenantId, work.documentId);
-    const chunks = chunkPages(pages, this.config.chunking);
+    // Page numbers and running headers alone would match every query about the document and crowd real hits out.
+    const chunks = withoutContentFree(chunkPages(pages, this.config.chunking), pages);
+    const text = detectLanguage(pages.map((p) => p.text).join('\n'));
     const batch = this.config.embedding.batchSize;
     const stored: ChunkInput[] = [];
     for (let i = 0; i < chunks.length; i += batch) {
@@ -94,10 +96,12 @@ export class IndexDocumentHandler {
         message: `${work.filename}: embedded ${Math.min(i + batch, chunks.length)}/${chunks.length} chunks`,
       });
     }
-    const rows = await this.indexing.completeIndexing(work, stored, {
-      id: this.embeddings.id,
-      dim: this.embeddings.dim,
-    });
+    const rows = await this.indexing.completeIndexing(
+      work,
+      stored,
+      { id: this.embeddings.id, dim: this.embeddings.dim },
+      text,
+    );
     if (rows) {
       this.metrics.counter('quarry_chunks_indexed_total').inc({ model: this.embeddings.id }, stored.length);
       this.succeeded();

@@ -8,8 +8,8 @@ import { QUARRY_METRICS, type QuarryMetrics } from '@quarry/telemetry';
 import { EMBEDDING_PROVIDER } from './embeddings';
 
 /**
- * Answers `svc.search` (request/reply in a queue group, through the JetStream transport): embed the query,
- * cosine top-k in the tenant. A thrown error goes back to the gateway as `{ok: false, error: {code}}`.
+ * Answers `svc.search` (request/reply in a queue group, through the JetStream transport): embed the query (unless
+ * keyword-only) and rank the tenant's chunks of this worker's model by keyword, vector or both fused. A thrown error goes back to the gateway as `{ok: false, error: {code}}`.
  */
 @Controller()
 export class SearchService {
@@ -36,24 +36,41 @@ export class SearchService {
   }
 
   private async answer(request: SearchRequest): Promise<SearchReply> {
-    const [vector] = await this.embeddings.embed([request.query]);
-    if (!vector) throw new Error('embedding provider returned no vector for the query');
-    const hits = await this.chunks.searchByVector(
-      request.tenantId,
-      { id: this.embeddings.id, dim: this.embeddings.dim },
+    const model = { id: this.embeddings.id, dim: this.embeddings.dim };
+    let vector: Float32Array | undefined;
+    if (request.mode !== 'keyword') {
+      [vector] = await this.embeddings.embed([request.query]);
+      if (!vector) throw new Error('embedding provider returned no vector for the query');
+    }
+    const { hits, more } = await this.chunks.search({
+      tenantId: request.tenantId,
+      mode: request.mode,
+      query: request.query,
       vector,
-      request.topK,
-    );
+      model,
+      filter: request.filter,
+      topK: request.topK,
+      offset: request.offset,
+    });
+    const round = (v: number) => Math.round(v * 10_000) / 10_000;
     return {
       ok: true,
-      model: this.embeddings.id,
+      model: model.id,
+      mode: request.mode,
+      more,
       results: hits.map((h) => ({
         documentId: h.documentId,
         filename: h.filename,
         page: h.pageNumber,
+        sectionPath: h.sectionPath,
         chunkId: h.chunkId,
         text: h.text,
-        score: Math.round(h.score * 10_000) / 10_000,
+        score: round(h.score),
+        scores: {
+          vector: h.vectorScore === null ? null : round(h.vectorScore),
+          keyword: h.keywordScore === null ? null : round(h.keywordScore),
+        },
+        highlights: h.highlights,
       })),
     };
   }

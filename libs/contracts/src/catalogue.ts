@@ -56,11 +56,74 @@ export const JobEvent = z.object({
 });
 export type JobEvent = z.infer<typeof JobEvent>;
 
+/** A metadata key a filter may name: letters, digits and `_ . -`, so it is never more than a key. */
+export const MetadataKey = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'metadata keys are 1–64 letters, digits, "_", "." or "-"');
+const MetadataScalar = z.union([z.string().max(1000), z.number(), z.boolean(), z.null()]);
+/** Equality with a scalar, or `{in: [...]}`: one of several. */
+export const MetadataCondition = z.union([
+  MetadataScalar,
+  z.object({ in: z.array(MetadataScalar).min(1).max(100) }).strict(),
+]);
+export type MetadataCondition = z.infer<typeof MetadataCondition>;
+
+/** Which chunks a search (or an analysis) may return: every field narrows, all of them together. */
+export const SearchFilter = z
+  .object({
+    documentIds: z.array(z.uuid()).min(1).max(1000).optional(),
+    jobIds: z.array(z.uuid()).min(1).max(1000).optional(),
+    /** A glob on the filename: `*` any run, `?` one character. */
+    filename: z.string().min(1).max(500).optional(),
+    detectedTypes: z.array(z.string().min(1).max(200)).min(1).max(50).optional(),
+    createdAfter: z.iso.datetime({ offset: true }).optional(),
+    createdBefore: z.iso.datetime({ offset: true }).optional(),
+    /** Documents carrying every one of these tags. */
+    tags: z.array(z.string().min(1).max(100)).min(1).max(50).optional(),
+    metadata: z
+      .record(MetadataKey, MetadataCondition)
+      .refine((m) => Object.keys(m).length <= 20, 'at most 20 metadata conditions')
+      .optional(),
+  })
+  .strict();
+export type SearchFilter = z.infer<typeof SearchFilter>;
+
+/**
+ * PostgreSQL's text-search configurations chunks are indexed with: a snowball stemmer for the document's language,
+ * or 'simple' (lower-cased words, no stemming) where there is none. A keyword query is parsed with each.
+ */
+export const TEXT_SEARCH_CONFIGS = [
+  'simple',
+  'english',
+  'german',
+  'french',
+  'spanish',
+  'italian',
+  'portuguese',
+  'dutch',
+  'russian',
+  'swedish',
+  'norwegian',
+  'danish',
+  'finnish',
+  'hungarian',
+  'turkish',
+  'romanian',
+] as const;
+export type TextSearchConfig = (typeof TEXT_SEARCH_CONFIGS)[number];
+
+export const SearchMode = z.enum(['hybrid', 'vector', 'keyword']);
+export type SearchMode = z.infer<typeof SearchMode>;
+
 export const SearchRequest = z.object({
   v: z.literal(1),
   tenantId: z.uuid(),
   query: z.string().min(1).max(2000),
   topK: z.number().int().min(1).max(100),
+  mode: SearchMode.default('hybrid'),
+  filter: SearchFilter.optional(),
+  /** Results to skip (the gateway's cursor decoded). */
+  offset: z.number().int().min(0).max(1000).default(0),
 });
 export type SearchRequest = z.infer<typeof SearchRequest>;
 
@@ -68,14 +131,28 @@ export const SearchHit = z.object({
   documentId: z.uuid(),
   filename: z.string(),
   page: z.number().int().positive(),
+  /** The headings the chunk sits under, outermost first (empty where the format has none). */
+  sectionPath: z.array(z.string()),
   chunkId: z.uuid(),
   text: z.string(),
+  /** The fused score in hybrid mode (reciprocal rank fusion), else the one ranking's. */
   score: z.number(),
+  /** Each ranking's own score; null where the chunk was not among that ranking's candidates. */
+  scores: z.object({ vector: z.number().nullable(), keyword: z.number().nullable() }),
+  /** Where the query's terms matched in `text`, as UTF-16 offsets (end exclusive). */
+  highlights: z.array(z.object({ start: z.number().int(), end: z.number().int() })),
 });
 export type SearchHit = z.infer<typeof SearchHit>;
 
 export const SearchReply = z.union([
-  z.object({ ok: z.literal(true), results: z.array(SearchHit), model: z.string() }),
+  z.object({
+    ok: z.literal(true),
+    results: z.array(SearchHit),
+    model: z.string(),
+    mode: SearchMode,
+    /** Whether more results follow these (another page). */
+    more: z.boolean(),
+  }),
   z.object({ ok: z.literal(false), error: z.object({ code: z.string(), message: z.string() }) }),
 ]);
 export type SearchReply = z.infer<typeof SearchReply>;

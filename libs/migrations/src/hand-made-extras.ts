@@ -9,7 +9,15 @@ export const HAND_MADE_SCHEMA_EXTRAS: SchemaExtras = {
   // pgvector, for chunks.embedding (Unsupported("vector") in the schema).
   extensions: ['vector'],
   // One partial HNSW expression index per embedding dimension: the column is an untyped vector.
-  indexes: ['chunks_embedding_512_hnsw_idx'],
+  // and GIN indexes for full text, tags and metadata (operator classes the schema cannot name).
+  indexes: [
+    'chunks_embedding_512_hnsw_idx',
+    'chunks_tsv_gin_idx',
+    'documents_tags_gin_idx',
+    'documents_metadata_gin_idx',
+  ],
+  // The chunk's text-search configuration and the tsvector generated from it (hybrid search, ADR 27).
+  columns: ['chunks.text_config', 'chunks.tsv'],
   // job_events is append-only.
   functions: ['job_events_reject_update'],
   triggers: ['job_events.job_events_append_only'],

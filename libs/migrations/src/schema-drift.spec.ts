@@ -17,6 +17,11 @@ function perfectDatabase(expected: SchemaSnapshot, extras: SchemaExtras): Schema
   db.extensions.push(...(extras.extensions ?? []));
   db.functions.push(...(extras.functions ?? []));
   db.triggers.push(...(extras.triggers ?? []));
+  for (const entry of extras.columns ?? []) {
+    const [table = '', column = ''] = entry.split('.');
+    const columns = db.tables[table]?.columns;
+    if (columns) columns[column] = { type: 'text', nullable: true, default: null };
+  }
   for (const name of extras.indexes ?? []) {
     db.indexes[name] = {
       table: 'chunks',

@@ -1,5 +1,7 @@
 export { chunkPages, type Chunk, type ChunkingOptions, type PageText } from './chunking/chunk-pages';
 export { countTokens } from './chunking/tokens';
+export { isContentFree, repeatedLines, withoutContentFree } from './chunking/content-free';
+export { configFor, detectLanguage, type DetectedLanguage } from './text-search/language';
 export type { EmbeddingProvider } from './embedding/provider';
 export { LocalUseEmbeddingProvider, type LocalUseEmbeddingOptions } from './embedding/local-use';
 export { OpenAiEmbeddingProvider, type OpenAiEmbeddingOptions } from './embedding/openai';

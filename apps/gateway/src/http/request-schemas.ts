@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { QuarryError } from '@quarry/contracts';
 import { z } from 'zod';
 import { parseInput } from './validation';
@@ -40,4 +41,37 @@ export function decodeCursor(raw: string): PageCursor {
     throw new QuarryError('validation_failed', 'invalid cursor: pass back the nextCursor of a previous page');
   }
   return { createdAt, id };
+}
+
+/**
+ * Where a ranked list (search) continues: how many results came before, and a fingerprint of the request they
+ * were ranked for, so a cursor passed with another query is refused instead of paging through the wrong list.
+ */
+export interface RankCursor {
+  offset: number;
+  fingerprint: string;
+}
+
+/** A short, stable fingerprint of a request's ranking inputs (query, mode, filter, page size). */
+export function rankFingerprint(inputs: unknown): string {
+  return createHash('sha256').update(JSON.stringify(inputs)).digest('base64url').slice(0, 16);
+}
+
+export function encodeRankCursor(c: RankCursor): string {
+  return Buffer.from(`${c.offset}|${c.fingerprint}`, 'utf8').toString('base64url');
+}
+
+export function decodeRankCursor(raw: string, fingerprint: string): number {
+  const [offset, print] = Buffer.from(raw, 'base64url').toString('utf8').split('|');
+  const n = Number(offset);
+  if (!Number.isInteger(n) || n < 0 || print === undefined) {
+    throw new QuarryError('validation_failed', 'invalid cursor: pass back the nextCursor of a previous page');
+  }
+  if (print !== fingerprint) {
+    throw new QuarryError(
+      'validation_failed',
+      'cursor belongs to another search: send the same query, mode, filter and topK with it',
+    );
+  }
+  return n;
 }

@@ -1,18 +1,31 @@
 import { Body, Controller, HttpCode, Inject, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { QuarryError, type SearchReply, type SearchRequest } from '@quarry/contracts';
+import {
+  QuarryError,
+  SearchFilter,
+  SearchMode,
+  type SearchReply,
+  type SearchRequest,
+} from '@quarry/contracts';
 import { JetStreamClient, servicePattern } from '@quarry/messaging';
 import { lastValueFrom } from 'rxjs';
 import { z } from 'zod';
 import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
+import { decodeRankCursor, encodeRankCursor, rankFingerprint } from '../http/request-schemas';
 import { parseInput } from '../http/validation';
 
 const SearchBody = z
   .object({
     query: z.string().trim().min(1, 'must not be empty').max(2000),
     topK: z.number().int().min(1).max(50).default(5),
+    mode: SearchMode.default('hybrid'),
+    filter: SearchFilter.optional(),
+    cursor: z.string().max(200).optional(),
   })
   .strict();
+
+/** Pages go this deep at most: past it a search is better narrowed by a filter than paged. */
+const MAX_OFFSET = 1000;
 
 @ApiTags('search')
 @ApiBearerAuth()
@@ -23,18 +36,33 @@ export class SearchController {
   @Post()
   @HttpCode(200)
   @ApiOperation({
-    summary: "Semantic search over the tenant's indexed documents (answered by the analysis worker)",
+    summary:
+      "Search the tenant's indexed documents: hybrid (full text and vectors fused by reciprocal rank, the " +
+      'default), vector or keyword, with filters applied inside the ranking, highlights and cursor paging ' +
+      '(answered by the analysis worker)',
   })
   @ApiBody({ schema: z.toJSONSchema(SearchBody, { io: 'input' }) as Record<string, unknown> })
   async search(@CurrentTenant() tenant: TenantContext, @Body() body: unknown) {
     const input = parseInput(SearchBody, body ?? {}, 'body');
+    const fingerprint = rankFingerprint([input.query, input.mode, input.filter ?? null, input.topK]);
+    const offset = input.cursor === undefined ? 0 : decodeRankCursor(input.cursor, fingerprint);
+    if (offset > MAX_OFFSET) {
+      throw new QuarryError(
+        'validation_failed',
+        `search pages end at ${MAX_OFFSET} results: narrow the filter`,
+      );
+    }
+    const request: SearchRequest = {
+      v: 1,
+      tenantId: tenant.tenantId,
+      query: input.query,
+      topK: input.topK,
+      mode: input.mode,
+      offset,
+      ...(input.filter ? { filter: input.filter } : {}),
+    };
     const reply = await lastValueFrom(
-      this.client.send<SearchReply, SearchRequest>(servicePattern('search'), {
-        v: 1,
-        tenantId: tenant.tenantId,
-        query: input.query,
-        topK: input.topK,
-      }),
+      this.client.send<SearchReply, SearchRequest>(servicePattern('search'), request),
     );
     if (!reply.ok) {
       throw new QuarryError(
@@ -42,16 +70,12 @@ export class SearchController {
         reply.error.message,
       );
     }
+    const next = offset + reply.results.length;
     return {
       model: reply.model,
-      results: reply.results.map((r) => ({
-        documentId: r.documentId,
-        filename: r.filename,
-        page: r.page,
-        chunkId: r.chunkId,
-        text: r.text,
-        score: r.score,
-      })),
+      mode: reply.mode,
+      results: reply.results,
+      nextCursor: reply.more && next <= MAX_OFFSET ? encodeRankCursor({ offset: next, fingerprint }) : null,
     };
   }
 }

@@ -54,7 +54,7 @@ class SearchController {
   @OnRequest('search')
   search(@Payload() request: SearchRequest): Promise<SearchReply> {
     if (request.query === 'boom') return Promise.reject(new QuarryError('validation_failed', 'no booms'));
-    return Promise.resolve({ ok: true, model: 'echo', results: [] });
+    return Promise.resolve({ ok: true, model: 'echo', mode: request.mode, more: false, results: [] });
   }
 }
 
@@ -147,10 +147,19 @@ describe('JetStreamServer: the Nest transport on real JetStream', () => {
 
   it('answers an @OnRequest service, and a thrown error comes back with its code', async () => {
     await boot(BothModule);
-    const request: SearchRequest = { v: 1, tenantId: randomUUID(), query: 'hello', topK: 3 };
+    const request: SearchRequest = {
+      v: 1,
+      tenantId: randomUUID(),
+      query: 'hello',
+      topK: 3,
+      mode: 'hybrid',
+      offset: 0,
+    };
     await expect(requestService(js.nc, js.t, 'search', request, 2000)).resolves.toEqual({
       ok: true,
       model: 'echo',
+      mode: 'hybrid',
+      more: false,
       results: [],
     });
     await expect(requestService(js.nc, js.t, 'search', { ...request, query: 'boom' }, 2000)).resolves.toEqual(
@@ -175,7 +184,14 @@ describe('JetStreamServer: the Nest transport on real JetStream', () => {
   it('JetStreamClient asks a service with send and publishes a JetStreamRecord with emit', async () => {
     await boot(BothModule);
     const client = new JetStreamClient(js.nc, js.t, new JetStreamPublisher(js.nc), 2000);
-    const request: SearchRequest = { v: 1, tenantId: randomUUID(), query: 'hello', topK: 3 };
+    const request: SearchRequest = {
+      v: 1,
+      tenantId: randomUUID(),
+      query: 'hello',
+      topK: 3,
+      mode: 'hybrid',
+      offset: 0,
+    };
     await expect(lastValueFrom(client.send(servicePattern('search'), request))).resolves.toMatchObject({
       ok: true,
     });

@@ -137,8 +137,12 @@ describe('ChunksRepository.searchByVector', () => {
       documentId: docs['a-x']?.id,
       filename: 'a-x.txt',
       pageNumber: 2,
+      sectionPath: [],
       text: 'a-x nearest',
       score: expect.closeTo(0.9988, 3) as unknown,
+      vectorScore: expect.closeTo(0.9988, 3) as unknown,
+      keywordScore: null,
+      highlights: [],
     });
     expect(hits[1]?.score).toBeCloseTo(0.8, 5);
     expect(hits[2]?.score).toBeCloseTo(0, 5);

@@ -1,34 +1,237 @@
+import {
+  TEXT_SEARCH_CONFIGS,
+  type MetadataCondition,
+  type SearchFilter,
+  type SearchMode,
+} from '@quarry/contracts';
 import { Prisma, type PrismaClient } from '../generated/prisma/client';
 import { toVectorLiteral } from './document-steps';
 import type { SearchHitRow } from './types';
+
+const sql = Prisma.sql;
+
+/** Reciprocal rank fusion's constant (Cormack et al. 2009): rank 1 scores 1/61, rank 10 1/70. */
+const RRF_K = 60;
+/** Candidates each ranking contributes beyond the page asked for, so fusion has both lists to work with. */
+const EXTRA_CANDIDATES = 50;
+const MAX_CANDIDATES = 1200;
+
+export interface ChunkSearch {
+  tenantId: string;
+  mode: SearchMode;
+  /** The query as the user typed it: web-search syntax ("quoted phrases", -excluded, or). */
+  query: string;
+  /** The query's embedding, for the vector and hybrid modes. */
+  vector?: Float32Array;
+  /** Only chunks embedded by this model are searched, in every mode: one search never mixes models. */
+  model: { id: string; dim: number };
+  filter?: SearchFilter;
+  topK: number;
+  offset: number;
+}
+
+/** A glob (`*`, `?`) as a LIKE pattern, LIKE's own wildcards escaped. */
+export function globToLike(glob: string): string {
+  return glob
+    .replace(/[\\%_]/g, (c) => `\\${c}`)
+    .replace(/\*/g, '%')
+    .replace(/\?/g, '_');
+}
+
+/**
+ * Whether a query uses web-search operators (quotes, `or`, a leading `-`). Such a query is taken literally (every
+ * term required, as websearch_to_tsquery parses it); a plain one — a question, a few words — matches chunks with
+ * any of its terms, ranked by how many and how close, since requiring every word of a question finds nothing.
+ */
+export function usesSearchOperators(query: string): boolean {
+  return /"|(^|\s)-\S|\sor\s/i.test(query);
+}
+
+/** UTF-16 spans between the markers ts_headline put around matches, and the text without them. */
+export function spansFromMarked(
+  marked: string,
+  start: string,
+  stop: string,
+): { text: string; spans: { start: number; end: number }[] } {
+  const spans: { start: number; end: number }[] = [];
+  let text = '';
+  let open = -1;
+  for (const ch of marked) {
+    if (ch === start) open = text.length;
+    else if (ch === stop) {
+      if (open >= 0 && text.length > open) spans.push({ start: open, end: text.length });
+      open = -1;
+    } else text += ch;
+  }
+  // Adjacent matched words ("exact identifier") read better as one span.
+  const merged: { start: number; end: number }[] = [];
+  for (const span of spans) {
+    const last = merged[merged.length - 1];
+    if (last && /^\s*$/.test(text.slice(last.end, span.start))) last.end = span.end;
+    else merged.push({ ...span });
+  }
+  return { text, spans: merged };
+}
+
+const MARK_START = '\u0001';
+const MARK_STOP = '\u0002';
 
 export class ChunksRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
   /**
-   * Cosine top-k within one tenant and one embedding model. The dimension is a type modifier, so it
-   * is spliced into the SQL (validated integer) to match the partial HNSW index for that dimension.
+   * Top chunks of one tenant and one embedding model for a query: keyword (PostgreSQL full text), vector (cosine
+   * over the HNSW index) or hybrid (both, fused by reciprocal rank). Filters are conditions of the same statement,
+   * so a page of results is the best of what the filter allows, never a filtered top-k.
    */
+  async search(s: ChunkSearch): Promise<{ hits: SearchHitRow[]; more: boolean }> {
+    if (!Number.isInteger(s.model.dim) || s.model.dim <= 0 || s.model.dim > 16000)
+      throw new Error(`bad dimension ${s.model.dim}`);
+    if (s.mode !== 'keyword' && !s.vector) throw new Error(`${s.mode} search needs the query's vector`);
+    const want = s.offset + s.topK + 1;
+    const candidates = Math.min(MAX_CANDIDATES, s.offset + s.topK + EXTRA_CANDIDATES);
+    const vt = Prisma.raw(`vector(${s.model.dim})`);
+    const docFilter = documentConditions(s.filter);
+    // Document conditions as a semi-join on the chunk: the vector ranking stays a scan of the HNSW index in
+    // distance order whatever the statistics say, rather than a join the planner may start from documents.
+    const docClause = docFilter
+      ? sql`AND EXISTS (SELECT 1 FROM documents d WHERE d.id = c.document_id AND ${docFilter})`
+      : sql``;
+    const base = sql`c.tenant_id = ${s.tenantId}::uuid AND c.embedding_model = ${s.model.id}
+                     AND c.embedding_dim = ${s.model.dim} ${docClause}`;
+    const tsq = keywordQuery(s.query);
+    const q = s.vector ? toVectorLiteral(s.vector) : null;
+    const keywordArm = sql`
+      kw AS (
+        SELECT c.id, ts_rank_cd(c.tsv, qc.tsq, 1)::float8 AS score,
+               row_number() OVER (ORDER BY ts_rank_cd(c.tsv, qc.tsq, 1) DESC, c.id) AS rank
+        FROM chunks c JOIN qc ON qc.cfg = c.text_config
+        WHERE c.tsv @@ (SELECT tsq FROM q) AND c.tsv @@ qc.tsq AND ${base}
+        ORDER BY score DESC, c.id
+        LIMIT ${candidates})`;
+    const vectorArm = sql`
+      vec AS (
+        SELECT id, score, row_number() OVER (ORDER BY distance, id) AS rank FROM (
+          SELECT c.id, c.embedding::${vt} <=> ${q}::${vt} AS distance,
+                 (1 - (c.embedding::${vt} <=> ${q}::${vt}))::float8 AS score
+          FROM chunks c
+          WHERE ${base}
+          ORDER BY c.embedding::${vt} <=> ${q}::${vt}
+          LIMIT ${candidates}) v)`;
+    const fused =
+      s.mode === 'keyword'
+        ? sql`WITH ${tsq}, ${keywordArm},
+               ranked AS (SELECT id, score, NULL::float8 AS vscore, score AS kscore FROM kw)`
+        : s.mode === 'vector'
+          ? sql`WITH ${tsq}, ${vectorArm},
+                 ranked AS (SELECT id, score, score AS vscore, NULL::float8 AS kscore FROM vec)`
+          : sql`WITH ${tsq}, ${keywordArm}, ${vectorArm},
+                 ranked AS (
+                   SELECT coalesce(vec.id, kw.id) AS id,
+                          (coalesce(1.0 / (${RRF_K} + vec.rank), 0) + coalesce(1.0 / (${RRF_K} + kw.rank), 0))::float8
+                            AS score,
+                          vec.score AS vscore, kw.score AS kscore
+                   FROM vec FULL JOIN kw ON kw.id = vec.id)`;
+    return this.prisma.$transaction(async (tx) => {
+      // Keeps filtering by tenant and document from starving the HNSW scan of results (pgvector ≥ 0.8).
+      await tx.$executeRaw`SET LOCAL hnsw.iterative_scan = 'relaxed_order'`;
+      const rows = await tx.$queryRaw<
+        (Omit<SearchHitRow, 'highlights' | 'sectionPath'> & {
+          marked: string | null;
+          sectionPath: string[] | null;
+        })[]
+      >`
+        ${fused},
+        page AS (
+          SELECT id, score, vscore, kscore FROM ranked
+          ORDER BY score DESC, id
+          OFFSET ${s.offset} LIMIT ${want})
+        SELECT c.id AS "chunkId", c.document_id AS "documentId", d.filename, c.page_number AS "pageNumber",
+               c.text, page.score, page.vscore AS "vectorScore", page.kscore AS "keywordScore",
+               CASE WHEN c.tsv @@ qc.tsq
+                    THEN ts_headline(c.text_config, c.text, qc.tsq,
+                                     ${`HighlightAll=true, StartSel=${MARK_START}, StopSel=${MARK_STOP}`})
+               END AS marked,
+               (SELECT array(SELECT jsonb_array_elements_text(sec->'path'))
+                  FROM pages p, jsonb_array_elements(coalesce(p.sections, '[]'::jsonb)) sec
+                 WHERE p.document_id = c.document_id AND p.page_number = c.page_number
+                   AND (sec->>'offset')::int <= c.char_start
+                 ORDER BY (sec->>'offset')::int DESC LIMIT 1) AS "sectionPath"
+        FROM page JOIN chunks c ON c.id = page.id JOIN documents d ON d.id = c.document_id
+             LEFT JOIN qc ON qc.cfg = c.text_config
+        ORDER BY page.score DESC, page.id`;
+      const more = rows.length > s.topK;
+      const hits = rows.slice(0, s.topK).map(({ marked, sectionPath, ...row }) => {
+        let highlights: { start: number; end: number }[] = [];
+        if (marked !== null) {
+          const { text, spans } = spansFromMarked(marked, MARK_START, MARK_STOP);
+          // ts_headline rebuilds the text from its tokens; spans count only where it gave the same text back.
+          if (text === row.text) highlights = spans;
+        }
+        return { ...row, sectionPath: sectionPath ?? [], highlights };
+      });
+      return { hits, more };
+    });
+  }
+
+  /** Cosine top-k within one tenant and one embedding model (the vector mode of {@link search}). */
   async searchByVector(
     tenantId: string,
     model: { id: string; dim: number },
     vector: Float32Array,
     topK: number,
   ): Promise<SearchHitRow[]> {
-    if (!Number.isInteger(model.dim) || model.dim <= 0 || model.dim > 16000)
-      throw new Error(`bad dimension ${model.dim}`);
-    const vt = Prisma.raw(`vector(${model.dim})`);
-    const q = toVectorLiteral(vector);
-    return this.prisma.$transaction(async (tx) => {
-      // Keeps filtering by tenant from starving the HNSW scan of results (pgvector ≥ 0.8).
-      await tx.$executeRaw`SET LOCAL hnsw.iterative_scan = 'relaxed_order'`;
-      return tx.$queryRaw<SearchHitRow[]>`
-        SELECT c.id AS "chunkId", c.document_id AS "documentId", d.filename, c.page_number AS "pageNumber", c.text,
-               (1 - (c.embedding::${vt} <=> ${q}::${vt}))::float8 AS score
-        FROM chunks c JOIN documents d ON d.id = c.document_id AND d.tenant_id = c.tenant_id
-        WHERE c.tenant_id = ${tenantId}::uuid AND c.embedding_dim = ${model.dim} AND c.embedding_model = ${model.id}
-        ORDER BY c.embedding::${vt} <=> ${q}::${vt}
-        LIMIT ${topK}`;
+    const { hits } = await this.search({
+      tenantId,
+      mode: 'vector',
+      query: ' ',
+      vector,
+      model,
+      topK,
+      offset: 0,
     });
+    return hits;
   }
+}
+
+/**
+ * The query parsed with every configuration chunks are indexed with (`qc`: one tsquery per configuration), and
+ * their union (`q`). The union only finds candidates through the GIN index; each chunk is then matched and ranked
+ * against the parse of its own configuration, so an English chunk answers to English stems and stop words, and a
+ * negation in one parse cannot be satisfied by another's spelling. Plain queries become an OR of their terms (see
+ * {@link usesSearchOperators}); a parse left empty (stop words only) matches nothing.
+ */
+function keywordQuery(query: string): Prisma.Sql {
+  const parse = usesSearchOperators(query)
+    ? sql`websearch_to_tsquery(cfg, ${query})`
+    : // Without operators a parse is terms joined by & (and <-> inside a hyphenated word, kept as it is).
+      sql`replace(websearch_to_tsquery(cfg, ${query})::text, ' & ', ' | ')::tsquery`;
+  return sql`
+    qc AS (SELECT cfg, ${parse} AS tsq FROM unnest(${[...TEXT_SEARCH_CONFIGS]}::regconfig[]) AS cfg),
+    q AS (SELECT coalesce(string_agg('(' || tsq::text || ')', ' | ') FILTER (WHERE numnode(tsq) > 0), '')::tsquery
+                   AS tsq
+          FROM qc)`;
+}
+
+function metadataCondition(key: string, condition: MetadataCondition): Prisma.Sql {
+  if (condition !== null && typeof condition === 'object') {
+    return sql`d.metadata -> ${key} = ANY(ARRAY(SELECT jsonb_array_elements(${JSON.stringify(condition.in)}::jsonb)))`;
+  }
+  return sql`d.metadata @> ${JSON.stringify({ [key]: condition })}::jsonb`;
+}
+
+/** The filter's conditions on `documents d`, AND-ed; undefined when it has none. */
+function documentConditions(filter: SearchFilter | undefined): Prisma.Sql | undefined {
+  if (!filter) return undefined;
+  const conditions: Prisma.Sql[] = [];
+  if (filter.documentIds) conditions.push(sql`d.id = ANY(${filter.documentIds}::uuid[])`);
+  if (filter.jobIds) conditions.push(sql`d.job_id = ANY(${filter.jobIds}::uuid[])`);
+  if (filter.filename) conditions.push(sql`d.filename LIKE ${globToLike(filter.filename)}`);
+  if (filter.detectedTypes) conditions.push(sql`d.detected_type = ANY(${filter.detectedTypes}::text[])`);
+  if (filter.createdAfter) conditions.push(sql`d.created_at >= ${filter.createdAfter}::timestamptz`);
+  if (filter.createdBefore) conditions.push(sql`d.created_at < ${filter.createdBefore}::timestamptz`);
+  if (filter.tags) conditions.push(sql`d.tags @> ${filter.tags}::text[]`);
+  for (const [key, condition] of Object.entries(filter.metadata ?? {}))
+    conditions.push(metadataCondition(key, condition));
+  return conditions.length === 0 ? undefined : Prisma.join(conditions, ' AND ');
 }

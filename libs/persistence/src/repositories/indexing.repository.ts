@@ -21,12 +21,13 @@ import {
   type JobEnd,
 } from './job-completion';
 import { appendJobEvent, insertedOutboxRows, outboxInsertCte, sql } from './sql';
-import type { ChunkInput, Claim, DocumentWork, OutboxRow, PageInput } from './types';
+import type { ChunkInput, Claim, DocumentWork, OutboxRow, PageInput, TextLanguage } from './types';
 
 interface IndexingCompletion {
   work: DocumentWork;
   chunks: ChunkInput[];
   model: { id: string; dim: number };
+  text: TextLanguage;
 }
 
 /** What `reuseIndexing` did; the same outcomes as `ExtractionReuse`, `outbox` holding the job's final event if any. */
@@ -80,8 +81,9 @@ export class IndexingRepository {
     work: DocumentWork,
     chunks: ChunkInput[],
     model: { id: string; dim: number },
+    text: TextLanguage = { language: null, config: 'simple' },
   ): Promise<OutboxRow[] | null> {
-    return this.indexingCompletions.call({ work, chunks, model });
+    return this.indexingCompletions.call({ work, chunks, model, text });
   }
 
   private readonly indexingCompletions = new Batcher<IndexingCompletion, OutboxRow[] | null>((c) =>
@@ -115,7 +117,8 @@ export class IndexingRepository {
     >`
       WITH x AS (
         SELECT * FROM unnest(${batch.map((c) => c.work.documentId)}::uuid[], ${batch.map((c) => c.work.jobId)}::uuid[],
-                             ${batch.map((c) => c.chunks.length)}::int[]) AS x(document_id, job_id, chunk_count)),
+                             ${batch.map((c) => c.chunks.length)}::int[], ${batch.map((c) => c.text.language)}::text[])
+          AS x(document_id, job_id, chunk_count, language)),
       -- Locked by id alone and filtered on the locked row's status after: with the status in the WHERE the planner
       -- may pick the status index and walk every active job (a backlog) to find the batch's few.
       j AS (
@@ -124,26 +127,28 @@ export class IndexingRepository {
         WHERE id IN (SELECT job_id FROM x)
         ORDER BY id FOR UPDATE),
       doc AS (
-        UPDATE documents d SET status = 'indexed', chunk_count = x.chunk_count, updated_at = now()
+        UPDATE documents d SET status = 'indexed', chunk_count = x.chunk_count, language = x.language,
+               updated_at = now()
         FROM x JOIN j ON j.id = x.job_id AND j.status IN ('queued', 'running')
         WHERE d.id = x.document_id AND d.job_id = x.job_id AND d.status = 'indexing'
         RETURNING d.id, d.tenant_id, d.job_id),
       chunk AS (
         INSERT INTO chunks (tenant_id, document_id, page_number, ordinal, text, token_count, char_start, char_end,
-                            embedding, embedding_model, embedding_dim)
-        SELECT doc.tenant_id, doc.id, c.p, c.o, c.t, c.tc, c.cs, c.ce, c.e::vector, c.model, c.dim
+                            embedding, embedding_model, embedding_dim, text_config)
+        SELECT doc.tenant_id, doc.id, c.p, c.o, c.t, c.tc, c.cs, c.ce, c.e::vector, c.model, c.dim, c.cfg::regconfig
         FROM unnest(${chunks.map((c) => c.completion.work.documentId)}::uuid[],
                     ${chunks.map((c) => c.chunk.pageNumber)}::int[], ${chunks.map((c) => c.chunk.ordinal)}::int[],
                     ${chunks.map((c) => c.chunk.text)}::text[], ${chunks.map((c) => c.chunk.tokenCount)}::int[],
                     ${chunks.map((c) => c.chunk.charStart)}::int[], ${chunks.map((c) => c.chunk.charEnd)}::int[],
                     ${chunks.map((c) => toVectorLiteral(c.chunk.embedding))}::text[],
-                    ${chunks.map((c) => c.completion.model.id)}::text[], ${chunks.map((c) => c.completion.model.dim)}::int[])
-             AS c(document_id, p, o, t, tc, cs, ce, e, model, dim)
+                    ${chunks.map((c) => c.completion.model.id)}::text[], ${chunks.map((c) => c.completion.model.dim)}::int[],
+                    ${chunks.map((c) => c.completion.text.config)}::text[])
+             AS c(document_id, p, o, t, tc, cs, ce, e, model, dim, cfg)
         JOIN doc ON doc.id = c.document_id
         ON CONFLICT (document_id, ordinal) DO UPDATE SET page_number = excluded.page_number, text = excluded.text,
           token_count = excluded.token_count, char_start = excluded.char_start, char_end = excluded.char_end,
           embedding = excluded.embedding, embedding_model = excluded.embedding_model,
-          embedding_dim = excluded.embedding_dim),
+          embedding_dim = excluded.embedding_dim, text_config = excluded.text_config),
       ${stepCountCte('index')},
       -- Materialized, as is fin: inlined, the planner (which guesses one row for every CTE) re-ran both for each
       -- row of the progress UPDATE's join, a batch's size squared of document counts.
@@ -265,15 +270,16 @@ export class IndexingRepository {
         FOR SHARE OF d`;
       if (!source) return { outcome: 'none' } as const;
       const moved = await tx.$executeRaw`
-        UPDATE documents SET status = 'indexed', chunk_count = ${source.chunk_count}, updated_at = now()
+        UPDATE documents SET status = 'indexed', chunk_count = ${source.chunk_count}, updated_at = now(),
+               language = (SELECT language FROM documents WHERE id = ${source.id}::uuid)
         WHERE id = ${work.documentId}::uuid AND status = 'indexing'`;
       if (moved === 0) return { outcome: 'stale' } as const;
       await tx.$executeRaw`DELETE FROM chunks WHERE document_id = ${work.documentId}::uuid`;
       await tx.$executeRaw`
         INSERT INTO chunks (tenant_id, document_id, page_number, ordinal, text, token_count, char_start, char_end,
-                            embedding, embedding_model, embedding_dim)
+                            embedding, embedding_model, embedding_dim, text_config)
         SELECT tenant_id, ${work.documentId}::uuid, page_number, ordinal, text, token_count, char_start, char_end,
-               embedding, embedding_model, embedding_dim
+               embedding, embedding_model, embedding_dim, text_config
         FROM chunks WHERE document_id = ${source.id}::uuid AND tenant_id = ${work.tenantId}::uuid`;
       await stepDone(tx, work, 'index');
       await appendJobEvent(tx, {

@@ -200,6 +200,15 @@ export interface PageInput {
   sections?: { offset: number; path: string[] }[];
 }
 
+/**
+ * The language detected in a document's text and the PostgreSQL text-search configuration its chunks are indexed
+ * with (one of the built-in snowball configurations, or 'simple').
+ */
+export interface TextLanguage {
+  language: string | null;
+  config: string;
+}
+
 export interface ChunkInput {
   pageNumber: number;
   ordinal: number;
@@ -215,6 +224,10 @@ export interface SearchHitRow {
   documentId: string;
   filename: string;
   pageNumber: number;
+  sectionPath: string[];
   text: string;
   score: number;
+  vectorScore: number | null;
+  keywordScore: number | null;
+  highlights: { start: number; end: number }[];
 }

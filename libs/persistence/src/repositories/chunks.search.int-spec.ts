@@ -1,0 +1,336 @@
+import { createHash } from 'node:crypto';
+import { MessageIds, topology, uuidv7, type SearchFilter } from '@quarry/contracts';
+import { findMigrationsDir, runMigrations } from '@quarry/migrations';
+import { createEmptyDatabase, type TestDatabase } from '@quarry/test-kit';
+import { createPrismaClient, type PrismaClient } from '../prisma';
+import { RecordingAfterCommit } from './__fixtures__/recording-after-commit';
+import { ChunksRepository, type ChunkSearch } from './chunks.repository';
+import { ExtractionRepository } from './extraction.repository';
+import { IndexingRepository } from './indexing.repository';
+import { JobsRepository, TenantsRepository } from './jobs.repository';
+
+// Hybrid search over chunks stored by the real step repositories: PostgreSQL full text with each document's
+// text-search configuration, pgvector, reciprocal rank fusion, filters inside the statement, highlights, paging.
+
+const topo = topology('qt_search');
+const X4 = { id: 'model-x', dim: 4 };
+const OTHER = { id: 'model-other', dim: 4 };
+
+let db: TestDatabase | undefined;
+let prisma: PrismaClient;
+let chunks: ChunksRepository;
+let tenant: string;
+let otherTenant: string;
+const docs: Record<string, { id: string; jobId: string }> = {};
+
+function vec(...head: number[]): Float32Array {
+  const v = new Float32Array(4);
+  head.forEach((x, i) => (v[i] = x));
+  const norm = Math.hypot(...v);
+  return v.map((x) => x / norm);
+}
+
+interface DocSpec {
+  tenantId: string;
+  name: string;
+  filename: string;
+  config: string;
+  model?: { id: string; dim: number };
+  detectedType?: 'pdf' | 'text';
+  tags?: string[];
+  metadata?: Record<string, unknown>;
+  sections?: { offset: number; path: string[] }[];
+  chunks: { text: string; vector: Float32Array }[];
+}
+
+async function indexDocument(spec: DocSpec): Promise<void> {
+  const jobId = uuidv7();
+  const documentId = uuidv7();
+  const after = new RecordingAfterCommit();
+  await new JobsRepository(prisma, after).createIngestJob({
+    id: jobId,
+    tenantId: spec.tenantId,
+    idempotencyKey: null,
+    traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+    traceId: null,
+    documents: [
+      {
+        id: documentId,
+        filename: spec.filename,
+        claimedContentType: null,
+        sha256: createHash('sha256').update(documentId).digest('hex'),
+        sizeBytes: 1,
+        blobKey: `blobs/${documentId}`,
+      },
+    ],
+    outbox: [],
+  });
+  const extraction = new ExtractionRepository(prisma, topo, after);
+  const indexing = new IndexingRepository(prisma, topo, after);
+  const claimed = await extraction.claimForExtraction(spec.tenantId, documentId);
+  if (!claimed.claimed) throw new Error(claimed.reason);
+  const pageText = spec.chunks.map((c) => c.text).join('\n');
+  await extraction.completeExtraction(
+    claimed.work,
+    {
+      detectedType: spec.detectedType ?? 'text',
+      pages: [{ pageNumber: 1, text: pageText, sections: spec.sections ?? [] }],
+    },
+    {
+      tenantId: spec.tenantId,
+      jobId,
+      subject: topo.commandSubject('indexDocument'),
+      msgId: MessageIds.command('indexDocument', jobId, documentId),
+      payload: {},
+      headers: {},
+    },
+  );
+  const indexClaim = await indexing.claimForIndexing(spec.tenantId, documentId);
+  if (!indexClaim.claimed) throw new Error(indexClaim.reason);
+  let at = 0;
+  await indexing.completeIndexing(
+    indexClaim.work,
+    spec.chunks.map((c, i) => {
+      const start = at;
+      at += c.text.length + 1;
+      return {
+        pageNumber: 1,
+        ordinal: i,
+        text: c.text,
+        tokenCount: 1,
+        charStart: start,
+        charEnd: start + c.text.length,
+        embedding: c.vector,
+      };
+    }),
+    spec.model ?? X4,
+    { language: spec.config === 'simple' ? null : spec.config.slice(0, 3), config: spec.config },
+  );
+  await prisma.$executeRaw`
+    UPDATE documents SET tags = ${spec.tags ?? []}::text[], metadata = ${JSON.stringify(spec.metadata ?? {})}::jsonb
+    WHERE id = ${documentId}::uuid`;
+  docs[spec.name] = { id: documentId, jobId };
+}
+
+const search = (over: Partial<ChunkSearch> & { query: string }) =>
+  chunks.search({
+    tenantId: tenant,
+    mode: 'hybrid',
+    model: X4,
+    topK: 10,
+    offset: 0,
+    vector: vec(1),
+    ...over,
+  });
+const texts = async (over: Partial<ChunkSearch> & { query: string }) =>
+  (await search(over)).hits.map((h) => h.text);
+
+beforeAll(async () => {
+  db = await createEmptyDatabase('search', { create: false });
+  await runMigrations({ databaseUrl: db.url, migrationsDir: findMigrationsDir(__dirname) });
+  prisma = createPrismaClient({ databaseUrl: db.url, poolMax: 4 });
+  chunks = new ChunksRepository(prisma);
+  const tenants = new TenantsRepository(prisma);
+  tenant = (await tenants.ensureTenantWithKey('search-a', 'key-search-a-0123')).tenantId;
+  otherTenant = (await tenants.ensureTenantWithKey('search-b', 'key-search-b-0123')).tenantId;
+
+  await indexDocument({
+    tenantId: tenant,
+    name: 'invoice',
+    filename: 'invoices/march-2026.pdf',
+    config: 'english',
+    detectedType: 'pdf',
+    tags: ['finance', '2026'],
+    metadata: { department: 'accounts', year: 2026 },
+    sections: [{ offset: 0, path: ['Invoices', 'March'] }],
+    chunks: [
+      { text: 'Invoice INV-20931 was paid by the harbour authority.', vector: vec(0, 1) },
+      { text: 'Late fees apply to invoices paid after thirty days.', vector: vec(0, 0, 1) },
+    ],
+  });
+  await indexDocument({
+    tenantId: tenant,
+    name: 'birds',
+    filename: 'notes/birds.txt',
+    config: 'english',
+    tags: ['nature'],
+    metadata: { department: 'research', year: 2025 },
+    chunks: [
+      { text: 'Arctic terns are migrating between the poles every year.', vector: vec(1, 0.05) },
+      { text: 'The quarry keeps granite blocks for the harbour wall.', vector: vec(0.8, 0.6) },
+    ],
+  });
+  await indexDocument({
+    tenantId: tenant,
+    name: 'german',
+    filename: 'de/rechnungen.txt',
+    config: 'german',
+    tags: ['finance'],
+    metadata: { department: 'accounts', year: 2024 },
+    chunks: [{ text: 'Die Rechnungen des Hafens wurden pünktlich bezahlt.', vector: vec(0, 0, 0, 1) }],
+  });
+  await indexDocument({
+    tenantId: tenant,
+    name: 'code',
+    filename: 'src/parser.ts',
+    config: 'simple',
+    chunks: [{ text: 'function parseInvoiceTotal(lines) returns the sum of amounts', vector: vec(-1) }],
+  });
+  // Same words, other model and other tenant: never returned.
+  await indexDocument({
+    tenantId: tenant,
+    name: 'other-model',
+    filename: 'other.txt',
+    config: 'english',
+    model: OTHER,
+    chunks: [{ text: 'Invoice INV-20931 copy embedded by another model.', vector: vec(1) }],
+  });
+  await indexDocument({
+    tenantId: otherTenant,
+    name: 'other-tenant',
+    filename: 'theirs.txt',
+    config: 'english',
+    chunks: [{ text: 'Invoice INV-20931 of another tenant.', vector: vec(1) }],
+  });
+});
+
+afterAll(async () => {
+  await prisma?.$disconnect();
+  await db?.drop();
+});
+
+describe('ChunksRepository.search: keyword', () => {
+  it('ranks the chunk with an exact identifier first and highlights it', async () => {
+    const { hits } = await search({ mode: 'keyword', query: 'INV-20931' });
+    expect(hits.map((h) => h.text)).toEqual(['Invoice INV-20931 was paid by the harbour authority.']);
+    const [hit] = hits;
+    expect(hit?.vectorScore).toBeNull();
+    expect(hit?.keywordScore).toBeGreaterThan(0);
+    expect(hit?.highlights.map((s) => hit.text.slice(s.start, s.end))).toEqual(['INV-20931']);
+    expect(hit?.sectionPath).toEqual(['Invoices', 'March']);
+  });
+
+  it('finds a function name in a chunk indexed without a stemmer', async () => {
+    expect(await texts({ mode: 'keyword', query: 'parseInvoiceTotal' })).toEqual([
+      'function parseInvoiceTotal(lines) returns the sum of amounts',
+    ]);
+  });
+
+  it('matches stems in each document’s own language', async () => {
+    expect(await texts({ mode: 'keyword', query: 'terns migrate' })).toEqual([
+      'Arctic terns are migrating between the poles every year.',
+    ]);
+    expect(await texts({ mode: 'keyword', query: 'Rechnung' })).toEqual([
+      'Die Rechnungen des Hafens wurden pünktlich bezahlt.',
+    ]);
+  });
+
+  it('matches any word of a plain question, best covered first', async () => {
+    const found = await texts({ mode: 'keyword', query: 'which invoices were paid by the harbour?' });
+    expect(found[0]).toBe('Invoice INV-20931 was paid by the harbour authority.');
+    expect(found).toContain('Late fees apply to invoices paid after thirty days.');
+  });
+
+  it('takes operators literally: a quoted phrase, an excluded word', async () => {
+    expect(await texts({ mode: 'keyword', query: '"granite blocks"' })).toEqual([
+      'The quarry keeps granite blocks for the harbour wall.',
+    ]);
+    expect(await texts({ mode: 'keyword', query: 'harbour -granite' })).toEqual([
+      'Invoice INV-20931 was paid by the harbour authority.',
+    ]);
+  });
+
+  it('drops stop words in each document’s language, and keeps them where no stemmer applies', async () => {
+    // Only the chunk indexed 'simple' (code, no language) has words to match; the English ones have none left.
+    expect(await texts({ mode: 'keyword', query: 'the of and' })).toEqual([
+      'function parseInvoiceTotal(lines) returns the sum of amounts',
+    ]);
+  });
+});
+
+describe('ChunksRepository.search: vector and hybrid', () => {
+  it('vector mode ranks by cosine similarity and reports no keyword score', async () => {
+    const { hits } = await search({ mode: 'vector', query: 'anything', vector: vec(1), topK: 2 });
+    expect(hits.map((h) => h.text)).toEqual([
+      'Arctic terns are migrating between the poles every year.',
+      'The quarry keeps granite blocks for the harbour wall.',
+    ]);
+    expect(hits[0]?.vectorScore).toBeCloseTo(0.9988, 3);
+    expect(hits[0]?.keywordScore).toBeNull();
+  });
+
+  it('hybrid fuses both rankings: agreement wins, and each score says where it came from', async () => {
+    // The vector points at the birds chunk; the words point at the invoice chunk; the quarry chunk is second in
+    // both and so first fused.
+    const { hits } = await search({ query: 'harbour granite', vector: vec(1, 0.7) });
+    expect(hits[0]?.text).toBe('The quarry keeps granite blocks for the harbour wall.');
+    expect(hits[0]?.vectorScore).not.toBeNull();
+    expect(hits[0]?.keywordScore).not.toBeNull();
+    const vectorOnly = hits.find((h) => h.text.startsWith('Arctic'));
+    expect(vectorOnly?.keywordScore).toBeNull();
+    expect(vectorOnly?.highlights).toEqual([]);
+    for (let i = 1; i < hits.length; i++)
+      expect(hits[i - 1]?.score).toBeGreaterThanOrEqual(hits[i]?.score ?? 0);
+  });
+
+  it('never returns another model’s or another tenant’s chunks', async () => {
+    const { hits } = await search({ query: 'INV-20931 invoice', vector: vec(1) });
+    const ids = new Set(hits.map((h) => h.documentId));
+    expect(ids.has(docs['other-model']?.id ?? '')).toBe(false);
+    expect(ids.has(docs['other-tenant']?.id ?? '')).toBe(false);
+  });
+
+  it('pages through the ranking and says when more follow', async () => {
+    const all = await search({ query: 'harbour invoice quarry', topK: 10 });
+    const first = await search({ query: 'harbour invoice quarry', topK: 2 });
+    const second = await search({ query: 'harbour invoice quarry', topK: 2, offset: 2 });
+    expect(first.more).toBe(true);
+    expect([...first.hits, ...second.hits].map((h) => h.chunkId)).toEqual(
+      all.hits.slice(0, 4).map((h) => h.chunkId),
+    );
+    expect(all.more).toBe(false);
+  });
+});
+
+describe('ChunksRepository.search: filters inside the ranking', () => {
+  const only = async (filter: SearchFilter, query = 'invoice harbour Rechnung terns parseInvoiceTotal') =>
+    new Set(
+      (await search({ query, filter, topK: 20 })).hits.map(
+        (h) => Object.entries(docs).find(([, d]) => d.id === h.documentId)?.[0],
+      ),
+    );
+
+  it('by tags (every one), metadata equality and in, filename glob, type, ids and creation time', async () => {
+    expect(await only({ tags: ['finance'] })).toEqual(new Set(['invoice', 'german']));
+    expect(await only({ tags: ['finance', '2026'] })).toEqual(new Set(['invoice']));
+    expect(await only({ metadata: { department: 'accounts' } })).toEqual(new Set(['invoice', 'german']));
+    expect(await only({ metadata: { department: 'accounts', year: 2024 } })).toEqual(new Set(['german']));
+    expect(await only({ metadata: { year: { in: [2025, 2026] } } })).toEqual(new Set(['invoice', 'birds']));
+    expect(await only({ filename: 'invoices/*.pdf' })).toEqual(new Set(['invoice']));
+    expect(await only({ filename: '*.t?t' })).toEqual(new Set(['birds', 'german']));
+    expect(await only({ detectedTypes: ['pdf'] })).toEqual(new Set(['invoice']));
+    expect(await only({ documentIds: [docs['code']?.id ?? ''] })).toEqual(new Set(['code']));
+    expect(await only({ jobIds: [docs['birds']?.jobId ?? ''] })).toEqual(new Set(['birds']));
+    expect(await only({ createdAfter: new Date(Date.now() + 60_000).toISOString() })).toEqual(new Set());
+    expect(
+      await only({ createdBefore: new Date(Date.now() + 60_000).toISOString(), tags: ['nature'] }),
+    ).toEqual(new Set(['birds']));
+  });
+
+  it('returns the best chunk the filter allows, not a filtered top-k', async () => {
+    // Unfiltered, the birds chunk is the vector's nearest; top-1 under the filter must still find the code.
+    const { hits } = await search({
+      mode: 'vector',
+      query: 'x',
+      vector: vec(1),
+      topK: 1,
+      filter: { filename: 'src/*' },
+    });
+    expect(hits.map((h) => h.text)).toEqual(['function parseInvoiceTotal(lines) returns the sum of amounts']);
+  });
+
+  it('treats glob characters and quotes in filters as data', async () => {
+    expect(await only({ filename: "%' OR 1=1 --" })).toEqual(new Set());
+    expect(await only({ metadata: { department: "accounts' OR '1'='1" } })).toEqual(new Set());
+  });
+});
