@@ -3,8 +3,9 @@ import type { Chunk, PageText } from './chunk-pages';
 // "3", "- 3 -", "Page 3", "page 3 of 10", "Seite 3 von 10", "p. 3", "3/10", "iv": a page's number and nothing else.
 const PAGE_NUMBER =
   /^[\s\-–—|[\]()]*(?:(?:page|p\.|pg\.?|seite|página|pagina|pagină|sida|side|strona)\s*)?(?:\d{1,5}|[ivxlcdm]{1,7})(?:\s*(?:of|von|de|di|\/|sur|van|av|z)\s*\d{1,5})?[\s\-–—|[\]()]*$/iu;
-// Two letters or digits in a row somewhere: without them a chunk is separators, empty table cells or stray marks.
-const WORDISH = /[\p{L}\p{N}]{2}/u;
+// A letter or a digit somewhere: without one a chunk is separators, empty table cells or stray marks. (A number
+// alone is a page number, which PAGE_NUMBER tells; a lone letter may be the whole of a tiny document.)
+const WORDISH = /[\p{L}\p{N}]/u;
 
 /** A line as it repeats on every page: case, spacing and numbers (page numbers, dates) do not tell copies apart. */
 function lineKey(line: string): string {
