@@ -1,4 +1,17 @@
-import { Controller, Delete, Get, Headers, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  Headers,
+  HttpCode,
+  Inject,
+  Param,
+  Patch,
+  Post,
+  Req,
+  Res,
+} from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -15,9 +28,18 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
 import { parseIdempotencyKey, Uuid } from '../http/request-schemas';
 import { parseInput } from '../http/validation';
+import { z } from 'zod';
 import { acceptedJob, documentDetail } from '../http/views';
+import { mergeMetadata, Metadata, Tags } from './document-labels';
 import { UPLOAD_FIELD, UploadService } from './upload.service';
 import { unsupportedBody, UrlIngestService } from './url-ingest.service';
+
+const DocumentPatch = z
+  .strictObject({
+    metadata: z.record(z.string(), z.unknown()).optional(),
+    tags: Tags.optional(),
+  })
+  .refine((p) => p.metadata !== undefined || p.tags !== undefined, 'send metadata, tags or both');
 
 @ApiTags('documents')
 @ApiBearerAuth()
@@ -36,7 +58,8 @@ export class DocumentsController {
   @ApiOperation({
     summary: 'Upload documents, or give URLs to fetch; answers at once with the ingest job',
     description:
-      'multipart/form-data with files in "files", or application/json {"urls": ["https://…"], "metadata": {…}}: ' +
+      'multipart/form-data with files in "files" (and optional fields "metadata", a JSON object, and "tags"), or ' +
+      'application/json {"urls": ["https://…"], "metadata": {…}, "tags": […]}: ' +
       'each URL becomes a document of one job, fetched by the ingest worker through the SSRF guard ' +
       '(URL_FETCH_ALLOW_HOSTS, URL_FETCH_MAX_BYTES, URL_FETCH_TIMEOUT_MS); a refused or failed fetch fails ' +
       'that document with url_forbidden, url_unreachable, url_too_large or url_http_error.',
@@ -48,7 +71,11 @@ export class DocumentsController {
         {
           type: 'object',
           required: [UPLOAD_FIELD],
-          properties: { [UPLOAD_FIELD]: { type: 'array', items: { type: 'string', format: 'binary' } } },
+          properties: {
+            [UPLOAD_FIELD]: { type: 'array', items: { type: 'string', format: 'binary' } },
+            metadata: { type: 'string', description: 'a JSON object, stored on every file of the request' },
+            tags: { type: 'string', description: 'a JSON array of strings, or tags separated by commas' },
+          },
         },
         {
           type: 'object',
@@ -56,6 +83,7 @@ export class DocumentsController {
           properties: {
             urls: { type: 'array', items: { type: 'string', format: 'uri' }, minItems: 1 },
             metadata: { type: 'object', additionalProperties: true },
+            tags: { type: 'array', items: { type: 'string' }, maxItems: 50 },
           },
         },
       ],
@@ -95,6 +123,25 @@ export class DocumentsController {
     const d = await this.jobs.getDocument(tenant.tenantId, documentId);
     if (!d) throw new QuarryError('not_found', `document ${documentId} not found`);
     return { ...documentDetail(d), pages: d.pages };
+  }
+
+  @Patch(':id')
+  @ApiOperation({
+    summary: "Change a document's metadata (a JSON merge patch: null removes a key) and tags (replaced)",
+  })
+  @ApiBody({ schema: z.toJSONSchema(DocumentPatch, { io: 'input' }) as Record<string, unknown> })
+  @ApiResponse({ status: 200, description: 'The document with its new metadata and tags' })
+  async patch(@CurrentTenant() tenant: TenantContext, @Param('id') id: string, @Body() body: unknown) {
+    const documentId = parseInput(Uuid, id, 'document id');
+    const patch = parseInput(DocumentPatch, body ?? {}, 'body');
+    const d = await this.jobs.updateDocumentLabels(tenant.tenantId, documentId, (current) => {
+      const metadata = patch.metadata ? mergeMetadata(current.metadata, patch.metadata) : current.metadata;
+      // The merged object is held to the same bound as one given at upload.
+      parseInput(Metadata, metadata, 'metadata');
+      return { metadata, tags: patch.tags ?? current.tags };
+    });
+    if (!d) throw new QuarryError('not_found', `document ${documentId} not found`);
+    return documentDetail(d);
   }
 
   @Delete(':id')

@@ -5,6 +5,7 @@ import { BLOB_STORE, type BlobStore } from '@quarry/messaging';
 import type { NewDocument } from '@quarry/persistence';
 import { LOGGER, type Logger } from '@quarry/telemetry';
 import type { MultipartFile, Multipart } from '@fastify/multipart';
+import { type DocumentLabels, parseMetadataField, parseTagsField } from './document-labels';
 import { createHash } from 'node:crypto';
 import { finished, Readable, Transform } from 'node:stream';
 import { IngestJobAcceptor, type UploadResult } from './ingest-job-acceptor';
@@ -52,9 +53,15 @@ export class UploadService {
     requestedLane: Lane | null = null,
   ): Promise<UploadResult> {
     const stored: NewDocument[] = [];
+    const labels: DocumentLabels = {};
     try {
       for await (const part of clientFaults(parts)) {
-        if (part.type !== 'file') continue;
+        if (part.type !== 'file') {
+          // Fields may come before or after the files: they apply to every file of the request.
+          if (part.fieldname === 'metadata') labels.metadata = parseMetadataField(String(part.value));
+          else if (part.fieldname === 'tags') labels.tags = parseTagsField(String(part.value));
+          continue;
+        }
         if (part.fieldname !== UPLOAD_FIELD) {
           part.file.resume();
           throw new QuarryError(
@@ -75,6 +82,10 @@ export class UploadService {
       );
     }
 
+    for (const d of stored) {
+      d.metadata = labels.metadata ?? {};
+      d.tags = labels.tags ?? [];
+    }
     let result: UploadResult;
     try {
       result = await this.acceptor.accept(tenantId, stored, idempotencyKey, requestedLane);

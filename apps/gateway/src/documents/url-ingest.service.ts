@@ -4,11 +4,10 @@ import { filenameFromUrl, QuarryError, uuidv7, type Lane } from '@quarry/contrac
 import type { NewDocument } from '@quarry/persistence';
 import { z } from 'zod';
 import { parseInput } from '../http/validation';
+import { Metadata, Tags } from './document-labels';
 import { IngestJobAcceptor } from './ingest-job-acceptor';
 
 const MAX_URL_CHARS = 2048;
-/** The metadata object as JSON text; it is stored on every document and returned as given. */
-export const MAX_METADATA_BYTES = 16 * 1024;
 
 /** A URL the worker may try: http(s), no credentials. Whether its host may be reached is decided at fetch time. */
 const FetchableUrl = z
@@ -20,21 +19,16 @@ const FetchableUrl = z
   .refine((u) => u.username === '' && u.password === '', 'credentials in a URL are not accepted')
   .transform((u) => u.href);
 
-export const Metadata = z
-  .record(z.string(), z.unknown())
-  .refine((m) => Buffer.byteLength(JSON.stringify(m)) <= MAX_METADATA_BYTES, {
-    message: `must be at most ${MAX_METADATA_BYTES} bytes as JSON`,
-  });
-
 export function urlIngestBody(maxUrls: number) {
   return z.strictObject({
     urls: z.array(FetchableUrl).min(1, 'send at least one URL').max(maxUrls, `at most ${maxUrls} URLs`),
     metadata: Metadata.optional(),
+    tags: Tags.optional(),
   });
 }
 
 /**
- * `POST /v1/documents` with `{"urls": [...], "metadata": {...}}`: one job, one document per URL, answered at once.
+ * `POST /v1/documents` with `{"urls": [...], "metadata": {...}, "tags": [...]}`: one job, one document per URL, answered at once.
  * The gateway fetches nothing: the ingest worker fetches each URL through the SSRF guard, so a slow or hostile
  * server costs a worker slot, never a request, and a refused URL fails its own document, not the job.
  */
@@ -46,7 +40,7 @@ export class UrlIngestService {
   ) {}
 
   ingest(tenantId: string, body: unknown, idempotencyKey: string | null, requestedLane: Lane | null) {
-    const { urls, metadata } = parseInput(
+    const { urls, metadata, tags } = parseInput(
       urlIngestBody(this.config.urlFetch.maxUrlsPerRequest),
       body,
       'body',
@@ -63,6 +57,7 @@ export class UrlIngestService {
         source: 'url',
         sourceUrl: url,
         metadata: metadata ?? {},
+        tags: tags ?? [],
       };
     });
     return this.acceptor.accept(tenantId, documents, idempotencyKey, requestedLane);

@@ -60,6 +60,7 @@ describe('routes, probes and API docs', () => {
         'POST /v1/ingest/firecrawl',
         'GET /v1/documents/{id}',
         'DELETE /v1/documents/{id}',
+        'PATCH /v1/documents/{id}',
         'GET /v1/jobs',
         'GET /v1/jobs/{id}',
         'POST /v1/jobs/{id}/cancel',

@@ -56,6 +56,8 @@ export function documentDetail(d: DocumentView) {
     parentDocumentId: d.parentDocumentId,
     depth: d.depth,
     metadata: d.metadata,
+    tags: d.tags,
+    language: d.language,
     createdAt: d.createdAt.toISOString(),
   };
 }

@@ -40,6 +40,8 @@ type DocRecord = {
   finalUrl: string | null;
   httpStatus: number | null;
   metadata: unknown;
+  tags: string[];
+  language: string | null;
   title: string | null;
   parentDocumentId: string | null;
   depth: number;
@@ -64,6 +66,8 @@ function toDocumentView(d: DocRecord): DocumentView {
     finalUrl: d.finalUrl,
     httpStatus: d.httpStatus,
     metadata: isRecord(d.metadata) ? d.metadata : {},
+    tags: d.tags,
+    language: d.language,
     title: d.title,
     parentDocumentId: d.parentDocumentId,
     depth: d.depth,
@@ -190,18 +194,20 @@ export class JobsRepository {
         FROM job JOIN jx ON jx.id = job.id CROSS JOIN unnest(ARRAY['ingest', 'index']) AS name),
       docs AS (
         INSERT INTO documents (id, tenant_id, job_id, filename, claimed_content_type, sha256, size_bytes, blob_key,
-                               source, source_url, http_status, metadata, title, status, error)
-        SELECT x.id, job.tenant_id, job.id, f, ct, sha, sz, bk, src, url, hs, md::jsonb, ti, st::document_status, er::jsonb
+                               source, source_url, http_status, metadata, tags, title, status, error)
+        SELECT x.id, job.tenant_id, job.id, f, ct, sha, sz, bk, src, url, hs, md::jsonb,
+               ARRAY(SELECT jsonb_array_elements_text(tg::jsonb)), ti, st::document_status, er::jsonb
         FROM unnest(
           ${docs.map((x) => x.d.id)}::uuid[], ${docs.map((x) => x.jobId)}::uuid[], ${docs.map((x) => x.d.filename)}::text[],
           ${docs.map((x) => x.d.claimedContentType)}::text[], ${docs.map((x) => x.d.sha256)}::text[],
           ${docs.map((x) => x.d.sizeBytes)}::bigint[], ${docs.map((x) => x.d.blobKey)}::text[],
           ${docs.map((x) => x.d.source ?? 'upload')}::text[], ${docs.map((x) => x.d.sourceUrl ?? null)}::text[],
           ${docs.map((x) => x.d.httpStatus ?? null)}::int[],
-          ${docs.map((x) => JSON.stringify(x.d.metadata ?? {}))}::text[], ${docs.map((x) => x.d.title ?? null)}::text[],
+          ${docs.map((x) => JSON.stringify(x.d.metadata ?? {}))}::text[],
+          ${docs.map((x) => JSON.stringify(x.d.tags ?? []))}::text[], ${docs.map((x) => x.d.title ?? null)}::text[],
           ${docs.map((x) => (x.d.failed ? 'failed' : 'queued'))}::text[],
           ${docs.map((x) => (x.d.failed ? JSON.stringify(x.d.failed) : null))}::text[])
-          AS x(id, job_id, f, ct, sha, sz, bk, src, url, hs, md, ti, st, er)
+          AS x(id, job_id, f, ct, sha, sz, bk, src, url, hs, md, tg, ti, st, er)
         JOIN job ON job.id = x.job_id),
       event AS (
         INSERT INTO job_events (job_id, tenant_id, kind, from_status, to_status, data)
@@ -297,6 +303,33 @@ export class JobsRepository {
   }
 
   /**
+   * Changes a document's metadata and tags under its row lock: `change` gets what is stored and returns what is to
+   * be (a merge patch applied, tags replaced), so two concurrent PATCHes each apply to the other's result.
+   * Null when the tenant has no such document.
+   */
+  async updateDocumentLabels(
+    tenantId: string,
+    documentId: string,
+    change: (current: { metadata: Record<string, unknown>; tags: string[] }) => {
+      metadata: Record<string, unknown>;
+      tags: string[];
+    },
+  ): Promise<DocumentView | null> {
+    return this.prisma.$transaction(async (tx) => {
+      const [row] = await tx.$queryRaw<{ metadata: unknown; tags: string[] }[]>`
+        SELECT metadata, tags FROM documents WHERE id = ${documentId}::uuid AND tenant_id = ${tenantId}::uuid
+        FOR UPDATE`;
+      if (!row) return null;
+      const next = change({ metadata: isRecord(row.metadata) ? row.metadata : {}, tags: row.tags });
+      const d = await tx.document.update({
+        where: { id: documentId },
+        data: { metadata: next.metadata as Prisma.InputJsonValue, tags: next.tags },
+      });
+      return toDocumentView(d);
+    });
+  }
+
+  /**
    * A new job retrying the failed documents of a terminal job (`failed` or `completed_with_failures`):
    * a copy of each failed document starting again at ingest, its outbox rows in the same transaction.
    * The earlier job does not change. With an idempotency key already used, returns that job.
@@ -379,6 +412,7 @@ export interface RetrySourceDocument {
   source: string;
   sourceUrl: string | null;
   metadata: unknown;
+  tags: string[];
   title: string | null;
   parentDocumentId: string | null;
   depth: number;
@@ -444,6 +478,7 @@ export async function insertRetryJob(
           source: c.sha256 === null && c.sourceUrl !== null ? 'url' : c.source,
           sourceUrl: c.sourceUrl,
           metadata: c.metadata ?? {},
+          tags: c.tags,
           title: c.title,
           parentDocumentId: c.parentDocumentId,
           depth: c.depth,
@@ -541,6 +576,7 @@ export function newDocumentData(tenantId: string, d: NewIngestJob['documents'][n
     sourceUrl: d.sourceUrl ?? null,
     httpStatus: d.httpStatus ?? null,
     metadata: (d.metadata ?? {}) as Prisma.InputJsonValue,
+    tags: d.tags ?? [],
     title: d.title ?? null,
     ...(d.failed ? { status: 'failed' as const, error: d.failed as unknown as Prisma.InputJsonValue } : {}),
   };
@@ -594,6 +630,8 @@ function newJobView(input: NewIngestJob, total: number, createdAt: Date, documen
       finalUrl: null,
       httpStatus: d.httpStatus ?? null,
       metadata: d.metadata ?? {},
+      tags: d.tags ?? [],
+      language: null,
       title: d.title ?? null,
       parentDocumentId: null,
       depth: 0,

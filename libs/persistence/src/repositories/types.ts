@@ -56,6 +56,9 @@ export interface DocumentView {
   finalUrl: string | null;
   httpStatus: number | null;
   metadata: Record<string, unknown>;
+  tags: string[];
+  /** Detected at indexing (ISO 639-3); null before, or when the text was too short to tell. */
+  language: string | null;
   title: string | null;
   parentDocumentId: string | null;
   depth: number;
@@ -107,6 +110,7 @@ export interface NewDocument {
   sourceUrl?: string | null;
   httpStatus?: number | null;
   metadata?: Record<string, unknown>;
+  tags?: string[];
   title?: string | null;
   /** A document that is already decided at creation (a crawler's failed page); no command is sent for it. */
   failed?: ErrorInfo;
