@@ -175,9 +175,9 @@ function portNumber(c: Container, port: string | number): number | undefined {
 }
 
 /** Which command each worker consumes, both lanes. */
-const WORKER_COMMANDS: Record<(typeof WORKERS)[number], CommandName> = {
-  'ingest-worker': 'ingestDocument',
-  'analysis-worker': 'indexDocument',
+const WORKER_COMMANDS: Record<(typeof WORKERS)[number], CommandName[]> = {
+  'ingest-worker': ['ingestDocument'],
+  'analysis-worker': ['indexDocument', 'analyzeJob'],
 };
 
 describe('Kubernetes manifests (kustomize base)', () => {
@@ -323,10 +323,10 @@ describe('Kubernetes manifests (kustomize base)', () => {
       expect(deployment(worker).spec.replicas).toBeUndefined();
     });
 
-    it('has a nats-jetstream trigger on the jobs stream for each lane of its consumer', () => {
+    it('has a nats-jetstream trigger on the jobs stream for each lane of each of its consumers', () => {
       const triggers = scaled[0]!.spec.triggers;
       expect(triggers.every((tr) => tr.type === 'nats-jetstream')).toBe(true);
-      const expected = LANES.map((lane) => t.consumerName(WORKER_COMMANDS[worker], lane));
+      const expected = WORKER_COMMANDS[worker].flatMap((c) => LANES.map((lane) => t.consumerName(c, lane)));
       expect(triggers.map((tr) => tr.metadata.consumer).sort()).toEqual([...expected].sort());
       for (const tr of triggers) {
         expect(tr.metadata.stream).toBe(t.jobsStream);

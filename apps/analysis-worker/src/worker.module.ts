@@ -4,6 +4,8 @@ import { CANCELLATION_WATCH, MessagingModule, NatsCancellationWatch, OutboxRelay
 import { isDatabaseUnavailable, OutboxRepository, PersistenceModule } from '@quarry/persistence';
 import { createEmbeddingProvider } from '@quarry/retrieval';
 import { CoreModule, type Logger, type QuarryMetrics } from '@quarry/telemetry';
+import { AnalyzeJobHandler } from './analyses/analyze-job.handler';
+import { OfflineAnalyzers } from './analyses/analyzers';
 import { EMBEDDING_PROVIDER, EmbeddingLifecycle } from './embeddings';
 import { IndexDocumentHandler } from './index-document.handler';
 import { SearchService } from './search.service';
@@ -24,6 +26,10 @@ export class AnalysisWorkerModule {
               interactive: config.workers.analysisConcurrency,
               bulk: config.workers.analysisBulkConcurrency,
             },
+            analyzeJob: {
+              interactive: config.workers.analysisConcurrency,
+              bulk: config.workers.analysisBulkConcurrency,
+            },
           },
           serves: ['search'],
           outboxStore: OutboxRepository,
@@ -39,9 +45,10 @@ export class AnalysisWorkerModule {
         },
         EmbeddingLifecycle,
         { provide: CANCELLATION_WATCH, useClass: NatsCancellationWatch },
+        OfflineAnalyzers,
       ],
       // The @OnCommand and @OnRequest handlers, run by the JetStream transport the worker boots with (main.ts).
-      controllers: [IndexDocumentHandler, SearchService],
+      controllers: [IndexDocumentHandler, AnalyzeJobHandler, SearchService],
     };
   }
 }

@@ -12,6 +12,7 @@ import { MessagingModule, OutboxRelay } from '@quarry/messaging';
 import { OutboxRepository, PersistenceModule, TenantsRepository } from '@quarry/persistence';
 import { CoreModule, LOGGER, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import { ApiKeyGuard } from './auth/api-key.guard';
+import { AnalysesModule } from './analyses/analyses.module';
 import { CrawlsModule } from './crawls/crawls.module';
 import { DeadLettersModule } from './dead-letters/dead-letters.module';
 import { DocumentsModule } from './documents/documents.module';
@@ -68,6 +69,7 @@ export class GatewayModule {
         CrawlsModule,
         JobsModule,
         SearchModule,
+        AnalysesModule,
         DeadLettersModule,
         MaintenanceModule,
       ],

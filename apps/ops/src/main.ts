@@ -41,6 +41,7 @@ async function provision(config: AppConfig, logger: Logger): Promise<void> {
       maxAckPending: {
         ingestDocument: config.workers.ingestConcurrency * 8,
         indexDocument: config.workers.analysisConcurrency * 8,
+        analyzeJob: config.workers.analysisConcurrency * 8,
       },
     });
     logger.info(

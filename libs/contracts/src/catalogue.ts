@@ -41,6 +41,15 @@ export const IndexDocumentCommand = z.object({
 });
 export type IndexDocumentCommand = z.infer<typeof IndexDocumentCommand>;
 
+/** Runs one analysis job (its request is stored on the job): classify, extract, summarize, answer, report. */
+export const AnalyzeJobCommand = z.object({
+  v: z.literal(1),
+  jobId: z.uuid(),
+  tenantId: z.uuid(),
+  ...traceFields,
+});
+export type AnalyzeJobCommand = z.infer<typeof AnalyzeJobCommand>;
+
 export const JobEvent = z.object({
   v: z.literal(1),
   jobId: z.uuid(),
@@ -161,6 +170,7 @@ export type SearchReply = z.infer<typeof SearchReply>;
 export const Commands = {
   ingestDocument: { subject: 'jobs.ingest', consumer: 'ingest', schema: IngestDocumentCommand },
   indexDocument: { subject: 'jobs.index', consumer: 'index', schema: IndexDocumentCommand },
+  analyzeJob: { subject: 'jobs.analyze', consumer: 'analyze', schema: AnalyzeJobCommand },
 } as const;
 export type CommandName = keyof typeof Commands;
 export type CommandPayload<N extends CommandName> = z.infer<(typeof Commands)[N]['schema']>;
@@ -250,7 +260,13 @@ export function commandEnvelope<N extends CommandName>(
     command: name,
     generation,
     subject: t.commandSubject(name, payload.lane),
-    msgId: MessageIds.command(name, payload.jobId, payload.documentId, generation),
+    // A job-wide command (analyzeJob) is about the job itself.
+    msgId: MessageIds.command(
+      name,
+      payload.jobId,
+      'documentId' in payload ? payload.documentId : payload.jobId,
+      generation,
+    ),
     payload,
     headers: payload.traceparent ? { traceparent: payload.traceparent } : {},
   };

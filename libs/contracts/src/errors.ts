@@ -55,6 +55,12 @@ export const ErrorCodes = {
   url_http_error: { status: 422, retryable: false },
   // a crawler said the crawl failed before delivering anything
   crawl_failed: { status: 422, retryable: false },
+  // Analyses: extract needs a language model; a selection that matched no indexed document; a model that answered
+  // with something other than the schema asked for, or not at all (retried, then the job fails with it).
+  llm_not_configured: { status: 422, retryable: false },
+  no_documents: { status: 422, retryable: false },
+  llm_invalid_output: { status: 502, retryable: true },
+  llm_unavailable: { status: 503, retryable: true },
   // webhook receivers
   invalid_signature: { status: 401, retryable: false },
   feature_disabled: { status: 404, retryable: false },

@@ -3,3 +3,4 @@ export * from './filenames';
 export * from './ids';
 export * from './jobs';
 export * from './catalogue';
+export * from './analyses';

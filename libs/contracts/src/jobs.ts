@@ -78,10 +78,23 @@ export type PageMethod = z.infer<typeof PageMethod>;
 export const DocumentSource = z.enum(['upload', 'url', 'crawl', 'attachment']);
 export type DocumentSource = z.infer<typeof DocumentSource>;
 
+/** The phases an analysis job reports its progress in (`report`: retrieving → scoring → writing). */
+export const AnalysisPhase = z.enum([
+  'retrieving',
+  'scoring',
+  'classifying',
+  'summarizing',
+  'answering',
+  'writing',
+]);
+export type AnalysisPhase = z.infer<typeof AnalysisPhase>;
+
 export const JobProgress = z.object({
-  step: JobStepName,
+  step: z.union([JobStepName, AnalysisPhase]),
   done: z.number().int().nonnegative(),
   total: z.number().int().nonnegative(),
   message: z.string().optional(),
+  /** What the step is at (an analysis: the document being scored). */
+  details: z.string().optional(),
 });
 export type JobProgress = z.infer<typeof JobProgress>;

@@ -76,6 +76,8 @@ describe('consumer lag from JetStream', () => {
         index,
         t.consumerName('ingestDocument', 'bulk'),
         t.consumerName('ingestDocument', 'interactive'),
+        t.consumerName('analyzeJob', 'bulk'),
+        t.consumerName('analyzeJob', 'interactive'),
       ].sort(),
     );
     expect(before.sum('quarry_consumer_pending_messages', { consumer: index })).toBe(1);

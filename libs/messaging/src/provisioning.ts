@@ -20,12 +20,16 @@ export interface ProvisionOptions {
   duplicateWindowMs: number;
   eventsMaxAgeMs: number;
   dlqMaxAgeMs: number;
-  /** Per consumer: how many messages may be unacknowledged at once across all replicas. */
-  maxAckPending: Record<CommandName, number>;
+  /**
+   * Per consumer: how many messages may be unacknowledged at once across all replicas (a command not named gets
+   * DEFAULT_MAX_ACK_PENDING).
+   */
+  maxAckPending: Partial<Record<CommandName, number>>;
   replicas?: number;
 }
 
 const ns = (ms: number) => ms * 1_000_000;
+export const DEFAULT_MAX_ACK_PENDING = 64;
 
 function isNotFound(error: unknown): boolean {
   return error instanceof JetStreamApiError && (error.code === 404 || error.message.includes('not found'));
@@ -96,7 +100,7 @@ export async function provisionJetStream(
         // One more than the handler's own limit: the last delivery is where the messaging layer
         // dead-letters the message itself, so the server never silently gives up on it.
         max_deliver: o.maxDeliver + 1,
-        max_ack_pending: o.maxAckPending[name],
+        max_ack_pending: o.maxAckPending[name] ?? DEFAULT_MAX_ACK_PENDING,
       };
       try {
         await jsm.consumers.info(t.jobsStream, durable);

@@ -48,6 +48,7 @@ describe('schema drift check (no database)', () => {
   it('reads the schema with the expected tables, Prisma-named indexes and foreign keys', () => {
     expect(Object.keys(expected.tables).sort()).toEqual(
       [
+        'analysis_items',
         'api_keys',
         'chunks',
         'dead_letters',

@@ -12,6 +12,7 @@ import type { PrismaClient } from './generated/prisma/client';
 import { createPrismaClient } from './prisma';
 import {
   AFTER_COMMIT,
+  AnalysesRepository,
   ChunksRepository,
   CrawlsRepository,
   DeadLettersRepository,
@@ -88,12 +89,14 @@ export class PersistenceModule {
           inject: [PRISMA],
           useFactory: (p: PrismaClient) => new ChunksRepository(p),
         },
-        ...[ExtractionRepository, IndexingRepository, JobControlRepository].map((Repository) => ({
-          provide: Repository,
-          inject: [PRISMA, APP_CONFIG, AFTER_COMMIT],
-          useFactory: (p: PrismaClient, c: AppConfig, a: AfterCommit) =>
-            new Repository(p, topology(c.namespace), a),
-        })),
+        ...[ExtractionRepository, IndexingRepository, JobControlRepository, AnalysesRepository].map(
+          (Repository) => ({
+            provide: Repository,
+            inject: [PRISMA, APP_CONFIG, AFTER_COMMIT],
+            useFactory: (p: PrismaClient, c: AppConfig, a: AfterCommit) =>
+              new Repository(p, topology(c.namespace), a),
+          }),
+        ),
         {
           provide: CrawlsRepository,
           inject: [PRISMA, APP_CONFIG, AFTER_COMMIT],
@@ -122,6 +125,7 @@ export class PersistenceModule {
         ExtractionRepository,
         IndexingRepository,
         JobControlRepository,
+        AnalysesRepository,
         CrawlsRepository,
         MaintenanceRepository,
         DeadLettersRepository,

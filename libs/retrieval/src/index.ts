@@ -8,3 +8,6 @@ export { OpenAiEmbeddingProvider, type OpenAiEmbeddingOptions } from './embeddin
 export { createEmbeddingProvider, type EmbeddingConfig } from './embedding/factory';
 export { FakeEmbeddingProvider, hashEmbedding } from './embedding/fake';
 export { cosineSimilarity, fromPgVector, l2Normalize, toPgVector } from './embedding/vector';
+export { answeringSentences, centralSentences } from './analysis/extractive';
+export { sentencesOf, terms, type Sentence } from './analysis/sentences';
+export { classifyByEmbedding, type LabelScore } from './analysis/zero-shot';

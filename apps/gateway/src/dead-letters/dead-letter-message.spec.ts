@@ -82,11 +82,11 @@ describe('parseDeadLetter', () => {
   it('falls back to the DLQ message id for the origin id, and names an unknown subject by its tail', () => {
     const d = parseDeadLetter(
       t,
-      message('{}', { 'Nats-Msg-Id': 'dlq:abc:1' }, 'quarry.dlq.jobs.analyze'),
+      message('{}', { 'Nats-Msg-Id': 'dlq:abc:1' }, 'quarry.dlq.jobs.translate'),
       'x',
     );
     expect(d.originMsgId).toBe('abc:1');
-    expect(d.command).toBe('jobs.analyze');
+    expect(d.command).toBe('jobs.translate');
   });
 });
 

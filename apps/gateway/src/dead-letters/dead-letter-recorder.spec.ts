@@ -97,14 +97,14 @@ describe('DeadLetterRecorder.record', () => {
   it('fails nothing when the message names no document, or is not a Quarry command', async () => {
     const { recorder, recorded, failed } = setup();
     await recorder.record(dlq({ v: 99, tenantId: ids.tenantId }, 'validation_failed'));
-    await recorder.record(dlq({ v: 1, ...ids }, 'internal', 'quarry.dlq.jobs.analyze', 8));
+    await recorder.record(dlq({ v: 1, ...ids }, 'internal', 'quarry.dlq.jobs.translate', 8));
     expect(recorded).toHaveLength(2);
     expect(failed).toHaveLength(0);
   });
 
   it('labels a dead letter of another producer as step `other` and an unknown code as `internal`', async () => {
     const { recorder, scrape } = setup();
-    await recorder.record(dlq({ v: 1, ...ids }, 'made_up', 'quarry.dlq.jobs.analyze', 8));
+    await recorder.record(dlq({ v: 1, ...ids }, 'made_up', 'quarry.dlq.jobs.translate', 8));
     const samples = (await scrape()).select('quarry_dead_letters_recorded_total');
     expect(samples.map((s) => s.labels)).toEqual([{ app: 'gateway', step: 'other', code: 'internal' }]);
   });

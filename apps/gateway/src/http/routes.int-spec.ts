@@ -61,6 +61,8 @@ describe('routes, probes and API docs', () => {
         'GET /v1/documents/{id}',
         'DELETE /v1/documents/{id}',
         'PATCH /v1/documents/{id}',
+        'POST /v1/analyses',
+        'GET /v1/analyses/{id}',
         'GET /v1/jobs',
         'GET /v1/jobs/{id}',
         'POST /v1/jobs/{id}/cancel',

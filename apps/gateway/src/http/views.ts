@@ -18,6 +18,9 @@ export function jobResponse(job: JobView) {
     finishedAt: job.finishedAt?.toISOString() ?? null,
     retryOfJobId: job.retryOfJobId,
     acceptingDocuments: job.acceptingDocuments,
+    // An analysis job's request and, once it succeeded, its result.
+    ...(job.input ? { input: job.input } : {}),
+    ...(job.input ? { result: job.result } : {}),
   };
 }
 

@@ -221,7 +221,7 @@ function metadataCondition(key: string, condition: MetadataCondition): Prisma.Sq
 }
 
 /** The filter's conditions on `documents d`, AND-ed; undefined when it has none. */
-function documentConditions(filter: SearchFilter | undefined): Prisma.Sql | undefined {
+export function documentConditions(filter: SearchFilter | undefined): Prisma.Sql | undefined {
   if (!filter) return undefined;
   const conditions: Prisma.Sql[] = [];
   if (filter.documentIds) conditions.push(sql`d.id = ANY(${filter.documentIds}::uuid[])`);

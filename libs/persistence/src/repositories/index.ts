@@ -1,3 +1,4 @@
+export * from './analyses.repository';
 export { AFTER_COMMIT, type AfterCommit, type Committed } from './after-commit';
 export * from './chunks.repository';
 export * from './crawls.repository';

@@ -33,7 +33,7 @@ export class JobControlRepository {
 
   async reportProgress(
     jobId: string,
-    progress: { step: string; done: number; total: number; message?: string },
+    progress: { step: string; done: number; total: number; message?: string; details?: string },
   ) {
     await this.prisma.$executeRaw`
       UPDATE jobs SET progress = ${JSON.stringify(progress)}::jsonb, heartbeat_at = now(), updated_at = now()

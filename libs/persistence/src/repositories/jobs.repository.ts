@@ -1,5 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
+  AnalysisRequest,
+  AnalysisResult,
   DocumentSource,
   ErrorInfoSchema,
   JobProgress,
@@ -93,10 +95,10 @@ function storedError(value: unknown): ErrorInfo | null {
 const isRecord = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
-const jobInclude = { documents: { orderBy: [{ createdAt: 'asc' as const }, { id: 'asc' as const }] } };
+export const jobInclude = { documents: { orderBy: [{ createdAt: 'asc' as const }, { id: 'asc' as const }] } };
 type JobRecord = Prisma.JobGetPayload<{ include: typeof jobInclude }>;
 
-function toJobView(j: JobRecord): JobView {
+export function toJobView(j: JobRecord): JobView {
   return {
     id: j.id,
     tenantId: j.tenantId,
@@ -114,6 +116,8 @@ function toJobView(j: JobRecord): JobView {
     retryOfJobId: j.retryOfJobId,
     acceptingDocuments: j.acceptingDocuments,
     documents: j.documents.map(toDocumentView),
+    input: j.input === null ? null : (AnalysisRequest.safeParse(j.input).data ?? null),
+    result: j.result === null ? null : (AnalysisResult.safeParse(j.result).data ?? null),
   };
 }
 
@@ -614,6 +618,8 @@ function newJobView(input: NewIngestJob, total: number, createdAt: Date, documen
     finishedAt: null,
     retryOfJobId: null,
     acceptingDocuments: input.acceptingDocuments ?? false,
+    input: null,
+    result: null,
     documents: input.documents.map((d) => ({
       id: d.id,
       jobId: input.id,

@@ -116,7 +116,8 @@ export class MaintenanceRepository {
         SELECT id, tenant_id, status::text AS status, redrives, accepting_documents AS accepting,
                date_trunc('milliseconds', coalesce(heartbeat_at, created_at)) AS since
         FROM jobs
-        WHERE status IN ('queued', 'running')
+        -- Analysis jobs have no documents to re-drive: their one command is redelivered by JetStream until acked.
+        WHERE status IN ('queued', 'running') AND type <> 'analyze'
           AND coalesce(heartbeat_at, created_at) < now() - make_interval(secs => ${ms(stallAfterMs)}::float8)
       ) stalled
       WHERE ${after === undefined}::boolean

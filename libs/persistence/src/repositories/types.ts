@@ -1,4 +1,4 @@
-import type { CommandName } from '@quarry/contracts';
+import type { AnalysisRequest, AnalysisResult, CommandName } from '@quarry/contracts';
 import type {
   DetectedType,
   DocumentSource,
@@ -95,6 +95,9 @@ export interface JobView {
   /** A crawl's job while the crawler may still deliver pages: it cannot finish before the crawl ends. */
   acceptingDocuments: boolean;
   documents: DocumentView[];
+  /** An analysis job's request, and its result once it succeeded (null for other jobs). */
+  input: AnalysisRequest | null;
+  result: AnalysisResult | null;
 }
 
 export interface NewDocument {

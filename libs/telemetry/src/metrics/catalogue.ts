@@ -114,6 +114,12 @@ export const METRICS = {
     labels: ['step', 'result', 'code'],
     apps: WORKERS,
   },
+  quarry_analyses_total: {
+    kind: 'counter',
+    help: 'Analysis jobs ended by the analysis worker, by analysis type, result (succeeded, failed) and error code.',
+    labels: ['analysis', 'result', 'code'],
+    apps: ['analysis-worker'],
+  },
   quarry_pages_extracted_total: {
     kind: 'counter',
     help: 'Pages of text extracted, by detected document type and how (text_layer, ocr, parsed).',

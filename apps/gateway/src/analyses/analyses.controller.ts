@@ -1,0 +1,98 @@
+import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { AnalysisRequest, QuarryError, uuidv7 } from '@quarry/contracts';
+import { AnalysesRepository, JobsRepository } from '@quarry/persistence';
+import {
+  currentOrNewTraceparent,
+  LOGGER,
+  parseTraceparent,
+  QUARRY_METRICS,
+  type Logger,
+  type QuarryMetrics,
+} from '@quarry/telemetry';
+import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
+import { parseIdempotencyKey, Uuid } from '../http/request-schemas';
+import { parseInput } from '../http/validation';
+import { jobResponse, markJobAccepted } from '../http/views';
+
+/** The largest JSON Schema an extract may carry, as JSON. */
+const MAX_SCHEMA_BYTES = 32 * 1024;
+
+/**
+ * `POST /v1/analyses`: an analysis job (classify, extract, summarize, answer, report) accepted at once and run by the
+ * analysis worker; `GET /v1/analyses/:id` is the job with its request and result.
+ */
+@ApiTags('analyses')
+@ApiBearerAuth()
+@Controller('v1/analyses')
+export class AnalysesController {
+  constructor(
+    private readonly analyses: AnalysesRepository,
+    private readonly jobs: JobsRepository,
+    @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
+  ) {}
+
+  @Post()
+  @HttpCode(202)
+  @ApiOperation({
+    summary: 'Start an analysis of indexed documents; answers at once with the job',
+    description:
+      'classify {labels, documentIds|filter, multiLabel}, summarize {documentIds|filter, length}, answer ' +
+      '{question, filter}, report {question, filter, maxDocuments} (the long one: retrieving → scoring → writing), ' +
+      'extract {schema, documentIds} (needs a language model: 422 llm_not_configured without one). Without a ' +
+      'language model the result says method embedding or extractive: labels by embedding similarity, answers and ' +
+      'summaries quoted from the documents with citations.',
+  })
+  @ApiBody({ schema: z.toJSONSchema(AnalysisRequest, { io: 'input' }) as Record<string, unknown> })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Same key, same job' })
+  @ApiResponse({ status: 202, description: 'Job accepted; Location points at it' })
+  @ApiResponse({ status: 400, description: 'validation_failed' })
+  @ApiResponse({ status: 422, description: 'llm_not_configured' })
+  async create(
+    @CurrentTenant() tenant: TenantContext,
+    @Body() body: unknown,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @Headers('idempotency-key') idempotencyKeyHeader: string | undefined,
+  ) {
+    const input = parseInput(AnalysisRequest, body ?? {}, 'body');
+    const idempotencyKey = parseIdempotencyKey(idempotencyKeyHeader);
+    if (input.type === 'extract') {
+      if (Buffer.byteLength(JSON.stringify(input.schema)) > MAX_SCHEMA_BYTES)
+        throw new QuarryError('validation_failed', `schema: at most ${MAX_SCHEMA_BYTES} bytes as JSON`);
+      // No language model can be configured yet (ADR 28): say so before accepting work that cannot be done.
+      throw new QuarryError(
+        'llm_not_configured',
+        'extract needs a language model, and none is configured (LLM_BASE_URL, LLM_API_KEY, LLM_MODEL)',
+      );
+    }
+    const traceparent = currentOrNewTraceparent();
+    const { job, created } = await this.analyses.createAnalysisJob({
+      id: uuidv7(),
+      tenantId: tenant.tenantId,
+      input,
+      idempotencyKey,
+      traceparent,
+      traceId: parseTraceparent(traceparent)?.traceId ?? null,
+    });
+    markJobAccepted(job, created, reply);
+    if (created) {
+      this.metrics.counter('quarry_jobs_created_total').inc({ type: job.type, lane: job.lane });
+      this.logger.info({ jobId: job.id, analysis: input.type, traceparent }, 'analysis accepted');
+    }
+    return jobResponse(job);
+  }
+
+  @Get(':id')
+  @ApiOperation({
+    summary: 'An analysis job: status, progress {step, done, total, details}, request and result',
+  })
+  async get(@CurrentTenant() tenant: TenantContext, @Param('id') id: string) {
+    const jobId = parseInput(Uuid, id, 'analysis id');
+    const job = await this.jobs.getJob(tenant.tenantId, jobId);
+    if (!job || job.type !== 'analyze') throw new QuarryError('not_found', `analysis ${jobId} not found`);
+    return jobResponse(job);
+  }
+}

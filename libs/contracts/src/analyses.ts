@@ -1,0 +1,135 @@
+import { z } from 'zod';
+import { SearchFilter } from './catalogue';
+
+/**
+ * Analyses: jobs of type `analyze` that read a tenant's indexed documents and write a result on the job. Each
+ * result says how it was made: `llm` (a configured language model), `embedding` (similarity of the local or
+ * configured embedding model's vectors) or `extractive` (sentences quoted from the documents, ranked).
+ */
+
+const Label = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  description: z.string().trim().max(1000).optional(),
+});
+
+/** Which documents an analysis reads: the ones named, or the ones a search filter allows. */
+const Selection = {
+  documentIds: z.array(z.uuid()).min(1).max(1000).optional(),
+  filter: SearchFilter.optional(),
+};
+
+const Question = z.string().trim().min(1, 'must not be empty').max(2000);
+
+export const AnalysisRequest = z.discriminatedUnion('type', [
+  z
+    .strictObject({
+      type: z.literal('classify'),
+      labels: z
+        .array(Label)
+        .min(2, 'give at least two labels')
+        .max(50)
+        .refine((l) => new Set(l.map((x) => x.name)).size === l.length, 'label names must differ'),
+      multiLabel: z.boolean().default(false),
+      ...Selection,
+    })
+    .refine((r) => r.documentIds !== undefined || r.filter !== undefined, 'give documentIds or a filter'),
+  z.strictObject({
+    type: z.literal('extract'),
+    /** A JSON Schema (an object schema) each document's output must be valid against. */
+    schema: z.record(z.string(), z.unknown()),
+    documentIds: z.array(z.uuid()).min(1).max(100),
+  }),
+  z
+    .strictObject({
+      type: z.literal('summarize'),
+      length: z.enum(['short', 'medium', 'long']).default('medium'),
+      ...Selection,
+    })
+    .refine((r) => r.documentIds !== undefined || r.filter !== undefined, 'give documentIds or a filter'),
+  z.strictObject({ type: z.literal('answer'), question: Question, filter: SearchFilter.optional() }),
+  z.strictObject({
+    type: z.literal('report'),
+    question: Question,
+    filter: SearchFilter.optional(),
+    /** How many candidate documents to score one by one. */
+    maxDocuments: z.number().int().min(1).max(1000).default(200),
+  }),
+]);
+export type AnalysisRequest = z.infer<typeof AnalysisRequest>;
+export type AnalysisType = AnalysisRequest['type'];
+
+export const AnalysisMethod = z.enum(['llm', 'embedding', 'extractive']);
+export type AnalysisMethod = z.infer<typeof AnalysisMethod>;
+
+/** Where a statement comes from: the chunk and page it quotes, and the quote (the chunk's text, whitespace collapsed). */
+export const Citation = z.object({
+  documentId: z.uuid(),
+  filename: z.string(),
+  page: z.number().int(),
+  chunkId: z.uuid(),
+  quote: z.string(),
+});
+export type Citation = z.infer<typeof Citation>;
+
+export const ClassifyResult = z.object({
+  type: z.literal('classify'),
+  method: AnalysisMethod,
+  model: z.string(),
+  results: z.array(
+    z.object({
+      documentId: z.uuid(),
+      filename: z.string(),
+      /** The label(s) given: the best one, or with multiLabel every label scoring close to the best. */
+      labels: z.array(z.string()),
+      scores: z.array(z.object({ name: z.string(), score: z.number() })),
+      reason: z.string().optional(),
+    }),
+  ),
+});
+
+export const SummarizeResult = z.object({
+  type: z.literal('summarize'),
+  method: AnalysisMethod,
+  summary: z.string(),
+  citations: z.array(Citation),
+});
+
+export const AnswerResult = z.object({
+  type: z.literal('answer'),
+  method: AnalysisMethod,
+  question: z.string(),
+  /** Null when nothing in the documents answers it. */
+  answer: z.string().nullable(),
+  citations: z.array(Citation),
+});
+
+export const ReportResult = z.object({
+  type: z.literal('report'),
+  method: AnalysisMethod,
+  question: z.string(),
+  /** Candidate documents by relevance, best first, each with the passages that made it relevant. */
+  documents: z.array(
+    z.object({
+      documentId: z.uuid(),
+      filename: z.string(),
+      score: z.number(),
+      citations: z.array(Citation),
+    }),
+  ),
+  report: z.string(),
+});
+
+export const ExtractResult = z.object({
+  type: z.literal('extract'),
+  method: AnalysisMethod,
+  results: z.array(z.object({ documentId: z.uuid(), filename: z.string(), output: z.unknown() })),
+});
+
+export const AnalysisResult = z.discriminatedUnion('type', [
+  ClassifyResult,
+  SummarizeResult,
+  AnswerResult,
+  ReportResult,
+  ExtractResult,
+]);
+export type AnalysisResult = z.infer<typeof AnalysisResult>;
