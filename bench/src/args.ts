@@ -66,10 +66,21 @@ export interface BenchOptions {
   skipOtel: boolean;
   skipDocuments: boolean;
   skipScale: boolean;
+  skipRetrieval: boolean;
+  /** Retrieval: also ingest BEIR SciFact (when ../shared/corpora/beir-scifact is present) and score its claims. */
+  retrievalScifact: boolean;
   outDir: string;
 }
 
-export const BENCH_PARTS = ['orchestration', 'peers', 'http', 'otel', 'documents', 'scale'] as const;
+export const BENCH_PARTS = [
+  'orchestration',
+  'peers',
+  'http',
+  'otel',
+  'documents',
+  'scale',
+  'retrieval',
+] as const;
 export type BenchPart = (typeof BENCH_PARTS)[number];
 
 /**
@@ -127,13 +138,15 @@ export const USAGE = `npm run bench [-- options]
                          OpenAI-compatible server in the bench that answers at once: Quarry without the model)
   --peers=a,b            peers to run (default all: floor,bullmq,pg-boss,graphile-worker,naive,quarry)
   --only=a,b             only these parts: orchestration (brings peers along), peers, http, otel,
-                         documents, scale; --skip-* flags still apply beside it
+                         documents, scale, retrieval; --skip-* flags still apply beside it
   --skip-orchestration   no orchestration part (and so no peers)
   --skip-peers           no peers comparison (floor, BullMQ, pg-boss, Graphile Worker, naive, Quarry)
   --skip-http            no HTTP gateway part
   --skip-otel            no observability-overhead part (tracing variants, /metrics scrape)
   --skip-documents       no documents part (OCR and text-layer throughput, worker and gateway memory)
   --skip-scale           no scale-out part (1, 2, 4 worker processes of each kind draining a backlog)
+  --skip-retrieval       no retrieval part (labelled set and SciFact through the pipeline, each search mode)
+  --no-scifact           retrieval: the labelled set only, not BEIR SciFact (its ingest takes most of the part)
   --out=DIR              results folder (default bench/results)
 `;
 
@@ -215,6 +228,8 @@ export function parseBenchArgs(argv: string[], repoRoot: string): BenchOptions |
       'skip-orchestration': { type: 'boolean' },
       'skip-http': { type: 'boolean' },
       'skip-scale': { type: 'boolean' },
+      'skip-retrieval': { type: 'boolean' },
+      'no-scifact': { type: 'boolean' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -273,6 +288,8 @@ export function parseBenchArgs(argv: string[], repoRoot: string): BenchOptions |
     skipOtel: skipped('otel', values['skip-otel']),
     skipDocuments: skipped('documents', values['skip-documents']),
     skipScale: skipped('scale', values['skip-scale']),
+    skipRetrieval: skipped('retrieval', values['skip-retrieval']),
+    retrievalScifact: values['no-scifact'] !== true,
     outDir: path.resolve(repoRoot, values.out ?? 'bench/results'),
   };
 }

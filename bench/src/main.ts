@@ -18,6 +18,7 @@ import { runHttp } from './http';
 import { runOrchestration } from './orchestration';
 import { runOtel } from './otel';
 import { peerProblems, runPeers } from './peers';
+import { runRetrieval } from './retrieval';
 import { runScale } from './scale';
 import { computeRatios, computeSummary, renderMarkdown, type BenchReport, type MachineInfo } from './report';
 
@@ -112,6 +113,14 @@ async function main(): Promise<number> {
         return undefined;
       });
 
+  // Retrieval after scale: it boots its own stack and spends minutes embedding a corpus.
+  const retrieval = options.skipRetrieval
+    ? undefined
+    : await runRetrieval(options, root, logger, progress).catch((error: unknown) => {
+        problems.push(`retrieval: ${error instanceof Error ? error.message : String(error)}`);
+        return undefined;
+      });
+
   for (const l of orchestration?.closedLoop ?? []) {
     if (l.notSucceeded > 0)
       problems.push(`closed loop c${l.concurrency}: ${l.notSucceeded} job(s) not succeeded`);
@@ -151,6 +160,7 @@ async function main(): Promise<number> {
     ...(otel ? { otel } : {}),
     ...(documents ? { documents } : {}),
     ...(scale ? { scale } : {}),
+    ...(retrieval ? { retrieval } : {}),
     ratios: computeRatios(orchestration, http, otel, documents, scale),
     problems,
   };

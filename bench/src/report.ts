@@ -3,6 +3,7 @@ import type { HttpResult } from './http';
 import type { OrchestrationResult } from './orchestration';
 import type { OtelResult } from './otel';
 import { FRAMEWORK_PEERS, type PeerResult, type PeersResult } from './peers';
+import type { ModeQuality, RetrievalResult } from './retrieval';
 import type { ScaleResult } from './scale';
 import { rate, ratio, type LatencySummary } from './stats';
 
@@ -31,6 +32,7 @@ export interface BenchReport {
   otel?: OtelResult;
   documents?: DocumentsResult;
   scale?: ScaleResult;
+  retrieval?: RetrievalResult;
   ratios: Record<string, number>;
   problems: string[];
 }
@@ -412,6 +414,7 @@ export function renderMarkdown(report: BenchReport): string {
   if (report.otel) out.push('', ...renderOtel(report.otel));
   if (report.documents) out.push('', ...renderDocuments(report.documents));
   if (report.scale) out.push('', ...renderScale(report.scale));
+  if (report.retrieval) out.push('', ...renderRetrieval(report.retrieval));
   const pct = (v: number | undefined) => (v === undefined ? '–' : `${Math.round(v * 100)}%`);
   const cpuRows: (string | number)[][] = [];
   if (o) {
@@ -1081,5 +1084,69 @@ function renderScale(sc: ScaleResult): string[] {
   );
   out.push('');
   out.push(`Logs: \`${sc.logDir}\` (a folder per step and replica).`);
+  return out;
+}
+
+function qualityTable(rows: readonly ModeQuality[]): string {
+  return table(
+    [
+      'mode',
+      'queries',
+      'nDCG@10',
+      'recall@5',
+      'recall@10',
+      'MRR',
+      'identifier first',
+      'search p50 ms',
+      'p99 ms',
+    ],
+    rows.map((m) => [
+      m.mode,
+      m.queries,
+      f(m.ndcgAt10, 4),
+      f(m.recallAt5, 4),
+      f(m.recallAt10, 4),
+      f(m.mrr, 4),
+      m.identifierFirst ? `${m.identifierFirst.first}/${m.identifierFirst.of}` : '–',
+      f(m.latencyMs.p50, 2),
+      f(m.latencyMs.p99, 2),
+    ]),
+  );
+}
+
+function renderRetrieval(r: RetrievalResult): string[] {
+  const out = ['## Retrieval quality, through the pipeline', ''];
+  out.push(
+    'The built gateway and workers as processes with the local embedding model; documents uploaded over HTTP, ' +
+      'questions asked through `POST /v1/search` in each mode (topK 10; SciFact 30, counted per document). ' +
+      'Latency = the HTTP search as a client sees it.',
+  );
+  if (r.labelled) {
+    out.push(
+      '',
+      `### Labelled set (bench/retrieval-set: ${r.labelled.documents} documents, ${r.labelled.questions} questions)`,
+    );
+    out.push('', qualityTable(r.labelled.byMode), '');
+    out.push(
+      table(
+        ['kind of question', 'keyword nDCG@10', 'vector nDCG@10', 'hybrid nDCG@10'],
+        Object.entries(r.labelled.byKind).map(([kind, m]) => [
+          kind,
+          f(m.keyword, 4),
+          f(m.vector, 4),
+          f(m.hybrid, 4),
+        ]),
+      ),
+    );
+  }
+  if (r.scifact) {
+    out.push(
+      '',
+      `### BEIR SciFact (${r.scifact.documents} abstracts, ${r.scifact.queries} claims; indexed in ${r.scifact.ingestSeconds} s)`,
+    );
+    out.push('', qualityTable(r.scifact.byMode), '');
+    out.push(`BM25's published nDCG@10 on this split: ${r.scifact.publishedBm25NdcgAt10}.`);
+  }
+  if (r.skipped) out.push('', `_${r.skipped}._`);
   return out;
 }
