@@ -1,5 +1,6 @@
 import type { DocumentView, JobView } from '@quarry/persistence';
 import type { FastifyReply } from 'fastify';
+import { jobProgress } from './job-progress';
 
 /** The public shape of a job; internal columns (tenant, traceparent) stay inside. */
 export function jobResponse(job: JobView) {
@@ -8,7 +9,7 @@ export function jobResponse(job: JobView) {
     type: job.type,
     lane: job.lane,
     status: job.status,
-    progress: job.progress,
+    progress: jobProgress(job),
     attempts: job.attempts,
     documents: job.documents.map(documentSummary),
     error: job.error ? { code: job.error.code, message: job.error.message } : null,
