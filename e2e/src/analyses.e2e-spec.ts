@@ -173,6 +173,37 @@ describe('analyses, offline', () => {
     expect(job.progress).toMatchObject({ step: 'analyze', done: 1, total: 1 });
   });
 
+  it('classifies on upload: one call uploads, indexes and labels each file, in the classification result shape', async () => {
+    const form = new FormData();
+    for (const [name, d] of Object.entries(DOCS))
+      form.append('files', new Blob([d.text], { type: 'text/plain' }), `again-${name}`);
+    form.append('classify', JSON.stringify({ labels: LABELS }));
+    const upload = await stack.request<{ id: string }>('POST', '/v1/documents', { form });
+    expect(upload.status).toBe(202);
+    await stack.waitForTerminal(upload.body.id);
+    const job = await stack.request<{
+      status: string;
+      result: {
+        totalFiles: number;
+        successful: number;
+        failed: number;
+        results: { filename: string; status: string; labels: string[]; error: unknown }[];
+      };
+    }>('GET', `/v1/jobs/${upload.body.id}`);
+    expect(job.body.status).toBe('succeeded');
+    expect(job.body.result).toMatchObject({ totalFiles: 5, successful: 5, failed: 0 });
+    const got = Object.fromEntries(job.body.result.results.map((r) => [r.filename, r.labels]));
+    expect(got).toEqual(
+      Object.fromEntries(Object.entries(DOCS).map(([name, d]) => [`again-${name}`, [d.label]])),
+    );
+
+    const bad = new FormData();
+    bad.append('files', new Blob(['text'], { type: 'text/plain' }), 'a.txt');
+    bad.append('classify', 'only-one-label');
+    const refused = await stack.request<{ code: string }>('POST', '/v1/documents', { form: bad });
+    expect([refused.status, refused.body.code]).toEqual([400, 'validation_failed']);
+  });
+
   it('fails with a reason when the selection matches nothing, and refuses bad requests', async () => {
     const job = await analyse({ type: 'classify', labels: LABELS, filter: { tags: ['no-such-tag'] } });
     expect(job.status).toBe('failed');

@@ -16,6 +16,7 @@ import { FakeEmbeddingProvider } from '@quarry/retrieval';
 import { createLogger, QuarryMetrics } from '@quarry/telemetry';
 import { createTestDatabase, type TestDatabase, RecordingPublisher } from '@quarry/testing';
 import { createHash } from 'node:crypto';
+import { UploadLabeler } from './analyses/upload-labeler';
 import { IndexDocumentHandler } from './index-document.handler';
 
 // The real index handler on the real state machine (a migrated PostgreSQL): a document whose bytes were
@@ -108,7 +109,15 @@ async function index(
   doc: { jobId: string; documentId: string; tenantId: string },
   provider: FakeEmbeddingProvider,
 ) {
-  const handler = new IndexDocumentHandler(indexStep, jobControl, provider, config, logger, metrics);
+  const handler = new IndexDocumentHandler(
+    indexStep,
+    jobControl,
+    provider,
+    config,
+    logger,
+    metrics,
+    new UploadLabeler(provider),
+  );
   const cmd: IndexDocumentCommand = { v: 1, ...doc };
   const ctx: DeliveryContext = {
     subject: topo.commandSubject('indexDocument'),

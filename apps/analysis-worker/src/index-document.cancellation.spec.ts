@@ -11,6 +11,7 @@ import type {
 } from '@quarry/persistence';
 import { chunkPages, FakeEmbeddingProvider } from '@quarry/retrieval';
 import { createLogger, QuarryMetrics } from '@quarry/telemetry';
+import { UploadLabeler } from './analyses/upload-labeler';
 import { IndexDocumentHandler } from './index-document.handler';
 
 // Cancellation of a job while one of its documents is being embedded; every port faked.
@@ -88,6 +89,7 @@ function setup(cancelAfterBatches: number) {
     config,
     logger,
     new QuarryMetrics({ app: 'analysis-worker', processMetrics: false }),
+    new UploadLabeler(provider),
     watch,
   );
   const ctx: DeliveryContext = {

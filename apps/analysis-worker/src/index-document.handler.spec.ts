@@ -20,6 +20,7 @@ import type {
 } from '@quarry/persistence';
 import { chunkPages, FakeEmbeddingProvider, hashEmbedding } from '@quarry/retrieval';
 import { createLogger, QuarryMetrics } from '@quarry/telemetry';
+import { UploadLabeler } from './analyses/upload-labeler';
 import { IndexDocumentHandler } from './index-document.handler';
 import { PromText } from '@quarry/testing';
 
@@ -120,6 +121,7 @@ function setup(provider = new FakeEmbeddingProvider({ dim: 32, id: 'fake-32' }))
     config,
     logger,
     metrics,
+    new UploadLabeler(provider),
   );
   const abort = new AbortController();
   const ctx: DeliveryContext = {

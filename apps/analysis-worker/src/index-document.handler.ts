@@ -17,6 +17,7 @@ import {
 import { IndexingRepository, JobControlRepository, type ChunkInput } from '@quarry/persistence';
 import { chunkPages, detectLanguage, withoutContentFree, type EmbeddingProvider } from '@quarry/retrieval';
 import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
+import { UploadLabeler } from './analyses/upload-labeler';
 import { EMBEDDING_PROVIDER } from './embeddings';
 
 /**
@@ -33,6 +34,7 @@ export class IndexDocumentHandler {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
+    private readonly labels: UploadLabeler,
     @Inject(CANCELLATION_WATCH) private readonly cancellation: CancellationWatch = NO_CANCELLATION_WATCH,
   ) {}
 
@@ -49,11 +51,12 @@ export class IndexDocumentHandler {
       return Outcome.ack();
     }
     const work = claim.work;
-    // The same bytes were indexed before with this model: copy those chunks and vectors, embed nothing.
-    const reuse = await this.indexing.reuseIndexing(work, {
-      id: this.embeddings.id,
-      dim: this.embeddings.dim,
-    });
+    const classify = work.job?.classify;
+    // The same bytes were indexed before with this model: copy those chunks and vectors, embed nothing. (Not when
+    // the upload asked for labels: they are made from the vectors this step computes.)
+    const reuse = classify
+      ? ({ outcome: 'none' } as const)
+      : await this.indexing.reuseIndexing(work, { id: this.embeddings.id, dim: this.embeddings.dim });
     if (reuse.outcome === 'reused') {
       this.succeeded();
       log.info({ fromDocumentId: reuse.fromDocumentId, chunks: reuse.chunkCount }, 'chunks reused');
@@ -96,11 +99,18 @@ export class IndexDocumentHandler {
         message: `${work.filename}: embedded ${Math.min(i + batch, chunks.length)}/${chunks.length} chunks`,
       });
     }
+    const labels = classify
+      ? await this.labels.classify(
+          classify,
+          stored.map((c) => c.embedding),
+        )
+      : null;
     const rows = await this.indexing.completeIndexing(
       work,
       stored,
       { id: this.embeddings.id, dim: this.embeddings.dim },
       text,
+      labels,
     );
     if (rows) {
       this.metrics.counter('quarry_chunks_indexed_total').inc({ model: this.embeddings.id }, stored.length);

@@ -6,6 +6,7 @@ import { createEmbeddingProvider } from '@quarry/retrieval';
 import { CoreModule, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import { AnalyzeJobHandler } from './analyses/analyze-job.handler';
 import { OfflineAnalyzers } from './analyses/analyzers';
+import { UploadLabeler } from './analyses/upload-labeler';
 import { EMBEDDING_PROVIDER, EmbeddingLifecycle } from './embeddings';
 import { IndexDocumentHandler } from './index-document.handler';
 import { SearchService } from './search.service';
@@ -46,6 +47,7 @@ export class AnalysisWorkerModule {
         EmbeddingLifecycle,
         { provide: CANCELLATION_WATCH, useClass: NatsCancellationWatch },
         OfflineAnalyzers,
+        UploadLabeler,
       ],
       // The @OnCommand and @OnRequest handlers, run by the JetStream transport the worker boots with (main.ts).
       controllers: [IndexDocumentHandler, AnalyzeJobHandler, SearchService],

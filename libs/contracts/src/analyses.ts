@@ -7,7 +7,7 @@ import { SearchFilter } from './catalogue';
  * configured embedding model's vectors) or `extractive` (sentences quoted from the documents, ranked).
  */
 
-const Label = z.strictObject({
+export const Label = z.strictObject({
   name: z.string().trim().min(1).max(100),
   description: z.string().trim().max(1000).optional(),
 });
@@ -133,3 +133,26 @@ export const AnalysisResult = z.discriminatedUnion('type', [
   ExtractResult,
 ]);
 export type AnalysisResult = z.infer<typeof AnalysisResult>;
+
+/** Labels to classify each uploaded document by once it is indexed (`classify` on POST /v1/documents). */
+export const UploadClassification = z.strictObject({
+  labels: z
+    .array(Label)
+    .min(2, 'give at least two labels')
+    .max(50)
+    .refine((l) => new Set(l.map((x) => x.name)).size === l.length, 'label names must differ'),
+  multiLabel: z.boolean().default(false),
+});
+export type UploadClassification = z.infer<typeof UploadClassification>;
+
+/** What an ingest job was asked to do besides indexing (stored on the job). */
+export const IngestJobOptions = z.object({ classify: UploadClassification.optional() });
+export type IngestJobOptions = z.infer<typeof IngestJobOptions>;
+
+/** A document's classification, made when it was indexed. */
+export const DocumentClassification = z.object({
+  method: AnalysisMethod,
+  labels: z.array(z.string()),
+  scores: z.array(z.object({ name: z.string(), score: z.number() })),
+});
+export type DocumentClassification = z.infer<typeof DocumentClassification>;

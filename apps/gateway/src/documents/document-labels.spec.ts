@@ -1,4 +1,4 @@
-import { mergeMetadata, parseTagsField } from './document-labels';
+import { mergeMetadata, parseClassifyField, parseTagsField } from './document-labels';
 
 describe('mergeMetadata (RFC 7396)', () => {
   it('removes keys set to null, merges objects into objects, replaces anything else', () => {
@@ -20,5 +20,31 @@ describe('parseTagsField', () => {
     expect(parseTagsField('["a", " b ", "a"]')).toEqual(['a', 'b']);
     expect(parseTagsField('a, b ,,a')).toEqual(['a', 'b']);
     expect(parseTagsField('')).toEqual([]);
+  });
+});
+
+describe('parseClassifyField', () => {
+  it('reads an object, an array of labels, or names separated by commas', () => {
+    expect(
+      parseClassifyField('{"labels":[{"name":"a"},{"name":"b","description":"bee"}],"multiLabel":true}'),
+    ).toEqual({
+      labels: [{ name: 'a' }, { name: 'b', description: 'bee' }],
+      multiLabel: true,
+    });
+    expect(parseClassifyField('[{"name":"a"},{"name":"b"}]')).toEqual({
+      labels: [{ name: 'a' }, { name: 'b' }],
+      multiLabel: false,
+    });
+    expect(parseClassifyField(' invoice, recipe ,')).toEqual({
+      labels: [{ name: 'invoice' }, { name: 'recipe' }],
+      multiLabel: false,
+    });
+  });
+
+  it('refuses one label, repeated names and JSON that is not', () => {
+    for (const raw of ['invoice', 'a,a', '{"labels":', '[1,2]'])
+      expect(() => parseClassifyField(raw)).toThrow(
+        expect.objectContaining({ code: 'validation_failed' }) as Error,
+      );
   });
 });

@@ -1,4 +1,4 @@
-import { QuarryError } from '@quarry/contracts';
+import { QuarryError, UploadClassification } from '@quarry/contracts';
 import { z } from 'zod';
 import { parseInput } from '../http/validation';
 
@@ -67,4 +67,24 @@ export function mergeMetadata(
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/**
+ * The `classify` field of an upload (multipart field or query parameter): `{"labels": [...], "multiLabel": …}`, a
+ * JSON array of labels (`{name, description?}`), or label names separated by commas.
+ */
+export function parseClassifyField(raw: string): UploadClassification {
+  const trimmed = raw.trim();
+  let value: unknown;
+  if (trimmed.startsWith('{')) value = parseJsonField(trimmed, 'classify');
+  else if (trimmed.startsWith('[')) value = { labels: parseJsonField(trimmed, 'classify') };
+  else
+    value = {
+      labels: trimmed
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => name !== '')
+        .map((name) => ({ name })),
+    };
+  return parseInput(UploadClassification, value, 'classify');
 }

@@ -9,6 +9,7 @@ import {
   Param,
   Patch,
   Post,
+  Query,
   Req,
   Res,
 } from '@nestjs/common';
@@ -75,6 +76,12 @@ export class DocumentsController {
             [UPLOAD_FIELD]: { type: 'array', items: { type: 'string', format: 'binary' } },
             metadata: { type: 'string', description: 'a JSON object, stored on every file of the request' },
             tags: { type: 'string', description: 'a JSON array of strings, or tags separated by commas' },
+            classify: {
+              type: 'string',
+              description:
+                'labels to classify each file by once indexed: {"labels":[{"name","description"}],"multiLabel"}, ' +
+                'a JSON array of labels, or names separated by commas (also as ?classify=)',
+            },
           },
         },
         {
@@ -104,6 +111,7 @@ export class DocumentsController {
     @Res({ passthrough: true }) reply: FastifyReply,
     @Headers('idempotency-key') idempotencyKeyHeader: string | undefined,
     @Headers('quarry-lane') laneHeader: string | undefined,
+    @Query('classify') classifyQuery: string | undefined,
   ) {
     const contentType = request.headers['content-type'];
     const json = /^application\/(?:[\w.+-]+\+)?json\b/i.test(contentType ?? '');
@@ -112,7 +120,7 @@ export class DocumentsController {
     const lane = laneHeader === undefined ? null : parseInput(Lane, laneHeader, 'Quarry-Lane');
     const { job, created } = json
       ? await this.urls.ingest(tenant.tenantId, request.body, idempotencyKey, lane)
-      : await this.uploads.upload(tenant.tenantId, request.parts(), idempotencyKey, lane);
+      : await this.uploads.upload(tenant.tenantId, request.parts(), idempotencyKey, lane, classifyQuery);
     return acceptedJob(job, created, reply);
   }
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
-import { commandEnvelope, uuidv7, type Lane, type Topology } from '@quarry/contracts';
+import { commandEnvelope, uuidv7, type IngestJobOptions, type Lane, type Topology } from '@quarry/contracts';
 import { TOPOLOGY } from '@quarry/messaging';
 import { JobsRepository, type JobView, type NewDocument } from '@quarry/persistence';
 import {
@@ -38,6 +38,7 @@ export class IngestJobAcceptor {
     documents: NewDocument[],
     idempotencyKey: string | null,
     requestedLane: Lane | null,
+    options?: IngestJobOptions,
   ): Promise<UploadResult> {
     const jobId = uuidv7();
     const traceparent = currentOrNewTraceparent();
@@ -52,6 +53,7 @@ export class IngestJobAcceptor {
       traceparent,
       traceId: parseTraceparent(traceparent)?.traceId ?? null,
       documents,
+      ...(options ? { options } : {}),
       outbox: documents.map((d) =>
         commandEnvelope(this.topology, 'ingestDocument', {
           v: 1,

@@ -1,11 +1,22 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
-import { QuarryError, sanitizeFilename, uuidv7, type Lane } from '@quarry/contracts';
+import {
+  QuarryError,
+  sanitizeFilename,
+  uuidv7,
+  type Lane,
+  type UploadClassification,
+} from '@quarry/contracts';
 import { BLOB_STORE, type BlobStore } from '@quarry/messaging';
 import type { NewDocument } from '@quarry/persistence';
 import { LOGGER, type Logger } from '@quarry/telemetry';
 import type { MultipartFile, Multipart } from '@fastify/multipart';
-import { type DocumentLabels, parseMetadataField, parseTagsField } from './document-labels';
+import {
+  type DocumentLabels,
+  parseClassifyField,
+  parseMetadataField,
+  parseTagsField,
+} from './document-labels';
 import { createHash } from 'node:crypto';
 import { finished, Readable, Transform } from 'node:stream';
 import { IngestJobAcceptor, type UploadResult } from './ingest-job-acceptor';
@@ -51,15 +62,19 @@ export class UploadService {
     parts: AsyncIterableIterator<Multipart>,
     idempotencyKey: string | null,
     requestedLane: Lane | null = null,
+    classifyQuery?: string,
   ): Promise<UploadResult> {
     const stored: NewDocument[] = [];
     const labels: DocumentLabels = {};
+    let classify: UploadClassification | undefined =
+      classifyQuery === undefined ? undefined : parseClassifyField(classifyQuery);
     try {
       for await (const part of clientFaults(parts)) {
         if (part.type !== 'file') {
           // Fields may come before or after the files: they apply to every file of the request.
           if (part.fieldname === 'metadata') labels.metadata = parseMetadataField(String(part.value));
           else if (part.fieldname === 'tags') labels.tags = parseTagsField(String(part.value));
+          else if (part.fieldname === 'classify') classify = parseClassifyField(String(part.value));
           continue;
         }
         if (part.fieldname !== UPLOAD_FIELD) {
@@ -88,7 +103,13 @@ export class UploadService {
     }
     let result: UploadResult;
     try {
-      result = await this.acceptor.accept(tenantId, stored, idempotencyKey, requestedLane);
+      result = await this.acceptor.accept(
+        tenantId,
+        stored,
+        idempotencyKey,
+        requestedLane,
+        classify ? { classify } : undefined,
+      );
     } catch (error) {
       await this.discard(stored);
       throw error;

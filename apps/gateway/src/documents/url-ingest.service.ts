@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
-import { filenameFromUrl, QuarryError, uuidv7, type Lane } from '@quarry/contracts';
+import { filenameFromUrl, QuarryError, UploadClassification, uuidv7, type Lane } from '@quarry/contracts';
 import type { NewDocument } from '@quarry/persistence';
 import { z } from 'zod';
 import { parseInput } from '../http/validation';
@@ -24,6 +24,7 @@ export function urlIngestBody(maxUrls: number) {
     urls: z.array(FetchableUrl).min(1, 'send at least one URL').max(maxUrls, `at most ${maxUrls} URLs`),
     metadata: Metadata.optional(),
     tags: Tags.optional(),
+    classify: UploadClassification.optional(),
   });
 }
 
@@ -40,7 +41,7 @@ export class UrlIngestService {
   ) {}
 
   ingest(tenantId: string, body: unknown, idempotencyKey: string | null, requestedLane: Lane | null) {
-    const { urls, metadata, tags } = parseInput(
+    const { urls, metadata, tags, classify } = parseInput(
       urlIngestBody(this.config.urlFetch.maxUrlsPerRequest),
       body,
       'body',
@@ -60,7 +61,13 @@ export class UrlIngestService {
         tags: tags ?? [],
       };
     });
-    return this.acceptor.accept(tenantId, documents, idempotencyKey, requestedLane);
+    return this.acceptor.accept(
+      tenantId,
+      documents,
+      idempotencyKey,
+      requestedLane,
+      classify ? { classify } : undefined,
+    );
   }
 }
 

@@ -19,9 +19,9 @@ export function jobResponse(job: JobView) {
     finishedAt: job.finishedAt?.toISOString() ?? null,
     retryOfJobId: job.retryOfJobId,
     acceptingDocuments: job.acceptingDocuments,
-    // An analysis job's request and, once it succeeded, its result.
+    // An analysis job's request and, once it succeeded, its result; an upload's classification, per file.
     ...(job.input ? { input: job.input } : {}),
-    ...(job.input ? { result: job.result } : {}),
+    ...(job.input ? { result: job.type === 'analyze' ? job.result : uploadResult(job) } : {}),
   };
 }
 
@@ -62,6 +62,7 @@ export function documentDetail(d: DocumentView) {
     metadata: d.metadata,
     tags: d.tags,
     language: d.language,
+    ...(d.labels ? { labels: d.labels } : {}),
     createdAt: d.createdAt.toISOString(),
   };
 }
@@ -84,5 +85,27 @@ export function acceptedJob(job: JobView, created: boolean, reply: FastifyReply)
     lane: job.lane,
     documents: job.documents.map(documentSummary),
     createdAt: job.createdAt.toISOString(),
+  };
+}
+
+/**
+ * The result of an upload that asked for `classify`, in the shape the classification service's clients read:
+ * per file its status, labels (once indexed) and error.
+ */
+export function uploadResult(job: JobView) {
+  if (!job.input || !('classify' in job.input) || !job.input.classify) return null;
+  const results = job.documents.map((d) => ({
+    documentId: d.id,
+    filename: d.filename,
+    status: d.status,
+    labels: d.labels?.labels ?? [],
+    scores: d.labels?.scores ?? [],
+    error: d.error ? { code: d.error.code, message: d.error.message } : null,
+  }));
+  return {
+    totalFiles: results.length,
+    successful: results.filter((r) => r.status === 'indexed').length,
+    failed: results.filter((r) => r.status === 'failed').length,
+    results,
   };
 }

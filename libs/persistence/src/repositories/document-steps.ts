@@ -1,4 +1,4 @@
-import { DocumentSource } from '@quarry/contracts';
+import { DocumentSource, UploadClassification } from '@quarry/contracts';
 import type { Prisma, PrismaClient } from '../generated/prisma/client';
 import { sql, type Tx } from './sql';
 import type { Claim, DocumentWork, PageInput } from './types';
@@ -34,6 +34,13 @@ interface ClaimRow {
   job_type: string | null;
   job_trace_id: string | null;
   step_total: number | null;
+  job_classify: unknown;
+}
+
+function classifyOf(d: ClaimRow): { classify?: UploadClassification } {
+  if (d.job_classify === null || d.job_classify === undefined) return {};
+  const parsed = UploadClassification.safeParse(d.job_classify);
+  return parsed.success ? { classify: parsed.data } : {};
 }
 
 function toWork(d: ClaimRow & { id: string }): DocumentWork {
@@ -50,7 +57,7 @@ function toWork(d: ClaimRow & { id: string }): DocumentWork {
     claimedContentType: d.claimed_content_type,
     depth: d.depth,
     ...(d.job_type !== null && d.step_total !== null
-      ? { job: { type: d.job_type, traceId: d.job_trace_id, stepTotal: d.step_total } }
+      ? { job: { type: d.job_type, traceId: d.job_trace_id, stepTotal: d.step_total, ...classifyOf(d) } }
       : {}),
   };
 }
@@ -77,7 +84,7 @@ export async function claimDocuments(
     target AS (
       SELECT x.i, x.document_id, d.job_id FROM x JOIN documents d ON d.id = x.document_id AND d.tenant_id = x.tenant_id),
     j AS (
-      SELECT j.id, j.status::text AS status, j.traceparent, j.type, j.trace_id FROM jobs j
+      SELECT j.id, j.status::text AS status, j.traceparent, j.type, j.trace_id, j.input FROM jobs j
       WHERE j.id IN (SELECT job_id FROM target)
       ORDER BY j.id
       FOR UPDATE),
@@ -111,6 +118,7 @@ export async function claimDocuments(
            doc.tenant_id,
            doc.job_id, doc.filename, doc.blob_key, doc.sha256, doc.source, doc.source_url,
            doc.claimed_content_type, doc.depth, j.type AS job_type, j.trace_id AS job_trace_id,
+           j.input -> 'classify' AS job_classify,
            (SELECT s.total FROM job_steps s WHERE s.job_id = j.id AND s.name = ${step}) AS step_total
     FROM x LEFT JOIN target ON target.i = x.i
            LEFT JOIN j ON j.id = target.job_id

@@ -1,4 +1,4 @@
-import type { Topology } from '@quarry/contracts';
+import type { DocumentClassification, Topology } from '@quarry/contracts';
 import type { PrismaClient } from '../generated/prisma/client';
 import { inTransaction, tellCommitted, type AfterCommit } from './after-commit';
 import { Batcher } from './batcher';
@@ -28,6 +28,7 @@ interface IndexingCompletion {
   chunks: ChunkInput[];
   model: { id: string; dim: number };
   text: TextLanguage;
+  labels: DocumentClassification | null;
 }
 
 /** What `reuseIndexing` did; the same outcomes as `ExtractionReuse`, `outbox` holding the job's final event if any. */
@@ -82,8 +83,9 @@ export class IndexingRepository {
     chunks: ChunkInput[],
     model: { id: string; dim: number },
     text: TextLanguage = { language: null, config: 'simple' },
+    labels: DocumentClassification | null = null,
   ): Promise<OutboxRow[] | null> {
-    return this.indexingCompletions.call({ work, chunks, model, text });
+    return this.indexingCompletions.call({ work, chunks, model, text, labels });
   }
 
   private readonly indexingCompletions = new Batcher<IndexingCompletion, OutboxRow[] | null>((c) =>
@@ -117,8 +119,9 @@ export class IndexingRepository {
     >`
       WITH x AS (
         SELECT * FROM unnest(${batch.map((c) => c.work.documentId)}::uuid[], ${batch.map((c) => c.work.jobId)}::uuid[],
-                             ${batch.map((c) => c.chunks.length)}::int[], ${batch.map((c) => c.text.language)}::text[])
-          AS x(document_id, job_id, chunk_count, language)),
+                             ${batch.map((c) => c.chunks.length)}::int[], ${batch.map((c) => c.text.language)}::text[],
+                             ${batch.map((c) => (c.labels ? JSON.stringify(c.labels) : null))}::text[])
+          AS x(document_id, job_id, chunk_count, language, labels)),
       -- Locked by id alone and filtered on the locked row's status after: with the status in the WHERE the planner
       -- may pick the status index and walk every active job (a backlog) to find the batch's few.
       j AS (
@@ -128,7 +131,7 @@ export class IndexingRepository {
         ORDER BY id FOR UPDATE),
       doc AS (
         UPDATE documents d SET status = 'indexed', chunk_count = x.chunk_count, language = x.language,
-               updated_at = now()
+               labels = x.labels::jsonb, updated_at = now()
         FROM x JOIN j ON j.id = x.job_id AND j.status IN ('queued', 'running')
         WHERE d.id = x.document_id AND d.job_id = x.job_id AND d.status = 'indexing'
         RETURNING d.id, d.tenant_id, d.job_id),

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import {
   AnalysisRequest,
   AnalysisResult,
+  DocumentClassification,
   DocumentSource,
+  IngestJobOptions,
   ErrorInfoSchema,
   JobProgress,
   PageMethod,
@@ -44,6 +46,7 @@ type DocRecord = {
   metadata: unknown;
   tags: string[];
   language: string | null;
+  labels: unknown;
   title: string | null;
   parentDocumentId: string | null;
   depth: number;
@@ -70,6 +73,7 @@ function toDocumentView(d: DocRecord): DocumentView {
     metadata: isRecord(d.metadata) ? d.metadata : {},
     tags: d.tags,
     language: d.language,
+    labels: d.labels === null ? null : (DocumentClassification.safeParse(d.labels).data ?? null),
     title: d.title,
     parentDocumentId: d.parentDocumentId,
     depth: d.depth,
@@ -116,7 +120,12 @@ export function toJobView(j: JobRecord): JobView {
     retryOfJobId: j.retryOfJobId,
     acceptingDocuments: j.acceptingDocuments,
     documents: j.documents.map(toDocumentView),
-    input: j.input === null ? null : (AnalysisRequest.safeParse(j.input).data ?? null),
+    input:
+      j.input === null
+        ? null
+        : j.type === 'analyze'
+          ? (AnalysisRequest.safeParse(j.input).data ?? null)
+          : (IngestJobOptions.safeParse(j.input).data ?? null),
     result: j.result === null ? null : (AnalysisResult.safeParse(j.result).data ?? null),
   };
 }
@@ -182,13 +191,15 @@ export class JobsRepository {
                              ${inputs.map((i) => i.traceparent)}::text[], ${inputs.map((i) => i.traceId)}::text[],
                              ${inputs.map((i) => i.idempotencyKey)}::text[],
                              ${inputs.map((i) => i.acceptingDocuments ?? false)}::boolean[],
-                             ${inputs.map((i) => i.crawlRef ?? null)}::text[])
-          WITH ORDINALITY AS jx(id, tenant_id, lane, total, traceparent, trace_id, idempotency_key, accepting, crawl_ref, i)),
+                             ${inputs.map((i) => i.crawlRef ?? null)}::text[],
+                             ${inputs.map((i) => (i.options ? JSON.stringify(i.options) : null))}::text[])
+          WITH ORDINALITY AS jx(id, tenant_id, lane, total, traceparent, trace_id, idempotency_key, accepting, crawl_ref,
+                                options, i)),
       job AS (
         INSERT INTO jobs (id, tenant_id, type, lane, status, progress, traceparent, trace_id, idempotency_key,
-                          accepting_documents, crawl_ref)
+                          accepting_documents, crawl_ref, input)
         SELECT id, tenant_id, 'ingest', lane, 'queued', jsonb_build_object('step', 'ingest', 'done', 0, 'total', total),
-               traceparent, trace_id, idempotency_key, accepting, crawl_ref
+               traceparent, trace_id, idempotency_key, accepting, crawl_ref, options::jsonb
         FROM jx ORDER BY i
         ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
         RETURNING id, tenant_id, created_at),
@@ -618,7 +629,7 @@ function newJobView(input: NewIngestJob, total: number, createdAt: Date, documen
     finishedAt: null,
     retryOfJobId: null,
     acceptingDocuments: input.acceptingDocuments ?? false,
-    input: null,
+    input: input.options ?? null,
     result: null,
     documents: input.documents.map((d) => ({
       id: d.id,
@@ -638,6 +649,7 @@ function newJobView(input: NewIngestJob, total: number, createdAt: Date, documen
       metadata: d.metadata ?? {},
       tags: d.tags ?? [],
       language: null,
+      labels: null,
       title: d.title ?? null,
       parentDocumentId: null,
       depth: 0,

@@ -1,4 +1,11 @@
-import type { AnalysisRequest, AnalysisResult, CommandName } from '@quarry/contracts';
+import type {
+  AnalysisRequest,
+  AnalysisResult,
+  CommandName,
+  DocumentClassification,
+  IngestJobOptions,
+  UploadClassification,
+} from '@quarry/contracts';
 import type {
   DetectedType,
   DocumentSource,
@@ -59,6 +66,8 @@ export interface DocumentView {
   tags: string[];
   /** Detected at indexing (ISO 639-3); null before, or when the text was too short to tell. */
   language: string | null;
+  /** The labels an upload's `classify` gave the document at indexing. */
+  labels: DocumentClassification | null;
   title: string | null;
   parentDocumentId: string | null;
   depth: number;
@@ -95,8 +104,8 @@ export interface JobView {
   /** A crawl's job while the crawler may still deliver pages: it cannot finish before the crawl ends. */
   acceptingDocuments: boolean;
   documents: DocumentView[];
-  /** An analysis job's request, and its result once it succeeded (null for other jobs). */
-  input: AnalysisRequest | null;
+  /** An analysis job's request, an ingest job's options; an analysis's result once it succeeded. */
+  input: AnalysisRequest | IngestJobOptions | null;
   result: AnalysisResult | null;
 }
 
@@ -132,6 +141,8 @@ export interface NewIngestJob {
   /** A crawl's job: open for the crawler's later deliveries. */
   acceptingDocuments?: boolean;
   crawlRef?: string | null;
+  /** What the job was asked to do besides indexing (classify on upload). */
+  options?: IngestJobOptions;
 }
 
 /** A worker's view of the document it was asked to work on. */
@@ -158,6 +169,8 @@ export interface ClaimedJob {
   traceId: string | null;
   /** Documents the claimed step counted when the claim ran. */
   stepTotal: number;
+  /** The labels the upload asked each document to be classified by, if it did. */
+  classify?: UploadClassification;
 }
 
 /** What a URL fetch found, recorded on the document before it is parsed. */
