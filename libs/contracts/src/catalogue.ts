@@ -144,7 +144,7 @@ export const SearchHit = z.object({
   sectionPath: z.array(z.string()),
   chunkId: z.uuid(),
   text: z.string(),
-  /** The fused score in hybrid mode (reciprocal rank fusion), else the one ranking's. */
+  /** The fused score in hybrid mode (keyword and vector scores combined, each normalised), else the one ranking's. */
   score: z.number(),
   /** Each ranking's own score; null where the chunk was not among that ranking's candidates. */
   scores: z.object({ vector: z.number().nullable(), keyword: z.number().nullable() }),

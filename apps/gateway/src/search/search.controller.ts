@@ -37,7 +37,7 @@ export class SearchController {
   @HttpCode(200)
   @ApiOperation({
     summary:
-      "Search the tenant's indexed documents: hybrid (full text and vectors fused by reciprocal rank, the " +
+      "Search the tenant's indexed documents: hybrid (BM25 full text and vectors, scores combined, the " +
       'default), vector or keyword, with filters applied inside the ranking, highlights and cursor paging ' +
       '(answered by the analysis worker)',
   })

@@ -334,3 +334,44 @@ describe('ChunksRepository.search: filters inside the ranking', () => {
     expect(await only({ metadata: { department: "accounts' OR '1'='1" } })).toEqual(new Set());
   });
 });
+
+describe('the keyword index', () => {
+  const counts = async () => {
+    const [row] = await prisma.$queryRaw<
+      { postings: number; lexemes: number; chunks: number; stats: string }[]
+    >`
+      SELECT (SELECT count(*)::int FROM chunk_terms WHERE tenant_id = ${tenant}::uuid AND embedding_model = 'model-x')
+               AS postings,
+             (SELECT coalesce(sum(length(tsv)), 0)::int FROM chunks
+               WHERE tenant_id = ${tenant}::uuid AND embedding_model = 'model-x') AS lexemes,
+             (SELECT count(*)::int FROM chunks WHERE tenant_id = ${tenant}::uuid AND embedding_model = 'model-x')
+               AS chunks,
+             (SELECT chunks || '/' || lexemes FROM keyword_stats
+               WHERE tenant_id = ${tenant}::uuid AND embedding_model = 'model-x') AS stats`;
+    return row;
+  };
+
+  it('holds one posting per chunk and lexeme, and counters that match the chunks, as chunks change and go', async () => {
+    const before = await counts();
+    expect(before?.postings).toBe(before?.lexemes);
+    expect(before?.stats).toBe(`${before?.chunks}/${before?.lexemes}`);
+
+    // A chunk's text rewritten (a re-index of the same ordinal): its postings follow.
+    await prisma.$executeRaw`
+      UPDATE chunks SET text = 'entirely different words about volcanoes'
+      WHERE document_id = ${docs['code']?.id ?? ''}::uuid`;
+    const changed = await counts();
+    expect(changed?.postings).toBe(changed?.lexemes);
+    expect(changed?.stats).toBe(`${changed?.chunks}/${changed?.lexemes}`);
+    expect(await texts({ mode: 'keyword', query: 'volcanoes' })).toEqual([
+      'entirely different words about volcanoes',
+    ]);
+
+    await prisma.$executeRaw`DELETE FROM chunks WHERE document_id = ${docs['code']?.id ?? ''}::uuid`;
+    const after = await counts();
+    expect(after?.chunks).toBe((before?.chunks ?? 0) - 1);
+    expect(after?.postings).toBe(after?.lexemes);
+    expect(after?.stats).toBe(`${after?.chunks}/${after?.lexemes}`);
+    expect(await texts({ mode: 'keyword', query: 'volcanoes' })).toEqual([]);
+  });
+});
