@@ -3,7 +3,7 @@
 //
 // 1. The labelled set committed under bench/retrieval-set (original documents and questions: exact identifiers,
 //    paraphrased questions, keywords): recall@5, nDCG@10 and MRR per mode and per kind of question.
-// 2. BEIR SciFact from ../shared/corpora/beir-scifact when present (5,183 abstracts, 300 claims): nDCG@10 and
+// 2. With --scifact, BEIR SciFact from ../shared/corpora/beir-scifact (5,183 abstracts, 300 claims): nDCG@10 and
 //    recall@10 per mode, against BM25's published 0.665.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -335,7 +335,7 @@ export async function runRetrieval(
     if (!hasCorpus || !options.retrievalScifact) {
       return {
         labelled,
-        skipped: hasCorpus ? 'SciFact skipped (--no-scifact)' : `SciFact not found at ${SCIFACT_DIR}`,
+        skipped: hasCorpus ? 'SciFact not run (add --scifact)' : `SciFact not found at ${SCIFACT_DIR}`,
       };
     }
     return { labelled, scifact: await scifact(stack, corpusDir, progress) };
