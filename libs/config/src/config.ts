@@ -31,6 +31,8 @@ const EnvSchema = z.object({
   QUARRY_BOOTSTRAP_API_KEY: z.string().min(8).optional(),
   EMBEDDING_PROVIDER: z.enum(['local', 'openai']).default('local'),
   EMBEDDING_BATCH_SIZE: int(16, 1),
+  /** Worker threads of the local embedding model (each loads its own copy); 0 means one per core. */
+  EMBEDDING_THREADS: int(0, 0),
   OPENAI_BASE_URL: z.url().default('https://api.openai.com/v1'),
   OPENAI_API_KEY: z.string().optional(),
   EMBEDDING_MODEL: z.string().default('text-embedding-3-small'),
@@ -156,6 +158,8 @@ export interface AppConfig {
   embedding: {
     provider: 'local' | 'openai';
     batchSize: number;
+    /** Threads of the local model. */
+    threads: number;
     timeoutMs: number;
     openai: { baseUrl: string; apiKey: string | undefined; model: string; dim: number };
   };
@@ -275,6 +279,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     embedding: {
       provider: e.EMBEDDING_PROVIDER,
       batchSize: e.EMBEDDING_BATCH_SIZE,
+      threads: e.EMBEDDING_THREADS || availableParallelism(),
       timeoutMs: e.EMBEDDING_TIMEOUT_MS,
       openai: {
         baseUrl: e.OPENAI_BASE_URL,

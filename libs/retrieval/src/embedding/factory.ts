@@ -7,6 +7,8 @@ import type { EmbeddingProvider } from './provider';
 export interface EmbeddingConfig {
   provider: 'local' | 'openai';
   batchSize: number;
+  /** Worker threads of the local model (default 1). */
+  threads?: number;
   /** Per request to an OpenAI-compatible server, unless `openai.timeoutMs` is given. */
   timeoutMs?: number;
   openai?: {
@@ -23,7 +25,10 @@ const DEFAULT_TIMEOUT_MS = 30_000;
 export async function createEmbeddingProvider(config: EmbeddingConfig): Promise<EmbeddingProvider> {
   switch (config.provider) {
     case 'local':
-      return LocalUseEmbeddingProvider.create({ batchSize: config.batchSize });
+      return LocalUseEmbeddingProvider.create({
+        batchSize: config.batchSize,
+        ...(config.threads ? { threads: config.threads } : {}),
+      });
     case 'openai': {
       const { openai } = config;
       if (openai === undefined) {

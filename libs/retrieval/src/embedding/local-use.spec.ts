@@ -44,13 +44,33 @@ describe('LocalUseEmbeddingProvider (USE-lite, offline, in a worker thread)', ()
   });
 
   it('replaces a worker that died, failing only the calls it was serving', async () => {
-    const dying = provider['worker'];
+    const dying = provider['threads'][0]?.['worker'];
     expect(dying).toBeDefined();
     const inFlight = provider.embed(['in flight when the worker dies']);
     await dying!.terminate();
     await expect(inFlight).rejects.toMatchObject({ code: 'embedding_failed', retryable: true });
     const [v] = await provider.embed(['after the restart']);
     expect(v).toHaveLength(512);
+  }, 60_000);
+
+  it('embeds calls made together in shared batches over its threads, each caller getting its own vectors', async () => {
+    const pool = await LocalUseEmbeddingProvider.create({ batchSize: 3, threads: 2 });
+    try {
+      const texts = ['The cat sat on the mat', 'bond yields', 'alpha particles', 'A kitten rests on a rug'];
+      const [separate, together] = await Promise.all([
+        Promise.all(texts.map((t) => provider.embed([t]))),
+        Promise.all([
+          pool.embed(texts.slice(0, 1)),
+          pool.embed(texts.slice(1, 3)),
+          pool.embed(texts.slice(3)),
+        ]),
+      ]);
+      const flat = together.flat();
+      expect(flat).toHaveLength(4);
+      flat.forEach((v, i) => expect(cosineSimilarity(v, separate[i]![0]!)).toBeCloseTo(1, 5));
+    } finally {
+      await pool.close();
+    }
   }, 60_000);
 
   it('refuses work after close', async () => {

