@@ -1121,6 +1121,27 @@ function renderRetrieval(r: RetrievalResult): string[] {
       'questions asked through `POST /v1/search` in each mode (topK 10; SciFact 30, counted per document). ' +
       'Latency = the HTTP search as a client sees it.',
   );
+  if (r.embedding) {
+    const e = r.embedding;
+    out.push(
+      '',
+      `### Local embedding model (${e.texts} texts of the labelled set, batches of ${e.batchSize})`,
+      '',
+    );
+    out.push(
+      table(
+        ['how', 'chunks/s', 'ratio to the model called directly'],
+        [
+          ['the model called directly, batch after batch (raw engine)', f(e.rawChunksPerSec), '1'],
+          ...e.providerChunksPerSec.map((p) => [
+            `provider, ${p.threads} thread(s), one call per text`,
+            f(p.chunksPerSec),
+            f(p.ratioToRaw, 2),
+          ]),
+        ],
+      ),
+    );
+  }
   if (r.labelled) {
     out.push(
       '',

