@@ -147,7 +147,8 @@ export class OfflineAnalyzers {
   /** The passages hybrid search finds for the question, and their sentences that share its rarest terms. */
   private async answer(request: Of<'answer'>, run: AnalysisRun): Promise<AnalysisResult> {
     await run.progress({ step: 'retrieving', done: 0, total: 1 });
-    const passages = await this.retrieve(run, request.question, request.filter, 8);
+    const [questionVector] = await this.embeddings.embed([request.question]);
+    const passages = await this.retrieve(run, request.question, questionVector, request.filter, 8);
     await run.progress({ step: 'answering', done: 0, total: 1 });
     const best = answeringSentences(
       request.question,
@@ -171,9 +172,12 @@ export class OfflineAnalyzers {
    */
   private async report(request: Of<'report'>, run: AnalysisRun): Promise<AnalysisResult> {
     await run.progress({ step: 'retrieving', done: 0, total: 1 });
+    // Embedded once: retrieval and every candidate's scoring search use the same vector.
+    const [questionVector] = await this.embeddings.embed([request.question]);
     const passages = await this.retrieve(
       run,
       request.question,
+      questionVector,
       request.filter,
       Math.min(500, request.maxDocuments * 3),
     );
@@ -182,7 +186,6 @@ export class OfflineAnalyzers {
       request.maxDocuments,
     );
     const done = await this.analyses.items(run.jobId);
-    const [questionVector] = await this.embeddings.embed([request.question]);
     let finished = candidates.filter((c) => done.has(c.documentId)).length;
     await run.progress({ step: 'scoring', done: finished, total: candidates.length });
     for (const candidate of candidates) {
@@ -253,9 +256,14 @@ export class OfflineAnalyzers {
     };
   }
 
-  /** Hybrid search for the question: passages with a weight in (0, 1] by rank. */
-  private async retrieve(run: AnalysisRun, question: string, filter: SearchFilter | undefined, topK: number) {
-    const [vector] = await this.embeddings.embed([question]);
+  /** Hybrid search for the question (with its vector): passages with a weight in (0, 1] by rank. */
+  private async retrieve(
+    run: AnalysisRun,
+    question: string,
+    vector: Float32Array | undefined,
+    filter: SearchFilter | undefined,
+    topK: number,
+  ) {
     const { hits } = await this.chunks.search({
       tenantId: run.tenantId,
       mode: 'hybrid',

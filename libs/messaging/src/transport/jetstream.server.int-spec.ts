@@ -49,6 +49,16 @@ class IngestController {
   }
 }
 
+/** A search request of a tenant of its own. */
+const searchRequest = (): SearchRequest => ({
+  v: 1,
+  tenantId: randomUUID(),
+  query: 'hello',
+  topK: 3,
+  mode: 'hybrid',
+  offset: 0,
+});
+
 @Controller()
 class SearchController {
   @OnRequest('search')
@@ -147,14 +157,7 @@ describe('JetStreamServer: the Nest transport on real JetStream', () => {
 
   it('answers an @OnRequest service, and a thrown error comes back with its code', async () => {
     await boot(BothModule);
-    const request: SearchRequest = {
-      v: 1,
-      tenantId: randomUUID(),
-      query: 'hello',
-      topK: 3,
-      mode: 'hybrid',
-      offset: 0,
-    };
+    const request = searchRequest();
     await expect(requestService(js.nc, js.t, 'search', request, 2000)).resolves.toEqual({
       ok: true,
       model: 'echo',
@@ -184,14 +187,7 @@ describe('JetStreamServer: the Nest transport on real JetStream', () => {
   it('JetStreamClient asks a service with send and publishes a JetStreamRecord with emit', async () => {
     await boot(BothModule);
     const client = new JetStreamClient(js.nc, js.t, new JetStreamPublisher(js.nc), 2000);
-    const request: SearchRequest = {
-      v: 1,
-      tenantId: randomUUID(),
-      query: 'hello',
-      topK: 3,
-      mode: 'hybrid',
-      offset: 0,
-    };
+    const request = searchRequest();
     await expect(lastValueFrom(client.send(servicePattern('search'), request))).resolves.toMatchObject({
       ok: true,
     });

@@ -128,9 +128,17 @@ afterAll(async () => {
   await db?.drop();
 });
 
-describe('ChunksRepository.searchByVector', () => {
+/** The vector mode of ChunksRepository.search, first page. */
+const byVector = async (
+  tenantId: string,
+  model: { id: string; dim: number },
+  vector: Float32Array,
+  topK: number,
+) => (await chunks.search({ tenantId, mode: 'vector', query: ' ', vector, model, topK, offset: 0 })).hits;
+
+describe('ChunksRepository.search, vector mode', () => {
   it('returns the tenant’s nearest chunks of the asked model first, with cosine scores', async () => {
-    const hits = await chunks.searchByVector(tenantA, X4, vec(4, 1), 3);
+    const hits = await byVector(tenantA, X4, vec(4, 1), 3);
     expect(hits.map((h) => h.text)).toEqual(['a-x nearest', 'a-x near', 'a-x far']);
     expect(hits[0]).toEqual({
       chunkId: expect.stringMatching(/^[0-9a-f-]{36}$/) as unknown,
@@ -147,40 +155,32 @@ describe('ChunksRepository.searchByVector', () => {
     expect(hits[1]?.score).toBeCloseTo(0.8, 5);
     expect(hits[2]?.score).toBeCloseTo(0, 5);
 
-    const all = await chunks.searchByVector(tenantA, X4, vec(4, 1), 100);
+    const all = await byVector(tenantA, X4, vec(4, 1), 100);
     expect(all.map((h) => h.text)).toEqual(['a-x nearest', 'a-x near', 'a-x far', 'a-x opposite']);
     expect(all[3]?.score).toBeCloseTo(-1, 5);
   });
 
   it('keeps tenants apart', async () => {
-    const hits = await chunks.searchByVector(tenantB, X4, vec(4, 1), 10);
+    const hits = await byVector(tenantB, X4, vec(4, 1), 10);
     expect(hits.map((h) => h.text)).toEqual(['b-x exact', 'b-x near']);
     expect(hits.every((h) => h.documentId === docs['b-x']?.id)).toBe(true);
   });
 
   it('never mixes models or dimensions', async () => {
-    expect((await chunks.searchByVector(tenantA, Y4, vec(4, 1), 10)).map((h) => h.text)).toEqual([
-      'a-y exact',
-    ]);
-    expect((await chunks.searchByVector(tenantA, Z3, vec(3, 1), 10)).map((h) => h.text)).toEqual([
-      'a-z exact',
-    ]);
+    expect((await byVector(tenantA, Y4, vec(4, 1), 10)).map((h) => h.text)).toEqual(['a-y exact']);
+    expect((await byVector(tenantA, Z3, vec(3, 1), 10)).map((h) => h.text)).toEqual(['a-z exact']);
     // Right model id, wrong dimension: nothing, rather than a cast error.
-    expect(await chunks.searchByVector(tenantA, { id: 'model-x', dim: 3 }, vec(3, 1), 10)).toEqual([]);
-    expect(await chunks.searchByVector(tenantA, { id: 'unknown', dim: 4 }, vec(4, 1), 10)).toEqual([]);
+    expect(await byVector(tenantA, { id: 'model-x', dim: 3 }, vec(3, 1), 10)).toEqual([]);
+    expect(await byVector(tenantA, { id: 'unknown', dim: 4 }, vec(4, 1), 10)).toEqual([]);
   });
 
   it('searches 512-d vectors (the dimension with an HNSW index)', async () => {
-    const hits = await chunks.searchByVector(tenantA, USE, vec(512, 0.1, 1), 2);
+    const hits = await byVector(tenantA, USE, vec(512, 0.1, 1), 2);
     expect(hits.map((h) => h.text)).toEqual(['a-use 1', 'a-use 2']);
   });
 
   it('rejects a dimension that is not a positive integer', async () => {
-    await expect(chunks.searchByVector(tenantA, { id: 'm', dim: 0 }, vec(4, 1), 1)).rejects.toThrow(
-      /bad dimension/,
-    );
-    await expect(chunks.searchByVector(tenantA, { id: 'm', dim: 2.5 }, vec(4, 1), 1)).rejects.toThrow(
-      /bad dimension/,
-    );
+    await expect(byVector(tenantA, { id: 'm', dim: 0 }, vec(4, 1), 1)).rejects.toThrow(/bad dimension/);
+    await expect(byVector(tenantA, { id: 'm', dim: 2.5 }, vec(4, 1), 1)).rejects.toThrow(/bad dimension/);
   });
 });

@@ -224,25 +224,6 @@ export class ChunksRepository {
       return { hits, more };
     });
   }
-
-  /** Cosine top-k within one tenant and one embedding model (the vector mode of {@link search}). */
-  async searchByVector(
-    tenantId: string,
-    model: { id: string; dim: number },
-    vector: Float32Array,
-    topK: number,
-  ): Promise<SearchHitRow[]> {
-    const { hits } = await this.search({
-      tenantId,
-      mode: 'vector',
-      query: ' ',
-      vector,
-      model,
-      topK,
-      offset: 0,
-    });
-    return hits;
-  }
 }
 
 /**
