@@ -103,6 +103,8 @@ export class IndexDocumentHandler {
       ? await this.labels.classify(
           classify,
           stored.map((c) => c.embedding),
+          stored.map((c) => c.text).join('\n'),
+          ctx.signal,
         )
       : null;
     const rows = await this.indexing.completeIndexing(

@@ -2,10 +2,12 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import { CANCELLATION_WATCH, MessagingModule, NatsCancellationWatch, OutboxRelay } from '@quarry/messaging';
 import { isDatabaseUnavailable, OutboxRepository, PersistenceModule } from '@quarry/persistence';
-import { createEmbeddingProvider } from '@quarry/retrieval';
+import { createEmbeddingProvider, OpenAiLanguageModel, type LanguageModel } from '@quarry/retrieval';
 import { CoreModule, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import { AnalyzeJobHandler } from './analyses/analyze-job.handler';
 import { OfflineAnalyzers } from './analyses/analyzers';
+import { LANGUAGE_MODEL, LlmAnalyzers } from './analyses/llm-analyzers';
+import { AnalysisSources } from './analyses/sources';
 import { UploadLabeler } from './analyses/upload-labeler';
 import { EMBEDDING_PROVIDER, EmbeddingLifecycle } from './embeddings';
 import { IndexDocumentHandler } from './index-document.handler';
@@ -42,8 +44,21 @@ export class AnalysisWorkerModule {
         {
           provide: EMBEDDING_PROVIDER,
           inject: [APP_CONFIG],
-          useFactory: (c: AppConfig) => createEmbeddingProvider(c.embedding),
+          useFactory: (c: AppConfig) =>
+            createEmbeddingProvider(c.embedding, {
+              onTokens: (tokens) =>
+                metrics
+                  .counter('quarry_embedding_tokens_total')
+                  .inc({ model: c.embedding.openai.model }, tokens),
+            }),
         },
+        {
+          provide: LANGUAGE_MODEL,
+          inject: [APP_CONFIG],
+          useFactory: (c: AppConfig): LanguageModel | null => (c.llm ? new OpenAiLanguageModel(c.llm) : null),
+        },
+        AnalysisSources,
+        LlmAnalyzers,
         EmbeddingLifecycle,
         { provide: CANCELLATION_WATCH, useClass: NatsCancellationWatch },
         OfflineAnalyzers,

@@ -41,6 +41,16 @@ const EnvSchema = z.object({
   EMBEDDING_MODEL: z.string().default('text-embedding-3-small'),
   EMBEDDING_DIM: int(1536, 1),
   EMBEDDING_TIMEOUT_MS: int(30000, 100),
+  /**
+   * A language model for the analyses (ADR 29): any server speaking OpenAI's chat completions with structured
+   * outputs (OpenAI, Azure-compatible proxies, Ollama, vLLM). Unset, the analyses run offline and `extract` is 422.
+   */
+  LLM_BASE_URL: z.url().optional(),
+  LLM_API_KEY: z.string().optional(),
+  LLM_MODEL: z.string().optional(),
+  LLM_TIMEOUT_MS: int(60000, 100),
+  /** Characters of a document's text one request carries at most (its beginning): bounds tokens per call. */
+  LLM_MAX_INPUT_CHARS: int(12000, 500),
   CHUNK_MAX_TOKENS: int(256, 16),
   CHUNK_OVERLAP_TOKENS: int(32, 0),
   // 0: one more than the cores — while one document waits on PostgreSQL or the blob store, another's parser runs.
@@ -166,6 +176,10 @@ export interface AppConfig {
     timeoutMs: number;
     openai: { baseUrl: string; apiKey: string | undefined; model: string; dim: number };
   };
+  /** Undefined when no language model is configured: the analyses run offline. */
+  llm:
+    | { baseUrl: string; apiKey: string | undefined; model: string; timeoutMs: number; maxInputChars: number }
+    | undefined;
   chunking: { maxTokens: number; overlapTokens: number };
   /** Per lane (ADR 10): interactive work never waits for bulk capacity. */
   workers: {
@@ -265,6 +279,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (e.RETRY_BASE_DELAY_MS > e.RETRY_MAX_DELAY_MS) {
     throw new ConfigError('invalid configuration:\n  RETRY_BASE_DELAY_MS must not exceed RETRY_MAX_DELAY_MS');
   }
+  if ((e.LLM_BASE_URL === undefined) !== (e.LLM_MODEL === undefined)) {
+    throw new ConfigError(
+      'invalid configuration:\n  LLM_BASE_URL and LLM_MODEL go together: set both to use a language model, or neither',
+    );
+  }
   const ingestConcurrency = e.INGEST_CONCURRENCY || availableParallelism() + 1;
   return {
     env: e.NODE_ENV,
@@ -291,6 +310,16 @@ export function loadConfig(source: Record<string, string | undefined> = process.
         dim: e.EMBEDDING_DIM,
       },
     },
+    llm:
+      e.LLM_BASE_URL === undefined || e.LLM_MODEL === undefined
+        ? undefined
+        : {
+            baseUrl: e.LLM_BASE_URL,
+            apiKey: e.LLM_API_KEY,
+            model: e.LLM_MODEL,
+            timeoutMs: e.LLM_TIMEOUT_MS,
+            maxInputChars: e.LLM_MAX_INPUT_CHARS,
+          },
     chunking: { maxTokens: e.CHUNK_MAX_TOKENS, overlapTokens: e.CHUNK_OVERLAP_TOKENS },
     workers: {
       ingestConcurrency,

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SearchFilter } from './catalogue';
+import { jsonSchemaProblem } from './json-schema';
 
 /**
  * Analyses: jobs of type `analyze` that read a tenant's indexed documents and write a result on the job. Each
@@ -36,7 +37,10 @@ export const AnalysisRequest = z.discriminatedUnion('type', [
   z.strictObject({
     type: z.literal('extract'),
     /** A JSON Schema (an object schema) each document's output must be valid against. */
-    schema: z.record(z.string(), z.unknown()),
+    schema: z.record(z.string(), z.unknown()).superRefine((schema, ctx) => {
+      const problem = jsonSchemaProblem(schema);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    }),
     documentIds: z.array(z.uuid()).min(1).max(100),
   }),
   z
@@ -61,6 +65,19 @@ export type AnalysisType = AnalysisRequest['type'];
 export const AnalysisMethod = z.enum(['llm', 'embedding', 'extractive']);
 export type AnalysisMethod = z.infer<typeof AnalysisMethod>;
 
+/**
+ * What a job spent on a language model, as the server counted it: summed over every call the analysis made,
+ * including calls of earlier deliveries whose results were kept (a report's scored documents).
+ */
+export const LlmUsage = z.object({
+  model: z.string(),
+  calls: z.number().int(),
+  promptTokens: z.number().int(),
+  completionTokens: z.number().int(),
+  totalTokens: z.number().int(),
+});
+export type LlmUsage = z.infer<typeof LlmUsage>;
+
 /** Where a statement comes from: the chunk and page it quotes, and the quote (the chunk's text, whitespace collapsed). */
 export const Citation = z.object({
   documentId: z.uuid(),
@@ -72,6 +89,7 @@ export const Citation = z.object({
 export type Citation = z.infer<typeof Citation>;
 
 export const ClassifyResult = z.object({
+  usage: LlmUsage.optional(),
   type: z.literal('classify'),
   method: AnalysisMethod,
   model: z.string(),
@@ -82,12 +100,14 @@ export const ClassifyResult = z.object({
       /** The label(s) given: the best one, or with multiLabel every label scoring close to the best. */
       labels: z.array(z.string()),
       scores: z.array(z.object({ name: z.string(), score: z.number() })),
+      /** With a language model: why, in one line. */
       reason: z.string().optional(),
     }),
   ),
 });
 
 export const SummarizeResult = z.object({
+  usage: LlmUsage.optional(),
   type: z.literal('summarize'),
   method: AnalysisMethod,
   summary: z.string(),
@@ -95,6 +115,7 @@ export const SummarizeResult = z.object({
 });
 
 export const AnswerResult = z.object({
+  usage: LlmUsage.optional(),
   type: z.literal('answer'),
   method: AnalysisMethod,
   question: z.string(),
@@ -104,6 +125,7 @@ export const AnswerResult = z.object({
 });
 
 export const ReportResult = z.object({
+  usage: LlmUsage.optional(),
   type: z.literal('report'),
   method: AnalysisMethod,
   question: z.string(),
@@ -113,6 +135,8 @@ export const ReportResult = z.object({
       documentId: z.uuid(),
       filename: z.string(),
       score: z.number(),
+      /** With a language model: why the document is (not) relevant, in one line. */
+      reason: z.string().optional(),
       citations: z.array(Citation),
     }),
   ),
@@ -120,6 +144,7 @@ export const ReportResult = z.object({
 });
 
 export const ExtractResult = z.object({
+  usage: LlmUsage.optional(),
   type: z.literal('extract'),
   method: AnalysisMethod,
   results: z.array(z.object({ documentId: z.uuid(), filename: z.string(), output: z.unknown() })),
@@ -154,5 +179,8 @@ export const DocumentClassification = z.object({
   method: AnalysisMethod,
   labels: z.array(z.string()),
   scores: z.array(z.object({ name: z.string(), score: z.number() })),
+  /** With a language model: why, in one line, and what the call cost. */
+  reason: z.string().optional(),
+  usage: LlmUsage.optional(),
 });
 export type DocumentClassification = z.infer<typeof DocumentClassification>;

@@ -96,14 +96,22 @@ export class QuarryError extends Error {
   constructor(
     readonly code: ErrorCode,
     message: string,
-    options: { cause?: unknown; retryable?: boolean; details?: Record<string, unknown> } = {},
+    options: {
+      cause?: unknown;
+      retryable?: boolean;
+      details?: Record<string, unknown>;
+      /** How long the other side asked us to wait before trying again (an HTTP `Retry-After`). */
+      retryAfterMs?: number;
+    } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.retryable = options.retryable ?? ErrorCodes[code].retryable;
     this.details = options.details;
+    this.retryAfterMs = options.retryAfterMs;
   }
 
   readonly details: Record<string, unknown> | undefined;
+  readonly retryAfterMs: number | undefined;
 
   toInfo(): ErrorInfo {
     return { code: this.code, message: this.message, retryable: this.retryable };

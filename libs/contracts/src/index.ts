@@ -4,3 +4,4 @@ export * from './ids';
 export * from './jobs';
 export * from './catalogue';
 export * from './analyses';
+export * from './json-schema';

@@ -386,9 +386,11 @@ export class CommandConsumer<N extends CommandName> {
 
 export function outcomeOfError(error: unknown): HandlerOutcome {
   if (error instanceof QuarryError) {
-    return error.retryable
+    if (!error.retryable) return { kind: 'dead_letter', error: error.toInfo() };
+    // A server that said when to come back (429 Retry-After) is asked again then, not on our backoff.
+    return error.retryAfterMs === undefined
       ? { kind: 'retry', error: error.toInfo() }
-      : { kind: 'dead_letter', error: error.toInfo() };
+      : { kind: 'retry', error: error.toInfo(), delayMs: error.retryAfterMs };
   }
   // Unknown errors are assumed transient (a dropped connection, a deadlock) and retried up to the limit.
   return {

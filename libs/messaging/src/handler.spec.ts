@@ -15,4 +15,10 @@ describe('retry policy', () => {
     expect(outcomeOfError(new QuarryError('corrupt_pdf', 'x')).kind).toBe('dead_letter');
     expect(outcomeOfError(new Error('connection reset')).kind).toBe('retry');
   });
+
+  it("naks with the delay a server asked for (Retry-After), and with the backoff's when none was given", () => {
+    const asked = outcomeOfError(new QuarryError('llm_unavailable', '429', { retryAfterMs: 7_000 }));
+    expect(asked).toMatchObject({ kind: 'retry', delayMs: 7_000 });
+    expect(outcomeOfError(new QuarryError('llm_unavailable', '503'))).not.toHaveProperty('delayMs');
+  });
 });

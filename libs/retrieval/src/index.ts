@@ -5,9 +5,12 @@ export { configFor, detectLanguage, type DetectedLanguage } from './text-search/
 export type { EmbeddingProvider } from './embedding/provider';
 export { LocalUseEmbeddingProvider, type LocalUseEmbeddingOptions } from './embedding/local-use';
 export { OpenAiEmbeddingProvider, type OpenAiEmbeddingOptions } from './embedding/openai';
-export { createEmbeddingProvider, type EmbeddingConfig } from './embedding/factory';
+export { createEmbeddingProvider, type EmbeddingConfig, type EmbeddingHooks } from './embedding/factory';
 export { FakeEmbeddingProvider, hashEmbedding } from './embedding/fake';
 export { cosineSimilarity, fromPgVector, l2Normalize, toPgVector } from './embedding/vector';
 export { answeringSentences, centralSentences } from './analysis/extractive';
 export { sentencesOf, terms, type Sentence } from './analysis/sentences';
 export { classifyByEmbedding, type LabelScore } from './analysis/zero-shot';
+export type { LanguageModel, StructuredAnswer, StructuredPrompt, TokenCount } from './llm/language-model';
+export { OpenAiLanguageModel, type OpenAiLanguageModelOptions } from './llm/openai-language-model';
+export { retryAfterMs } from './openai/retry-after';

@@ -6,3 +6,4 @@ export * from './prometheus-text';
 export * from './wait-for';
 export * from './otlp-receiver';
 export * from './quarry-failure';
+export * from './openai-stand-in';

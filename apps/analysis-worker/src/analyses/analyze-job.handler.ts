@@ -12,6 +12,8 @@ import {
 import { AnalysesRepository, JobControlRepository } from '@quarry/persistence';
 import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import { OfflineAnalyzers } from './analyzers';
+import { LlmAnalyzers } from './llm-analyzers';
+import type { Analyzer } from './sources';
 
 /** Progress is written at most this often (and at every phase change): a long job does not write per item. */
 const PROGRESS_EVERY_MS = 500;
@@ -27,7 +29,8 @@ export class AnalyzeJobHandler {
   constructor(
     private readonly analyses: AnalysesRepository,
     private readonly jobControl: JobControlRepository,
-    private readonly analyzers: OfflineAnalyzers,
+    private readonly offline: OfflineAnalyzers,
+    private readonly llm: LlmAnalyzers,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
   ) {}
@@ -49,7 +52,7 @@ export class AnalyzeJobHandler {
     let lastStep = '';
     const started = performance.now();
     try {
-      const result = await this.analyzers.run(claim.input, {
+      const result = await this.analyzer.run(claim.input, {
         jobId: cmd.jobId,
         tenantId: cmd.tenantId,
         signal: ctx.signal,
@@ -85,6 +88,11 @@ export class AnalyzeJobHandler {
   async onDeadLetter(@Payload() cmd: AnalyzeJobCommand, @Ctx() { error }: DeadLetterContext): Promise<void> {
     await this.finish(cmd, { error: { code: error.code, message: error.message } });
     this.count('unknown', 'failed', error.code);
+  }
+
+  /** With a language model configured, every analysis uses it (ADR 29); without one, the offline methods (ADR 28). */
+  private get analyzer(): Analyzer {
+    return this.llm.available ? this.llm : this.offline;
   }
 
   private finish(cmd: AnalyzeJobCommand, outcome: Parameters<AnalysesRepository['finishAnalysis']>[2]) {

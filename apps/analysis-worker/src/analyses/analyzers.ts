@@ -1,70 +1,28 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
+import { QuarryError, type AnalysisRequest, type AnalysisResult, type Citation } from '@quarry/contracts';
+import type { AnalysisChunk } from '@quarry/persistence';
+import { answeringSentences, centralSentences, classifyByEmbedding, sentencesOf } from '@quarry/retrieval';
 import {
-  QuarryError,
-  type AnalysisRequest,
-  type AnalysisResult,
-  type Citation,
-  type SearchFilter,
-} from '@quarry/contracts';
-import { AnalysesRepository, ChunksRepository, type AnalysisChunk } from '@quarry/persistence';
-import {
-  answeringSentences,
-  centralSentences,
-  classifyByEmbedding,
-  sentencesOf,
-  type EmbeddingProvider,
-  type Sentence,
-} from '@quarry/retrieval';
-import { EMBEDDING_PROVIDER } from '../embeddings';
+  AnalysisSources,
+  bestSentence,
+  citation,
+  stopped,
+  type Analyzer,
+  type AnalysisRun,
+  type Of,
+} from './sources';
 
-/** What an analysis may do while it runs: keep its message alive, report progress, stop when told. */
-export interface AnalysisRun {
-  jobId: string;
-  tenantId: string;
-  /** Resets the message's ack timer (long analyses call it between items). */
-  working(): void;
-  /** Aborted when the worker shuts down: stop at the next item, the redelivery resumes. */
-  signal: AbortSignal;
-  progress(p: { step: string; done: number; total: number; details?: string }): Promise<void>;
-}
-
-/** How many documents a classify or summarize reads at most: beyond that a filter should narrow it. */
-const MAX_DOCUMENTS = 1000;
 const SUMMARY_SENTENCES = { short: 3, medium: 6, long: 12 } as const;
 /** Chunks of one document a summary reads (its first ones: long documents say what they are early). */
-const SUMMARY_CHUNKS_PER_DOCUMENT = 40;
-
-type Of<T extends AnalysisRequest['type']> = Extract<AnalysisRequest, { type: T }>;
-
-function stopped(): QuarryError {
-  return new QuarryError(
-    'dependency_unavailable',
-    'worker shutting down: the analysis resumes on redelivery',
-    {
-      retryable: true,
-    },
-  );
-}
-
-function citation(c: AnalysisChunk, quote: string): Citation {
-  return { documentId: c.documentId, filename: c.filename, page: c.page, chunkId: c.chunkId, quote };
-}
+export const SUMMARY_CHUNKS_PER_DOCUMENT = 40;
 
 /**
  * The offline analyses (ADR 28): what runs when no language model is configured. Each says its method; none
  * invents text — answers and summaries are sentences quoted from the documents, classes come from embeddings.
  */
 @Injectable()
-export class OfflineAnalyzers {
-  constructor(
-    private readonly analyses: AnalysesRepository,
-    private readonly chunks: ChunksRepository,
-    @Inject(EMBEDDING_PROVIDER) private readonly embeddings: EmbeddingProvider,
-  ) {}
-
-  private get model() {
-    return { id: this.embeddings.id, dim: this.embeddings.dim };
-  }
+export class OfflineAnalyzers implements Analyzer {
+  constructor(private readonly sources: AnalysisSources) {}
 
   run(request: AnalysisRequest, run: AnalysisRun): Promise<AnalysisResult> {
     switch (request.type) {
@@ -84,34 +42,16 @@ export class OfflineAnalyzers {
     }
   }
 
-  private async selected(
-    run: AnalysisRun,
-    selection: { documentIds?: string[] | undefined; filter?: SearchFilter | undefined },
-  ) {
-    const docs = await this.analyses.documents(
-      run.tenantId,
-      {
-        ...(selection.documentIds ? { documentIds: selection.documentIds } : {}),
-        ...(selection.filter ? { filter: selection.filter } : {}),
-      },
-      MAX_DOCUMENTS,
-    );
-    if (docs.length === 0)
-      throw new QuarryError('no_documents', 'no indexed document matches the documentIds or filter given');
-    return docs;
-  }
-
   /** Zero-shot: each label's name and description embedded, against each document's mean chunk vector. */
   private async classify(request: Of<'classify'>, run: AnalysisRun): Promise<AnalysisResult> {
-    const docs = await this.selected(run, request);
+    const docs = await this.sources.selected(run, request);
     await run.progress({ step: 'classifying', done: 0, total: docs.length });
-    const labelVectors = await this.embeddings.embed(
+    const labelVectors = await this.sources.embeddings.embed(
       request.labels.map((l) => (l.description ? `${l.name}: ${l.description}` : l.name)),
     );
     const labels = request.labels.map((l, i) => ({ name: l.name, vector: labelVectors[i] ?? [] }));
-    const vectors = await this.analyses.documentVectors(
-      run.tenantId,
-      this.model,
+    const vectors = await this.sources.documentVectors(
+      run,
       docs.map((d) => d.id),
     );
     const results = docs.flatMap((d) => {
@@ -121,16 +61,16 @@ export class OfflineAnalyzers {
       return [{ documentId: d.id, filename: d.filename, labels: given, scores }];
     });
     await run.progress({ step: 'classifying', done: docs.length, total: docs.length });
-    return { type: 'classify', method: 'embedding', model: this.model.id, results };
+    return { type: 'classify', method: 'embedding', model: this.sources.model.id, results };
   }
 
   /** The most central sentences of the selection, quoted with where each comes from. */
   private async summarize(request: Of<'summarize'>, run: AnalysisRun): Promise<AnalysisResult> {
-    const docs = await this.selected(run, request);
+    const docs = await this.sources.selected(run, request);
     const pieces: { text: string; source: AnalysisChunk }[] = [];
     for (const [i, d] of docs.entries()) {
       if (run.signal.aborted) throw stopped();
-      const chunks = await this.analyses.chunks(run.tenantId, this.model, d.id, SUMMARY_CHUNKS_PER_DOCUMENT);
+      const chunks = await this.sources.documentChunks(run, d.id, SUMMARY_CHUNKS_PER_DOCUMENT);
       pieces.push(...chunks.map((c) => ({ text: c.text, source: c })));
       run.working();
       await run.progress({ step: 'summarizing', done: i + 1, total: docs.length, details: d.filename });
@@ -147,8 +87,8 @@ export class OfflineAnalyzers {
   /** The passages hybrid search finds for the question, and their sentences that share its rarest terms. */
   private async answer(request: Of<'answer'>, run: AnalysisRun): Promise<AnalysisResult> {
     await run.progress({ step: 'retrieving', done: 0, total: 1 });
-    const [questionVector] = await this.embeddings.embed([request.question]);
-    const passages = await this.retrieve(run, request.question, questionVector, request.filter, 8);
+    const questionVector = await this.sources.embedQuestion(request.question);
+    const passages = await this.sources.retrieve(run, request.question, questionVector, request.filter, 8);
     await run.progress({ step: 'answering', done: 0, total: 1 });
     const best = answeringSentences(
       request.question,
@@ -173,64 +113,38 @@ export class OfflineAnalyzers {
   private async report(request: Of<'report'>, run: AnalysisRun): Promise<AnalysisResult> {
     await run.progress({ step: 'retrieving', done: 0, total: 1 });
     // Embedded once: retrieval and every candidate's scoring search use the same vector.
-    const [questionVector] = await this.embeddings.embed([request.question]);
-    const passages = await this.retrieve(
+    const questionVector = await this.sources.embedQuestion(request.question);
+    const candidates = await reportCandidates(this.sources, run, request, questionVector);
+    const scored = await this.sources.eachItem(
       run,
-      request.question,
-      questionVector,
-      request.filter,
-      Math.min(500, request.maxDocuments * 3),
+      'scoring',
+      candidates,
+      (c) => c.documentId,
+      (c) => c.filename,
+      async (candidate): Promise<ReportItem> => {
+        const hits = await this.sources.documentPassages(
+          run,
+          request.question,
+          questionVector,
+          candidate.documentId,
+          3,
+        );
+        const score = Math.max(0, ...hits.map((h) => (h.vectorScore ?? 0) + (h.keywordScore ? 0.1 : 0)));
+        return {
+          score: Math.round(score * 10_000) / 10_000,
+          filename: candidate.filename,
+          citations: hits.slice(0, 2).map((h) => ({
+            documentId: h.documentId,
+            filename: h.filename,
+            page: h.pageNumber,
+            chunkId: h.chunkId,
+            quote: bestSentence(request.question, h.text),
+          })),
+        };
+      },
     );
-    const candidates = [...new Map(passages.map((p) => [p.chunk.documentId, p.chunk])).values()].slice(
-      0,
-      request.maxDocuments,
-    );
-    const done = await this.analyses.items(run.jobId);
-    let finished = candidates.filter((c) => done.has(c.documentId)).length;
-    await run.progress({ step: 'scoring', done: finished, total: candidates.length });
-    for (const candidate of candidates) {
-      if (done.has(candidate.documentId)) continue;
-      if (run.signal.aborted) throw stopped();
-      if (!(await this.analyses.isActive(run.jobId))) {
-        throw new QuarryError('conflict', 'the job was cancelled while it was being scored');
-      }
-      const { hits } = await this.chunks.search({
-        tenantId: run.tenantId,
-        mode: 'hybrid',
-        query: request.question,
-        ...(questionVector ? { vector: questionVector } : {}),
-        model: this.model,
-        filter: { documentIds: [candidate.documentId] },
-        topK: 3,
-        offset: 0,
-      });
-      const score = Math.max(0, ...hits.map((h) => (h.vectorScore ?? 0) + (h.keywordScore ? 0.1 : 0)));
-      const quotes = hits.slice(0, 2).map((h) => ({
-        documentId: h.documentId,
-        filename: h.filename,
-        page: h.pageNumber,
-        chunkId: h.chunkId,
-        quote: bestSentence(request.question, h.text),
-      }));
-      finished += 1;
-      const output = {
-        score: Math.round(score * 10_000) / 10_000,
-        filename: candidate.filename,
-        citations: quotes,
-      };
-      await this.analyses.saveItem(run.jobId, candidate.documentId, output, {
-        step: 'scoring',
-        done: finished,
-        total: candidates.length,
-        details: candidate.filename,
-      });
-      done.set(candidate.documentId, output);
-      run.working();
-    }
     await run.progress({ step: 'writing', done: 0, total: 1 });
-    const ranked = candidates
-      .map((c) => ({ documentId: c.documentId, ...(done.get(c.documentId) as ReportItem) }))
-      .sort((a, b) => b.score - a.score);
+    const ranked = rankReport(candidates, scored);
     const lines = ranked
       .slice(0, 10)
       .map(
@@ -242,60 +156,47 @@ export class OfflineAnalyzers {
       ranked.length === 0
         ? `No document answers "${request.question}".`
         : `${ranked.length} document(s) scored for "${request.question}". The most relevant:\n${lines.join('\n')}`;
-    return {
-      type: 'report',
-      method: 'embedding',
-      question: request.question,
-      documents: ranked.map((d) => ({
-        documentId: d.documentId,
-        filename: d.filename,
-        score: d.score,
-        citations: d.citations,
-      })),
-      report,
-    };
-  }
-
-  /** Hybrid search for the question (with its vector): passages with a weight in (0, 1] by rank. */
-  private async retrieve(
-    run: AnalysisRun,
-    question: string,
-    vector: Float32Array | undefined,
-    filter: SearchFilter | undefined,
-    topK: number,
-  ) {
-    const { hits } = await this.chunks.search({
-      tenantId: run.tenantId,
-      mode: 'hybrid',
-      query: question,
-      ...(vector ? { vector } : {}),
-      model: this.model,
-      ...(filter ? { filter } : {}),
-      topK,
-      offset: 0,
-    });
-    return hits.map((h, i) => ({
-      chunk: {
-        chunkId: h.chunkId,
-        documentId: h.documentId,
-        filename: h.filename,
-        page: h.pageNumber,
-        text: h.text,
-      } satisfies AnalysisChunk,
-      weight: 1 / (1 + i),
-    }));
+    return { type: 'report', method: 'embedding', question: request.question, documents: ranked, report };
   }
 }
 
-interface ReportItem {
+/** A report's scored document, as kept per item (a redelivery reads it back). */
+export interface ReportItem {
   score: number;
   filename: string;
+  reason?: string;
   citations: Citation[];
 }
 
-/** The sentence of a passage that best answers the question, or its first sentence when none shares a term. */
-function bestSentence(question: string, text: string): string {
-  const sentences: Sentence<null>[] = sentencesOf([{ text, source: null }]);
-  const best = answeringSentences(question, sentences, () => 0, 1)[0];
-  return best?.sentence.text ?? sentences[0]?.text ?? text.replace(/\s+/g, ' ').trim().slice(0, 300);
+/** The distinct documents of the passages hybrid search finds for the question, best first. */
+export async function reportCandidates(
+  sources: AnalysisSources,
+  run: AnalysisRun,
+  request: Of<'report'>,
+  questionVector: Float32Array | undefined,
+): Promise<AnalysisChunk[]> {
+  const passages = await sources.retrieve(
+    run,
+    request.question,
+    questionVector,
+    request.filter,
+    Math.min(500, request.maxDocuments * 3),
+  );
+  return [...new Map(passages.map((p) => [p.chunk.documentId, p.chunk])).values()].slice(
+    0,
+    request.maxDocuments,
+  );
+}
+
+/** Scored candidates, most relevant first. */
+export function rankReport<T extends ReportItem>(
+  candidates: readonly AnalysisChunk[],
+  scored: ReadonlyMap<string, T>,
+): (T & { documentId: string })[] {
+  return candidates
+    .flatMap((c) => {
+      const item = scored.get(c.documentId);
+      return item ? [{ documentId: c.documentId, ...item }] : [];
+    })
+    .sort((a, b) => b.score - a.score);
 }

@@ -1,24 +1,32 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { DocumentClassification, UploadClassification } from '@quarry/contracts';
 import { classifyByEmbedding, type EmbeddingProvider } from '@quarry/retrieval';
 import { EMBEDDING_PROVIDER } from '../embeddings';
+import { LlmAnalyzers } from './llm-analyzers';
 
 /** Label sets whose vectors are kept: an upload of many files asks with the same labels for each of them. */
 const CACHED_LABEL_SETS = 32;
 
 /**
- * Classify on upload (ADR 28): a document's labels from its chunk vectors as indexing computed them (their mean,
- * against each label's embedded name and description), so classifying costs one embedding of the labels per upload.
+ * Classify on upload (ADR 28): a document's label scores from its chunk vectors as indexing computed them (their mean,
+ * against each label's embedded name and description), so scoring costs one embedding of the labels per upload. With
+ * a language model configured (ADR 29) the labels and a reason come from the model reading the document's text.
  */
 @Injectable()
 export class UploadLabeler {
   private readonly labelVectors = new Map<string, Promise<Float32Array[]>>();
 
-  constructor(@Inject(EMBEDDING_PROVIDER) private readonly embeddings: EmbeddingProvider) {}
+  constructor(
+    @Inject(EMBEDDING_PROVIDER) private readonly embeddings: EmbeddingProvider,
+    // Absent where no model can be (unit tests of indexing): classification is by embeddings alone.
+    @Optional() private readonly llm?: LlmAnalyzers,
+  ) {}
 
   async classify(
     request: UploadClassification,
     chunkVectors: readonly Float32Array[],
+    text: string,
+    signal: AbortSignal,
   ): Promise<DocumentClassification> {
     if (chunkVectors.length === 0) return { method: 'embedding', labels: [], scores: [] };
     const vectors = await this.vectorsOf(request);
@@ -33,7 +41,9 @@ export class UploadLabeler {
       })),
       request.multiLabel,
     );
-    return { method: 'embedding', labels, scores };
+    return this.llm?.available
+      ? this.llm.classifyUpload(request, text, scores, signal)
+      : { method: 'embedding', labels, scores };
   }
 
   private vectorsOf(request: UploadClassification): Promise<Float32Array[]> {

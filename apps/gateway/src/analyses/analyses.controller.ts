@@ -1,5 +1,6 @@
 import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import { AnalysisRequest, QuarryError, uuidv7 } from '@quarry/contracts';
 import { AnalysesRepository, JobsRepository } from '@quarry/persistence';
 import {
@@ -17,9 +18,6 @@ import { parseIdempotencyKey, Uuid } from '../http/request-schemas';
 import { parseInput } from '../http/validation';
 import { jobResponse, markJobAccepted } from '../http/views';
 
-/** The largest JSON Schema an extract may carry, as JSON. */
-const MAX_SCHEMA_BYTES = 32 * 1024;
-
 /**
  * `POST /v1/analyses`: an analysis job (classify, extract, summarize, answer, report) accepted at once and run by the
  * analysis worker; `GET /v1/analyses/:id` is the job with its request and result.
@@ -31,6 +29,7 @@ export class AnalysesController {
   constructor(
     private readonly analyses: AnalysesRepository,
     private readonly jobs: JobsRepository,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
   ) {}
@@ -42,9 +41,10 @@ export class AnalysesController {
     description:
       'classify {labels, documentIds|filter, multiLabel}, summarize {documentIds|filter, length}, answer ' +
       '{question, filter}, report {question, filter, maxDocuments} (the long one: retrieving → scoring → writing), ' +
-      'extract {schema, documentIds} (needs a language model: 422 llm_not_configured without one). Without a ' +
-      'language model the result says method embedding or extractive: labels by embedding similarity, answers and ' +
-      'summaries quoted from the documents with citations.',
+      'extract {schema, documentIds} (needs a language model: 422 llm_not_configured without one). With a language ' +
+      'model configured (LLM_BASE_URL, LLM_MODEL) the result says method llm and carries the tokens used; without ' +
+      'one it says embedding or extractive: labels by embedding similarity, answers and summaries quoted from the ' +
+      'documents with citations.',
   })
   @ApiBody({ schema: z.toJSONSchema(AnalysisRequest, { io: 'input' }) as Record<string, unknown> })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Same key, same job' })
@@ -59,10 +59,8 @@ export class AnalysesController {
   ) {
     const input = parseInput(AnalysisRequest, body ?? {}, 'body');
     const idempotencyKey = parseIdempotencyKey(idempotencyKeyHeader);
-    if (input.type === 'extract') {
-      if (Buffer.byteLength(JSON.stringify(input.schema)) > MAX_SCHEMA_BYTES)
-        throw new QuarryError('validation_failed', `schema: at most ${MAX_SCHEMA_BYTES} bytes as JSON`);
-      // No language model can be configured yet (ADR 28): say so before accepting work that cannot be done.
+    if (input.type === 'extract' && this.config.llm === undefined) {
+      // Said before accepting work that cannot be done (ADR 28): the deployment has no language model.
       throw new QuarryError(
         'llm_not_configured',
         'extract needs a language model, and none is configured (LLM_BASE_URL, LLM_API_KEY, LLM_MODEL)',

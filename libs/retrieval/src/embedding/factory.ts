@@ -22,7 +22,15 @@ export interface EmbeddingConfig {
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
-export async function createEmbeddingProvider(config: EmbeddingConfig): Promise<EmbeddingProvider> {
+/** What the caller wants to hear from the provider: tokens a remote model counted (metrics, accounting). */
+export interface EmbeddingHooks {
+  onTokens?: (tokens: number) => void;
+}
+
+export async function createEmbeddingProvider(
+  config: EmbeddingConfig,
+  hooks: EmbeddingHooks = {},
+): Promise<EmbeddingProvider> {
   switch (config.provider) {
     case 'local':
       return LocalUseEmbeddingProvider.create({
@@ -42,6 +50,7 @@ export async function createEmbeddingProvider(config: EmbeddingConfig): Promise<
           dim: openai.dim,
           batchSize: config.batchSize,
           timeoutMs: openai.timeoutMs ?? config.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+          ...(hooks.onTokens ? { onTokens: hooks.onTokens } : {}),
         }),
       );
     }

@@ -1,4 +1,7 @@
 import { QuarryError } from '@quarry/contracts';
+import type OpenAI from 'openai';
+import { createOpenAiClient } from '../openai/client';
+import { fromOpenAiError } from '../openai/errors';
 import { batches, type EmbeddingProvider } from './provider';
 import { l2Normalize } from './vector';
 
@@ -12,23 +15,20 @@ export interface OpenAiEmbeddingOptions {
   batchSize: number;
   /** Per request (one batch), including reading the body. */
   timeoutMs: number;
+  /** Told the tokens each request used, as the server counted them (absent from some servers' answers). */
+  onTokens?: (tokens: number) => void;
 }
-
-interface EmbeddingsResponse {
-  data: { index: number; embedding: number[] }[];
-}
-
-const MAX_BODY_IN_MESSAGE = 300;
 
 /**
- * Any server speaking OpenAI's `POST /embeddings`. It never retries on its own: failures surface as
- * `embedding_failed`, retryable for network errors, timeouts, 429 and 5xx, so the job's redelivery
- * (with backoff, visible in the job's attempts) is the one retry policy.
+ * Any server speaking OpenAI's `POST /embeddings`, through the official client with its retries off: failures
+ * surface as `embedding_failed`, retryable for network errors, timeouts, 429 and 5xx (429 with the server's
+ * `Retry-After` as the nak delay), so the job's redelivery is the one retry policy.
  */
 export class OpenAiEmbeddingProvider implements EmbeddingProvider {
   readonly id: string;
   readonly dim: number;
-  private readonly url: string;
+  private readonly client: OpenAI;
+  private readonly server: string;
   private closed = false;
 
   constructor(private readonly options: OpenAiEmbeddingOptions) {
@@ -40,7 +40,8 @@ export class OpenAiEmbeddingProvider implements EmbeddingProvider {
     }
     this.id = `openai:${options.model}`;
     this.dim = options.dim;
-    this.url = `${options.baseUrl.replace(/\/+$/, '')}/embeddings`;
+    this.client = createOpenAiClient(options);
+    this.server = `embedding server ${options.baseUrl.replace(/\/+$/, '')}`;
   }
 
   async embed(texts: string[]): Promise<Float32Array[]> {
@@ -56,51 +57,34 @@ export class OpenAiEmbeddingProvider implements EmbeddingProvider {
   }
 
   private async request(input: string[]): Promise<Float32Array[]> {
-    const { model, apiKey, timeoutMs } = this.options;
-    const headers: Record<string, string> = {
-      'content-type': 'application/json',
-      accept: 'application/json',
-    };
-    if (apiKey) headers.authorization = `Bearer ${apiKey}`;
-    let body: string;
-    let status: number;
-    try {
-      const res = await fetch(this.url, {
-        method: 'POST',
-        headers,
-        body: JSON.stringify({ model, input }),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      status = res.status;
-      body = await res.text();
-    } catch (cause) {
-      const timedOut = nameOf(cause) === 'TimeoutError';
-      const reason = timedOut ? `timed out after ${timeoutMs} ms` : describe(cause);
-      throw new QuarryError('embedding_failed', `embedding request to ${this.url} failed: ${reason}`, {
-        cause,
-        retryable: true,
-      });
-    }
-    if (status < 200 || status > 299) {
-      // 408 and 429 are the server asking to come back later; other 4xx (bad key, unknown model, input
-      // too long) fail the same way every time.
-      const retryable = status >= 500 || status === 429 || status === 408;
-      throw new QuarryError('embedding_failed', `embedding server answered ${status}: ${snippet(body)}`, {
-        retryable,
-        details: { status },
-      });
-    }
     let parsed: unknown;
     try {
-      parsed = JSON.parse(body);
-    } catch (cause) {
-      // A 2xx with a body that is not JSON is a proxy or a cut connection, not the model's answer.
-      throw new QuarryError('embedding_failed', `embedding server sent invalid JSON: ${snippet(body)}`, {
-        cause,
+      // Floats, not the client's default base64: Ollama and TEI answer only floats.
+      parsed = await this.client.embeddings.create({
+        model: this.options.model,
+        input,
+        encoding_format: 'float',
+      });
+    } catch (error) {
+      if (error instanceof SyntaxError) {
+        // A 2xx with a body that is not JSON is a proxy or a cut connection, not the model's answer.
+        throw new QuarryError('embedding_failed', `${this.server} sent invalid JSON: ${error.message}`, {
+          cause: error,
+          retryable: true,
+        });
+      }
+      throw fromOpenAiError(error, 'embedding_failed', this.server, this.options.timeoutMs);
+    }
+    if (typeof parsed === 'string') {
+      // The client hands over a body that is not JSON as text: a proxy's page or a cut connection, not the model's.
+      throw new QuarryError('embedding_failed', `${this.server} sent a body that is not JSON`, {
         retryable: true,
       });
     }
-    return this.vectors(parsed, input.length);
+    const vectors = this.vectors(parsed, input.length);
+    const tokens = usedTokens(parsed);
+    if (tokens !== undefined) this.options.onTokens?.(tokens);
+    return vectors;
   }
 
   /** Vectors in input order. A malformed answer is a misconfiguration (wrong model or server): not retried. */
@@ -132,36 +116,18 @@ export class OpenAiEmbeddingProvider implements EmbeddingProvider {
   }
 }
 
+interface EmbeddingsResponse {
+  data: { index: number; embedding: number[] }[];
+}
+
+function usedTokens(x: unknown): number | undefined {
+  if (typeof x !== 'object' || x === null || !('usage' in x)) return undefined;
+  const { usage } = x;
+  if (typeof usage !== 'object' || usage === null || !('prompt_tokens' in usage)) return undefined;
+  return typeof usage.prompt_tokens === 'number' ? usage.prompt_tokens : undefined;
+}
+
 function isEmbeddingsResponse(x: unknown): x is EmbeddingsResponse {
   if (typeof x !== 'object' || x === null || !('data' in x) || !Array.isArray(x.data)) return false;
   return x.data.every((item: unknown) => typeof item === 'object' && item !== null);
-}
-
-function snippet(body: string): string {
-  const flat = body.replace(/\s+/g, ' ').trim();
-  return flat.length > MAX_BODY_IN_MESSAGE
-    ? `${flat.slice(0, MAX_BODY_IN_MESSAGE)}…`
-    : flat || '(empty body)';
-}
-
-// Duck-typed rather than `instanceof`: fetch's errors come from undici's realm, which is not the
-// caller's under Jest's module sandbox.
-function nameOf(x: unknown): string | undefined {
-  return typeof x === 'object' && x !== null && 'name' in x && typeof x.name === 'string'
-    ? x.name
-    : undefined;
-}
-
-function messageOf(x: unknown): string | undefined {
-  return typeof x === 'object' && x !== null && 'message' in x && typeof x.message === 'string'
-    ? x.message
-    : undefined;
-}
-
-function describe(cause: unknown): string {
-  const outer = messageOf(cause) ?? String(cause);
-  // undici hides the useful part (ECONNREFUSED, ENOTFOUND) in `cause`.
-  const inner =
-    typeof cause === 'object' && cause !== null && 'cause' in cause ? messageOf(cause.cause) : undefined;
-  return inner === undefined ? outer : `${outer}: ${inner}`;
 }

@@ -120,6 +120,18 @@ export const METRICS = {
     labels: ['analysis', 'result', 'code'],
     apps: ['analysis-worker'],
   },
+  quarry_llm_tokens_total: {
+    kind: 'counter',
+    help: 'Tokens a language model counted for the analyses, by model and kind (prompt, completion).',
+    labels: ['model', 'kind'],
+    apps: ['analysis-worker'],
+  },
+  quarry_embedding_tokens_total: {
+    kind: 'counter',
+    help: 'Tokens a remote embedding model (openai provider) counted, by model.',
+    labels: ['model'],
+    apps: ['analysis-worker'],
+  },
   quarry_pages_extracted_total: {
     kind: 'counter',
     help: 'Pages of text extracted, by detected document type and how (text_layer, ocr, parsed).',
