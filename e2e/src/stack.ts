@@ -47,6 +47,8 @@ const ACK_WAIT_MS = 4000;
 export class QuarryStack {
   readonly apps: Record<AppName, AppProcess>;
   readonly apiKey = `e2e-${randomBytes(12).toString('hex')}`;
+  /** Every app's environment, before `appEnv`: what `reconfigure` starts an app with again. */
+  private readonly env: Record<string, string>;
 
   private constructor(
     readonly db: TestDatabase,
@@ -79,6 +81,7 @@ export class QuarryStack {
       LOG_LEVEL: 'info',
       ...extraEnv,
     };
+    this.env = env;
     this.apps = {
       gateway: new AppProcess('gateway', { ...env, ...appEnv.gateway }, logDir, oneProcess ?? {}),
       'ingest-worker': new AppProcess('ingest-worker', { ...env, ...appEnv['ingest-worker'] }, logDir),
@@ -98,17 +101,31 @@ export class QuarryStack {
       oneProcess?: { entry: string; args: string[] };
       /** Environment of one app only, over `extraEnv` (a worker's METRICS_PORT). */
       appEnv?: Partial<Record<AppName, Record<string, string>>>;
+      /**
+       * The consumers' ack_wait on the server and the apps' ACK_WAIT_MS together (4000 unless given): the namespace
+       * is provisioned here, not by the apps, so setting ACK_WAIT_MS in `extraEnv` alone leaves the server's as it was.
+       */
+      ackWaitMs?: number;
     } = {},
   ): Promise<QuarryStack> {
+    const ackWaitMs = options.ackWaitMs ?? ACK_WAIT_MS;
     const db = await createTestDatabase(label);
     const ns = await createTestNamespace(label, {
-      ackWaitMs: ACK_WAIT_MS,
+      ackWaitMs,
       maxDeliver: 5,
       maxAckPending: { ingestDocument: 16, indexDocument: 16 },
     });
     const port = await freePort();
     const logDir = path.join(REPO_ROOT, 'tmp/e2e', ns.namespace);
-    const stack = new QuarryStack(db, ns, port, logDir, extraEnv, options.oneProcess, options.appEnv);
+    const stack = new QuarryStack(
+      db,
+      ns,
+      port,
+      logDir,
+      { ACK_WAIT_MS: String(ackWaitMs), ...extraEnv },
+      options.oneProcess,
+      options.appEnv,
+    );
     if (options.oneProcess) stack.apps.gateway.start();
     else for (const app of Object.values(stack.apps)) app.start();
     await stack.waitUntilReady();
@@ -202,6 +219,17 @@ export class QuarryStack {
       },
       { timeoutMs, intervalMs: 200, description: `job ${id} terminal` },
     );
+  }
+
+  /**
+   * Stops an app and starts it again with more environment: an operator changing a setting and restarting it (the
+   * embedding model, say). Resolves once the app is ready again.
+   */
+  async reconfigure(app: AppName, env: Record<string, string>): Promise<void> {
+    await this.apps[app].stop();
+    this.apps[app] = new AppProcess(app, { ...this.env, ...env }, this.logDir);
+    this.apps[app].start();
+    await this.waitUntilReady();
   }
 
   async stop(): Promise<void> {

@@ -8,6 +8,7 @@ import { AnalyzeJobHandler } from './analyses/analyze-job.handler';
 import { OfflineAnalyzers } from './analyses/analyzers';
 import { LANGUAGE_MODEL, LlmAnalyzers } from './analyses/llm-analyzers';
 import { AnalysisSources } from './analyses/sources';
+import { ReembedChunks } from './reindex/reembed-chunks';
 import { UploadLabeler } from './analyses/upload-labeler';
 import { EMBEDDING_PROVIDER, EmbeddingLifecycle } from './embeddings';
 import { IndexDocumentHandler } from './index-document.handler';
@@ -59,6 +60,7 @@ export class AnalysisWorkerModule {
         },
         AnalysisSources,
         LlmAnalyzers,
+        ReembedChunks,
         EmbeddingLifecycle,
         { provide: CANCELLATION_WATCH, useClass: NatsCancellationWatch },
         OfflineAnalyzers,

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
+import { LOCAL_EMBEDDING_MODEL } from '@quarry/contracts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -411,3 +412,8 @@ function telemetryConfig(e: Env): TelemetryConfig {
 
 /** Nest injection token for the typed configuration. */
 export const APP_CONFIG = Symbol('APP_CONFIG');
+
+/** The id of the model the workers embed with, as stored with every vector (`openai:<model>` or the local one's). */
+export function embeddingModelId(embedding: AppConfig['embedding']): string {
+  return embedding.provider === 'openai' ? `openai:${embedding.openai.model}` : LOCAL_EMBEDDING_MODEL;
+}

@@ -184,3 +184,33 @@ export const DocumentClassification = z.object({
   usage: LlmUsage.optional(),
 });
 export type DocumentClassification = z.infer<typeof DocumentClassification>;
+
+/** The local model's id, as stored with every vector it made (LocalUseEmbeddingProvider). */
+export const LOCAL_EMBEDDING_MODEL = 'use-lite-512';
+
+/** `POST /v1/reindex`: move the tenant's chunks to this model (default: the one the workers embed with). */
+export const ReindexRequest = z.strictObject({ model: z.string().trim().min(1).max(200).optional() });
+export type ReindexRequest = z.infer<typeof ReindexRequest>;
+
+/** A re-embed job's request as stored on the job: the model resolved. */
+export const ReindexInput = z.strictObject({ type: z.literal('reindex'), model: z.string().min(1) });
+export type ReindexInput = z.infer<typeof ReindexInput>;
+
+export const ReindexResult = z.object({
+  type: z.literal('reindex'),
+  /** The model the tenant's chunks are under now. */
+  model: z.string(),
+  /** The models they were moved from. */
+  fromModels: z.array(z.string()),
+  documents: z.number().int(),
+  chunks: z.number().int(),
+  /** Tokens a remote embedding model counted for the move (absent for the local model). */
+  tokens: z.number().int().optional(),
+});
+export type ReindexResult = z.infer<typeof ReindexResult>;
+
+/** What the analysis worker's jobs store as their request, and as their result. */
+export const WorkerJobInput = z.union([AnalysisRequest, ReindexInput]);
+export type WorkerJobInput = z.infer<typeof WorkerJobInput>;
+export const WorkerJobResult = z.union([AnalysisResult, ReindexResult]);
+export type WorkerJobResult = z.infer<typeof WorkerJobResult>;

@@ -17,7 +17,8 @@ export const TERMINAL_JOB_STATUSES: readonly JobStatus[] = [
 ];
 export const isTerminalJobStatus = (s: JobStatus): boolean => TERMINAL_JOB_STATUSES.includes(s);
 
-export const JobType = z.enum(['ingest', 'analyze']);
+/** `reindex` moves a tenant's chunks to another embedding model; it runs on the analysis worker like `analyze`. */
+export const JobType = z.enum(['ingest', 'analyze', 'reindex']);
 export type JobType = z.infer<typeof JobType>;
 
 export const JobStepName = z.enum(['ingest', 'index', 'analyze']);

@@ -17,6 +17,8 @@ export interface EmbeddingsCall {
   input: string[];
   encodingFormat: string | undefined;
   headers: IncomingHttpHeaders;
+  /** When it arrived (ms since the epoch): how long a client waited before asking again. */
+  at: number;
 }
 
 /**
@@ -143,6 +145,7 @@ export class OpenAiStandIn {
         encodingFormat:
           typeof request['encoding_format'] === 'string' ? request['encoding_format'] : undefined,
         headers,
+        at: Date.now(),
       };
       this.embeddingsCalls.push(call);
       const reply = await this.embeddings(call);

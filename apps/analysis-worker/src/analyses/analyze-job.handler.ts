@@ -13,7 +13,8 @@ import { AnalysesRepository, JobControlRepository } from '@quarry/persistence';
 import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import { OfflineAnalyzers } from './analyzers';
 import { LlmAnalyzers } from './llm-analyzers';
-import type { Analyzer } from './sources';
+import { ReembedChunks } from '../reindex/reembed-chunks';
+import type { AnalysisRun, Analyzer } from './sources';
 
 /** Progress is written at most this often (and at every phase change): a long job does not write per item. */
 const PROGRESS_EVERY_MS = 500;
@@ -31,6 +32,7 @@ export class AnalyzeJobHandler {
     private readonly jobControl: JobControlRepository,
     private readonly offline: OfflineAnalyzers,
     private readonly llm: LlmAnalyzers,
+    private readonly reembed: ReembedChunks,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
   ) {}
@@ -52,7 +54,7 @@ export class AnalyzeJobHandler {
     let lastStep = '';
     const started = performance.now();
     try {
-      const result = await this.analyzer.run(claim.input, {
+      const run: AnalysisRun = {
         jobId: cmd.jobId,
         tenantId: cmd.tenantId,
         signal: ctx.signal,
@@ -65,11 +67,18 @@ export class AnalyzeJobHandler {
           ctx.working();
           await this.jobControl.reportProgress(cmd.jobId, p);
         },
-      });
+      };
+      const { input } = claim;
+      const result =
+        input.type === 'reindex' ? await this.reembed.run(input, run) : await this.analyzer.run(input, run);
       await this.finish(cmd, { result });
       this.count(claim.input.type, 'succeeded', '');
       log.info(
-        { analysis: claim.input.type, method: result.method, ms: Math.round(performance.now() - started) },
+        {
+          analysis: claim.input.type,
+          method: 'method' in result ? result.method : result.model,
+          ms: Math.round(performance.now() - started),
+        },
         'analysis done',
       );
       return Outcome.ack();

@@ -1,22 +1,15 @@
 import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
-import { AnalysisRequest, QuarryError, uuidv7 } from '@quarry/contracts';
-import { AnalysesRepository, JobsRepository } from '@quarry/persistence';
-import {
-  currentOrNewTraceparent,
-  LOGGER,
-  parseTraceparent,
-  QUARRY_METRICS,
-  type Logger,
-  type QuarryMetrics,
-} from '@quarry/telemetry';
+import { AnalysisRequest, QuarryError } from '@quarry/contracts';
+import { JobsRepository } from '@quarry/persistence';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
 import { parseIdempotencyKey, Uuid } from '../http/request-schemas';
 import { parseInput } from '../http/validation';
-import { jobResponse, markJobAccepted } from '../http/views';
+import { jobResponse } from '../http/views';
+import { WorkerJobAcceptor } from './worker-job-acceptor';
 
 /**
  * `POST /v1/analyses`: an analysis job (classify, extract, summarize, answer, report) accepted at once and run by the
@@ -27,11 +20,9 @@ import { jobResponse, markJobAccepted } from '../http/views';
 @Controller('v1/analyses')
 export class AnalysesController {
   constructor(
-    private readonly analyses: AnalysesRepository,
+    private readonly acceptor: WorkerJobAcceptor,
     private readonly jobs: JobsRepository,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    @Inject(LOGGER) private readonly logger: Logger,
-    @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
   ) {}
 
   @Post()
@@ -66,21 +57,7 @@ export class AnalysesController {
         'extract needs a language model, and none is configured (LLM_BASE_URL, LLM_API_KEY, LLM_MODEL)',
       );
     }
-    const traceparent = currentOrNewTraceparent();
-    const { job, created } = await this.analyses.createAnalysisJob({
-      id: uuidv7(),
-      tenantId: tenant.tenantId,
-      input,
-      idempotencyKey,
-      traceparent,
-      traceId: parseTraceparent(traceparent)?.traceId ?? null,
-    });
-    markJobAccepted(job, created, reply);
-    if (created) {
-      this.metrics.counter('quarry_jobs_created_total').inc({ type: job.type, lane: job.lane });
-      this.logger.info({ jobId: job.id, analysis: input.type, traceparent }, 'analysis accepted');
-    }
-    return jobResponse(job);
+    return this.acceptor.accept(tenant, input, idempotencyKey, reply);
   }
 
   @Get(':id')

@@ -63,6 +63,7 @@ describe('routes, probes and API docs', () => {
         'PATCH /v1/documents/{id}',
         'POST /v1/analyses',
         'GET /v1/analyses/{id}',
+        'POST /v1/reindex',
         'GET /v1/jobs',
         'GET /v1/jobs/{id}',
         'POST /v1/jobs/{id}/cancel',

@@ -21,7 +21,7 @@ export function jobResponse(job: JobView) {
     acceptingDocuments: job.acceptingDocuments,
     // An analysis job's request and, once it succeeded, its result; an upload's classification, per file.
     ...(job.input ? { input: job.input } : {}),
-    ...(job.input ? { result: job.type === 'analyze' ? job.result : uploadResult(job) } : {}),
+    ...(job.input ? { result: job.type === 'ingest' ? uploadResult(job) : job.result } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 // The rules that decide how a job ends: pure functions of what the state machine read under the job's lock, so
 // they are unit-tested without a database. The repositories store and load; these decide.
 import {
+  JobType,
   ErrorInfoSchema,
   MessageIds,
   type ErrorInfo,
@@ -79,7 +80,7 @@ export function jobEnding(
     v: 1,
     jobId: tally.id,
     tenantId: tally.tenant_id,
-    type: tally.type === 'analyze' ? 'analyze' : 'ingest',
+    type: JobType.catch('ingest').parse(tally.type),
     status: final,
     occurredAt: now.toISOString(),
     documents: { total: tally.total, succeeded: tally.ok, failed: tally.failed },

@@ -1,27 +1,35 @@
 import {
-  AnalysisRequest,
   commandEnvelope,
   MessageIds,
-  type AnalysisResult,
+  WorkerJobInput,
   type ErrorInfo,
   type JobEvent,
   type Lane,
   type SearchFilter,
   type Topology,
+  type WorkerJobResult,
 } from '@quarry/contracts';
 import { Prisma, type PrismaClient } from '../generated/prisma/client';
 import { inTransaction, type AfterCommit } from './after-commit';
 import { documentConditions } from './chunks.repository';
+import { toVectorLiteral } from './document-steps';
 import { existingJobForKey, jobInclude, toJobView } from './jobs.repository';
 import { appendJobEvent, insertOutbox } from './sql';
 import type { JobView } from './types';
 
 const sql = Prisma.sql;
 
+/** The job types the analysis worker runs through this repository. */
+const WORKER_JOB_TYPES: readonly string[] = ['analyze', 'reindex'];
+
+const jobTypeOf = (input: WorkerJobInput): 'analyze' | 'reindex' =>
+  input.type === 'reindex' ? 'reindex' : 'analyze';
+
 export interface NewAnalysisJob {
   id: string;
   tenantId: string;
-  input: AnalysisRequest;
+  /** An analysis, or a re-embed (`reindex`): the job's type follows. */
+  input: WorkerJobInput;
   idempotencyKey: string | null;
   traceparent: string;
   traceId: string | null;
@@ -30,7 +38,7 @@ export interface NewAnalysisJob {
 
 /** What the analysis worker claimed: the job's request, or why there is nothing to do. */
 export type AnalysisClaim =
-  | { claimed: true; jobId: string; tenantId: string; input: AnalysisRequest; traceId: string | null }
+  | { claimed: true; jobId: string; tenantId: string; input: WorkerJobInput; traceId: string | null }
   | { claimed: false; reason: 'not_found' | 'job_inactive' | 'invalid_input' };
 
 /** A document an analysis reads. */
@@ -68,7 +76,7 @@ export class AnalysesRepository {
           data: {
             id: input.id,
             tenantId: input.tenantId,
-            type: 'analyze',
+            type: jobTypeOf(input.input),
             lane: input.lane ?? 'interactive',
             status: 'queued',
             progress: { step: 'analyze', done: 0, total: 1 },
@@ -119,10 +127,13 @@ export class AnalysesRepository {
       >`
         SELECT status::text AS status, input, trace_id, type FROM jobs
         WHERE id = ${jobId}::uuid AND tenant_id = ${tenantId}::uuid FOR UPDATE`;
-      if (!job || job.type !== 'analyze') return { claimed: false, reason: 'not_found' } as const;
+      if (!job || !WORKER_JOB_TYPES.includes(job.type))
+        return { claimed: false, reason: 'not_found' } as const;
       if (job.status !== 'queued' && job.status !== 'running')
         return { claimed: false, reason: 'job_inactive' } as const;
-      const parsed = AnalysisRequest.safeParse(job.input);
+      const parsed = WorkerJobInput.safeParse(job.input);
+      if (parsed.success && jobTypeOf(parsed.data) !== job.type)
+        return { claimed: false, reason: 'invalid_input' } as const;
       if (!parsed.success) return { claimed: false, reason: 'invalid_input' } as const;
       await tx.$executeRaw`
         UPDATE jobs SET status = 'running', started_at = coalesce(started_at, now()), heartbeat_at = now(),
@@ -226,15 +237,22 @@ export class AnalysesRepository {
   async finishAnalysis(
     tenantId: string,
     jobId: string,
-    outcome: { result: AnalysisResult } | { error: ErrorInfo },
+    outcome: { result: WorkerJobResult } | { error: ErrorInfo },
   ): Promise<boolean> {
     return inTransaction(this.prisma, this.afterCommit, async (tx, notes) => {
       const [job] = await tx.$queryRaw<
-        { status: string; created_at: Date; trace_id: string | null; traceparent: string | null }[]
+        {
+          status: string;
+          created_at: Date;
+          trace_id: string | null;
+          traceparent: string | null;
+          type: string;
+        }[]
       >`
-        SELECT status::text AS status, created_at, trace_id, traceparent FROM jobs
+        SELECT status::text AS status, created_at, trace_id, traceparent, type FROM jobs
         WHERE id = ${jobId}::uuid AND tenant_id = ${tenantId}::uuid FOR UPDATE`;
       if (!job || (job.status !== 'queued' && job.status !== 'running')) return false;
+      const type = job.type === 'reindex' ? 'reindex' : 'analyze';
       const final = 'result' in outcome ? 'succeeded' : 'failed';
       const error = 'error' in outcome ? outcome.error : null;
       const [done] = await tx.$queryRaw<{ finished_at: Date }[]>`
@@ -255,7 +273,7 @@ export class AnalysesRepository {
         v: 1,
         jobId,
         tenantId,
-        type: 'analyze',
+        type,
         status: final,
         occurredAt: new Date().toISOString(),
         ...(error ? { error: { code: error.code, message: error.message } } : {}),
@@ -275,13 +293,76 @@ export class AnalysesRepository {
         outbox: rows,
         finishedJob: {
           jobId,
-          type: 'analyze',
+          type,
           status: final,
           createdAt: job.created_at,
           finishedAt: done?.finished_at ?? new Date(),
         },
       });
       return true;
+    });
+  }
+
+  /**
+   * Re-embed (`reindex`): the tenant's indexed documents that have chunks under another model than `model`, oldest
+   * first, with how many. The list shrinks as documents are moved, so a redelivered job goes on from where it was.
+   */
+  async documentsNotUnder(
+    tenantId: string,
+    model: string,
+    limit: number,
+  ): Promise<{ id: string; filename: string; chunks: number; models: string[] }[]> {
+    return this.prisma.$queryRaw`
+      SELECT d.id, d.filename, count(*)::int AS chunks, array_agg(DISTINCT c.embedding_model) AS models
+      FROM chunks c JOIN documents d ON d.id = c.document_id
+      WHERE c.tenant_id = ${tenantId}::uuid AND c.embedding_model <> ${model} AND d.status = 'indexed'
+      GROUP BY d.id, d.filename, d.created_at
+      ORDER BY d.created_at, d.id
+      LIMIT ${limit}`;
+  }
+
+  /** A document's chunks under another model than `model`, in order: what a re-embed embeds again. */
+  async chunksNotUnder(
+    tenantId: string,
+    documentId: string,
+    model: string,
+  ): Promise<{ id: string; text: string; model: string }[]> {
+    return this.prisma.$queryRaw`
+      SELECT id, text, embedding_model AS model FROM chunks
+      WHERE tenant_id = ${tenantId}::uuid AND document_id = ${documentId}::uuid AND embedding_model <> ${model}
+      ORDER BY ordinal`;
+  }
+
+  /**
+   * Moves chunks to another model in one statement: their vectors, model and dimension, nothing else (text, pages
+   * and offsets stay; nothing is parsed again). The keyword index's postings and counters follow by trigger. A chunk
+   * already under the model (an earlier delivery moved it) is left alone. Returns how many moved.
+   */
+  async moveChunks(
+    tenantId: string,
+    jobId: string,
+    model: { id: string; dim: number },
+    vectors: readonly { id: string; embedding: Float32Array }[],
+    item: { key: string; output: Record<string, unknown> },
+    progress: { step: string; done: number; total: number; details?: string },
+  ): Promise<number> {
+    return this.prisma.$transaction(async (tx) => {
+      const moved = await tx.$executeRaw`
+        UPDATE chunks c SET embedding = v.e::vector, embedding_model = ${model.id}, embedding_dim = ${model.dim}
+        FROM unnest(${vectors.map((v) => v.id)}::uuid[], ${vectors.map((v) => toVectorLiteral(v.embedding))}::text[])
+             AS v(id, e)
+        WHERE c.id = v.id AND c.tenant_id = ${tenantId}::uuid AND c.embedding_model <> ${model.id}`;
+      // What moved is kept as the job's item for the document, in the same transaction: the job's totals add up
+      // across deliveries however it was interrupted.
+      await tx.$executeRaw`
+        WITH job AS (
+          UPDATE jobs SET progress = ${JSON.stringify(progress)}::jsonb, heartbeat_at = now(), updated_at = now()
+          WHERE id = ${jobId}::uuid AND status = 'running'
+          RETURNING id)
+        INSERT INTO analysis_items (job_id, item, output)
+        SELECT id, ${item.key}, ${JSON.stringify({ ...item.output, chunks: moved })}::jsonb FROM job
+        ON CONFLICT (job_id, item) DO NOTHING`;
+      return moved;
     });
   }
 

@@ -1,4 +1,5 @@
 import {
+  JobType,
   MessageIds,
   type DetectedType,
   type ErrorInfo,
@@ -119,7 +120,7 @@ export class JobControlRepository {
         v: 1,
         jobId,
         tenantId,
-        type: job.type === 'analyze' ? 'analyze' : 'ingest',
+        type: JobType.catch('ingest').parse(job.type),
         status: 'cancelled',
         occurredAt: new Date().toISOString(),
         documents: { total: counts?.total ?? 0, succeeded: counts?.ok ?? 0, failed: counts?.failed ?? 0 },

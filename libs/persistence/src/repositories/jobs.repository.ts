@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import {
-  AnalysisRequest,
-  AnalysisResult,
+  WorkerJobInput,
+  WorkerJobResult,
   DocumentClassification,
   DocumentSource,
   IngestJobOptions,
@@ -123,10 +123,10 @@ export function toJobView(j: JobRecord): JobView {
     input:
       j.input === null
         ? null
-        : j.type === 'analyze'
-          ? (AnalysisRequest.safeParse(j.input).data ?? null)
-          : (IngestJobOptions.safeParse(j.input).data ?? null),
-    result: j.result === null ? null : (AnalysisResult.safeParse(j.result).data ?? null),
+        : j.type === 'ingest'
+          ? (IngestJobOptions.safeParse(j.input).data ?? null)
+          : (WorkerJobInput.safeParse(j.input).data ?? null),
+    result: j.result === null ? null : (WorkerJobResult.safeParse(j.result).data ?? null),
   };
 }
 

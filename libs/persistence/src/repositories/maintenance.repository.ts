@@ -116,8 +116,9 @@ export class MaintenanceRepository {
         SELECT id, tenant_id, status::text AS status, redrives, accepting_documents AS accepting,
                date_trunc('milliseconds', coalesce(heartbeat_at, created_at)) AS since
         FROM jobs
-        -- Analysis jobs have no documents to re-drive: their one command is redelivered by JetStream until acked.
-        WHERE status IN ('queued', 'running') AND type <> 'analyze'
+        -- Analysis and re-embed jobs have no documents to re-drive: their one command is redelivered by JetStream
+        -- until acked.
+        WHERE status IN ('queued', 'running') AND type = 'ingest'
           AND coalesce(heartbeat_at, created_at) < now() - make_interval(secs => ${ms(stallAfterMs)}::float8)
       ) stalled
       WHERE ${after === undefined}::boolean

@@ -1,10 +1,10 @@
 import type {
-  AnalysisRequest,
-  AnalysisResult,
   CommandName,
   DocumentClassification,
   IngestJobOptions,
   UploadClassification,
+  WorkerJobInput,
+  WorkerJobResult,
 } from '@quarry/contracts';
 import type {
   DetectedType,
@@ -105,8 +105,8 @@ export interface JobView {
   acceptingDocuments: boolean;
   documents: DocumentView[];
   /** An analysis job's request, an ingest job's options; an analysis's result once it succeeded. */
-  input: AnalysisRequest | IngestJobOptions | null;
-  result: AnalysisResult | null;
+  input: WorkerJobInput | IngestJobOptions | null;
+  result: WorkerJobResult | null;
 }
 
 export interface NewDocument {

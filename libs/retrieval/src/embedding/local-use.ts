@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import { QuarryError } from '@quarry/contracts';
+import { LOCAL_EMBEDDING_MODEL, QuarryError } from '@quarry/contracts';
 import type { EmbeddingProvider } from './provider';
 import type { UseWorkerData } from './use-worker';
 import { workerProgram } from './worker-program';
@@ -44,7 +44,7 @@ const DIM = 512;
  * per batch as much as per text, and a document of one chunk used to be a batch of one.
  */
 export class LocalUseEmbeddingProvider implements EmbeddingProvider {
-  readonly id = 'use-lite-512';
+  readonly id = LOCAL_EMBEDDING_MODEL;
   readonly dim = DIM;
   private readonly threads: UseThread[];
   private queue: Request[] = [];
