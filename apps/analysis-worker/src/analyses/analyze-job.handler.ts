@@ -37,8 +37,40 @@ export class AnalyzeJobHandler {
     @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
   ) {}
 
+  /**
+   * The jobs this process is running, each with a promise that settles when its run ends. A claim lets a redelivery
+   * take over a running job, because a redelivery means the delivery before it is gone; but NATS 2.9 can hand out one
+   * message twice at once (after a worker dies holding it, a redelivery that fails to reach the dead worker's pull
+   * leaves the message both to redeliver and to deliver as new: nats-server#5305, fixed in a later 2.10), and both
+   * copies came to the restarted worker, which ran a report twice side by side, asking the model about every remaining
+   * document twice. A second delivery of a job running here waits for that run instead, then finds the job ended (or
+   * resumes it). Copies on two replicas still both run; kept items and the one finish keep the result right.
+   */
+  private readonly runningHere = new Map<string, Promise<void>>();
+
   @OnCommand('analyzeJob')
   async handle(@Payload() cmd: AnalyzeJobCommand, @Ctx() ctx: DeliveryContext): Promise<HandlerOutcome> {
+    for (let earlier = this.runningHere.get(cmd.jobId); earlier; earlier = this.runningHere.get(cmd.jobId)) {
+      this.logger.info(
+        { jobId: cmd.jobId, delivery: ctx.deliveryCount },
+        'this job is running here already; waiting for that run',
+      );
+      await earlier;
+    }
+    const running = this.claimAndRun(cmd, ctx);
+    const ended = running.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.runningHere.set(cmd.jobId, ended);
+    try {
+      return await running;
+    } finally {
+      if (this.runningHere.get(cmd.jobId) === ended) this.runningHere.delete(cmd.jobId);
+    }
+  }
+
+  private async claimAndRun(cmd: AnalyzeJobCommand, ctx: DeliveryContext): Promise<HandlerOutcome> {
     const log = this.logger.child({ jobId: cmd.jobId, delivery: ctx.deliveryCount });
     const claim = await this.analyses.claimAnalysis(cmd.tenantId, cmd.jobId);
     if (!claim.claimed) {
