@@ -105,3 +105,26 @@ export async function expectRealCitations(stack: QuarryStack, citations: Citatio
     expect(page?.text.replace(/\s+/g, ' ')).toContain(c.quote);
   }
 }
+
+/** The job of an upload that asked for `classify`: its status and its result in the classification service's shape. */
+export interface ClassifiedUpload {
+  status: string;
+  result: {
+    totalFiles: number;
+    successful: number;
+    failed: number;
+    results: { filename: string; status: string; labels: string[]; error: unknown }[];
+  };
+}
+
+/** Uploads the five documents again, named `<prefix><name>`, asking for the labels; waits for the job to end. */
+export async function uploadAndClassify(stack: QuarryStack, prefix: string): Promise<ClassifiedUpload> {
+  const form = new FormData();
+  for (const [name, d] of Object.entries(DOCS))
+    form.append('files', new Blob([d.text], { type: 'text/plain' }), `${prefix}${name}`);
+  form.append('classify', JSON.stringify({ labels: LABELS }));
+  const upload = await stack.request<{ id: string }>('POST', '/v1/documents', { form });
+  expect(upload.status).toBe(202);
+  await stack.waitForTerminal(upload.body.id);
+  return (await stack.request<ClassifiedUpload>('GET', `/v1/jobs/${upload.body.id}`)).body;
+}

@@ -4,6 +4,7 @@ import {
   DOCS,
   expectRealCitations as realCitations,
   LABELS,
+  uploadAndClassify,
   uploadFiveKinds,
   type AnalysisJob,
   type Citation,
@@ -226,18 +227,9 @@ describe('analyses with a language model (OpenAI-compatible server on loopback)'
   });
 
   it('classifies on upload with the model, keeping its reason', async () => {
-    const form = new FormData();
-    for (const [name, d] of Object.entries(DOCS))
-      form.append('files', new Blob([d.text], { type: 'text/plain' }), `upload-${name}`);
-    form.append('classify', JSON.stringify({ labels: LABELS }));
-    const upload = await stack.request<{ id: string }>('POST', '/v1/documents', { form });
-    expect(upload.status).toBe(202);
-    await stack.waitForTerminal(upload.body.id);
-    const job = await stack.request<{
-      result: { successful: number; results: { filename: string; labels: string[] }[] };
-    }>('GET', `/v1/jobs/${upload.body.id}`);
-    expect(job.body.result.successful).toBe(5);
-    expect(Object.fromEntries(job.body.result.results.map((r) => [r.filename, r.labels]))).toEqual(
+    const job = await uploadAndClassify(stack, 'upload-');
+    expect(job.result.successful).toBe(5);
+    expect(Object.fromEntries(job.result.results.map((r) => [r.filename, r.labels]))).toEqual(
       Object.fromEntries(Object.entries(DOCS).map(([name, d]) => [`upload-${name}`, [d.label]])),
     );
     expect(

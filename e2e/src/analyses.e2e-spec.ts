@@ -3,6 +3,7 @@ import {
   DOCS,
   expectRealCitations as realCitations,
   LABELS,
+  uploadAndClassify,
   uploadFiveKinds,
   type AnalysisJob,
   type Citation,
@@ -88,25 +89,10 @@ describe('analyses, offline', () => {
   });
 
   it('classifies on upload: one call uploads, indexes and labels each file, in the classification result shape', async () => {
-    const form = new FormData();
-    for (const [name, d] of Object.entries(DOCS))
-      form.append('files', new Blob([d.text], { type: 'text/plain' }), `again-${name}`);
-    form.append('classify', JSON.stringify({ labels: LABELS }));
-    const upload = await stack.request<{ id: string }>('POST', '/v1/documents', { form });
-    expect(upload.status).toBe(202);
-    await stack.waitForTerminal(upload.body.id);
-    const job = await stack.request<{
-      status: string;
-      result: {
-        totalFiles: number;
-        successful: number;
-        failed: number;
-        results: { filename: string; status: string; labels: string[]; error: unknown }[];
-      };
-    }>('GET', `/v1/jobs/${upload.body.id}`);
-    expect(job.body.status).toBe('succeeded');
-    expect(job.body.result).toMatchObject({ totalFiles: 5, successful: 5, failed: 0 });
-    const got = Object.fromEntries(job.body.result.results.map((r) => [r.filename, r.labels]));
+    const job = await uploadAndClassify(stack, 'again-');
+    expect(job.status).toBe('succeeded');
+    expect(job.result).toMatchObject({ totalFiles: 5, successful: 5, failed: 0 });
+    const got = Object.fromEntries(job.result.results.map((r) => [r.filename, r.labels]));
     expect(got).toEqual(
       Object.fromEntries(Object.entries(DOCS).map(([name, d]) => [`again-${name}`, [d.label]])),
     );

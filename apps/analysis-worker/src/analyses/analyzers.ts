@@ -4,7 +4,7 @@ import type { AnalysisChunk } from '@quarry/persistence';
 import { answeringSentences, centralSentences, classifyByEmbedding, sentencesOf } from '@quarry/retrieval';
 import {
   AnalysisSources,
-  bestSentence,
+  passageCitations,
   citation,
   stopped,
   type Analyzer,
@@ -133,13 +133,7 @@ export class OfflineAnalyzers implements Analyzer {
         return {
           score: Math.round(score * 10_000) / 10_000,
           filename: candidate.filename,
-          citations: hits.slice(0, 2).map((h) => ({
-            documentId: h.documentId,
-            filename: h.filename,
-            page: h.pageNumber,
-            chunkId: h.chunkId,
-            quote: bestSentence(request.question, h.text),
-          })),
+          citations: passageCitations(request.question, hits.slice(0, 2)),
         };
       },
     );

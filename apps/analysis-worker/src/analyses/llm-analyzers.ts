@@ -30,7 +30,15 @@ import {
   type ScoreOutput,
   type SourcedText,
 } from './prompts';
-import { AnalysisSources, bestSentence, citation, type Analyzer, type AnalysisRun, type Of } from './sources';
+import {
+  AnalysisSources,
+  bestSentence,
+  citation,
+  passageCitations,
+  type Analyzer,
+  type AnalysisRun,
+  type Of,
+} from './sources';
 
 export const LANGUAGE_MODEL = Symbol('LANGUAGE_MODEL');
 
@@ -347,13 +355,7 @@ export class LlmAnalyzers implements Analyzer {
           score: Math.round(Math.min(1, Math.max(0, output.relevance)) * 10_000) / 10_000,
           filename: candidate.filename,
           reason: output.reason,
-          citations: hits.slice(0, 2).map((h) => ({
-            documentId: h.documentId,
-            filename: h.filename,
-            page: h.pageNumber,
-            chunkId: h.chunkId,
-            quote: bestSentence(request.question, h.text),
-          })),
+          citations: passageCitations(request.question, hits.slice(0, 2)),
           tokens,
         };
       },

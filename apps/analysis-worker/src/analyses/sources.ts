@@ -105,16 +105,7 @@ export class AnalysisSources {
     filter: SearchFilter | undefined,
     topK: number,
   ): Promise<Passage[]> {
-    const { hits } = await this.chunks.search({
-      tenantId: run.tenantId,
-      mode: 'hybrid',
-      query: question,
-      ...(vector ? { vector } : {}),
-      model: this.model,
-      ...(filter ? { filter } : {}),
-      topK,
-      offset: 0,
-    });
+    const hits = await this.search(run, question, vector, filter, topK);
     return hits.map((h, i) => ({
       chunk: {
         chunkId: h.chunkId,
@@ -173,11 +164,21 @@ export class AnalysisSources {
   }
 
   /** The best passages of one document for a question (a report's evidence for it). */
-  async documentPassages(
+  documentPassages(
     run: AnalysisRun,
     question: string,
     vector: Float32Array | undefined,
     documentId: string,
+    topK: number,
+  ) {
+    return this.search(run, question, vector, { documentIds: [documentId] }, topK);
+  }
+
+  private async search(
+    run: AnalysisRun,
+    question: string,
+    vector: Float32Array | undefined,
+    filter: SearchFilter | undefined,
     topK: number,
   ) {
     const { hits } = await this.chunks.search({
@@ -186,10 +187,30 @@ export class AnalysisSources {
       query: question,
       ...(vector ? { vector } : {}),
       model: this.model,
-      filter: { documentIds: [documentId] },
+      ...(filter ? { filter } : {}),
       topK,
       offset: 0,
     });
     return hits;
   }
+}
+
+/** A report's evidence for one document: its best passages, each quoted by the sentence that best answers. */
+export function passageCitations(
+  question: string,
+  hits: readonly {
+    documentId: string;
+    filename: string;
+    pageNumber: number;
+    chunkId: string;
+    text: string;
+  }[],
+): Citation[] {
+  return hits.map((h) => ({
+    documentId: h.documentId,
+    filename: h.filename,
+    page: h.pageNumber,
+    chunkId: h.chunkId,
+    quote: bestSentence(question, h.text),
+  }));
 }
