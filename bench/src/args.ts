@@ -72,6 +72,13 @@ export interface BenchOptions {
    * default, as the local model embeds each abstract on its own and the ingest takes most of an hour on 2 cores.
    */
   retrievalScifact: boolean;
+  skipSearch: boolean;
+  /** Search: chunks of the large tenant (the small one gets a tenth), written before any statistics exist. */
+  searchChunks: number;
+  /** Search: queries of the main set (hybrid, vector and keyword each); a tenth more per filter kind, a quarter on the small tenant. */
+  searchQueries: number;
+  /** Search: leave its database in place (for EXPLAIN afterwards) instead of dropping it. */
+  searchKeepDb: boolean;
   outDir: string;
 }
 
@@ -83,6 +90,7 @@ export const BENCH_PARTS = [
   'documents',
   'scale',
   'retrieval',
+  'search',
 ] as const;
 export type BenchPart = (typeof BENCH_PARTS)[number];
 
@@ -141,7 +149,7 @@ export const USAGE = `npm run bench [-- options]
                          OpenAI-compatible server in the bench that answers at once: Quarry without the model)
   --peers=a,b            peers to run (default all: floor,bullmq,pg-boss,graphile-worker,naive,quarry)
   --only=a,b             only these parts: orchestration (brings peers along), peers, http, otel,
-                         documents, scale, retrieval; --skip-* flags still apply beside it
+                         documents, scale, retrieval, search; --skip-* flags still apply beside it
   --skip-orchestration   no orchestration part (and so no peers)
   --skip-peers           no peers comparison (floor, BullMQ, pg-boss, Graphile Worker, naive, Quarry)
   --skip-http            no HTTP gateway part
@@ -149,6 +157,10 @@ export const USAGE = `npm run bench [-- options]
   --skip-documents       no documents part (OCR and text-layer throughput, worker and gateway memory)
   --skip-scale           no scale-out part (1, 2, 4 worker processes of each kind draining a backlog)
   --skip-retrieval       no retrieval part (labelled set and SciFact through the pipeline, each search mode)
+  --skip-search          no search part (100,000 chunks searched before and after ANALYZE)
+  --search-chunks=N      search: chunks of the large tenant (default 100000; the other tenant gets a tenth)
+  --search-queries=N     search: queries of the main set, each in hybrid, vector and keyword mode (default 200)
+  --search-keep-db       search: keep its database (URL printed) for EXPLAIN afterwards; drop it by hand
   --scifact              retrieval: also BEIR SciFact through the pipeline (5,183 abstracts: about 50 minutes here,
                          each document embedded on its own by the local model)
   --out=DIR              results folder (default bench/results)
@@ -233,6 +245,10 @@ export function parseBenchArgs(argv: string[], repoRoot: string): BenchOptions |
       'skip-http': { type: 'boolean' },
       'skip-scale': { type: 'boolean' },
       'skip-retrieval': { type: 'boolean' },
+      'skip-search': { type: 'boolean' },
+      'search-chunks': { type: 'string' },
+      'search-queries': { type: 'string' },
+      'search-keep-db': { type: 'boolean' },
       scifact: { type: 'boolean' },
       out: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
@@ -294,6 +310,10 @@ export function parseBenchArgs(argv: string[], repoRoot: string): BenchOptions |
     skipScale: skipped('scale', values['skip-scale']),
     skipRetrieval: skipped('retrieval', values['skip-retrieval']),
     retrievalScifact: values.scifact === true,
+    skipSearch: skipped('search', values['skip-search']),
+    searchChunks: positiveInt('search-chunks', values['search-chunks'], 100_000),
+    searchQueries: positiveInt('search-queries', values['search-queries'], 200),
+    searchKeepDb: values['search-keep-db'] === true,
     outDir: path.resolve(repoRoot, values.out ?? 'bench/results'),
   };
 }

@@ -20,6 +20,7 @@ import { runOtel } from './otel';
 import { peerProblems, runPeers } from './peers';
 import { runRetrieval } from './retrieval';
 import { runScale } from './scale';
+import { runSearch } from './search';
 import { computeRatios, computeSummary, renderMarkdown, type BenchReport, type MachineInfo } from './report';
 
 /** The repository root, found the same way from bench/src and from dist/bench/src. */
@@ -121,6 +122,14 @@ async function main(): Promise<number> {
         return undefined;
       });
 
+  // Search last: its database is a few GB of chunks and postings, written and searched with the machine to itself.
+  const search = options.skipSearch
+    ? undefined
+    : await runSearch(options, logger, progress).catch((error: unknown) => {
+        problems.push(`search: ${error instanceof Error ? error.message : String(error)}`);
+        return undefined;
+      });
+
   for (const l of orchestration?.closedLoop ?? []) {
     if (l.notSucceeded > 0)
       problems.push(`closed loop c${l.concurrency}: ${l.notSucceeded} job(s) not succeeded`);
@@ -161,6 +170,7 @@ async function main(): Promise<number> {
     ...(documents ? { documents } : {}),
     ...(scale ? { scale } : {}),
     ...(retrieval ? { retrieval } : {}),
+    ...(search ? { search } : {}),
     ratios: computeRatios(orchestration, http, otel, documents, scale),
     problems,
   };

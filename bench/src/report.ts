@@ -5,6 +5,7 @@ import type { OtelResult } from './otel';
 import { FRAMEWORK_PEERS, type PeerResult, type PeersResult } from './peers';
 import type { ModeQuality, RetrievalResult } from './retrieval';
 import type { ScaleResult } from './scale';
+import type { SearchResult } from './search';
 import { rate, ratio, type LatencySummary } from './stats';
 
 export interface MachineInfo {
@@ -33,6 +34,7 @@ export interface BenchReport {
   documents?: DocumentsResult;
   scale?: ScaleResult;
   retrieval?: RetrievalResult;
+  search?: SearchResult;
   ratios: Record<string, number>;
   problems: string[];
 }
@@ -415,6 +417,7 @@ export function renderMarkdown(report: BenchReport): string {
   if (report.documents) out.push('', ...renderDocuments(report.documents));
   if (report.scale) out.push('', ...renderScale(report.scale));
   if (report.retrieval) out.push('', ...renderRetrieval(report.retrieval));
+  if (report.search) out.push('', ...renderSearch(report.search));
   const pct = (v: number | undefined) => (v === undefined ? '–' : `${Math.round(v * 100)}%`);
   const cpuRows: (string | number)[][] = [];
   if (o) {
@@ -1169,5 +1172,100 @@ function renderRetrieval(r: RetrievalResult): string[] {
     out.push(`BM25's published nDCG@10 on this split: ${r.scifact.publishedBm25NdcgAt10}.`);
   }
   if (r.skipped) out.push('', `_${r.skipped}._`);
+  return out;
+}
+
+function renderSearch(s: SearchResult): string[] {
+  const yes = (met: boolean) => (met ? 'yes' : '**no**');
+  const out = [`## Search over ${s.rows.chunks.toLocaleString('en')} chunks, right after a bulk ingest`, ''];
+  out.push(
+    `A database of its own with the real migrations, autovacuum off on every table. ${s.rows.chunks} chunks over ` +
+      `${s.rows.documents} documents of one tenant and ${s.rows.otherTenantChunks} over ${s.rows.otherTenantDocuments} ` +
+      `of another, written through the analysis worker's path (jobs created, documents claimed, extracted with their ` +
+      `pages, claimed and completed by \`IndexingRepository.completeIndexing\` with their ${s.model.dim}-d vectors, ` +
+      `model \`${s.model.id}\`, \`english\` configuration; ${s.ingest.chunksPerStatement} chunks a statement) in ` +
+      `${s.ingest.seconds} s (${s.ingest.chunksPerSec} chunks/s; the triggers wrote ${s.rows.postings.toLocaleString('en')} ` +
+      `postings). Corpus: ${s.corpus}. Then, **with no ANALYZE run**, every query through ` +
+      `\`ChunksRepository.search\` (the statement the worker runs, topK ${s.queries.topK}), hybrid, vector and keyword ` +
+      `in turn, one at a time, after ${s.queries.warmup} warm-up searches; then ANALYZE and the same queries again. ` +
+      `Sets: **all** = ${s.queries.main} queries on the large tenant; **tags**, **metadata** (one department), ` +
+      `**documentIds** (5 documents) = ${s.queries.filtered / 3} queries each with that filter; **other tenant** = ` +
+      `${s.queries.otherTenant} on the small tenant. Recall@10 = share of the exact top 10 (cosine distance over ` +
+      'every chunk the query may see, computed from the generated vectors) among the vector mode’s 10 results. ' +
+      'Latency = the repository call (its transaction included), ms.',
+  );
+  out.push('');
+  out.push(
+    table(
+      ['statistics', 'target', 'value', 'met?'],
+      s.phases.flatMap((p) => [
+        [
+          p.statistics === 'none' ? 'none' : 'after ANALYZE',
+          `hybrid p99 ≤ ${s.targets.hybridP99Ms} ms`,
+          f(p.hybridP99Ms, 2),
+          yes(p.met.hybridP99),
+        ],
+        [
+          p.statistics === 'none' ? 'none' : 'after ANALYZE',
+          `vector recall@10 ≥ ${s.targets.vectorRecallAt10}`,
+          f(p.vectorRecallAt10, 4),
+          yes(p.met.vectorRecall),
+        ],
+      ]),
+    ),
+  );
+  out.push('');
+  out.push(
+    table(
+      ['statistics', 'set', 'mode', 'queries', 'p50', 'p95', 'p99', 'max', 'recall@10', 'short pages'],
+      s.phases.flatMap((p) =>
+        p.sets.map((x) => [
+          p.statistics === 'none' ? 'none' : 'after ANALYZE',
+          x.set,
+          x.mode,
+          x.queries,
+          ...ms(x.latencyMs),
+          f(x.latencyMs.max, 2),
+          x.recallAt10 === null ? '–' : f(x.recallAt10, 4),
+          x.mode === 'vector' ? x.short : '–',
+        ]),
+      ),
+    ),
+  );
+  out.push('');
+  out.push(
+    'The main set by the postings of its queries’ terms (every posting of every term is read and scored: BM25 is ' +
+      'exact), ms:',
+  );
+  out.push('');
+  out.push(
+    table(
+      ['statistics', 'postings', 'queries', 'hybrid p50', 'hybrid p99', 'keyword p50', 'keyword p99'],
+      s.phases.flatMap((p) =>
+        p.byPostings.map((b) => [
+          p.statistics === 'none' ? 'none' : 'after ANALYZE',
+          b.to === null
+            ? `≥ ${b.from.toLocaleString('en')}`
+            : `${b.from.toLocaleString('en')}–${b.to.toLocaleString('en')}`,
+          b.queries,
+          f(b.hybridMs.p50, 2),
+          f(b.hybridMs.p99, 2),
+          f(b.keywordMs.p50, 2),
+          f(b.keywordMs.p99, 2),
+        ]),
+      ),
+    ),
+  );
+  out.push('');
+  out.push(
+    s.phases
+      .map(
+        (p) =>
+          `${p.statistics === 'none' ? 'Before' : `After ANALYZE (${p.analyzeMs ?? '?'} ms)`}: pg_class.reltuples ` +
+          `chunks ${p.reltuples.chunks}, chunk_terms ${p.reltuples.chunkTerms}`,
+      )
+      .join('; ') +
+      ' (−1: never analyzed). Short pages: vector queries that returned fewer than 10 results though 10 chunks qualified.',
+  );
   return out;
 }

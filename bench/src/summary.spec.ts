@@ -50,6 +50,20 @@ describe('--only', () => {
     expect(parse().burstJobs).toBe(3000);
   });
 
+  it('runs the search part alone, or with every part by default', () => {
+    const o = parse('--only=search', '--search-chunks=5000', '--search-queries=20');
+    expect([o.skipSearch, o.skipRetrieval, o.skipScale, o.skipOrchestration]).toEqual([
+      false,
+      true,
+      true,
+      true,
+    ]);
+    expect([o.searchChunks, o.searchQueries, o.searchKeepDb]).toEqual([5000, 20, false]);
+    const all = parse();
+    expect([all.skipSearch, all.searchChunks, all.searchQueries]).toEqual([false, 100_000, 200]);
+    expect(parse('--skip-search').skipSearch).toBe(true);
+  });
+
   it('rejects unknown parts and empty lists', () => {
     expect(() => parseOnly('orchestration,htp')).toThrow(/unknown part "htp"/);
     expect(() => parseOnly(' , ')).toThrow(/at least one part/);

@@ -329,6 +329,55 @@ describe('ChunksRepository.search: filters inside the ranking', () => {
     expect(hits.map((h) => h.text)).toEqual(['function parseInvoiceTotal(lines) returns the sum of amounts']);
   });
 
+  it('takes the index scan when the filter leaves most chunks, the exact ranking when it leaves few', async () => {
+    // A tenant of its own: 70 chunks in a tagged document, 2 in another. A filter on the tag leaves 70 of 72 chunks
+    // (70² > 60 candidates × 72: the HNSW branch, conditions checked on each chunk it yields); one on the small
+    // document leaves 2 (the exact branch). Each must give the best chunks the filter allows.
+    const many = (await new TenantsRepository(prisma).ensureTenantWithKey('search-c', 'key-search-c-0123'))
+      .tenantId;
+    await indexDocument({
+      tenantId: many,
+      name: 'bulk',
+      filename: 'bulk.txt',
+      config: 'english',
+      tags: ['bulk'],
+      chunks: Array.from({ length: 70 }, (_, i) => ({
+        text: `${i >= 67 ? 'quarry' : 'granite'} block ${i}`,
+        vector: vec(1, i / 10),
+      })),
+    });
+    await indexDocument({
+      tenantId: many,
+      name: 'few',
+      filename: 'few.txt',
+      config: 'english',
+      chunks: [
+        { text: 'granite harbour wall', vector: vec(0, 1) },
+        { text: 'granite quay', vector: vec(0, 1, 0.1) },
+      ],
+    });
+    for (const mode of ['vector', 'hybrid'] as const) {
+      const near = await search({
+        tenantId: many,
+        mode,
+        query: 'quarry',
+        vector: vec(0, 1),
+        topK: 3,
+        filter: { tags: ['bulk'] },
+      });
+      expect(near.hits.map((h) => h.text)).toEqual(['quarry block 69', 'quarry block 68', 'quarry block 67']);
+      const few = await search({
+        tenantId: many,
+        mode,
+        query: 'granite',
+        vector: vec(0, 0, 1),
+        topK: 3,
+        filter: { documentIds: [docs['few']?.id ?? ''] },
+      });
+      expect(few.hits.map((h) => h.text)).toEqual(['granite quay', 'granite harbour wall']);
+    }
+  });
+
   it('treats glob characters and quotes in filters as data', async () => {
     expect(await only({ filename: "%' OR 1=1 --" })).toEqual(new Set());
     expect(await only({ metadata: { department: "accounts' OR '1'='1" } })).toEqual(new Set());
