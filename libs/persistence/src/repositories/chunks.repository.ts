@@ -235,11 +235,12 @@ export class ChunksRepository {
       // For this transaction (ADR 27 §10):
       // - the HNSW scan keeps going until enough chunks pass the tenant and document conditions (pgvector ≥ 0.8)
       //   instead of stopping at ef_search, and its candidate list is at least as long as the candidates asked for
-      //   and no shorter than HNSW_EF_SEARCH (recall@10 over 100,000 chunks: 0.90 at pgvector's default 40, 0.98 at
+      //   and no shorter than HNSW_EF_SEARCH (recall@10 over 100,000 chunks: 0.94 at pgvector's default 40, 0.96 at
       //   200, for about a millisecond);
       // - no sequential scan: every table here is read through an index, and the planner prices a scan of chunks
-      //   without reading each chunk's out-of-line vector, so a scan and a sort of a tenant's chunks looks cheaper
-      //   than the HNSW index when it is not (67 ms against 6 over 10,000 chunks once ANALYZE had run);
+      //   without reading each chunk's out-of-line vector, so a scan and a sort of a tenant's chunks can look cheaper
+      //   than the HNSW index when it is not (with ef_search at 200 and ANALYZE run over 10,000 chunks: 67 ms
+      //   against 6);
       // - no JIT: a search is milliseconds of work, and an estimate far enough off (as without statistics, or with
       //   a plan method disabled) crosses jit_above_cost and compiles for longer than that.
       const ef = String(Math.min(1000, Math.max(HNSW_EF_SEARCH, candidates)));
