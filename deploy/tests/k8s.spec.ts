@@ -192,6 +192,7 @@ describe('Kubernetes manifests (kustomize base)', () => {
     expect(resources.filter((r) => r.kind === 'Secret')).toEqual([]);
     expect(Object.keys(secretExample.stringData).sort()).toEqual([
       'DATABASE_URL',
+      'LLM_API_KEY',
       'OPENAI_API_KEY',
       'QUARRY_BOOTSTRAP_API_KEY',
     ]);
