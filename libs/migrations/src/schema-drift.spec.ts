@@ -57,6 +57,7 @@ describe('schema drift check (no database)', () => {
         'job_events',
         'job_steps',
         'jobs',
+        'keyword_lexemes',
         'keyword_stats',
         'outbox',
         'pages',

@@ -16,9 +16,24 @@ const BM25_B = 0.75;
 // Constants of the statement, spliced as literals (numbers of this file, not input), typed float8: a bare 0.75 is
 // numeric, and numeric arithmetic on every posting took 20–30 ms of the 110 a query of three common words took.
 const BM25_TF_NUMERATOR = Prisma.raw(`${BM25_K1 + 1}::float8`);
-const BM25_LENGTH_NORM = Prisma.raw(
-  `${BM25_K1}::float8 * (${1 - BM25_B}::float8 + ${BM25_B}::float8 * u.dl / st.avgdl)`,
-);
+/** A posting's share of a chunk's score, the posting (tf, dl) under `alias`, the term's idf given, `st` the counters. */
+const bm25 = (idf: Prisma.Sql, alias: string) => {
+  const u = Prisma.raw(alias);
+  return sql`${idf} * ${u}.tf * ${BM25_TF_NUMERATOR}
+             / (${u}.tf + ${Prisma.raw(`${BM25_K1}::float8`)}
+                          * (${Prisma.raw(`${1 - BM25_B}::float8`)} + ${Prisma.raw(`${BM25_B}::float8`)} * ${u}.dl / st.avgdl))`;
+};
+/**
+ * The most one term can add to a chunk's score: idf × (k1 + 1), since tf(k1 + 1) / (tf + k1(1 − b + b·dl/avgdl)) stays
+ * below k1 + 1 for any tf and dl (by at least a part in 3,000 for the tf a chunk can have, far above rounding).
+ */
+const BM25_TERM_BOUND = BM25_TF_NUMERATOR;
+/**
+ * What looking one chunk up in a term's postings costs (a descent of the postings' primary key and the posting), in
+ * postings read and summed: about 3 µs against 0.7 µs over 100,000 chunks. Terms are left unread only when looking
+ * the candidates up in them is expected to cost less than reading them.
+ */
+const LOOKUP_COST_IN_POSTINGS = 4;
 /** Candidates each ranking contributes beyond the page asked for, so fusion has both lists to work with. */
 const EXTRA_CANDIDATES = 50;
 /**
@@ -45,6 +60,11 @@ export interface ChunkSearch {
   filter?: SearchFilter;
   topK: number;
   offset: number;
+  /**
+   * Rank keyword candidates by reading every posting of every term even where the pruned ranking would give the same
+   * result from fewer (ADR 27 §11). For tests that compare the two; searches leave it unset.
+   */
+  exhaustive?: boolean;
 }
 
 /** A glob (`*`, `?`) as a LIKE pattern, LIKE's own wildcards escaped. */
@@ -129,32 +149,46 @@ export class ChunksRepository {
     // ingest they call every table empty (reltuples −1, no column statistics until ANALYZE, and autovacuum lags), and
     // plans built on that walked every posting once per posting (10 s for 24 documents) or every chunk of the tenant
     // (1 s for 100,000) instead of the HNSW index. Lookups go through an index from a lateral subquery the planner
-    // cannot flatten (an aggregate, or OFFSET 0), and CTEs are materialized. Each term's postings are read once,
-    // through the primary key: their count is the term's document frequency, and the scoring unnests them from there
-    // (a count first and the postings again after read every posting twice).
-    const keywordArm = sql`
-      terms AS MATERIALIZED (
-        SELECT DISTINCT t.lexeme FROM unnest(${[...TEXT_SEARCH_CONFIGS]}::regconfig[]) AS cfg,
-                                      unnest(to_tsvector(cfg, ${s.query})) AS t),
+    // cannot flatten (an aggregate, or OFFSET 0), CTEs are materialized, and postings are summed per chunk in a hash
+    // table (no sorts: see the transaction's settings below).
+    // The query's lexemes that have postings, rarest first (i), with their document frequencies (keyword_lexemes,
+    // kept with the postings by the same triggers, so no posting is read to count them) and idf; for the pruned
+    // ranking also the most each term and every commoner one can add to a score (rest: idf × (k1 + 1) each), their
+    // postings (rest_df), the rarer terms' postings (before) and how many terms there are (m). In the terms' order,
+    // which is the order every ranking below adds a chunk's shares in, so they all get the same sums.
+    const terms = sql`
       stats AS MATERIALIZED (
         SELECT greatest(chunks, 1)::float8 AS n, greatest(lexemes::float8 / greatest(chunks, 1), 1) AS avgdl
         FROM keyword_stats WHERE tenant_id = ${s.tenantId}::uuid AND embedding_model = ${s.model.id}),
-      postings AS MATERIALIZED (
-        SELECT p.df, p.ids, p.tfs, p.dls
-        FROM terms t CROSS JOIN LATERAL (
-          SELECT count(*)::float8 AS df, array_agg(x.chunk_id) AS ids, array_agg(x.tf) AS tfs, array_agg(x.dl) AS dls
-          FROM chunk_terms x
-          WHERE x.tenant_id = ${s.tenantId}::uuid AND x.embedding_model = ${s.model.id} AND x.lexeme = t.lexeme) p
-        WHERE p.df > 0),
-      scored AS MATERIALIZED (
-        SELECT u.id,
-               sum(ln(1 + (st.n - p.df + 0.5) / (p.df + 0.5))
-                   * u.tf * ${BM25_TF_NUMERATOR} / (u.tf + ${BM25_LENGTH_NORM}))
-                 AS score
-        FROM postings p CROSS JOIN stats st CROSS JOIN LATERAL unnest(p.ids, p.tfs, p.dls) AS u(id, tf, dl)
-        GROUP BY u.id
-        ORDER BY score DESC, u.id
-        LIMIT ${preselect}::bigint),
+      terms AS MATERIALIZED (
+        SELECT r.*, count(*) OVER () AS m,
+               sum(r.idf * ${BM25_TERM_BOUND}) OVER (ORDER BY r.i DESC) AS rest,
+               sum(r.df) OVER (ORDER BY r.i DESC) AS rest_df,
+               coalesce(sum(r.df) OVER (ORDER BY r.i ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+        FROM (
+          SELECT row_number() OVER (ORDER BY f.df, t.lexeme) AS i, t.lexeme, f.df,
+                 ln(1 + (st.n - f.df + 0.5) / (f.df + 0.5)) AS idf
+          FROM (SELECT DISTINCT t.lexeme FROM unnest(${[...TEXT_SEARCH_CONFIGS]}::regconfig[]) AS cfg,
+                                              unnest(to_tsvector(cfg, ${s.query})) AS t) t
+          CROSS JOIN stats st
+          CROSS JOIN LATERAL (
+            SELECT k.chunks::float8 AS df FROM keyword_lexemes k
+            WHERE k.tenant_id = ${s.tenantId}::uuid AND k.embedding_model = ${s.model.id} AND k.lexeme = t.lexeme
+            OFFSET 0) f
+          WHERE f.df > 0) r
+        ORDER BY r.i)`;
+    // Each posting of each term (t), read through the primary key, term by term.
+    const postings = sql`
+      terms t CROSS JOIN stats st
+      CROSS JOIN LATERAL (
+        SELECT x.chunk_id, x.tf, x.dl FROM chunk_terms x
+        WHERE x.tenant_id = ${s.tenantId}::uuid AND x.embedding_model = ${s.model.id} AND x.lexeme = t.lexeme
+        OFFSET 0) x`;
+    const share = bm25(sql`t.idf`, 'x');
+    // Candidates are checked against their chunk rows best first, and the checks stop once enough have passed (a
+    // filter on a tenth of the documents used to check every chunk with any of the query's terms: 37,000 of them,
+    // 0.3 s, for a query of three common words).
+    const checked = sql`
       kw AS (
         SELECT s.id, s.score::float8 AS score
         FROM (SELECT id, score FROM scored ORDER BY score DESC, id) s
@@ -164,6 +198,95 @@ export class ChunksRepository {
           OFFSET 0) ok
         ORDER BY s.score DESC, s.id
         LIMIT ${candidates})`;
+    // BM25 over the postings (ADR 27 §9), every posting of every term summed per chunk as the index yields them: with a
+    // document filter or search operators, where every scored chunk may have to be checked against the filter and
+    // the query's operators (filtering never happens after a top-k), and for the comparison the tests make.
+    const exhaustiveArm = sql`
+      ${terms},
+      scored AS MATERIALIZED (
+        SELECT x.chunk_id AS id, sum(${share}) AS score
+        FROM ${postings}
+        GROUP BY x.chunk_id
+        ORDER BY score DESC, x.chunk_id
+        LIMIT ${preselect}::bigint),
+      ${checked}`;
+    // A plain query without a document filter: the postings alone pick the best `k` (preselect) chunks before any
+    // chunk row is read, and that top is found without reading the postings of the commonest terms when they cannot
+    // change it (ADR 27 §11, MaxScore). The split (j) is the last term from which on looking up chunks in the terms'
+    // postings is expected to cost less than reading them, if there is one: the chunks with any rarer term (the head)
+    // get their partial scores, and theta is the k-th best. A chunk with none of the head's terms scores below rest(j)
+    // (bound), so if bound < theta none of them is in the top: the head's chunks whose partial score plus bound can
+    // reach theta are looked up in the other terms' postings, which makes their scores exact, and the top is theirs.
+    // Otherwise (or with no split) the other terms are read too. Either way the top is the exhaustive ranking's
+    // (tested against it); the branches not taken never run.
+    const prunedArm = (k: number) => sql`
+      ${terms},
+      split AS MATERIALIZED (
+        SELECT coalesce(max(i) FILTER (WHERE i > 1 AND before * ${LOOKUP_COST_IN_POSTINGS} * (m - i + 1) < rest_df
+                                             AND rest < reachable),
+                        max(m) + 1) AS j
+        FROM (
+          -- The most theta can be with the terms before i read: nothing if they have fewer than k postings; the
+          -- commonest one's bound if the others have fewer than k (a k-th best chunk has only that one); else all
+          -- their bounds. A split whose rest cannot get below it would only read the head twice.
+          SELECT i, m, before, rest, rest_df,
+                 CASE WHEN before < ${k}::bigint THEN 0
+                      WHEN lag(before) OVER w < ${k}::bigint THEN lag(idf) OVER w * ${BM25_TERM_BOUND}
+                      ELSE sum(idf * ${BM25_TERM_BOUND}) OVER () - rest
+                 END AS reachable
+          FROM terms WINDOW w AS (ORDER BY i)) c),
+      head AS MATERIALIZED (
+        SELECT x.chunk_id AS id, sum(${share}) AS score
+        FROM ${postings}
+        WHERE t.i < (SELECT j FROM split)
+        GROUP BY x.chunk_id),
+      cut AS MATERIALIZED (
+        SELECT p.j, coalesce(t.rest, 0) AS bound,
+               CASE WHEN t.rest IS NOT NULL
+                    THEN coalesce((SELECT score FROM head ORDER BY score DESC OFFSET ${k - 1}::bigint LIMIT 1), 0)
+               END AS theta
+        FROM split p LEFT JOIN terms t ON t.i = p.j),
+      survivors AS MATERIALIZED (
+        SELECT h.id, h.score FROM head h CROSS JOIN cut c WHERE h.score + c.bound >= c.theta),
+      scored AS MATERIALIZED (
+        (SELECT y.id, sum(y.score) AS score
+         FROM (SELECT id, score FROM survivors
+               UNION ALL
+               -- Each survivor looked up in each term left, one primary-key lookup apiece (as an array condition
+               -- the planner may scan the term's postings and filter them instead).
+               SELECT x.chunk_id, ${share}
+               FROM terms t CROSS JOIN stats st CROSS JOIN (SELECT id FROM survivors ORDER BY id) v
+               CROSS JOIN LATERAL (
+                 SELECT x.chunk_id, x.tf, x.dl FROM chunk_terms x
+                 WHERE x.tenant_id = ${s.tenantId}::uuid AND x.embedding_model = ${s.model.id}
+                   AND x.lexeme = t.lexeme AND x.chunk_id = v.id
+                 OFFSET 0) x
+               WHERE t.i >= (SELECT j FROM cut)) y
+         WHERE (SELECT bound > 0 AND bound < theta FROM cut)
+         GROUP BY y.id
+         ORDER BY score DESC, y.id
+         LIMIT ${k}::bigint)
+        UNION ALL
+        -- A split that cannot leave the terms after it out: they are read too, and added to the head's scores.
+        (SELECT y.id, sum(y.score) AS score
+         FROM (SELECT id, score FROM head
+               UNION ALL
+               SELECT x.chunk_id, ${share} FROM ${postings} WHERE t.i >= (SELECT j FROM cut)) y
+         WHERE (SELECT bound > 0 AND bound >= theta FROM cut)
+         GROUP BY y.id
+         ORDER BY score DESC, y.id
+         LIMIT ${k}::bigint)
+        UNION ALL
+        -- No split: every posting, as the exhaustive ranking.
+        (SELECT x.chunk_id AS id, sum(${share}) AS score
+         FROM ${postings}
+         WHERE (SELECT bound = 0 FROM cut)
+         GROUP BY x.chunk_id
+         ORDER BY score DESC, x.chunk_id
+         LIMIT ${k}::bigint)),
+      ${checked}`;
+    const pruned = preselect !== null && !s.exhaustive;
+    const keywordArm = pruned ? prunedArm(preselect) : exhaustiveArm;
     const distance = sql`c.embedding::${vt} <=> ${q}::${vt}`;
     const nearest = sql`SELECT c.id, ${distance} AS distance, (1 - (${distance}))::float8 AS score`;
     // The vector ranking walks the HNSW index in distance order, the tenant, model and document conditions checked on
@@ -245,11 +368,16 @@ export class ChunksRepository {
       //   than the HNSW index when it is not (with ef_search at 200 and ANALYZE run over 10,000 chunks: 67 ms
       //   against 6);
       // - no JIT: a search is milliseconds of work, and an estimate far enough off (as without statistics, or with
-      //   a plan method disabled) crosses jit_above_cost and compiles for longer than that.
+      //   a plan method disabled) crosses jit_above_cost and compiles for longer than that;
+      // - with the keyword ranking, no sort where something else will do: postings are summed per chunk in a hash
+      //   table as the index yields them, where an estimate of a row or two per term (no statistics) made the
+      //   planner sort every posting by chunk first (a top-k still sorts, having nothing else to do it).
       const ef = String(Math.min(1000, Math.max(HNSW_EF_SEARCH, candidates)));
+      const sorts = s.mode === 'vector' ? 'on' : 'off';
       await tx.$queryRaw`SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),
                                 set_config('hnsw.ef_search', ${ef}, true),
-                                set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true)`;
+                                set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true),
+                                set_config('enable_sort', ${sorts}, true)`;
       const rows = await tx.$queryRaw<
         (Omit<SearchHitRow, 'highlights' | 'sectionPath'> & {
           marked: string | null;

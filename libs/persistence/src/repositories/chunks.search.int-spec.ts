@@ -397,6 +397,15 @@ describe('the keyword index', () => {
                AS chunks,
              (SELECT chunks || '/' || lexemes FROM keyword_stats
                WHERE tenant_id = ${tenant}::uuid AND embedding_model = 'model-x') AS stats`;
+    // Every lexeme's document frequency (keyword_lexemes) is the count of its postings, for every tenant and model,
+    // and no lexeme without postings keeps a row.
+    const [frequencies] = await prisma.$queryRaw<{ wrong: number; lexemes: number }[]>`
+      SELECT count(*) FILTER (WHERE f.chunks IS DISTINCT FROM p.n)::int AS wrong, count(f.lexeme)::int AS lexemes
+      FROM keyword_lexemes f
+      FULL JOIN (SELECT tenant_id, embedding_model, lexeme, count(*)::int AS n FROM chunk_terms GROUP BY 1, 2, 3) p
+        ON (p.tenant_id, p.embedding_model, p.lexeme) = (f.tenant_id, f.embedding_model, f.lexeme)`;
+    expect(frequencies?.wrong).toBe(0);
+    expect(frequencies?.lexemes).toBeGreaterThan(0);
     return row;
   };
 
@@ -415,6 +424,14 @@ describe('the keyword index', () => {
     expect(await texts({ mode: 'keyword', query: 'volcanoes' })).toEqual([
       'entirely different words about volcanoes',
     ]);
+
+    // Chunks moved to another model and back (what the re-embed job does): the frequencies move with them.
+    await prisma.$executeRaw`
+      UPDATE chunks SET embedding_model = 'model-moved' WHERE document_id = ${docs['birds']?.id ?? ''}::uuid`;
+    await counts();
+    await prisma.$executeRaw`
+      UPDATE chunks SET embedding_model = 'model-x' WHERE document_id = ${docs['birds']?.id ?? ''}::uuid`;
+    expect(await counts()).toEqual(changed);
 
     await prisma.$executeRaw`DELETE FROM chunks WHERE document_id = ${docs['code']?.id ?? ''}::uuid`;
     const after = await counts();
