@@ -1234,8 +1234,8 @@ function renderSearch(s: SearchResult): string[] {
   );
   out.push('');
   out.push(
-    'The main set by the postings of its queries’ terms (every posting of every term is read and scored: BM25 is ' +
-      'exact), ms:',
+    'The main set by the postings of its queries’ terms (what an exhaustive BM25 reads; the pruned ranking leaves a ' +
+      'common term’s postings unread where it cannot change the top, ADR 27 §11), ms:',
   );
   out.push('');
   out.push(

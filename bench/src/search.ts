@@ -265,7 +265,7 @@ interface BenchQuery {
   exact?: number[];
   /** Milliseconds per phase and mode. */
   ms: Partial<Record<SearchPhaseResult['statistics'], Partial<Record<SearchMode, number>>>>;
-  /** Postings of the query's terms (what the keyword ranking reads), counted after the measurements. */
+  /** Postings of the query's terms (what an exhaustive keyword ranking reads), counted after the measurements. */
   postings?: number;
 }
 
