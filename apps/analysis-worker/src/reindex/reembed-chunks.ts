@@ -40,7 +40,11 @@ export class ReembedChunks {
     const earlier = (await this.analyses.items(run.jobId)) as Map<string, MovedItem>;
     let pending = await this.analyses.documentsNotUnder(run.tenantId, model.id, PAGE);
     // Documents still to move now, plus the ones earlier deliveries moved: a total that stays put while it runs.
-    let total = earlier.size + (await this.countPending(run.tenantId, model.id, pending.length));
+    let total =
+      earlier.size +
+      (pending.length < PAGE
+        ? pending.length
+        : await this.analyses.countDocumentsNotUnder(run.tenantId, model.id));
     let done = earlier.size;
     await run.progress({ step: 'embedding', done, total });
     while (pending.length > 0) {
@@ -80,11 +84,5 @@ export class ReembedChunks {
       documents: items.length,
       chunks: items.reduce((n, i) => n + i.chunks, 0),
     };
-  }
-
-  /** How many documents are left when the first page is full (a large tenant): counted once, for the progress. */
-  private async countPending(tenantId: string, model: string, firstPage: number): Promise<number> {
-    if (firstPage < PAGE) return firstPage;
-    return (await this.analyses.documentsNotUnder(tenantId, model, Number.MAX_SAFE_INTEGER)).length;
   }
 }

@@ -321,6 +321,15 @@ export class AnalysesRepository {
       LIMIT ${limit}`;
   }
 
+  /** How many of the tenant's indexed documents have chunks under another model than `model`. */
+  async countDocumentsNotUnder(tenantId: string, model: string): Promise<number> {
+    const [row] = await this.prisma.$queryRaw<{ n: number }[]>`
+      SELECT count(DISTINCT c.document_id)::int AS n
+      FROM chunks c JOIN documents d ON d.id = c.document_id
+      WHERE c.tenant_id = ${tenantId}::uuid AND c.embedding_model <> ${model} AND d.status = 'indexed'`;
+    return row?.n ?? 0;
+  }
+
   /** A document's chunks under another model than `model`, in order: what a re-embed embeds again. */
   async chunksNotUnder(
     tenantId: string,
