@@ -7,6 +7,7 @@ import { TEXT_SEARCH_CONFIGS, topology, uuidv7, type SearchFilter, type SearchMo
 import {
   ChunksRepository,
   createPrismaClient,
+  createSearchPrismaClient,
   ExtractionRepository,
   IndexingRepository,
   JobsRepository,
@@ -16,6 +17,7 @@ import {
   type NewIngestJob,
   type PageInput,
   type PrismaClient,
+  type SearchPrismaClient,
 } from '@quarry/persistence';
 import type { Logger } from '@quarry/telemetry';
 import { createTestDatabase, withClient, type TestDatabase } from '@quarry/testing';
@@ -673,6 +675,7 @@ export async function runSearch(
   const otherDocuments = Math.max(1, Math.round(otherChunks / 50));
   const db: TestDatabase = await createTestDatabase('bench_search');
   let prisma: PrismaClient | undefined;
+  let search: SearchPrismaClient | undefined;
   try {
     // No statistics until the bench asks for them: autovacuum (and so autoanalyze) off on every table.
     await withClient(db.url, async (c) => {
@@ -804,7 +807,8 @@ export async function runSearch(
     for (const q of queries) q.exact = q.tenant.store.nearest(q.vector, 10, q.allowed);
     const warmup = Array.from({ length: 10 }, () => makeQuery(rng, vocab, centroids, big, 'warmup'));
 
-    const chunks = new ChunksRepository(prisma);
+    search = createSearchPrismaClient({ databaseUrl: db.url, poolMax: 4 });
+    const chunks = new ChunksRepository(search);
     // Opens the pool's connections; these queries are not counted.
     for (const q of warmup)
       await chunks.search({
@@ -854,6 +858,9 @@ export async function runSearch(
       met: none.met.hybridP99 && none.met.vectorRecall,
     };
   } finally {
+    await search
+      ?.$disconnect()
+      .catch((e: unknown) => logger.warn({ err: e }, 'search client disconnect failed'));
     await prisma
       ?.$disconnect()
       .catch((e: unknown) => logger.warn({ err: e }, 'search prisma disconnect failed'));

@@ -14,6 +14,7 @@ import {
   AFTER_COMMIT,
   AnalysesRepository,
   ChunksRepository,
+  createSearchPrismaClient,
   CrawlsRepository,
   DeadLettersRepository,
   JobsRepository,
@@ -24,9 +25,12 @@ import {
   OutboxRepository,
   TenantsRepository,
   type AfterCommit,
+  type SearchPrismaClient,
 } from './repositories';
 
 export const PRISMA = Symbol('PRISMA');
+/** The pool searches run on, its sessions set up for them (ADR 27 §12). */
+export const SEARCH_PRISMA = Symbol('SEARCH_PRISMA');
 
 export interface PersistenceModuleOptions {
   /**
@@ -37,14 +41,17 @@ export interface PersistenceModuleOptions {
 }
 
 class PrismaLifecycle implements OnApplicationShutdown {
-  constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
+  constructor(
+    @Inject(PRISMA) private readonly prisma: PrismaClient,
+    @Inject(SEARCH_PRISMA) private readonly search: SearchPrismaClient,
+  ) {}
   async onApplicationShutdown(): Promise<void> {
-    await this.prisma.$disconnect();
+    await Promise.all([this.prisma.$disconnect(), this.search.$disconnect()]);
   }
 }
 
 /**
- * One Prisma client per process, closed on shutdown; repositories are plain classes over it, given the app's
+ * One Prisma client per process and one for searches (its own pool), closed on shutdown; repositories are plain classes over it, given the app's
  * after-commit port (`AFTER_COMMIT`, exported for the repositories other modules build).
  */
 @Global()
@@ -67,6 +74,12 @@ export class PersistenceModule {
           useFactory: (config: AppConfig) =>
             createPrismaClient({ databaseUrl: config.database.url, poolMax: config.database.poolMax }),
         },
+        {
+          provide: SEARCH_PRISMA,
+          inject: [APP_CONFIG],
+          useFactory: (config: AppConfig) =>
+            createSearchPrismaClient({ databaseUrl: config.database.url, poolMax: config.database.poolMax }),
+        },
         PrismaLifecycle,
         { provide: AFTER_COMMIT, useExisting: options.afterCommit },
         {
@@ -86,8 +99,8 @@ export class PersistenceModule {
         },
         {
           provide: ChunksRepository,
-          inject: [PRISMA],
-          useFactory: (p: PrismaClient) => new ChunksRepository(p),
+          inject: [SEARCH_PRISMA],
+          useFactory: (p: SearchPrismaClient) => new ChunksRepository(p),
         },
         ...[ExtractionRepository, IndexingRepository, JobControlRepository, AnalysesRepository].map(
           (Repository) => ({

@@ -11,6 +11,8 @@ export interface CreatePrismaClientOptions {
    * `preparedStatementNames`); 0 sends every statement unnamed. Default 256.
    */
   preparedStatements?: number;
+  /** Settings every connection of the pool starts its session with (the startup packet's `options`). */
+  sessionSettings?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -23,6 +25,13 @@ export function createPrismaClient(options: CreatePrismaClientOptions): PrismaCl
     {
       connectionString: options.databaseUrl,
       ...(options.poolMax === undefined ? {} : { max: options.poolMax }),
+      ...(options.sessionSettings
+        ? {
+            options: Object.entries(options.sessionSettings)
+              .map(([name, value]) => `-c ${name}=${value}`)
+              .join(' '),
+          }
+        : {}),
     },
     limit > 0 ? { statementNameGenerator: preparedStatementNames(limit) } : {},
   );

@@ -11,6 +11,7 @@ import { findMigrationsDir, runMigrations } from '@quarry/migrations';
 import { createEmptyDatabase, type TestDatabase } from '@quarry/test-kit';
 import { createPrismaClient, type PrismaClient } from '../prisma';
 import { RecordingAfterCommit } from './__fixtures__/recording-after-commit';
+import { createSearchPrismaClient, type SearchPrismaClient } from './search-client';
 import { ChunksRepository, type ChunkSearch } from './chunks.repository';
 import { ExtractionRepository } from './extraction.repository';
 import { IndexingRepository } from './indexing.repository';
@@ -110,7 +111,7 @@ function vector(): Float32Array {
 let db: TestDatabase | undefined;
 let prisma: PrismaClient;
 /** One connection, so the postings a search read can be read from that backend's statistics. */
-let single: PrismaClient;
+let single: SearchPrismaClient;
 let tenant: string;
 const documentIds: string[] = [];
 
@@ -188,7 +189,7 @@ beforeAll(async () => {
   db = await createEmptyDatabase('pruning', { create: false });
   await runMigrations({ databaseUrl: db.url, migrationsDir: findMigrationsDir(__dirname) });
   prisma = createPrismaClient({ databaseUrl: db.url, poolMax: 4 });
-  single = createPrismaClient({ databaseUrl: db.url, poolMax: 1 });
+  single = createSearchPrismaClient({ databaseUrl: db.url, poolMax: 1 });
   tenant = (await new TenantsRepository(prisma).ensureTenantWithKey('pruning-a', 'key-pruning-a-0123'))
     .tenantId;
   for (let d = 0; d < DOCUMENTS; d++) await indexDocument(tenant, d);

@@ -4,6 +4,7 @@ import { findMigrationsDir, runMigrations } from '@quarry/migrations';
 import { createEmptyDatabase, type TestDatabase } from '@quarry/test-kit';
 import { createPrismaClient, type PrismaClient } from '../prisma';
 import { RecordingAfterCommit } from './__fixtures__/recording-after-commit';
+import { createSearchPrismaClient, type SearchPrismaClient } from './search-client';
 import { ChunksRepository } from './chunks.repository';
 import { JobsRepository, TenantsRepository } from './jobs.repository';
 import { ExtractionRepository } from './extraction.repository';
@@ -17,6 +18,7 @@ const topo = topology('qt_chunks');
 
 let db: TestDatabase | undefined;
 let prisma: PrismaClient;
+let search: SearchPrismaClient;
 let chunks: ChunksRepository;
 let tenantA: string;
 let tenantB: string;
@@ -99,7 +101,8 @@ beforeAll(async () => {
   db = await createEmptyDatabase('chunks', { create: false });
   await runMigrations({ databaseUrl: db.url, migrationsDir: findMigrationsDir(__dirname) });
   prisma = createPrismaClient({ databaseUrl: db.url, poolMax: 4 });
-  chunks = new ChunksRepository(prisma);
+  search = createSearchPrismaClient({ databaseUrl: db.url, poolMax: 4 });
+  chunks = new ChunksRepository(search);
   const tenants = new TenantsRepository(prisma);
   tenantA = (await tenants.ensureTenantWithKey('chunks-a', 'key-chunks-a-0123')).tenantId;
   tenantB = (await tenants.ensureTenantWithKey('chunks-b', 'key-chunks-b-0123')).tenantId;
@@ -124,6 +127,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await search?.$disconnect();
   await prisma?.$disconnect();
   await db?.drop();
 });

@@ -4,8 +4,10 @@ import {
   type SearchFilter,
   type SearchMode,
 } from '@quarry/contracts';
-import { Prisma, type PrismaClient } from '../generated/prisma/client';
+import { Prisma } from '../generated/prisma/client';
 import { toVectorLiteral } from './document-steps';
+import { HNSW_EF_SEARCH, type SearchPrismaClient } from './search-client';
+import { byScoreThenId, fuseRankings, type FusedChunk, type RankedChunk } from './search-fusion';
 import type { SearchHitRow } from './types';
 
 const sql = Prisma.sql;
@@ -16,13 +18,14 @@ const BM25_B = 0.75;
 // Constants of the statement, spliced as literals (numbers of this file, not input), typed float8: a bare 0.75 is
 // numeric, and numeric arithmetic on every posting took 20–30 ms of the 110 a query of three common words took.
 const BM25_TF_NUMERATOR = Prisma.raw(`${BM25_K1 + 1}::float8`);
-/** A posting's share of a chunk's score, the posting (tf, dl) under `alias`, the term's idf given, `st` the counters. */
-const bm25 = (idf: Prisma.Sql, alias: string) => {
-  const u = Prisma.raw(alias);
-  return sql`${idf} * ${u}.tf * ${BM25_TF_NUMERATOR}
-             / (${u}.tf + ${Prisma.raw(`${BM25_K1}::float8`)}
-                          * (${Prisma.raw(`${1 - BM25_B}::float8`)} + ${Prisma.raw(`${BM25_B}::float8`)} * ${u}.dl / st.avgdl))`;
-};
+/**
+ * A posting's share of a chunk's score, the posting (tf, dl) under `x`, the term under `t` with its weight
+ * = idf × (k1 + 1), `st` the counters with dl_weight = k1·b / avgdl: idf·tf(k1 + 1) / (tf + k1(1 − b) + k1·b·dl/avgdl),
+ * arranged so that each posting costs five operations (and three casts) rather than eight (7 % of a keyword search
+ * that reads 200,000 postings).
+ */
+const share = sql`t.weight * x.tf
+                  / (x.tf + ${Prisma.raw(`${BM25_K1 * (1 - BM25_B)}::float8`)} + st.dl_weight * x.dl)`;
 /**
  * The most one term can add to a chunk's score: idf × (k1 + 1), since tf(k1 + 1) / (tf + k1(1 − b + b·dl/avgdl)) stays
  * below k1 + 1 for any tf and dl (by at least a part in 3,000 for the tf a chunk can have, far above rounding).
@@ -36,17 +39,7 @@ const BM25_TERM_BOUND = BM25_TF_NUMERATOR;
 const LOOKUP_COST_IN_POSTINGS = 4;
 /** Candidates each ranking contributes beyond the page asked for, so fusion has both lists to work with. */
 const EXTRA_CANDIDATES = 50;
-/**
- * Hybrid fusion: a convex combination of each ranking's scores normalised over its candidates (BM25 by the best
- * one, cosine by the candidates' range), keyword weighted 0.7 and vector 0.3. Reciprocal rank fusion weighs a
- * weak ranking as much as a strong one: with the local sentence encoder at 0.20 nDCG@10 on SciFact and BM25 at
- * 0.66, RRF gave 0.45, RRF with the vector at a quarter 0.61, this 0.67 (above both); on the labelled set 0.96.
- */
-const FUSION_VECTOR_WEIGHT = Prisma.raw('0.3');
-const FUSION_KEYWORD_WEIGHT = Prisma.raw('0.7');
 const MAX_CANDIDATES = 1200;
-/** The HNSW scan's candidate list (hnsw.ef_search) at least; pgvector's default is 40. */
-const HNSW_EF_SEARCH = 200;
 
 export interface ChunkSearch {
   tenantId: string;
@@ -117,12 +110,12 @@ const MARK_START = '\u0001';
 const MARK_STOP = '\u0002';
 
 export class ChunksRepository {
-  constructor(private readonly prisma: PrismaClient) {}
+  constructor(private readonly prisma: SearchPrismaClient) {}
 
   /**
    * Top chunks of one tenant and one embedding model for a query: keyword (PostgreSQL full text), vector (cosine
-   * over the HNSW index) or hybrid (both, their normalised scores combined). Filters are conditions of the same statement,
-   * so a page of results is the best of what the filter allows, never a filtered top-k.
+   * over the HNSW index) or hybrid (both, their normalised scores combined). Filters are conditions of each ranking's
+   * statement, so a page of results is the best of what the filter allows, never a filtered top-k.
    */
   async search(s: ChunkSearch): Promise<{ hits: SearchHitRow[]; more: boolean }> {
     if (!Number.isInteger(s.model.dim) || s.model.dim <= 0 || s.model.dim > 16000)
@@ -150,7 +143,7 @@ export class ChunksRepository {
     // plans built on that walked every posting once per posting (10 s for 24 documents) or every chunk of the tenant
     // (1 s for 100,000) instead of the HNSW index. Lookups go through an index from a lateral subquery the planner
     // cannot flatten (an aggregate, or OFFSET 0), CTEs are materialized, and postings are summed per chunk in a hash
-    // table (no sorts: see the transaction's settings below).
+    // table (no sorts: see SEARCH_SESSION_SETTINGS).
     // The query's lexemes that have postings, rarest first (i), with their document frequencies (keyword_lexemes,
     // kept with the postings by the same triggers, so no posting is read to count them) and idf; for the pruned
     // ranking also the most each term and every commoner one can add to a score (rest: idf × (k1 + 1) each), their
@@ -158,10 +151,11 @@ export class ChunksRepository {
     // which is the order every ranking below adds a chunk's shares in, so they all get the same sums.
     const terms = sql`
       stats AS MATERIALIZED (
-        SELECT greatest(chunks, 1)::float8 AS n, greatest(lexemes::float8 / greatest(chunks, 1), 1) AS avgdl
+        SELECT greatest(chunks, 1)::float8 AS n,
+               ${Prisma.raw(`${BM25_K1 * BM25_B}::float8`)} / greatest(lexemes::float8 / greatest(chunks, 1), 1) AS dl_weight
         FROM keyword_stats WHERE tenant_id = ${s.tenantId}::uuid AND embedding_model = ${s.model.id}),
       terms AS MATERIALIZED (
-        SELECT r.*, count(*) OVER () AS m,
+        SELECT r.*, r.idf * ${BM25_TF_NUMERATOR} AS weight, count(*) OVER () AS m,
                sum(r.idf * ${BM25_TERM_BOUND}) OVER (ORDER BY r.i DESC) AS rest,
                sum(r.df) OVER (ORDER BY r.i DESC) AS rest_df,
                coalesce(sum(r.df) OVER (ORDER BY r.i ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
@@ -184,7 +178,6 @@ export class ChunksRepository {
         SELECT x.chunk_id, x.tf, x.dl FROM chunk_terms x
         WHERE x.tenant_id = ${s.tenantId}::uuid AND x.embedding_model = ${s.model.id} AND x.lexeme = t.lexeme
         OFFSET 0) x`;
-    const share = bm25(sql`t.idf`, 'x');
     // Candidates are checked against their chunk rows best first, and the checks stop once enough have passed (a
     // filter on a tenth of the documents used to check every chunk with any of the query's terms: 37,000 of them,
     // 0.3 s, for a query of three common words).
@@ -339,90 +332,108 @@ export class ChunksRepository {
       : sql`
       vec AS (
         SELECT id, score FROM (${hnswScan(sql``)}) v)`;
-    const fused =
-      s.mode === 'keyword'
-        ? sql`WITH ${tsq}, ${keywordArm},
-               ranked AS (SELECT id, score, NULL::float8 AS vscore, score AS kscore FROM kw)`
-        : s.mode === 'vector'
-          ? sql`WITH ${tsq}, ${vectorArm},
-                 ranked AS (SELECT id, score, score AS vscore, NULL::float8 AS kscore FROM vec)`
-          : sql`WITH ${tsq}, ${keywordArm}, ${vectorArm},
-                 kn AS (SELECT max(score) AS top FROM kw),
-                 vn AS (SELECT max(score) AS top, min(score) AS bottom FROM vec),
-                 ranked AS (
-                   SELECT coalesce(vec.id, kw.id) AS id,
-                          (${FUSION_KEYWORD_WEIGHT} * coalesce(kw.score / nullif(kn.top, 0), 0)
-                           + ${FUSION_VECTOR_WEIGHT}
-                             * coalesce((vec.score - vn.bottom) / nullif(vn.top - vn.bottom, 0), 0))::float8
-                            AS score,
-                          vec.score AS vscore, kw.score AS kscore
-                   FROM vec FULL JOIN kw ON kw.id = vec.id CROSS JOIN kn CROSS JOIN vn)`;
-    return this.prisma.$transaction(async (tx) => {
-      // For this transaction (ADR 27 §10):
-      // - the HNSW scan keeps going until enough chunks pass the tenant and document conditions (pgvector ≥ 0.8)
-      //   instead of stopping at ef_search, and its candidate list is at least as long as the candidates asked for
-      //   and no shorter than HNSW_EF_SEARCH (recall@10 over 100,000 chunks: 0.94 at pgvector's default 40, 0.96 at
-      //   200, for about a millisecond);
-      // - no sequential scan: every table here is read through an index, and the planner prices a scan of chunks
-      //   without reading each chunk's out-of-line vector, so a scan and a sort of a tenant's chunks can look cheaper
-      //   than the HNSW index when it is not (with ef_search at 200 and ANALYZE run over 10,000 chunks: 67 ms
-      //   against 6);
-      // - no JIT: a search is milliseconds of work, and an estimate far enough off (as without statistics, or with
-      //   a plan method disabled) crosses jit_above_cost and compiles for longer than that;
-      // - with the keyword ranking, no sort where something else will do: postings are summed per chunk in a hash
-      //   table as the index yields them, where an estimate of a row or two per term (no statistics) made the
-      //   planner sort every posting by chunk first (a top-k still sorts, having nothing else to do it).
-      const ef = String(Math.min(1000, Math.max(HNSW_EF_SEARCH, candidates)));
-      const sorts = s.mode === 'vector' ? 'on' : 'off';
-      await tx.$queryRaw`SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true),
-                                set_config('hnsw.ef_search', ${ef}, true),
-                                set_config('enable_seqscan', 'off', true), set_config('jit', 'off', true),
-                                set_config('enable_sort', ${sorts}, true)`;
-      const rows = await tx.$queryRaw<
-        (Omit<SearchHitRow, 'highlights' | 'sectionPath'> & {
-          marked: string | null;
-          sectionPath: string[] | null;
-        })[]
-      >`
-        ${fused},
-        page AS (
-          SELECT id, score, vscore, kscore FROM ranked
-          ORDER BY score DESC, id
-          OFFSET ${s.offset} LIMIT ${want})
-        SELECT c.id AS "chunkId", c.document_id AS "documentId", d.filename, c.page_number AS "pageNumber",
-               c.text, page.score, page.vscore AS "vectorScore", page.kscore AS "keywordScore",
-               CASE WHEN c.tsv @@ qc.tsq
-                    THEN ts_headline(c.text_config, c.text, qc.tsq,
-                                     ${`HighlightAll=true, StartSel=${MARK_START}, StopSel=${MARK_STOP}`})
-               END AS marked,
-               (SELECT array(SELECT jsonb_array_elements_text(sec->'path'))
-                  FROM pages p, jsonb_array_elements(coalesce(p.sections, '[]'::jsonb)) sec
-                 WHERE p.document_id = c.document_id AND p.page_number = c.page_number
-                   AND (sec->>'offset')::int <= c.char_start
-                 ORDER BY (sec->>'offset')::int DESC LIMIT 1) AS "sectionPath"
-        FROM page JOIN chunks c ON c.id = page.id JOIN documents d ON d.id = c.document_id
-             LEFT JOIN qc ON qc.cfg = c.text_config
-        ORDER BY page.score DESC, page.id`;
-      const more = rows.length > s.topK;
-      const hits = rows.slice(0, s.topK).map(({ marked, sectionPath, ...row }) => {
-        let highlights: { start: number; end: number }[] = [];
-        if (marked !== null) {
-          const { text, spans } = spansFromMarked(marked, MARK_START, MARK_STOP);
-          // ts_headline rebuilds the text from its tokens; spans count only where it gave the same text back.
-          if (text === row.text) highlights = spans;
-        }
-        return { ...row, sectionPath: sectionPath ?? [], highlights };
+    // Each ranking is one statement on a connection that already has the settings a search needs (search-client.ts);
+    // a hybrid search runs the two side by side on two connections and combines them here (fuseRankings), so it
+    // takes about as long as the slower of the two instead of both in turn (ADR 27 §12). The page's rows are read
+    // afterwards, by id.
+    const rank = (arm: 'keyword' | 'vector') => {
+      const statement =
+        arm === 'keyword'
+          ? sql`WITH ${tsq}, ${keywordArm} SELECT id, score FROM kw`
+          : sql`WITH ${vectorArm} SELECT id, score FROM vec`;
+      if (arm === 'keyword' || candidates <= HNSW_EF_SEARCH)
+        return this.prisma.$queryRaw<RankedChunk[]>(statement);
+      // A page deep enough to want more candidates than the HNSW scan's list keeps gets a longer list.
+      const ef = String(Math.min(1000, candidates));
+      return this.prisma.$transaction(async (tx) => {
+        await tx.$queryRaw`SELECT set_config('hnsw.ef_search', ${ef}, true)`;
+        return tx.$queryRaw<RankedChunk[]>(statement);
       });
-      return { hits, more };
+    };
+    let ranked: FusedChunk[];
+    if (s.mode === 'hybrid') {
+      const [keyword, vector] = await Promise.all([rank('keyword'), rank('vector')]);
+      ranked = fuseRankings(keyword, vector);
+    } else {
+      const only = await rank(s.mode);
+      ranked = only
+        .map((c) => ({
+          id: c.id,
+          score: c.score,
+          vectorScore: s.mode === 'vector' ? c.score : null,
+          keywordScore: s.mode === 'keyword' ? c.score : null,
+        }))
+        .sort(byScoreThenId);
+    }
+    const page = ranked.slice(s.offset, s.offset + want);
+    const rows = await this.pageRows(s, page);
+    const more = ranked.length > s.offset + s.topK;
+    return { hits: rows.slice(0, s.topK), more };
+  }
+
+  /**
+   * The rows of a page of ranked chunks, in its order, with their highlights and section paths. A chunk deleted
+   * since it was ranked is left out rather than shown as it was. Each lookup is a lateral primary-key read, which
+   * no estimate can turn into a scan.
+   */
+  private async pageRows(s: ChunkSearch, page: FusedChunk[]): Promise<SearchHitRow[]> {
+    if (page.length === 0) return [];
+    const rows = await this.prisma.$queryRaw<
+      {
+        chunkId: string;
+        documentId: string;
+        filename: string;
+        pageNumber: number;
+        text: string;
+        marked: string | null;
+        sectionPath: string[] | null;
+      }[]
+    >`
+      WITH ${keywordQuery(s.query)}
+      SELECT c.id AS "chunkId", c.document_id AS "documentId", d.filename, c.page_number AS "pageNumber", c.text,
+             CASE WHEN c.tsv @@ qc.tsq
+                  THEN ts_headline(c.text_config, c.text, qc.tsq,
+                                   ${`HighlightAll=true, StartSel=${MARK_START}, StopSel=${MARK_STOP}`})
+             END AS marked,
+             (SELECT array(SELECT jsonb_array_elements_text(sec->'path'))
+                FROM pages p, jsonb_array_elements(coalesce(p.sections, '[]'::jsonb)) sec
+               WHERE p.document_id = c.document_id AND p.page_number = c.page_number
+                 AND (sec->>'offset')::int <= c.char_start
+               ORDER BY (sec->>'offset')::int DESC LIMIT 1) AS "sectionPath"
+      FROM unnest(${page.map((p) => p.id)}::uuid[]) WITH ORDINALITY AS page(id, n)
+      CROSS JOIN LATERAL (
+        SELECT * FROM chunks c WHERE c.id = page.id AND c.tenant_id = ${s.tenantId}::uuid OFFSET 0) c
+      CROSS JOIN LATERAL (SELECT d.filename FROM documents d WHERE d.id = c.document_id OFFSET 0) d
+      LEFT JOIN qc ON qc.cfg = c.text_config
+      ORDER BY page.n`;
+    const scores = new Map(page.map((p) => [p.id, p]));
+    return rows.flatMap(({ marked, sectionPath, ...row }) => {
+      const ranked = scores.get(row.chunkId);
+      if (!ranked) return [];
+      let highlights: { start: number; end: number }[] = [];
+      if (marked !== null) {
+        const { text, spans } = spansFromMarked(marked, MARK_START, MARK_STOP);
+        // ts_headline rebuilds the text from its tokens; spans count only where it gave the same text back.
+        if (text === row.text) highlights = spans;
+      }
+      return [
+        {
+          ...row,
+          score: ranked.score,
+          vectorScore: ranked.vectorScore,
+          keywordScore: ranked.keywordScore,
+          sectionPath: sectionPath ?? [],
+          highlights,
+        },
+      ];
     });
   }
 }
 
 /**
- * The query parsed with every configuration chunks are indexed with (`qc`: one tsquery per configuration), and
- * their union (`q`). The union only finds candidates through the GIN index; each chunk is then matched and ranked
- * against the parse of its own configuration, so an English chunk answers to English stems and stop words, and a
- * negation in one parse cannot be satisfied by another's spelling. Plain queries become an OR of their terms (see
+ * The query parsed with every configuration chunks are indexed with (`qc`: one tsquery per configuration). Each
+ * chunk is matched and highlighted against the parse of its own configuration, so an English chunk answers to English
+ * stems and stop words, and a negation in one parse cannot be satisfied by another's spelling. Plain queries become an OR of their terms (see
  * {@link usesSearchOperators}); a parse left empty (stop words only) matches nothing.
  */
 function keywordQuery(query: string): Prisma.Sql {
@@ -431,10 +442,7 @@ function keywordQuery(query: string): Prisma.Sql {
     : // Without operators a parse is terms joined by & (and <-> inside a hyphenated word, kept as it is).
       sql`replace(websearch_to_tsquery(cfg, ${query})::text, ' & ', ' | ')::tsquery`;
   return sql`
-    qc AS (SELECT cfg, ${parse} AS tsq FROM unnest(${[...TEXT_SEARCH_CONFIGS]}::regconfig[]) AS cfg),
-    q AS (SELECT coalesce(string_agg('(' || tsq::text || ')', ' | ') FILTER (WHERE numnode(tsq) > 0), '')::tsquery
-                   AS tsq
-          FROM qc)`;
+    qc AS (SELECT cfg, ${parse} AS tsq FROM unnest(${[...TEXT_SEARCH_CONFIGS]}::regconfig[]) AS cfg)`;
 }
 
 function metadataCondition(key: string, condition: MetadataCondition): Prisma.Sql {

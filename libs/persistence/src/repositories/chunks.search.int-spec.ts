@@ -4,6 +4,7 @@ import { findMigrationsDir, runMigrations } from '@quarry/migrations';
 import { createEmptyDatabase, type TestDatabase } from '@quarry/test-kit';
 import { createPrismaClient, type PrismaClient } from '../prisma';
 import { RecordingAfterCommit } from './__fixtures__/recording-after-commit';
+import { createSearchPrismaClient, type SearchPrismaClient } from './search-client';
 import { ChunksRepository, type ChunkSearch } from './chunks.repository';
 import { ExtractionRepository } from './extraction.repository';
 import { IndexingRepository } from './indexing.repository';
@@ -18,6 +19,7 @@ const OTHER = { id: 'model-other', dim: 4 };
 
 let db: TestDatabase | undefined;
 let prisma: PrismaClient;
+let searchClient: SearchPrismaClient;
 let chunks: ChunksRepository;
 let tenant: string;
 let otherTenant: string;
@@ -129,7 +131,8 @@ beforeAll(async () => {
   db = await createEmptyDatabase('search', { create: false });
   await runMigrations({ databaseUrl: db.url, migrationsDir: findMigrationsDir(__dirname) });
   prisma = createPrismaClient({ databaseUrl: db.url, poolMax: 4 });
-  chunks = new ChunksRepository(prisma);
+  searchClient = createSearchPrismaClient({ databaseUrl: db.url, poolMax: 4 });
+  chunks = new ChunksRepository(searchClient);
   const tenants = new TenantsRepository(prisma);
   tenant = (await tenants.ensureTenantWithKey('search-a', 'key-search-a-0123')).tenantId;
   otherTenant = (await tenants.ensureTenantWithKey('search-b', 'key-search-b-0123')).tenantId;
@@ -195,8 +198,24 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await searchClient?.$disconnect();
   await prisma?.$disconnect();
   await db?.drop();
+});
+
+describe('the search pool', () => {
+  it('starts every session with the search settings, which the process’s other pool never gets', async () => {
+    const settings = (client: PrismaClient) => client.$queryRaw<Record<string, string>[]>`
+      SELECT current_setting('enable_seqscan') AS seqscan, current_setting('enable_sort') AS sort,
+             current_setting('jit') AS jit, '[1]'::vector::text AS loaded,
+             current_setting('hnsw.ef_search') AS ef, current_setting('hnsw.iterative_scan') AS iterative`;
+    // pgvector defines its settings when it loads, from the placeholders the session started with.
+    expect(await settings(searchClient)).toEqual([
+      { seqscan: 'off', sort: 'off', jit: 'off', loaded: '[1]', ef: '200', iterative: 'relaxed_order' },
+    ]);
+    const [other] = await settings(prisma);
+    expect([other?.seqscan, other?.sort]).toEqual(['on', 'on']);
+  });
 });
 
 describe('ChunksRepository.search: keyword', () => {

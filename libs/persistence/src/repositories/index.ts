@@ -1,6 +1,7 @@
 export * from './analyses.repository';
 export { AFTER_COMMIT, type AfterCommit, type Committed } from './after-commit';
 export * from './chunks.repository';
+export { createSearchPrismaClient, SEARCH_SESSION_SETTINGS, type SearchPrismaClient } from './search-client';
 export * from './crawls.repository';
 export * from './dead-letters.repository';
 export * from './job-completion';
