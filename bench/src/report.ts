@@ -1192,7 +1192,7 @@ function renderSearch(s: SearchResult): string[] {
       `**documentIds** (5 documents) = ${s.queries.filtered / 3} queries each with that filter; **other tenant** = ` +
       `${s.queries.otherTenant} on the small tenant. Recall@10 = share of the exact top 10 (cosine distance over ` +
       'every chunk the query may see, computed from the generated vectors) among the vector mode’s 10 results. ' +
-      'Latency = the repository call (its transaction included), ms.',
+      'Latency = the repository call (every statement it runs included), ms.',
   );
   out.push('');
   out.push(
@@ -1252,6 +1252,25 @@ function renderSearch(s: SearchResult): string[] {
           f(b.hybridMs.p99, 2),
           f(b.keywordMs.p50, 2),
           f(b.keywordMs.p99, 2),
+        ]),
+      ),
+    ),
+  );
+  out.push('');
+  out.push('The main set’s five slowest hybrid searches, with the postings of each of their terms, ms:');
+  out.push('');
+  out.push(
+    table(
+      ['statistics', 'query', 'postings per term', 'hybrid', 'keyword', 'vector'],
+      s.phases.flatMap((p) =>
+        // Results written before the list existed have none.
+        (p.slowest ?? []).map((q) => [
+          p.statistics === 'none' ? 'none' : 'after ANALYZE',
+          `\`${q.query}\``,
+          q.termPostings.map((n) => n.toLocaleString('en')).join(' + '),
+          f(q.ms.hybrid ?? NaN, 2),
+          f(q.ms.keyword ?? NaN, 2),
+          f(q.ms.vector ?? NaN, 2),
         ]),
       ),
     ),

@@ -269,6 +269,8 @@ interface BenchQuery {
   ms: Partial<Record<SearchPhaseResult['statistics'], Partial<Record<SearchMode, number>>>>;
   /** Postings of the query's terms (what an exhaustive keyword ranking reads), counted after the measurements. */
   postings?: number;
+  /** The same per term, fewest first. */
+  termPostings?: number[];
 }
 
 export interface SearchSetResult {
@@ -294,7 +296,18 @@ export interface SearchPhaseResult {
   met: { hybridP99: boolean; vectorRecall: boolean };
   /** The main set by how many postings its queries' terms have: where keyword and hybrid time goes. */
   byPostings: PostingsBucket[];
+  /** The main set's slowest hybrid searches: what the tail is made of (absent from results older than the list). */
+  slowest?: SlowQuery[];
 }
+
+export interface SlowQuery {
+  query: string;
+  /** Postings of each of its terms (every configuration's lexemes that have any), fewest first. */
+  termPostings: number[];
+  ms: Partial<Record<SearchMode, number>>;
+}
+
+const SLOWEST = 5;
 
 export interface PostingsBucket {
   /** Postings of the query's terms, [from, to). */
@@ -553,14 +566,25 @@ async function countPostings(url: string, queries: BenchQuery[]): Promise<void> 
   await withClient(url, async (c) => {
     for (const q of queries) {
       const { rows } = await c.query<{ n: string }>(
-        `SELECT coalesce(sum((SELECT count(*) FROM chunk_terms x
-                              WHERE x.tenant_id = $1 AND x.embedding_model = $2 AND x.lexeme = t.lexeme)), 0) AS n
-         FROM (SELECT DISTINCT t.lexeme FROM unnest($3::regconfig[]) AS cfg, unnest(to_tsvector(cfg, $4)) AS t) t`,
+        `SELECT n FROM (
+           SELECT (SELECT count(*) FROM chunk_terms x
+                   WHERE x.tenant_id = $1 AND x.embedding_model = $2 AND x.lexeme = t.lexeme) AS n
+           FROM (SELECT DISTINCT t.lexeme FROM unnest($3::regconfig[]) AS cfg, unnest(to_tsvector(cfg, $4)) AS t) t) p
+         WHERE n > 0 ORDER BY n`,
         [q.tenant.tenantId, SEARCH_MODEL.id, [...TEXT_SEARCH_CONFIGS], q.text],
       );
-      q.postings = Number(rows[0]?.n ?? 0);
+      q.termPostings = rows.map((r) => Number(r.n));
+      q.postings = q.termPostings.reduce((a, b) => a + b, 0);
     }
   });
+}
+
+function slowestOf(queries: BenchQuery[], statistics: SearchPhaseResult['statistics']): SlowQuery[] {
+  return queries
+    .filter((q) => q.ms[statistics]?.hybrid !== undefined)
+    .sort((a, b) => (b.ms[statistics]?.hybrid ?? 0) - (a.ms[statistics]?.hybrid ?? 0))
+    .slice(0, SLOWEST)
+    .map((q) => ({ query: q.text, termPostings: q.termPostings ?? [], ms: { ...q.ms[statistics] } }));
 }
 
 function byPostings(queries: BenchQuery[], statistics: SearchPhaseResult['statistics']): PostingsBucket[] {
@@ -595,7 +619,7 @@ async function runPhase(
   statistics: SearchPhaseResult['statistics'],
   url: string,
   progress: (line: string) => void,
-): Promise<Omit<SearchPhaseResult, 'analyzeMs' | 'byPostings'>> {
+): Promise<Omit<SearchPhaseResult, 'analyzeMs' | 'byPostings' | 'slowest'>> {
   const before = await reltuples(url);
   const modes: SearchMode[] = ['hybrid', 'vector', 'keyword'];
   const samples = new Map<string, { latencies: number[]; recall: number[]; short: number }>();
@@ -852,8 +876,13 @@ export async function runSearch(
       },
       targets: SEARCH_TARGETS,
       phases: [
-        { ...none, byPostings: byPostings(main, 'none') },
-        { ...analyzed, analyzeMs, byPostings: byPostings(main, 'analyzed') },
+        { ...none, byPostings: byPostings(main, 'none'), slowest: slowestOf(main, 'none') },
+        {
+          ...analyzed,
+          analyzeMs,
+          byPostings: byPostings(main, 'analyzed'),
+          slowest: slowestOf(main, 'analyzed'),
+        },
       ],
       met: none.met.hybridP99 && none.met.vectorRecall,
     };

@@ -344,7 +344,9 @@ describe('Kubernetes manifests (kustomize base)', () => {
       (gateway.spec.replicas ?? 1) * loadConfig(containerEnvironment(container(gateway))).database.poolMax;
     for (const worker of WORKERS) {
       const max = scaledObjects.find((s) => s.spec.scaleTargetRef.name === worker)!.spec.maxReplicaCount;
-      connections += max * loadConfig(containerEnvironment(container(deployment(worker)))).database.poolMax;
+      const { database } = loadConfig(containerEnvironment(container(deployment(worker))));
+      // The analysis worker answers searches, on a pool of their own (ADR 27 §12); the others never open one.
+      connections += max * (database.poolMax + (worker === 'analysis-worker' ? database.searchPoolMax : 0));
     }
     // Three are reserved for superusers, and the ops Jobs need one each.
     expect(connections).toBeLessThanOrEqual(100 - 3 - 2);

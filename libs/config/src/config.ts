@@ -22,6 +22,8 @@ const EnvSchema = z.object({
   PUBLIC_URL: z.url().optional(),
   DATABASE_URL: z.string().startsWith('postgres').default('postgresql://postgres@127.0.0.1:5432/quarry'),
   DATABASE_POOL_MAX: int(10, 1),
+  // The analysis worker's second pool, for searches only (ADR 27 §12): a hybrid search holds two connections at once.
+  DATABASE_SEARCH_POOL_MAX: int(4, 2),
   NATS_URL: z.string().default('nats://127.0.0.1:4222'),
   NATS_CONNECT_TIMEOUT_MS: int(5000, 100),
   MAX_UPLOAD_BYTES: int(100 * 1024 * 1024, 1),
@@ -159,7 +161,8 @@ export interface AppConfig {
   env: Env['NODE_ENV'];
   namespace: string;
   http: { host: string; port: number; publicUrl: string | undefined };
-  database: { url: string; poolMax: number };
+  /** poolMax: the process's pool; searchPoolMax: the pool searches run on, opened only by a process that searches. */
+  database: { url: string; poolMax: number; searchPoolMax: number };
   nats: { url: string; connectTimeoutMs: number };
   /** An upload with more documents than bulkThreshold goes to the bulk lane unless it asks otherwise. */
   uploads: { maxBytes: number; maxFiles: number; bulkThreshold: number };
@@ -290,7 +293,11 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     env: e.NODE_ENV,
     namespace: e.QUARRY_NAMESPACE,
     http: { host: e.HOST, port: e.PORT, publicUrl: e.PUBLIC_URL },
-    database: { url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX },
+    database: {
+      url: e.DATABASE_URL,
+      poolMax: e.DATABASE_POOL_MAX,
+      searchPoolMax: e.DATABASE_SEARCH_POOL_MAX,
+    },
     nats: { url: e.NATS_URL, connectTimeoutMs: e.NATS_CONNECT_TIMEOUT_MS },
     blobs: { inlineMaxBytes: e.BLOB_INLINE_MAX_BYTES },
     uploads: {

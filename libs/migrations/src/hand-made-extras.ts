@@ -18,8 +18,15 @@ export const HAND_MADE_SCHEMA_EXTRAS: SchemaExtras = {
   ],
   // The chunk's text-search configuration and the tsvector generated from it (hybrid search, ADR 27).
   columns: ['chunks.text_config', 'chunks.tsv'],
-  // job_events is append-only; chunks keep the keyword index's postings and counters (ADR 27).
-  functions: ['job_events_reject_update', 'chunk_terms_added', 'chunk_terms_removed', 'chunk_terms_changed'],
+  // job_events is append-only; chunks keep the keyword index's postings and counters, and take ids in time order
+  // (ADR 27).
+  functions: [
+    'job_events_reject_update',
+    'chunk_terms_added',
+    'chunk_terms_removed',
+    'chunk_terms_changed',
+    'quarry_uuid_v7',
+  ],
   triggers: [
     'job_events.job_events_append_only',
     'chunks.chunks_keyword_added',

@@ -78,7 +78,10 @@ export class PersistenceModule {
           provide: SEARCH_PRISMA,
           inject: [APP_CONFIG],
           useFactory: (config: AppConfig) =>
-            createSearchPrismaClient({ databaseUrl: config.database.url, poolMax: config.database.poolMax }),
+            createSearchPrismaClient({
+              databaseUrl: config.database.url,
+              poolMax: config.database.searchPoolMax,
+            }),
         },
         PrismaLifecycle,
         { provide: AFTER_COMMIT, useExisting: options.afterCommit },

@@ -4,7 +4,7 @@ import { findMigrationsDir, runMigrations } from '@quarry/migrations';
 import { createEmptyDatabase, type TestDatabase } from '@quarry/test-kit';
 import { createPrismaClient, type PrismaClient } from '../prisma';
 import { RecordingAfterCommit } from './__fixtures__/recording-after-commit';
-import { createSearchPrismaClient, type SearchPrismaClient } from './search-client';
+import { createSearchPrismaClient, HNSW_EF_SEARCH, type SearchPrismaClient } from './search-client';
 import { ChunksRepository, type ChunkSearch } from './chunks.repository';
 import { ExtractionRepository } from './extraction.repository';
 import { IndexingRepository } from './indexing.repository';
@@ -211,7 +211,14 @@ describe('the search pool', () => {
              current_setting('hnsw.ef_search') AS ef, current_setting('hnsw.iterative_scan') AS iterative`;
     // pgvector defines its settings when it loads, from the placeholders the session started with.
     expect(await settings(searchClient)).toEqual([
-      { seqscan: 'off', sort: 'off', jit: 'off', loaded: '[1]', ef: '200', iterative: 'relaxed_order' },
+      {
+        seqscan: 'off',
+        sort: 'off',
+        jit: 'off',
+        loaded: '[1]',
+        ef: String(HNSW_EF_SEARCH),
+        iterative: 'relaxed_order',
+      },
     ]);
     const [other] = await settings(prisma);
     expect([other?.seqscan, other?.sort]).toEqual(['on', 'on']);
@@ -400,6 +407,23 @@ describe('ChunksRepository.search: filters inside the ranking', () => {
   it('treats glob characters and quotes in filters as data', async () => {
     expect(await only({ filename: "%' OR 1=1 --" })).toEqual(new Set());
     expect(await only({ metadata: { department: "accounts' OR '1'='1" } })).toEqual(new Set());
+  });
+});
+
+describe('chunk ids', () => {
+  it('are version 7 UUIDs stamped with the time they were written, so postings are stored in key order', async () => {
+    const rows = await prisma.$queryRaw<{ version: string; variant: string; ageMs: number }[]>`
+      SELECT substr(id::text, 15, 1) AS version, substr(id::text, 20, 1) AS variant,
+             (extract(epoch FROM clock_timestamp()) * 1000
+              - ('x' || lpad(replace(substr(id::text, 1, 13), '-', ''), 16, '0'))::bit(64)::bigint)::float8 AS "ageMs"
+      FROM chunks WHERE tenant_id = ${tenant}::uuid`;
+    expect(rows.length).toBeGreaterThan(3);
+    for (const row of rows) {
+      expect(row.version).toBe('7');
+      expect(['8', '9', 'a', 'b']).toContain(row.variant);
+      expect(row.ageMs).toBeGreaterThanOrEqual(0);
+      expect(row.ageMs).toBeLessThan(10 * 60_000);
+    }
   });
 });
 
