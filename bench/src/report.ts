@@ -1281,7 +1281,11 @@ function renderSearch(s: SearchResult): string[] {
       .map(
         (p) =>
           `${p.statistics === 'none' ? 'Before' : `After ANALYZE (${p.analyzeMs ?? '?'} ms)`}: pg_class.reltuples ` +
-          `chunks ${p.reltuples.chunks}, chunk_terms ${p.reltuples.chunkTerms}`,
+          `chunks ${p.reltuples.chunks}, chunk_terms ${p.reltuples.chunkTerms}` +
+          (p.gc
+            ? `, garbage-collection pauses of the bench process in ${p.gc.withPause} of the ${p.gc.hybridSearches} ` +
+              `main hybrid searches (${p.gc.pauseMs} ms in all)`
+            : ''),
       )
       .join('; ') +
       ' (−1: never analyzed). Short pages: vector queries that returned fewer than 10 results though 10 chunks qualified.',

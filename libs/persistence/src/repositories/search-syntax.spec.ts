@@ -1,4 +1,4 @@
-import { globToLike, usesSearchOperators } from './chunks.repository';
+import { globToLike, spansFromMarked, usesSearchOperators } from './chunks.repository';
 
 describe('search syntax', () => {
   it('takes quotes, a leading minus and an upper-case OR as operators', () => {
@@ -18,5 +18,34 @@ describe('search syntax', () => {
   it('turns a filename glob into a LIKE pattern with LIKE’s own wildcards escaped', () => {
     expect(globToLike('report_*.pdf')).toBe('report\\_%.pdf');
     expect(globToLike('a?c%')).toBe('a_c\\%');
+  });
+});
+
+describe('spansFromMarked', () => {
+  const S = '\u0001';
+  const E = '\u0002';
+
+  it('gives the text without markers and the UTF-16 spans they enclosed', () => {
+    const { text, spans } = spansFromMarked(`Pay ${S}INV-20931${E} by ${S}Friday${E}.`, S, E);
+    expect(text).toBe('Pay INV-20931 by Friday.');
+    expect(spans.map((s) => text.slice(s.start, s.end))).toEqual(['INV-20931', 'Friday']);
+  });
+
+  it('counts characters outside the basic plane as two, as JavaScript strings do', () => {
+    const { text, spans } = spansFromMarked(`😀 ${S}naïve${E}, ${S}𝔘nicode${E}`, S, E);
+    expect(spans).toEqual([
+      { start: 3, end: 8 },
+      { start: 10, end: 18 },
+    ]);
+    expect(text.slice(10, 18)).toBe('𝔘nicode');
+  });
+
+  it('merges adjacent matches, and ignores empty or unclosed ones', () => {
+    expect(spansFromMarked(`${S}exact${E} ${S}identifier${E} here`, S, E).spans).toEqual([
+      { start: 0, end: 16 },
+    ]);
+    expect(spansFromMarked(`a ${S}${E}b ${S}open`, S, E)).toEqual({ text: 'a b open', spans: [] });
+    expect(spansFromMarked('', S, E)).toEqual({ text: '', spans: [] });
+    expect(spansFromMarked(`${E}stray${S}`, S, E)).toEqual({ text: 'stray', spans: [] });
   });
 });
