@@ -22,7 +22,8 @@ const EnvSchema = z.object({
   PUBLIC_URL: z.url().optional(),
   DATABASE_URL: z.string().startsWith('postgres').default('postgresql://postgres@127.0.0.1:5432/quarry'),
   DATABASE_POOL_MAX: int(10, 1),
-  // The analysis worker's second pool, for searches only (ADR 27 §12): a hybrid search holds two connections at once.
+  // The analysis worker's second pool, for searches only (ADR 27 §12, §13): a hybrid search holds up to three
+  // connections at once (fewer only make its statements wait for one).
   DATABASE_SEARCH_POOL_MAX: int(4, 2),
   NATS_URL: z.string().default('nats://127.0.0.1:4222'),
   NATS_CONNECT_TIMEOUT_MS: int(5000, 100),

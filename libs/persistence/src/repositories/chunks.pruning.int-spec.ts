@@ -268,18 +268,24 @@ async function measured(s: ChunkSearch) {
 
 async function both(over: Omit<ChunkSearch, 'tenantId' | 'model'>) {
   const s: ChunkSearch = { tenantId: tenant, model: MODEL, ...over };
-  return { pruned: await measured(s), exhaustive: await measured({ ...s, exhaustive: true }) };
+  return {
+    // Whole, whatever the query's postings, so the pruning is what is compared here.
+    pruned: await measured({ ...s, splitFromPostings: Number.MAX_SAFE_INTEGER }),
+    // The same ranking in two halves by chunk id, whatever the query's postings (ADR 27 §13).
+    halves: await measured({ ...s, splitFromPostings: 0 }),
+    exhaustive: await measured({ ...s, exhaustive: true }),
+  };
 }
 
 describe('the pruned keyword ranking', () => {
-  it('gives the exhaustive ranking’s chunks, order and scores for every query, page and mode', async () => {
+  it('gives the exhaustive ranking’s chunks, order and scores for every query, page and mode, whole or in halves', async () => {
     const query = vector();
     let compared = 0;
     let lessRead = 0;
     for (const c of cases())
       for (const mode of ['keyword', 'hybrid'] as SearchMode[])
         for (const page of PAGES) {
-          const { pruned, exhaustive } = await both({
+          const { pruned, halves, exhaustive } = await both({
             mode,
             query: c.query,
             vector: query,
@@ -292,11 +298,17 @@ describe('the pruned keyword ranking', () => {
             exhaustive.hits.map((h) => h.chunkId),
             exhaustive.more,
           ]);
-          pruned.hits.forEach((h, i) => {
-            const e = exhaustive.hits[i];
-            expect(Math.abs(h.score - (e?.score ?? NaN))).toBeLessThan(1e-9);
-            expect(Math.abs((h.keywordScore ?? -1) - (e?.keywordScore ?? -1))).toBeLessThan(1e-9);
-          });
+          expect([label, halves.hits.map((h) => h.chunkId), halves.more]).toEqual([
+            label,
+            exhaustive.hits.map((h) => h.chunkId),
+            exhaustive.more,
+          ]);
+          for (const ranking of [pruned, halves])
+            ranking.hits.forEach((h, i) => {
+              const e = exhaustive.hits[i];
+              expect(Math.abs(h.score - (e?.score ?? NaN))).toBeLessThan(1e-9);
+              expect(Math.abs((h.keywordScore ?? -1) - (e?.keywordScore ?? -1))).toBeLessThan(1e-9);
+            });
           compared++;
           if (pruned.read < exhaustive.read) lessRead++;
           expect(pruned.read).toBeLessThanOrEqual(exhaustive.read);

@@ -58,6 +58,30 @@ export interface ChunkSearch {
    * result from fewer (ADR 27 §11). For tests that compare the two; searches leave it unset.
    */
   exhaustive?: boolean;
+  /**
+   * Postings (over the query's terms) from which a plain query's keyword ranking runs in two halves by chunk id
+   * (ADR 27 §13); SPLIT_FROM_POSTINGS unless set. For tests that compare the halves with the whole.
+   */
+  splitFromPostings?: number;
+}
+
+/**
+ * Postings from which a plain query's keyword ranking runs in two halves: below it the extra round trip that finds
+ * the split and a second statement cost more than half the reading saves (a query of 2,000 postings reads them in
+ * about 1.5 ms).
+ */
+const SPLIT_FROM_POSTINGS = 4000;
+
+/**
+ * The version 7 UUID halfway in time between two (their first 48 bits, Unix milliseconds), the rest zero: every id
+ * written in an earlier millisecond sorts before it. Ids of other versions give a point somewhere between them.
+ */
+export function midpointInTime(lo: string, hi: string): string {
+  const ms = (id: string) => parseInt(id.replace(/-/g, '').slice(0, 12), 16);
+  const mid = Math.floor((ms(lo) + ms(hi)) / 2)
+    .toString(16)
+    .padStart(12, '0');
+  return `${mid.slice(0, 8)}-${mid.slice(8, 12)}-0000-0000-000000000000`;
 }
 
 /** A glob (`*`, `?`) as a LIKE pattern, LIKE's own wildcards escaped. */
@@ -185,13 +209,15 @@ export class ChunksRepository {
             OFFSET 0) f
           WHERE f.df > 0) r
         ORDER BY r.i)`;
-    // Each posting of each term (t), read through the primary key, term by term.
-    const postings = sql`
+    // Each posting of each term (t), read through the primary key, term by term; within a range of chunk ids when the
+    // ranking runs in halves (the key's last column, so each half reads only its part of each term's postings).
+    const postingsIn = (range: Prisma.Sql) => sql`
       terms t CROSS JOIN stats st
       CROSS JOIN LATERAL (
         SELECT x.chunk_id, x.tf, x.dl FROM chunk_terms x
-        WHERE x.tenant_id = ${s.tenantId}::uuid AND x.embedding_model = ${s.model.id} AND x.lexeme = t.lexeme
+        WHERE x.tenant_id = ${s.tenantId}::uuid AND x.embedding_model = ${s.model.id} AND x.lexeme = t.lexeme ${range}
         OFFSET 0) x`;
+    const postings = postingsIn(sql``);
     // Candidates are checked against their chunk rows best first, and the checks stop once enough have passed (a
     // filter on a tenth of the documents used to check every chunk with any of the query's terms: 37,000 of them,
     // 0.3 s, for a query of three common words).
@@ -226,7 +252,7 @@ export class ChunksRepository {
     // reach theta are looked up in the other terms' postings, which makes their scores exact, and the top is theirs.
     // Otherwise (or with no split) the other terms are read too. Either way the top is the exhaustive ranking's
     // (tested against it); the branches not taken never run.
-    const prunedArm = (k: number) => sql`
+    const prunedArm = (k: number, postings: Prisma.Sql) => sql`
       ${terms},
       split AS MATERIALIZED (
         SELECT coalesce(max(i) FILTER (WHERE i > 1 AND before * ${LOOKUP_COST_IN_POSTINGS} * (m - i + 1) < rest_df
@@ -292,8 +318,6 @@ export class ChunksRepository {
          ORDER BY score DESC, x.chunk_id
          LIMIT ${k}::bigint)),
       ${checked}`;
-    const pruned = preselect !== null && !s.exhaustive;
-    const keywordArm = pruned ? prunedArm(preselect) : exhaustiveArm;
     const distance = sql`c.embedding::${vt} <=> ${q}::${vt}`;
     const nearest = sql`SELECT c.id, ${distance} AS distance, (1 - (${distance}))::float8 AS score`;
     // The vector ranking walks the HNSW index in distance order, the tenant, model and document conditions checked on
@@ -350,13 +374,9 @@ export class ChunksRepository {
     // a hybrid search runs the two side by side on two connections and combines them here (fuseRankings), so it
     // takes about as long as the slower of the two instead of both in turn (ADR 27 §12). The page's rows are read
     // afterwards, by id.
-    const rank = (arm: 'keyword' | 'vector') => {
-      const statement =
-        arm === 'keyword'
-          ? sql`WITH ${tsq}, ${keywordArm} SELECT id, score FROM kw`
-          : sql`WITH ${vectorArm} SELECT id, score FROM vec`;
-      if (arm === 'keyword' || candidates <= HNSW_EF_SEARCH)
-        return this.prisma.$queryRaw<RankedChunk[]>(statement);
+    const rankVector = () => {
+      const statement = sql`WITH ${vectorArm} SELECT id, score FROM vec`;
+      if (candidates <= HNSW_EF_SEARCH) return this.prisma.$queryRaw<RankedChunk[]>(statement);
       // A page deep enough to want more candidates than the HNSW scan's list keeps gets a longer list.
       const ef = String(Math.min(1000, candidates));
       return this.prisma.$transaction(async (tx) => {
@@ -364,12 +384,26 @@ export class ChunksRepository {
         return tx.$queryRaw<RankedChunk[]>(statement);
       });
     };
+    const keywordStatement = (arm: Prisma.Sql) =>
+      this.prisma.$queryRaw<RankedChunk[]>`WITH ${tsq}, ${arm} SELECT id, score FROM kw`;
+    // A plain query's ranking over many postings runs as two halves by chunk id on two connections (ADR 27 §13): a
+    // chunk's score never spans halves, so the better `candidates` of the two halves' tops are exactly the top.
+    const rankKeyword = async (): Promise<RankedChunk[]> => {
+      if (preselect === null || s.exhaustive) return keywordStatement(exhaustiveArm);
+      const split = await this.keywordSplit(s, s.splitFromPostings ?? SPLIT_FROM_POSTINGS);
+      if (split === null) return keywordStatement(prunedArm(preselect, postings));
+      const halves = await Promise.all([
+        keywordStatement(prunedArm(preselect, postingsIn(sql`AND x.chunk_id < ${split.at}::uuid`))),
+        keywordStatement(prunedArm(preselect, postingsIn(sql`AND x.chunk_id >= ${split.at}::uuid`))),
+      ]);
+      return halves.flat().sort(byScoreThenId).slice(0, candidates);
+    };
     let ranked: FusedChunk[];
     if (s.mode === 'hybrid') {
-      const [keyword, vector] = await Promise.all([rank('keyword'), rank('vector')]);
+      const [keyword, vector] = await Promise.all([rankKeyword(), rankVector()]);
       ranked = fuseRankings(keyword, vector);
     } else {
-      const only = await rank(s.mode);
+      const only = s.mode === 'keyword' ? await rankKeyword() : await rankVector();
       ranked = only
         .map((c) => ({
           id: c.id,
@@ -383,6 +417,39 @@ export class ChunksRepository {
     const rows = await this.pageRows(s, page);
     const more = ranked.length > s.offset + s.topK;
     return { hits: rows.slice(0, s.topK), more };
+  }
+
+  /**
+   * Where a plain query's keyword ranking splits in two (ADR 27 §13): the postings of its terms, and the chunk id in
+   * the middle, in time, of its commonest term's first and last postings (two descents of the postings' key). Chunk
+   * ids grow with time, so for a term spread over the tenant's writing that halves its postings and the others'
+   * alike; any id gives the same ranking, only the halves' sizes depend on it. Null, with no posting read, when the
+   * terms have fewer than `from` postings.
+   */
+  private async keywordSplit(s: ChunkSearch, from: number): Promise<{ at: string } | null> {
+    const [row] = await this.prisma.$queryRaw<{ lo: string | null; hi: string | null }[]>`
+      WITH terms AS MATERIALIZED (
+        SELECT t.lexeme, f.df
+        FROM (SELECT DISTINCT t.lexeme FROM unnest(${[...TEXT_SEARCH_CONFIGS]}::regconfig[]) AS cfg,
+                                            unnest(to_tsvector(cfg, ${s.query})) AS t) t
+        CROSS JOIN LATERAL (
+          SELECT k.chunks AS df FROM keyword_lexemes k
+          WHERE k.tenant_id = ${s.tenantId}::uuid AND k.embedding_model = ${s.model.id} AND k.lexeme = t.lexeme
+          OFFSET 0) f),
+      commonest AS MATERIALIZED (
+        SELECT lexeme FROM terms WHERE (SELECT sum(df) FROM terms) >= ${from} ORDER BY df DESC, lexeme LIMIT 1)
+      SELECT lo.chunk_id AS lo, hi.chunk_id AS hi
+      FROM commonest c
+      CROSS JOIN LATERAL (
+        SELECT x.chunk_id FROM chunk_terms x
+        WHERE x.tenant_id = ${s.tenantId}::uuid AND x.embedding_model = ${s.model.id} AND x.lexeme = c.lexeme
+        ORDER BY x.chunk_id LIMIT 1) lo
+      CROSS JOIN LATERAL (
+        SELECT x.chunk_id FROM chunk_terms x
+        WHERE x.tenant_id = ${s.tenantId}::uuid AND x.embedding_model = ${s.model.id} AND x.lexeme = c.lexeme
+        ORDER BY x.chunk_id DESC LIMIT 1) hi`;
+    if (!row?.lo || !row.hi) return null;
+    return { at: midpointInTime(row.lo, row.hi) };
   }
 
   /**

@@ -1,4 +1,4 @@
-import { globToLike, spansFromMarked, usesSearchOperators } from './chunks.repository';
+import { globToLike, midpointInTime, spansFromMarked, usesSearchOperators } from './chunks.repository';
 
 describe('search syntax', () => {
   it('takes quotes, a leading minus and an upper-case OR as operators', () => {
@@ -47,5 +47,16 @@ describe('spansFromMarked', () => {
     expect(spansFromMarked(`a ${S}${E}b ${S}open`, S, E)).toEqual({ text: 'a b open', spans: [] });
     expect(spansFromMarked('', S, E)).toEqual({ text: '', spans: [] });
     expect(spansFromMarked(`${E}stray${S}`, S, E)).toEqual({ text: 'stray', spans: [] });
+  });
+});
+
+describe('midpointInTime', () => {
+  it('is the version 7 id halfway between two ids’ milliseconds, so earlier milliseconds sort before it', () => {
+    const lo = '01a24748-cc44-79fc-bd70-9ec34326da43';
+    const hi = '01a2474b-55fa-711e-9636-adbd0fdb1737';
+    const mid = midpointInTime(lo, hi);
+    expect(mid).toBe('01a2474a-111f-0000-0000-000000000000');
+    expect(lo < mid && mid < hi).toBe(true);
+    expect(midpointInTime(lo, lo) <= lo).toBe(true);
   });
 });
