@@ -1,21 +1,11 @@
-import { createHash } from 'node:crypto';
-import {
-  MessageIds,
-  TEXT_SEARCH_CONFIGS,
-  topology,
-  uuidv7,
-  type SearchFilter,
-  type SearchMode,
-} from '@quarry/contracts';
+import { TEXT_SEARCH_CONFIGS, topology, type SearchFilter, type SearchMode } from '@quarry/contracts';
 import { findMigrationsDir, runMigrations } from '@quarry/migrations';
 import { createEmptyDatabase, type TestDatabase } from '@quarry/test-kit';
 import { createPrismaClient, type PrismaClient } from '../prisma';
-import { RecordingAfterCommit } from './__fixtures__/recording-after-commit';
+import { indexTestDocument } from './__fixtures__/index-document';
 import { createSearchPrismaClient, type SearchPrismaClient } from './search-client';
 import { ChunksRepository, type ChunkSearch } from './chunks.repository';
-import { ExtractionRepository } from './extraction.repository';
-import { IndexingRepository } from './indexing.repository';
-import { JobsRepository, TenantsRepository } from './jobs.repository';
+import { TenantsRepository } from './jobs.repository';
 
 // The pruned keyword ranking (ADR 27 §11) against the exhaustive one, over a corpus with a Zipf vocabulary written
 // through the worker's write path: for plain queries of common words only, rare and common words, words of one
@@ -116,72 +106,19 @@ let tenant: string;
 const documentIds: string[] = [];
 
 async function indexDocument(tenantId: string, d: number): Promise<void> {
-  const jobId = uuidv7();
-  const documentId = uuidv7();
-  const after = new RecordingAfterCommit();
-  await new JobsRepository(prisma, after).createIngestJob({
-    id: jobId,
-    tenantId,
-    idempotencyKey: null,
-    traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
-    traceId: null,
-    documents: [
-      {
-        id: documentId,
-        filename: `corpus/${d}.txt`,
-        claimedContentType: null,
-        sha256: createHash('sha256').update(documentId).digest('hex'),
-        sizeBytes: 1,
-        blobKey: `blobs/${documentId}`,
-      },
-    ],
-    outbox: [],
-  });
-  const extraction = new ExtractionRepository(prisma, topo, after);
-  const indexing = new IndexingRepository(prisma, topo, after);
   const topic = d % TOPICS;
+  // Every text first, then every vector: the generator's draws in the order the corpus was first made with.
   const texts = Array.from({ length: CHUNKS_PER_DOCUMENT }, () => chunkText(topic));
-  const claimed = await extraction.claimForExtraction(tenantId, documentId);
-  if (!claimed.claimed) throw new Error(claimed.reason);
-  await extraction.completeExtraction(
-    claimed.work,
-    { detectedType: 'text', pages: [{ pageNumber: 1, text: texts.join('\n'), sections: [] }] },
-    {
-      tenantId,
-      jobId,
-      subject: topo.commandSubject('indexDocument'),
-      msgId: MessageIds.command('indexDocument', jobId, documentId),
-      payload: {},
-      headers: {},
-    },
-  );
-  const indexClaim = await indexing.claimForIndexing(tenantId, documentId);
-  if (!indexClaim.claimed) throw new Error(indexClaim.reason);
-  let at = 0;
-  // A tenth of the documents in English (stemmed), the rest without a language.
-  const english = d % 10 === 3;
-  await indexing.completeIndexing(
-    indexClaim.work,
-    texts.map((text, i) => {
-      const start = at;
-      at += text.length + 1;
-      return {
-        pageNumber: 1,
-        ordinal: i,
-        text,
-        tokenCount: 1,
-        charStart: start,
-        charEnd: start + text.length,
-        embedding: vector(),
-      };
-    }),
-    MODEL,
-    english ? { language: 'eng', config: 'english' } : { language: null, config: 'simple' },
-  );
-  await prisma.$executeRaw`
-    UPDATE documents SET tags = ${[`topic-${topic}`, ...(d % 3 === 0 ? ['third'] : [])]}::text[],
-                         metadata = ${JSON.stringify({ shelf: d % 5 })}::jsonb
-    WHERE id = ${documentId}::uuid`;
+  const { documentId } = await indexTestDocument(prisma, topo, {
+    tenantId,
+    filename: `corpus/${d}.txt`,
+    model: MODEL,
+    // A tenth of the documents in English (stemmed), the rest without a language.
+    text: d % 10 === 3 ? { language: 'eng', config: 'english' } : { language: null, config: 'simple' },
+    tags: [`topic-${topic}`, ...(d % 3 === 0 ? ['third'] : [])],
+    metadata: { shelf: d % 5 },
+    chunks: texts.map((text) => ({ text, vector: vector() })),
+  });
   documentIds.push(documentId);
 }
 

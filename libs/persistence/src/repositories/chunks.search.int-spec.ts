@@ -1,14 +1,11 @@
-import { createHash } from 'node:crypto';
-import { MessageIds, topology, uuidv7, type SearchFilter } from '@quarry/contracts';
+import { topology, type SearchFilter } from '@quarry/contracts';
 import { findMigrationsDir, runMigrations } from '@quarry/migrations';
 import { createEmptyDatabase, type TestDatabase } from '@quarry/test-kit';
 import { createPrismaClient, type PrismaClient } from '../prisma';
-import { RecordingAfterCommit } from './__fixtures__/recording-after-commit';
+import { indexTestDocument } from './__fixtures__/index-document';
 import { createSearchPrismaClient, HNSW_EF_SEARCH, type SearchPrismaClient } from './search-client';
 import { ChunksRepository, type ChunkSearch } from './chunks.repository';
-import { ExtractionRepository } from './extraction.repository';
-import { IndexingRepository } from './indexing.repository';
-import { JobsRepository, TenantsRepository } from './jobs.repository';
+import { TenantsRepository } from './jobs.repository';
 
 // Hybrid search over chunks stored by the real step repositories: PostgreSQL full text with each document's
 // text-search configuration, pgvector, reciprocal rank fusion, filters inside the statement, highlights, paging.
@@ -46,72 +43,13 @@ interface DocSpec {
 }
 
 async function indexDocument(spec: DocSpec): Promise<void> {
-  const jobId = uuidv7();
-  const documentId = uuidv7();
-  const after = new RecordingAfterCommit();
-  await new JobsRepository(prisma, after).createIngestJob({
-    id: jobId,
-    tenantId: spec.tenantId,
-    idempotencyKey: null,
-    traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
-    traceId: null,
-    documents: [
-      {
-        id: documentId,
-        filename: spec.filename,
-        claimedContentType: null,
-        sha256: createHash('sha256').update(documentId).digest('hex'),
-        sizeBytes: 1,
-        blobKey: `blobs/${documentId}`,
-      },
-    ],
-    outbox: [],
+  const { name, config, model, ...doc } = spec;
+  const { documentId, jobId } = await indexTestDocument(prisma, topo, {
+    ...doc,
+    model: model ?? X4,
+    text: { language: config === 'simple' ? null : config.slice(0, 3), config },
   });
-  const extraction = new ExtractionRepository(prisma, topo, after);
-  const indexing = new IndexingRepository(prisma, topo, after);
-  const claimed = await extraction.claimForExtraction(spec.tenantId, documentId);
-  if (!claimed.claimed) throw new Error(claimed.reason);
-  const pageText = spec.chunks.map((c) => c.text).join('\n');
-  await extraction.completeExtraction(
-    claimed.work,
-    {
-      detectedType: spec.detectedType ?? 'text',
-      pages: [{ pageNumber: 1, text: pageText, sections: spec.sections ?? [] }],
-    },
-    {
-      tenantId: spec.tenantId,
-      jobId,
-      subject: topo.commandSubject('indexDocument'),
-      msgId: MessageIds.command('indexDocument', jobId, documentId),
-      payload: {},
-      headers: {},
-    },
-  );
-  const indexClaim = await indexing.claimForIndexing(spec.tenantId, documentId);
-  if (!indexClaim.claimed) throw new Error(indexClaim.reason);
-  let at = 0;
-  await indexing.completeIndexing(
-    indexClaim.work,
-    spec.chunks.map((c, i) => {
-      const start = at;
-      at += c.text.length + 1;
-      return {
-        pageNumber: 1,
-        ordinal: i,
-        text: c.text,
-        tokenCount: 1,
-        charStart: start,
-        charEnd: start + c.text.length,
-        embedding: c.vector,
-      };
-    }),
-    spec.model ?? X4,
-    { language: spec.config === 'simple' ? null : spec.config.slice(0, 3), config: spec.config },
-  );
-  await prisma.$executeRaw`
-    UPDATE documents SET tags = ${spec.tags ?? []}::text[], metadata = ${JSON.stringify(spec.metadata ?? {})}::jsonb
-    WHERE id = ${documentId}::uuid`;
-  docs[spec.name] = { id: documentId, jobId };
+  docs[name] = { id: documentId, jobId };
 }
 
 const search = (over: Partial<ChunkSearch> & { query: string }) =>
