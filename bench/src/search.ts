@@ -21,6 +21,7 @@ import {
 } from '@quarry/persistence';
 import type { Logger } from '@quarry/telemetry';
 import { createTestDatabase, withClient, type TestDatabase } from '@quarry/testing';
+import { mulberry32 } from '@quarry/test-kit';
 import { createHash } from 'node:crypto';
 import { PerformanceObserver } from 'node:perf_hooks';
 import type { BenchOptions } from './args';
@@ -61,19 +62,15 @@ const round4 = (v: number) => Math.round(v * 10_000) / 10_000;
 
 /** A seeded generator (mulberry32) with the draws the corpus needs. */
 class Random {
-  private state: number;
+  private readonly draw: () => number;
   private spare: number | null = null;
 
   constructor(seed: number) {
-    this.state = seed >>> 0;
+    this.draw = mulberry32(seed);
   }
 
   next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    return this.draw();
   }
 
   int(lo: number, hi: number): number {

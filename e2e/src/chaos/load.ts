@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { mulberry32 } from '@quarry/test-kit';
 import { makeTestPdf } from '@quarry/testing';
 import type { ChaosStack } from './chaos-stack';
 
@@ -26,18 +27,6 @@ interface FileSpec {
   name: string;
   bytes: Uint8Array;
   type: string;
-}
-
-/** A small deterministic PRNG: the same plan gives the same mix of documents run after run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const WORDS = (
@@ -127,6 +116,7 @@ export class LoadDriver {
   }
 
   async run(): Promise<void> {
+    // The same plan gives the same mix of documents run after run.
     const rng = mulberry32(this.plan.jobs * 7919 + (this.plan.poisonEvery ?? 0));
     const pdfShare = this.plan.pdfShare ?? 0.15;
     const started = performance.now();

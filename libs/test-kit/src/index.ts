@@ -7,3 +7,4 @@ export * from './wait-for';
 export * from './otlp-receiver';
 export * from './quarry-failure';
 export * from './openai-stand-in';
+export * from './seeded-random';

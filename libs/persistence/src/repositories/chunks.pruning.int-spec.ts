@@ -1,6 +1,6 @@
 import { TEXT_SEARCH_CONFIGS, topology, type SearchFilter, type SearchMode } from '@quarry/contracts';
 import { findMigrationsDir, runMigrations } from '@quarry/migrations';
-import { createEmptyDatabase, type TestDatabase } from '@quarry/test-kit';
+import { createEmptyDatabase, mulberry32, type TestDatabase } from '@quarry/test-kit';
 import { createPrismaClient, type PrismaClient } from '../prisma';
 import { indexTestDocument } from './__fixtures__/index-document';
 import { createSearchPrismaClient, type SearchPrismaClient } from './search-client';
@@ -19,19 +19,8 @@ const CHUNKS_PER_DOCUMENT = 75;
 const VOCABULARY = 2000;
 const TOPICS = 8;
 
-/** mulberry32: the corpus and the queries are the same on every run. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const random = generator(20261206);
+// mulberry32: the corpus and the queries are the same on every run.
+const random = mulberry32(20261206);
 const int = (lo: number, hi: number) => lo + Math.floor(random() * (hi - lo + 1));
 
 /** Made-up words (letters only, so every configuration keeps them as words), rank 1 the most frequent. */
