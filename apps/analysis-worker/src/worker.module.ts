@@ -22,7 +22,7 @@ export class AnalysisWorkerModule {
       imports: [
         CoreModule.forRoot(config, logger, metrics),
         // Repositories hand what each commit wrote to the relay (publish, count finished jobs) before returning.
-        PersistenceModule.forRoot({ afterCommit: OutboxRelay }),
+        PersistenceModule.forRoot({ afterCommit: OutboxRelay, searches: true }),
         MessagingModule.forRoot({
           appName: 'quarry-analysis-worker',
           consumes: {

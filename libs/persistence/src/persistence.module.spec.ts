@@ -2,9 +2,10 @@ import 'reflect-metadata';
 import { Global, Injectable, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { APP_CONFIG, loadConfig } from '@quarry/config';
-import { PersistenceModule } from './persistence.module';
+import { PersistenceModule, SEARCH_PRISMA } from './persistence.module';
 import {
   AFTER_COMMIT,
+  ChunksRepository,
   ExtractionRepository,
   IndexingRepository,
   JobControlRepository,
@@ -62,5 +63,25 @@ describe('PersistenceModule.forRoot', () => {
         imports: [ConfigModule, PersistenceModule.forRoot({ afterCommit: Port })],
       }).compile(),
     ).rejects.toThrow(/AFTER_COMMIT|Port/);
+  });
+
+  it('gives the search repository and its pool only to a process that answers searches', async () => {
+    @Global()
+    @Module({ providers: [Port], exports: [Port] })
+    class PortModule {}
+    const boot = (searches: boolean) =>
+      Test.createTestingModule({
+        imports: [ConfigModule, PortModule, PersistenceModule.forRoot({ afterCommit: Port, searches })],
+      }).compile();
+    const searching = await boot(true);
+    const other = await boot(false);
+    try {
+      expect(searching.get(ChunksRepository)).toBeInstanceOf(ChunksRepository);
+      expect(searching.get<symbol, unknown>(SEARCH_PRISMA)).toBeDefined();
+      expect(() => other.get(ChunksRepository)).toThrow();
+      expect(() => other.get<symbol, unknown>(SEARCH_PRISMA)).toThrow();
+    } finally {
+      await Promise.all([searching.close(), other.close()]);
+    }
   });
 });

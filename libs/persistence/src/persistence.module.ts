@@ -5,6 +5,7 @@ import {
   type DynamicModule,
   type InjectionToken,
   type OnApplicationShutdown,
+  type Provider,
 } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import { topology } from '@quarry/contracts';
@@ -38,22 +39,47 @@ export interface PersistenceModuleOptions {
    * that writes outbox rows or ends a job hands them to it after its commit. Required: a missing one fails the boot.
    */
   afterCommit: InjectionToken;
+  /**
+   * Whether the process answers searches: only then does it get `ChunksRepository` and the pool it runs on
+   * (`SEARCH_PRISMA`, ADR 27 §12), so the others neither build that client at boot nor can inject the repository.
+   */
+  searches?: boolean;
 }
 
 class PrismaLifecycle implements OnApplicationShutdown {
-  constructor(
-    @Inject(PRISMA) private readonly prisma: PrismaClient,
-    @Inject(SEARCH_PRISMA) private readonly search: SearchPrismaClient,
-  ) {}
+  constructor(@Inject(PRISMA) private readonly prisma: PrismaClient) {}
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all([this.prisma.$disconnect(), this.search.$disconnect()]);
+    await this.prisma.$disconnect();
+  }
+}
+
+class SearchPrismaLifecycle implements OnApplicationShutdown {
+  constructor(@Inject(SEARCH_PRISMA) private readonly search: SearchPrismaClient) {}
+  async onApplicationShutdown(): Promise<void> {
+    await this.search.$disconnect();
   }
 }
 
 /**
- * One Prisma client per process and one for searches (its own pool), closed on shutdown; repositories are plain classes over it, given the app's
- * after-commit port (`AFTER_COMMIT`, exported for the repositories other modules build).
+ * One Prisma client per process (and, in a process that answers searches, one for them on its own pool), closed on
+ * shutdown; repositories are plain classes over it, given the app's after-commit port (`AFTER_COMMIT`, exported for
+ * the repositories other modules build).
  */
+const searchProviders: Provider[] = [
+  {
+    provide: SEARCH_PRISMA,
+    inject: [APP_CONFIG],
+    useFactory: (config: AppConfig) =>
+      createSearchPrismaClient({ databaseUrl: config.database.url, poolMax: config.database.searchPoolMax }),
+  },
+  SearchPrismaLifecycle,
+  {
+    provide: ChunksRepository,
+    inject: [SEARCH_PRISMA],
+    useFactory: (p: SearchPrismaClient) => new ChunksRepository(p),
+  },
+];
+
 @Global()
 @Module({})
 export class PersistenceModule {
@@ -74,15 +100,6 @@ export class PersistenceModule {
           useFactory: (config: AppConfig) =>
             createPrismaClient({ databaseUrl: config.database.url, poolMax: config.database.poolMax }),
         },
-        {
-          provide: SEARCH_PRISMA,
-          inject: [APP_CONFIG],
-          useFactory: (config: AppConfig) =>
-            createSearchPrismaClient({
-              databaseUrl: config.database.url,
-              poolMax: config.database.searchPoolMax,
-            }),
-        },
         PrismaLifecycle,
         { provide: AFTER_COMMIT, useExisting: options.afterCommit },
         {
@@ -99,11 +116,6 @@ export class PersistenceModule {
           provide: OutboxRepository,
           inject: [PRISMA],
           useFactory: (p: PrismaClient) => new OutboxRepository(p),
-        },
-        {
-          provide: ChunksRepository,
-          inject: [SEARCH_PRISMA],
-          useFactory: (p: SearchPrismaClient) => new ChunksRepository(p),
         },
         ...[ExtractionRepository, IndexingRepository, JobControlRepository, AnalysesRepository].map(
           (Repository) => ({
@@ -130,14 +142,15 @@ export class PersistenceModule {
           inject: [PRISMA, AFTER_COMMIT],
           useFactory: (p: PrismaClient, a: AfterCommit) => new DeadLettersRepository(p, a),
         },
+        ...(options.searches ? searchProviders : []),
       ],
       exports: [
+        ...(options.searches ? [ChunksRepository] : []),
         PRISMA,
         AFTER_COMMIT,
         JobsRepository,
         TenantsRepository,
         OutboxRepository,
-        ChunksRepository,
         ExtractionRepository,
         IndexingRepository,
         JobControlRepository,
