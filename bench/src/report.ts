@@ -1186,7 +1186,7 @@ function renderSearch(s: SearchResult): string[] {
       `model \`${s.model.id}\`, \`english\` configuration; ${s.ingest.chunksPerStatement} chunks a statement) in ` +
       `${s.ingest.seconds} s (${s.ingest.chunksPerSec} chunks/s; the triggers wrote ${s.rows.postings.toLocaleString('en')} ` +
       `postings). Corpus: ${s.corpus}. Then, **with no ANALYZE run**, every query through ` +
-      `\`ChunksRepository.search\` (the statement the worker runs, topK ${s.queries.topK}), hybrid, vector and keyword ` +
+      `\`ChunksRepository.search\` (the call the worker makes, topK ${s.queries.topK}), hybrid, vector and keyword ` +
       `in turn (each first for a third of the queries), one at a time, after ${s.queries.warmup} warm-up searches; then ANALYZE and the same queries again. ` +
       `Sets: **all** = ${s.queries.main} queries on the large tenant; **tags**, **metadata** (one department), ` +
       `**documentIds** (5 documents) = ${s.queries.filtered / 3} queries each with that filter; **other tenant** = ` +

@@ -1,6 +1,6 @@
 // Search at scale, right after a bulk ingest: 100,000 chunks of one tenant (and a second, smaller tenant beside them)
 // written through the analysis worker's write path (IndexingRepository.completeIndexing, whose statement-level
-// triggers keep the BM25 postings), then searched through ChunksRepository.search, the statement the worker runs,
+// triggers keep the BM25 postings), then searched through ChunksRepository.search, the call the worker makes,
 // before any ANALYZE: autovacuum is off on every table of the database, so the planner has no statistics. The same
 // queries again after ANALYZE for comparison. Vector recall@10 against an exact search over the generated vectors.
 import { TEXT_SEARCH_CONFIGS, topology, uuidv7, type SearchFilter, type SearchMode } from '@quarry/contracts';
