@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { eventTypeSubjectTokens } from './events';
 import { JobStatus, JobType } from './jobs';
 
 /**
@@ -195,7 +196,14 @@ export interface Topology {
   subject(relative: string): string;
   commandSubject(name: CommandName, lane?: Lane): string;
   consumerName(name: CommandName, lane?: Lane): string;
+  /** Internal job signals (`events.job.<kind>`; the cancellation watch listens to `cancelled`). */
   eventSubject(kind: JobEventKind): string;
+  /** A public event's subject (ADR 30): `<ns>.events.<tenant>.<scope>.<type>`. */
+  publicEventSubject(tenantId: string, scopeId: string, type: string): string;
+  /** A filter over public events: any tenant, scope or type where not given (a type may be a pattern). */
+  publicEventFilter(filter: { tenantId?: string; scopeId?: string; type?: string }): string;
+  /** The webhook dispatcher's durable consumer on the events stream. */
+  webhookConsumerName: string;
   dlqSubject(name: CommandName): string;
   serviceSubject(name: keyof typeof Services): string;
 }
@@ -222,6 +230,10 @@ export function topology(namespace: string): Topology {
     consumerName: (name, lane = 'interactive') =>
       `${namespace}_${Commands[name].consumer}${lane === 'interactive' ? '' : `_${lane}`}`,
     eventSubject: (kind) => subject(`events.job.${kind}`),
+    publicEventSubject: (tenantId, scopeId, type) => subject(`events.${tenantId}.${scopeId}.${type}`),
+    publicEventFilter: (f) =>
+      subject(`events.${f.tenantId ?? '*'}.${f.scopeId ?? '*'}.${eventTypeSubjectTokens(f.type ?? '*')}`),
+    webhookConsumerName: `${namespace}_webhooks`,
     dlqSubject: (name) => subject(`dlq.${Commands[name].subject}`),
     serviceSubject: (name) => subject(Services[name].subject),
   };

@@ -12,6 +12,7 @@ export * from './publisher';
 export * from './services';
 export * from './tracing';
 export * from './transport/dead-letter-stream';
+export * from './transport/public-events';
 export * from './transport/jetstream-context';
 export * from './transport/jetstream.client';
 export * from './transport/max-deliveries';

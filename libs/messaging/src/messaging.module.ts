@@ -38,6 +38,8 @@ export interface MessagingModuleOptions {
   serves?: readonly ServiceName[];
   /** Records the DLQ stream (an `@OnDeadLetterMessage` handler) and rescues stranded messages (`@OnMaxDeliveries`). */
   watchesDeadLetters?: boolean;
+  /** Its transport feeds every public event to one `@OnPublicEvent` handler (the webhook dispatcher's fan-out). */
+  dispatchesEvents?: boolean;
   /** Provider token of the app's OutboxStore implementation; the module builds the relay on it. */
   outboxStore: InjectionToken;
   /**
@@ -173,6 +175,7 @@ export class MessagingModule {
                 serves: options.serves ?? [],
                 deadLetterStream: options.watchesDeadLetters ?? false,
                 maxDeliveries: options.watchesDeadLetters ?? false,
+                publicEvents: options.dispatchesEvents ?? false,
                 delivery: {
                   ackWaitMs: config.delivery.ackWaitMs,
                   maxDeliver: config.delivery.maxDeliver,

@@ -87,6 +87,7 @@ export async function provisionJetStream(
     num_replicas: replicas,
   });
   await addDlqRecorderConsumer(jsm, t);
+  await addWebhookConsumer(jsm, t);
 
   for (const name of Object.keys(Commands) as CommandName[]) {
     for (const lane of LANES) {
@@ -156,6 +157,31 @@ async function addDlqRecorderConsumer(jsm: JetStreamManager, t: Topology): Promi
  */
 export async function ensureDlqRecorderConsumer(nc: NatsConnection, t: Topology): Promise<void> {
   await addDlqRecorderConsumer(await jetstreamManager(nc), t);
+}
+
+async function addWebhookConsumer(jsm: JetStreamManager, t: Topology): Promise<void> {
+  const durable = t.webhookConsumerName;
+  try {
+    await jsm.consumers.info(t.eventsStream, durable);
+    return;
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+  // Public events only (four tokens after `events.`), from when the dispatcher first attached: a webhook takes the
+  // events that happen after it is created, not the stream's history.
+  await jsm.consumers.add(t.eventsStream, {
+    durable_name: durable,
+    filter_subject: t.publicEventFilter({}),
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.New,
+    ack_wait: ns(30_000),
+    max_ack_pending: 1000,
+  });
+}
+
+/** Creates the webhook dispatcher's consumer if it is missing (any gateway replica may call it at boot). */
+export async function ensureWebhookConsumer(nc: NatsConnection, t: Topology): Promise<void> {
+  await addWebhookConsumer(await jetstreamManager(nc), t);
 }
 
 /** Removes everything a namespace owns; used by tests that made their own namespace. */

@@ -26,11 +26,20 @@ export const HAND_MADE_SCHEMA_EXTRAS: SchemaExtras = {
     'chunk_terms_removed',
     'chunk_terms_changed',
     'quarry_uuid_v7',
+    // Events are written by statement triggers on jobs and documents (ADR 30).
+    'quarry_job_event_data',
+    'quarry_document_event_data',
+    'quarry_job_events',
+    'quarry_document_events',
   ],
   triggers: [
     'job_events.job_events_append_only',
     'chunks.chunks_keyword_added',
     'chunks.chunks_keyword_removed',
     'chunks.chunks_keyword_changed',
+    'jobs.jobs_events_inserted',
+    'jobs.jobs_events_updated',
+    'documents.documents_events_inserted',
+    'documents.documents_events_updated',
   ],
 };

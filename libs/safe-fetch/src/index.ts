@@ -3,6 +3,8 @@ export {
   createSafeFetcher,
   type FetchedResource,
   type FetchToFileOptions,
+  type PostedResponse,
+  type PostOptions,
   type ResolvedAddress,
   type Resolver,
   type SafeFetcher,

@@ -53,6 +53,22 @@ export interface SafeFetcher {
   fetchToFile(url: string, destPath: string, options?: FetchToFileOptions): Promise<FetchedResource>;
   /** The scheme, port, resolution and address checks a fetch would make, without connecting. */
   checkUrl(url: string): Promise<void>;
+  /**
+   * POSTs `body` with the same checks, connecting only to the vetted address. Redirects are not followed: a 3xx is
+   * the answer. Any status resolves; only the first `maxResponseBytes` of the answer are kept.
+   */
+  post(url: string, body: string, options: PostOptions): Promise<PostedResponse>;
+}
+
+export interface PostOptions {
+  readonly headers: Readonly<Record<string, string>>;
+  readonly maxResponseBytes?: number;
+}
+
+export interface PostedResponse {
+  readonly status: number;
+  /** The answer's first bytes as UTF-8. */
+  readonly body: string;
 }
 
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
@@ -238,16 +254,23 @@ export function createSafeFetcher(options: SafeFetcherOptions): SafeFetcher {
     trail: Trail,
     deadline: Deadline,
     accept: string,
+    post?: { body: string; headers: Readonly<Record<string, string>> },
   ): Promise<IncomingMessage> {
     const vetted = new Set(target.addresses.map((a) => canonicalAddress(a.address)));
     return new Promise<IncomingMessage>((resolveResponse, reject) => {
       const secure = target.url.protocol === 'https:';
       const requestOptions: https.RequestOptions = {
-        method: 'GET',
+        method: post ? 'POST' : 'GET',
         hostname: target.hostname,
         port: target.port,
         path: `${target.url.pathname}${target.url.search}`,
-        headers: { 'user-agent': userAgent, accept, 'accept-encoding': 'identity' },
+        headers: {
+          ...post?.headers,
+          'user-agent': userAgent,
+          accept,
+          'accept-encoding': 'identity',
+          ...(post ? { 'content-length': String(Buffer.byteLength(post.body)) } : {}),
+        },
         // A fresh connection per request: no pooled socket from an earlier resolution, and no proxy
         // from the environment standing between the check and the connection.
         agent: false,
@@ -275,7 +298,7 @@ export function createSafeFetcher(options: SafeFetcherOptions): SafeFetcher {
       request.on('response', resolveResponse);
       // Kept for the request's whole life: an error after the response must not go unhandled.
       request.on('error', reject);
-      request.end();
+      request.end(post?.body);
     });
   }
 
@@ -406,7 +429,36 @@ export function createSafeFetcher(options: SafeFetcherOptions): SafeFetcher {
     }
   }
 
-  return { fetchToFile, checkUrl };
+  async function post(url: string, body: string, postOptions: PostOptions): Promise<PostedResponse> {
+    const trail = new Trail(url);
+    const deadline = new Deadline(timeoutMs, undefined);
+    const keep = postOptions.maxResponseBytes ?? 1024;
+    try {
+      const target = await vet(parse(url, trail), trail, deadline);
+      const response = await send(target, trail, deadline, '*/*', { body, headers: postOptions.headers });
+      const chunks: Buffer[] = [];
+      let kept = 0;
+      try {
+        for await (const chunk of response as AsyncIterable<Buffer>) {
+          if (kept < keep) {
+            chunks.push(chunk.subarray(0, keep - kept));
+            kept += Math.min(chunk.length, keep - kept);
+          }
+          // The rest of a long answer is not waited for.
+          if (kept >= keep) break;
+        }
+      } finally {
+        response.destroy();
+      }
+      return { status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') };
+    } catch (error) {
+      throw translate(error, trail, deadline);
+    } finally {
+      deadline.dispose();
+    }
+  }
+
+  return { fetchToFile, checkUrl, post };
 }
 
 function parse(url: string, trail: Trail): URL {

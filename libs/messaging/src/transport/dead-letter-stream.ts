@@ -18,7 +18,7 @@ export interface DeadLetterMessage {
   data: Uint8Array;
 }
 
-/** Messages fetched per pull; each is recorded in a few milliseconds, far inside the ack wait. */
+/** Messages fetched per pull; each is handled in a few milliseconds, far inside the ack wait. */
 const BATCH = 32;
 const RETRY_BASE_MS = 1000;
 const RETRY_MAX_MS = 60_000;
@@ -33,13 +33,23 @@ export function toDeadLetterMessage(msg: JsMsg): DeadLetterMessage {
   };
 }
 
+/** Which durable consumer a DurableStreamConsumer pulls from, and how to make sure it exists. */
+export interface DurableStreamSource {
+  stream: string;
+  durable: string;
+  /** Creates the durable consumer when it is missing (every replica may call it at boot). */
+  ensure(): Promise<void>;
+  /** For logs: 'the DLQ stream', 'the events stream'. */
+  what: string;
+}
+
 /**
- * Feeds every message of the DLQ stream to one handler through the durable pull consumer that all gateway
- * replicas share (each message goes to one of them), inside a consumer span of the job's trace. The handler
- * resolving acks the message; throwing naks it with a backoff, so a dead letter that cannot be recorded now
- * (the database away) is recorded later, never dropped.
+ * Feeds every message of a stream to one handler through a durable pull consumer that all replicas share (each
+ * message goes to one of them), inside a consumer span of the job's trace. The handler resolving acks the message;
+ * throwing naks it with a backoff, so a message that cannot be handled now (the database away) is handled later,
+ * never dropped. The DLQ recorder and the webhook dispatcher pull this way.
  */
-export class DeadLetterStreamConsumer {
+export class DurableStreamConsumer {
   private running = false;
   private loop: Promise<void> | undefined;
   private currentFetch: { stop(): void } | undefined;
@@ -47,8 +57,8 @@ export class DeadLetterStreamConsumer {
 
   constructor(
     private readonly nc: NatsConnection,
-    private readonly topology: Topology,
-    private readonly handler: (message: DeadLetterMessage) => Promise<void>,
+    private readonly source: DurableStreamSource,
+    private readonly handler: (message: JsMsg) => Promise<void>,
     private readonly logger: Logger,
   ) {}
 
@@ -68,14 +78,11 @@ export class DeadLetterStreamConsumer {
     let consumer: Consumer | undefined;
     for (let attempt = 1; this.running && !consumer; attempt++) {
       try {
-        await ensureDlqRecorderConsumer(this.nc, this.topology);
-        consumer = await jetstream(this.nc).consumers.get(
-          this.topology.dlqStream,
-          dlqRecorderConsumerName(this.topology),
-        );
+        await this.source.ensure();
+        consumer = await jetstream(this.nc).consumers.get(this.source.stream, this.source.durable);
       } catch (error) {
-        // The app serves without it; dead letters wait in their stream until this succeeds.
-        this.logger.error({ err: error, attempt }, 'cannot attach to the DLQ stream');
+        // The app serves without it; the messages wait in their stream until this succeeds.
+        this.logger.error({ err: error, attempt }, `cannot attach to ${this.source.what}`);
         await this.pause(retryDelayMs(attempt, RETRY_BASE_MS, RETRY_MAX_MS));
       }
     }
@@ -92,7 +99,7 @@ export class DeadLetterStreamConsumer {
         }
       } catch (error) {
         if (!this.running) break;
-        this.logger.warn({ err: error }, 'DLQ pull failed; retrying');
+        this.logger.warn({ err: error }, `pull from ${this.source.what} failed; retrying`);
         await this.pause(RETRY_BASE_MS);
       } finally {
         this.currentFetch = undefined;
@@ -105,7 +112,7 @@ export class DeadLetterStreamConsumer {
       msg.subject,
       msg.headers?.get(QuarryHeaders.traceparent) || undefined,
       {
-        [MessagingAttributes.consumerGroup]: dlqRecorderConsumerName(this.topology),
+        [MessagingAttributes.consumerGroup]: this.source.durable,
         [MessagingAttributes.deliveryCount]: msg.info.deliveryCount,
         [MessagingAttributes.streamSequence]: msg.info.streamSequence,
       },
@@ -115,13 +122,13 @@ export class DeadLetterStreamConsumer {
 
   private async handleAndSettle(msg: JsMsg): Promise<void> {
     try {
-      await this.handler(toDeadLetterMessage(msg));
+      await this.handler(msg);
       msg.ack();
     } catch (error) {
       const delay = retryDelayMs(msg.info.deliveryCount, RETRY_BASE_MS, RETRY_MAX_MS);
       this.logger.error(
-        { err: error, dlqSeq: msg.info.streamSequence, retryInMs: delay },
-        'could not handle dead letter; will retry',
+        { err: error, stream: this.source.stream, seq: msg.info.streamSequence, retryInMs: delay },
+        'could not handle a message; will retry',
       );
       msg.nak(delay);
     }
@@ -136,4 +143,14 @@ export class DeadLetterStreamConsumer {
       };
     });
   }
+}
+
+/** The DLQ stream's source: the gateway's recorder consumer. */
+export function deadLetterStreamSource(nc: NatsConnection, t: Topology): DurableStreamSource {
+  return {
+    stream: t.dlqStream,
+    durable: dlqRecorderConsumerName(t),
+    ensure: () => ensureDlqRecorderConsumer(nc, t),
+    what: 'the DLQ stream',
+  };
 }

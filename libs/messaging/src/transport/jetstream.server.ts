@@ -17,16 +17,18 @@ import type { CommandHandler, HandlerOutcome } from '../handler';
 import type { JetStreamPublisher } from '../publisher';
 import { serveRequests } from '../services';
 import { DeadLetterContext, JetStreamContext, RequestContext } from './jetstream-context';
-import { DeadLetterStreamConsumer, type DeadLetterMessage } from './dead-letter-stream';
+import { deadLetterStreamSource, DurableStreamConsumer, toDeadLetterMessage } from './dead-letter-stream';
 import { MaxDeliveriesListener, type MaxDeliveriesAdvisory } from './max-deliveries';
 import {
   commandPattern,
   DEAD_LETTER_STREAM_PATTERN,
   deadLetterPattern,
   MAX_DELIVERIES_PATTERN,
+  PUBLIC_EVENTS_PATTERN,
   servicePattern,
   type ServiceName,
 } from './patterns';
+import { publicEventsSource, toPublicEventMessage } from './public-events';
 import { planWiring } from './wiring';
 
 export interface JetStreamServerOptions {
@@ -38,6 +40,8 @@ export interface JetStreamServerOptions {
   deadLetterStream?: boolean;
   /** Rescues messages stranded at their delivery limit (an `@OnMaxDeliveries` handler). */
   maxDeliveries?: boolean;
+  /** Takes every public event through the webhook dispatcher's consumer (an `@OnPublicEvent` handler). */
+  publicEvents?: boolean;
   delivery: {
     ackWaitMs: number;
     maxDeliver: number;
@@ -106,19 +110,33 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
         services: this.options.serves,
         deadLetterStream: this.options.deadLetterStream ?? false,
         maxDeliveries: this.options.maxDeliveries ?? false,
+        publicEvents: this.options.publicEvents ?? false,
       },
       [...this.declared].map(([pattern, handlers]) => ({ pattern, handlers })),
     );
     for (const name of wiring.services) this.serve(name);
     if (wiring.deadLetterStream) {
       const handle = this.handlerFor(DEAD_LETTER_STREAM_PATTERN);
-      const consumer = new DeadLetterStreamConsumer(
+      const consumer = new DurableStreamConsumer(
         this.nc,
-        this.topology,
-        async (message: DeadLetterMessage) => {
-          await invoke(handle, message, new RequestContext(message.subject));
+        deadLetterStreamSource(this.nc, this.topology),
+        async (msg) => {
+          await invoke(handle, toDeadLetterMessage(msg), new RequestContext(msg.subject));
         },
         this.log.child({ component: 'dlq-consumer' }),
+      );
+      consumer.start();
+      this.listeners.push(consumer);
+    }
+    if (wiring.publicEvents) {
+      const handle = this.handlerFor(PUBLIC_EVENTS_PATTERN);
+      const consumer = new DurableStreamConsumer(
+        this.nc,
+        publicEventsSource(this.nc, this.topology),
+        async (msg) => {
+          await invoke(handle, toPublicEventMessage(msg), new RequestContext(msg.subject));
+        },
+        this.log.child({ component: 'public-events-consumer' }),
       );
       consumer.start();
       this.listeners.push(consumer);

@@ -18,6 +18,9 @@ export function deadLetterPattern(name: CommandName): string {
 /** The pattern of the handler of every message of the DLQ stream (recording dead letters). */
 export const DEAD_LETTER_STREAM_PATTERN = 'dlq:*';
 
+/** The pattern of the handler of every public event (the webhook dispatcher's fan-out, ADR 30). */
+export const PUBLIC_EVENTS_PATTERN = 'events:public';
+
 /** The pattern of the handler of the jobs stream's MAX_DELIVERIES advisories (rescuing stranded messages). */
 export const MAX_DELIVERIES_PATTERN = 'advisory:max-deliveries';
 
@@ -75,4 +78,12 @@ export function OnDeadLetterMessage(): MethodDecorator {
  */
 export function OnMaxDeliveries(): MethodDecorator {
   return applyDecorators(EventPattern(MAX_DELIVERIES_PATTERN), UseFilters(PassErrorsToTransport));
+}
+
+/**
+ * Declares the handler of every public event (`@Payload()` a PublicEventMessage), pulled through the webhook
+ * dispatcher's durable consumer shared by all replicas. Resolving acks it; throwing naks it with a backoff.
+ */
+export function OnPublicEvent(): MethodDecorator {
+  return applyDecorators(EventPattern(PUBLIC_EVENTS_PATTERN), UseFilters(PassErrorsToTransport));
 }

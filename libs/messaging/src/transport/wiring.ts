@@ -4,6 +4,7 @@ import {
   DEAD_LETTER_STREAM_PATTERN,
   deadLetterPattern,
   MAX_DELIVERIES_PATTERN,
+  PUBLIC_EVENTS_PATTERN,
   servicePattern,
   type ServiceName,
 } from './patterns';
@@ -20,6 +21,8 @@ export interface WiringExpectation {
   deadLetterStream?: boolean;
   /** Rescues messages stranded at their delivery limit (one `@OnMaxDeliveries` handler). */
   maxDeliveries?: boolean;
+  /** Takes every public event through the shared durable consumer (one `@OnPublicEvent` handler). */
+  publicEvents?: boolean;
 }
 
 /** Each handled pattern, with how many handlers declared it. */
@@ -35,6 +38,7 @@ export interface Wiring {
   services: ServiceName[];
   deadLetterStream: boolean;
   maxDeliveries: boolean;
+  publicEvents: boolean;
 }
 
 /**
@@ -54,10 +58,12 @@ export function planWiring(expected: WiringExpectation, declared: readonly Decla
     services: [],
     deadLetterStream: expected.deadLetterStream ?? false,
     maxDeliveries: expected.maxDeliveries ?? false,
+    publicEvents: expected.publicEvents ?? false,
   };
   const singles = [
     { pattern: DEAD_LETTER_STREAM_PATTERN, wanted: wiring.deadLetterStream, what: 'the DLQ stream' },
     { pattern: MAX_DELIVERIES_PATTERN, wanted: wiring.maxDeliveries, what: 'max-deliveries advisories' },
+    { pattern: PUBLIC_EVENTS_PATTERN, wanted: wiring.publicEvents, what: 'public events' },
   ];
   for (const { pattern, wanted, what } of singles) {
     const n = count.get(pattern) ?? 0;

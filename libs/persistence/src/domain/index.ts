@@ -1,1 +1,2 @@
 export * from './job-rules';
+export * from './event-rules';

@@ -1,0 +1,153 @@
+import { Controller, Get, Headers, Inject, Param, Query, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { APP_CONFIG, type AppConfig } from '@quarry/config';
+import {
+  eventTypeMatches,
+  EventTypePattern,
+  isTerminalJobStatus,
+  QuarryError,
+  TERMINAL_JOB_EVENT_TYPES,
+  type Topology,
+} from '@quarry/contracts';
+import { TOPOLOGY } from '@quarry/messaging';
+import { EventsRepository, JobsRepository } from '@quarry/persistence';
+import { LOGGER, type Logger } from '@quarry/telemetry';
+import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { CurrentTenant, RequireScope, type TenantContext } from '../auth/api-key.guard';
+import { Uuid } from '../http/request-schemas';
+import { parseInput } from '../http/validation';
+import { EventStreams, type StreamedEvent } from './event-streams';
+import { SseWriter } from './sse-writer';
+
+const LastEventId = z.coerce.number().int().min(0).optional();
+const TenantStreamQuery = z
+  .object({
+    jobId: Uuid.optional(),
+    /** Comma-separated event type patterns. */
+    type: z
+      .string()
+      .optional()
+      .transform((v) => (v ? v.split(',').map((p) => p.trim()) : []))
+      .pipe(z.array(EventTypePattern).max(20)),
+  })
+  .strict();
+
+@ApiTags('events')
+@ApiBearerAuth()
+@Controller('v1')
+export class EventsController {
+  constructor(
+    private readonly jobs: JobsRepository,
+    private readonly events: EventsRepository,
+    private readonly streams: EventStreams,
+    @Inject(TOPOLOGY) private readonly topology: Topology,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(LOGGER) private readonly logger: Logger,
+  ) {}
+
+  @Get('jobs/:id/events')
+  @RequireScope('read')
+  @ApiOperation({
+    summary: "A job's events as Server-Sent Events, from its first (or after Last-Event-ID) until it ends",
+    description:
+      'Each event has an `id:` line (its sequence in the events stream): reconnect with `Last-Event-ID` to ' +
+      'resume without gaps or repeats. A comment line every 15 s keeps idle connections open. The stream ends ' +
+      'after the event that makes the job terminal.',
+  })
+  @ApiProduces('text/event-stream')
+  @ApiHeader({ name: 'Last-Event-ID', required: false })
+  async jobEvents(
+    @CurrentTenant() tenant: TenantContext,
+    @Param('id') id: string,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const jobId = parseInput(Uuid, id, 'job id');
+    const after = parseInput(LastEventId, lastEventId || undefined, 'Last-Event-ID header');
+    const job = await this.jobs.getJob(tenant.tenantId, jobId);
+    if (!job) throw new QuarryError('not_found', `job ${jobId} not found`);
+    const stream = await this.streams.open(
+      this.topology.publicEventFilter({ tenantId: tenant.tenantId, scopeId: jobId }),
+      after === undefined ? 'start' : { afterSeq: after },
+    );
+    const sse = new SseWriter(reply, this.config.events.sseHeartbeatMs, () => stream.close());
+    // A job that ended before this request, with nothing left to send (a reconnect after its last event).
+    if (isTerminalJobStatus(job.status) && (await this.sentEverything(jobId, after ?? 0))) {
+      stream.close();
+      sse.end();
+      return;
+    }
+    let ending = false;
+    void this.pipe(sse, stream.events, async (e) => {
+      ending ||= (TERMINAL_JOB_EVENT_TYPES as readonly string[]).includes(e.event.type);
+      // Events its ending wrote after the job's own (its documents cancelled with it) still come before the end.
+      return ending && e.pending === 0 && (await this.sentEverything(jobId, e.seq));
+    }).finally(() => stream.close());
+  }
+
+  /**
+   * Whether a client that has read up to `seq` has every event the job wrote: none is waiting for the relay (which
+   * publishes before it commits, so a reader can be ahead of the table) and none is past `seq`.
+   */
+  private async sentEverything(jobId: string, seq: number): Promise<boolean> {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const mark = await this.events.jobMark(jobId);
+      if (!mark.waiting) return mark.lastSeq === null || seq >= mark.lastSeq;
+      if (Date.now() > deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  @Get('events')
+  @RequireScope('read')
+  @ApiOperation({
+    summary:
+      "The tenant's events as Server-Sent Events, new ones (or after Last-Event-ID), filtered by job and type",
+    description:
+      '`type` takes comma-separated patterns: `job.succeeded`, `document.*`, `*`. Resumable with Last-Event-ID ' +
+      'like a job stream; it stays open until the client leaves.',
+  })
+  @ApiProduces('text/event-stream')
+  @ApiHeader({ name: 'Last-Event-ID', required: false })
+  @ApiQuery({ name: 'jobId', required: false, type: String })
+  @ApiQuery({ name: 'type', required: false, type: String })
+  async tenantEvents(
+    @CurrentTenant() tenant: TenantContext,
+    @Query() query: Record<string, unknown>,
+    @Headers('last-event-id') lastEventId: string | undefined,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const q = parseInput(TenantStreamQuery, query, 'query');
+    const after = parseInput(LastEventId, lastEventId || undefined, 'Last-Event-ID header');
+    // One pattern narrows the subject itself; several are matched here, over the tenant's (or job's) subject.
+    const single = q.type.length === 1 ? q.type[0] : undefined;
+    const stream = await this.streams.open(
+      this.topology.publicEventFilter({ tenantId: tenant.tenantId, scopeId: q.jobId, type: single }),
+      after === undefined ? 'new' : { afterSeq: after },
+    );
+    const sse = new SseWriter(reply, this.config.events.sseHeartbeatMs, () => stream.close());
+    const wanted = (type: string) => q.type.length === 0 || q.type.some((p) => eventTypeMatches(p, type));
+    void this.pipe(sse, stream.events, () => Promise.resolve(false), wanted).finally(() => stream.close());
+  }
+
+  private async pipe(
+    sse: SseWriter,
+    events: AsyncIterable<StreamedEvent>,
+    isLast: (e: StreamedEvent) => Promise<boolean>,
+    wanted: (type: string) => boolean = () => true,
+  ): Promise<void> {
+    try {
+      for await (const e of events) {
+        if (sse.closed) break;
+        if (wanted(e.event.type)) await sse.send(e.seq, e.event.type, e.event);
+        if (await isLast(e)) break;
+      }
+    } catch (error) {
+      this.logger.warn({ err: error }, 'event stream failed; closing it');
+    } finally {
+      sse.end();
+    }
+  }
+}

@@ -1,0 +1,17 @@
+import { Module } from '@nestjs/common';
+import { EventsRepository, PRISMA, type PrismaClient } from '@quarry/persistence';
+import { EventRelay } from './event-relay';
+import { EventStreams } from './event-streams';
+import { EventsController } from './events.controller';
+
+/** Public events (ADR 30): published from the database by the relay, served back as Server-Sent Events. */
+@Module({
+  providers: [
+    { provide: EventsRepository, inject: [PRISMA], useFactory: (p: PrismaClient) => new EventsRepository(p) },
+    EventRelay,
+    EventStreams,
+  ],
+  controllers: [EventsController],
+  exports: [EventRelay],
+})
+export class EventsModule {}

@@ -1,0 +1,216 @@
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { APP_CONFIG, type AppConfig } from '@quarry/config';
+import { EventTypePattern, QuarryError } from '@quarry/contracts';
+import { WebhooksRepository, type WebhookDeliveryRow, type WebhookRow } from '@quarry/persistence';
+import type { SafeFetcher } from '@quarry/safe-fetch';
+import { z } from 'zod';
+import { CurrentTenant, RequireScope, type TenantContext } from '../auth/api-key.guard';
+import { Uuid } from '../http/request-schemas';
+import { parseInput } from '../http/validation';
+import { newWebhookSecret } from './webhook-signature';
+import { WEBHOOK_FETCHER, WebhookSender } from './webhook-sender';
+
+const Url = z.string().min(1).max(2000);
+const Patterns = z.array(EventTypePattern).min(1).max(50);
+const CreateWebhook = z
+  .object({
+    url: Url,
+    events: Patterns,
+    description: z.string().max(500).default(''),
+    enabled: z.boolean().default(true),
+  })
+  .strict();
+const UpdateWebhook = z
+  .object({
+    url: Url.optional(),
+    events: Patterns.optional(),
+    description: z.string().max(500).optional(),
+    enabled: z.boolean().optional(),
+  })
+  .strict()
+  .refine((p) => Object.keys(p).length > 0, 'give at least one of url, events, description, enabled');
+const DeliveriesQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(100).default(20),
+    /** The last delivery id of the previous page. */
+    cursor: Uuid.optional(),
+  })
+  .strict();
+
+/** The public shape of a webhook: never its secret (shown once, at creation and rotation). */
+export function webhookResponse(w: WebhookRow) {
+  return {
+    id: w.id,
+    url: w.url,
+    events: w.events,
+    description: w.description,
+    enabled: w.enabled,
+    disabledReason: w.disabledReason,
+    failingSince: w.failingSince?.toISOString() ?? null,
+    createdAt: w.createdAt.toISOString(),
+    updatedAt: w.updatedAt.toISOString(),
+  };
+}
+
+export function deliveryResponse(d: WebhookDeliveryRow) {
+  return {
+    id: d.id,
+    eventId: d.eventId,
+    eventType: d.eventType,
+    status: d.status,
+    attempts: d.attempts,
+    nextAttemptAt: d.nextAttemptAt?.toISOString() ?? null,
+    lastResponseStatus: d.lastResponseStatus,
+    createdAt: d.createdAt.toISOString(),
+    updatedAt: d.updatedAt.toISOString(),
+    attemptLog: d.attemptLog.map((a) => ({
+      attemptedAt: a.attemptedAt.toISOString(),
+      latencyMs: a.latencyMs,
+      responseStatus: a.responseStatus,
+      responseBody: a.responseBody,
+      error: a.error,
+      ok: a.ok,
+    })),
+  };
+}
+
+@ApiTags('webhooks')
+@ApiBearerAuth()
+@Controller('v1/webhooks')
+export class WebhooksController {
+  constructor(
+    private readonly webhooks: WebhooksRepository,
+    private readonly sender: WebhookSender,
+    @Inject(WEBHOOK_FETCHER) private readonly fetcher: SafeFetcher,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  @Post()
+  @RequireScope('admin')
+  @ApiOperation({
+    summary: 'Register an endpoint for events; the signing secret is in this answer only',
+    description:
+      'Deliveries are signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature). ' +
+      '`events` takes patterns: `job.succeeded`, `document.*`, `*`. A URL that resolves to a private address is ' +
+      'refused (422 url_forbidden) unless WEBHOOK_ALLOW_HOSTS names it.',
+  })
+  @ApiResponse({ status: 201, description: 'the webhook with `secret`' })
+  async create(@CurrentTenant() tenant: TenantContext, @Body() body: unknown) {
+    const input = parseInput(CreateWebhook, body, 'body');
+    await this.fetcher.checkUrl(input.url);
+    const existing = await this.webhooks.list(tenant.tenantId);
+    if (existing.length >= this.config.webhooks.maxPerTenant) {
+      throw new QuarryError(
+        'conflict',
+        `a tenant may have at most ${this.config.webhooks.maxPerTenant} webhooks`,
+      );
+    }
+    const secret = newWebhookSecret();
+    const w = await this.webhooks.create(tenant.tenantId, { ...input, secret });
+    return { ...webhookResponse(w), secret };
+  }
+
+  @Get()
+  @RequireScope('admin')
+  @ApiOperation({ summary: "The tenant's webhooks" })
+  async list(@CurrentTenant() tenant: TenantContext) {
+    return { items: (await this.webhooks.list(tenant.tenantId)).map(webhookResponse) };
+  }
+
+  @Get(':id')
+  @RequireScope('admin')
+  @ApiOperation({ summary: 'A webhook' })
+  async get(@CurrentTenant() tenant: TenantContext, @Param('id') id: string) {
+    return webhookResponse(await this.found(tenant, id));
+  }
+
+  @Patch(':id')
+  @RequireScope('admin')
+  @ApiOperation({
+    summary: 'Change a webhook: url, events, description, enabled',
+    description: 'Enabling a disabled endpoint forgets its failures; its pending deliveries resume.',
+  })
+  async update(@CurrentTenant() tenant: TenantContext, @Param('id') id: string, @Body() body: unknown) {
+    const webhookId = parseInput(Uuid, id, 'webhook id');
+    const patch = parseInput(UpdateWebhook, body, 'body');
+    if (patch.url !== undefined) await this.fetcher.checkUrl(patch.url);
+    const w = await this.webhooks.update(tenant.tenantId, webhookId, patch);
+    if (!w) throw new QuarryError('not_found', `webhook ${webhookId} not found`);
+    if (patch.enabled) this.sender.wake();
+    return webhookResponse(w);
+  }
+
+  @Delete(':id')
+  @RequireScope('admin')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete a webhook and its delivery log' })
+  async remove(@CurrentTenant() tenant: TenantContext, @Param('id') id: string): Promise<void> {
+    const webhookId = parseInput(Uuid, id, 'webhook id');
+    if (!(await this.webhooks.delete(tenant.tenantId, webhookId))) {
+      throw new QuarryError('not_found', `webhook ${webhookId} not found`);
+    }
+  }
+
+  @Post(':id/rotate-secret')
+  @RequireScope('admin')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'A new signing secret (in this answer only); the old one keeps signing beside it for an overlap',
+    description:
+      'During the overlap (WEBHOOK_SECRET_OVERLAP_MS) each delivery carries a signature of each secret.',
+  })
+  async rotate(@CurrentTenant() tenant: TenantContext, @Param('id') id: string) {
+    const webhookId = parseInput(Uuid, id, 'webhook id');
+    const secret = newWebhookSecret();
+    const until = new Date(Date.now() + this.config.webhooks.secretOverlapMs);
+    const w = await this.webhooks.rotateSecret(tenant.tenantId, webhookId, secret, until);
+    if (!w) throw new QuarryError('not_found', `webhook ${webhookId} not found`);
+    return { ...webhookResponse(w), secret, previousSecretValidUntil: until.toISOString() };
+  }
+
+  @Get(':id/deliveries')
+  @RequireScope('admin')
+  @ApiOperation({ summary: "A webhook's deliveries, newest first, each with every attempt" })
+  @ApiQuery({ name: 'limit', required: false, type: Number })
+  @ApiQuery({ name: 'cursor', required: false, type: String })
+  async deliveries(
+    @CurrentTenant() tenant: TenantContext,
+    @Param('id') id: string,
+    @Query() query: Record<string, unknown>,
+  ) {
+    const w = await this.found(tenant, id);
+    const q = parseInput(DeliveriesQuery, query, 'query');
+    const items = await this.webhooks.deliveries(tenant.tenantId, w.id, { limit: q.limit, before: q.cursor });
+    const last = items.at(-1);
+    return {
+      items: items.map(deliveryResponse),
+      nextCursor: items.length === q.limit && last ? last.id : null,
+    };
+  }
+
+  @Post(':id/deliveries/:deliveryId/replay')
+  @RequireScope('admin')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Post a delivery again, from the start of the retry schedule' })
+  async replay(
+    @CurrentTenant() tenant: TenantContext,
+    @Param('id') id: string,
+    @Param('deliveryId') deliveryId: string,
+  ) {
+    const webhookId = parseInput(Uuid, id, 'webhook id');
+    const delivery = parseInput(Uuid, deliveryId, 'delivery id');
+    if (!(await this.webhooks.replay(tenant.tenantId, webhookId, delivery))) {
+      throw new QuarryError('not_found', `delivery ${delivery} of webhook ${webhookId} not found`);
+    }
+    this.sender.wake();
+    return { webhookId, deliveryId: delivery, status: 'pending' };
+  }
+
+  private async found(tenant: TenantContext, id: string): Promise<WebhookRow> {
+    const webhookId = parseInput(Uuid, id, 'webhook id');
+    const w = await this.webhooks.get(tenant.tenantId, webhookId);
+    if (!w) throw new QuarryError('not_found', `webhook ${webhookId} not found`);
+    return w;
+  }
+}
