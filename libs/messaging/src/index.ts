@@ -8,6 +8,7 @@ export * from './headers';
 export * from './messaging.module';
 export * from './outbox-relay';
 export * from './provisioning';
+export * from './public-event-streams';
 export * from './publisher';
 export * from './services';
 export * from './tracing';

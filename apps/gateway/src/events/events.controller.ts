@@ -9,7 +9,7 @@ import {
   TERMINAL_JOB_EVENT_TYPES,
   type Topology,
 } from '@quarry/contracts';
-import { TOPOLOGY } from '@quarry/messaging';
+import { PublicEventStreams, TOPOLOGY, type StreamedEvent } from '@quarry/messaging';
 import { EventsRepository, JobsRepository } from '@quarry/persistence';
 import { LOGGER, type Logger } from '@quarry/telemetry';
 import type { FastifyReply } from 'fastify';
@@ -17,7 +17,6 @@ import { z } from 'zod';
 import { CurrentTenant, RequireScope, type TenantContext } from '../auth/api-key.guard';
 import { Uuid } from '../http/request-schemas';
 import { parseInput } from '../http/validation';
-import { EventStreams, type StreamedEvent } from './event-streams';
 import { SseWriter } from './sse-writer';
 
 const LastEventId = z.coerce.number().int().min(0).optional();
@@ -40,7 +39,7 @@ export class EventsController {
   constructor(
     private readonly jobs: JobsRepository,
     private readonly events: EventsRepository,
-    private readonly streams: EventStreams,
+    private readonly streams: PublicEventStreams,
     @Inject(TOPOLOGY) private readonly topology: Topology,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,

@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
+import { PublicEventStreams } from '@quarry/messaging';
 import { EventsRepository, PRISMA, type PrismaClient } from '@quarry/persistence';
 import { EventRelay } from './event-relay';
-import { EventStreams } from './event-streams';
 import { EventsController } from './events.controller';
 
 /** Public events (ADR 30): published from the database by the relay, served back as Server-Sent Events. */
@@ -9,7 +9,7 @@ import { EventsController } from './events.controller';
   providers: [
     { provide: EventsRepository, inject: [PRISMA], useFactory: (p: PrismaClient) => new EventsRepository(p) },
     EventRelay,
-    EventStreams,
+    PublicEventStreams,
   ],
   controllers: [EventsController],
   exports: [EventRelay],

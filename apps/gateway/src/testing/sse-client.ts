@@ -32,7 +32,7 @@ export async function readSse(
     let comments = 0;
     let buffer = '';
     const decoder = new TextDecoder();
-    const reader = res.body.getReader();
+    const reader: ReadableStreamDefaultReader<Uint8Array> = res.body.getReader();
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return { status: res.status, events, comments, endedByServer: true };

@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { QuarryEvent, type Topology } from '@quarry/contracts';
-import { NATS_CONNECTION, TOPOLOGY } from '@quarry/messaging';
 import { DeliverPolicy, jetstream, type ConsumerMessages } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { LOGGER, type Logger } from '@quarry/telemetry';
+import { NATS_CONNECTION, TOPOLOGY } from './messaging.module';
 
 /** An event read back from the events stream, with its sequence there (the SSE `id:`). */
 export interface StreamedEvent {
@@ -19,7 +19,7 @@ export interface StreamedEvent {
  * gateway's memory, is what a client resumes from, so any replica serves a reconnect.
  */
 @Injectable()
-export class EventStreams {
+export class PublicEventStreams {
   constructor(
     @Inject(NATS_CONNECTION) private readonly nc: NatsConnection,
     @Inject(TOPOLOGY) private readonly topology: Topology,
