@@ -25,6 +25,7 @@ import {
   JobControlRepository,
   OutboxRepository,
   TenantsRepository,
+  UsageRepository,
   type AfterCommit,
   type SearchPrismaClient,
 } from './repositories';
@@ -113,6 +114,11 @@ export class PersistenceModule {
           useFactory: (p: PrismaClient) => new TenantsRepository(p),
         },
         {
+          provide: UsageRepository,
+          inject: [PRISMA],
+          useFactory: (p: PrismaClient) => new UsageRepository(p),
+        },
+        {
           provide: OutboxRepository,
           inject: [PRISMA],
           useFactory: (p: PrismaClient) => new OutboxRepository(p),
@@ -151,6 +157,7 @@ export class PersistenceModule {
         JobsRepository,
         TenantsRepository,
         OutboxRepository,
+        UsageRepository,
         ExtractionRepository,
         IndexingRepository,
         JobControlRepository,

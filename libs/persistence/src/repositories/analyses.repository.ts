@@ -16,6 +16,9 @@ import { toVectorLiteral } from './document-steps';
 import { existingJobForKey, jobInclude, toJobView } from './jobs.repository';
 import { appendJobEvent, insertOutbox } from './sql';
 import type { JobView } from './types';
+import { itemLlmTokens, usageCte } from './usage';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 const sql = Prisma.sql;
 
@@ -215,7 +218,9 @@ export class AnalysesRepository {
 
   /**
    * Keeps one finished item and the job's progress together, while the job runs: a redelivered job skips it. A
-   * second write of the same item (two deliveries racing) keeps the first.
+   * second write of the same item (two deliveries racing) keeps the first. The language-model tokens the item cost
+   * are metered with it, for its document (an item's key is the document it is about), so a job cancelled or failed
+   * later still counts them, once (ADR 32).
    */
   async saveItem(
     jobId: string,
@@ -223,14 +228,24 @@ export class AnalysesRepository {
     output: unknown,
     progress: { step: string; done: number; total: number; details?: string },
   ): Promise<void> {
+    const tokens = itemLlmTokens(output);
+    const subject = tokens > 0 && UUID.test(item) ? item : null;
     await this.prisma.$executeRaw`
       WITH job AS (
         UPDATE jobs SET progress = ${JSON.stringify(progress)}::jsonb, heartbeat_at = now(), updated_at = now()
         WHERE id = ${jobId}::uuid AND status = 'running'
-        RETURNING id)
-      INSERT INTO analysis_items (job_id, item, output)
-      SELECT id, ${item}, ${JSON.stringify(output)}::jsonb FROM job
-      ON CONFLICT (job_id, item) DO NOTHING`;
+        RETURNING id, tenant_id),
+      kept AS (
+        INSERT INTO analysis_items (job_id, item, output)
+        SELECT id, ${item}, ${JSON.stringify(output)}::jsonb FROM job
+        ON CONFLICT (job_id, item) DO NOTHING
+        RETURNING job_id),
+      ${usageCte(sql`
+        SELECT job.tenant_id, job.id AS job_id, ${subject}::uuid AS subject_id, 'llm_tokens' AS metric,
+               ${tokens}::bigint AS quantity
+        FROM job JOIN kept ON kept.job_id = job.id
+        WHERE ${subject}::uuid IS NOT NULL`)}
+      SELECT 1`;
   }
 
   /** running → succeeded with the result, or → failed with the error; the step, the event and its outbox row. */
@@ -268,6 +283,7 @@ export class AnalysesRepository {
                error = ${error ? JSON.stringify(error) : null}::jsonb
         WHERE job_id = ${jobId}::uuid AND name = 'analyze'`;
       await appendJobEvent(tx, { jobId, tenantId, kind: 'status', fromStatus: job.status, toStatus: final });
+      await this.meterLlmTokens(tx, tenantId, jobId, outcome);
       const kind = final === 'failed' ? 'failed' : 'completed';
       const event: JobEvent = {
         v: 1,
@@ -301,6 +317,29 @@ export class AnalysesRepository {
       });
       return true;
     });
+  }
+
+  /**
+   * The language-model tokens of a succeeded analysis that its kept items did not meter already (its one call of a
+   * summary or an answer, a report's writing), for the job itself: with the items', the job's `result.usage`.
+   */
+  private async meterLlmTokens(
+    tx: Prisma.TransactionClient,
+    tenantId: string,
+    jobId: string,
+    outcome: { result: WorkerJobResult } | { error: ErrorInfo },
+  ): Promise<void> {
+    const total =
+      'result' in outcome && 'usage' in outcome.result ? (outcome.result.usage?.totalTokens ?? 0) : 0;
+    if (total <= 0) return;
+    await tx.$executeRaw`
+      WITH ${usageCte(sql`
+        SELECT ${tenantId}::uuid AS tenant_id, ${jobId}::uuid AS job_id, ${jobId}::uuid AS subject_id,
+               'llm_tokens' AS metric,
+               ${total}::bigint - coalesce((SELECT sum(quantity) FROM usage_records
+                                            WHERE tenant_id = ${tenantId}::uuid AND job_id = ${jobId}::uuid
+                                              AND metric = 'llm_tokens'), 0)::bigint AS quantity`)}
+      SELECT 1`;
   }
 
   /**
@@ -356,11 +395,21 @@ export class AnalysesRepository {
     progress: { step: string; done: number; total: number; details?: string },
   ): Promise<number> {
     return this.prisma.$transaction(async (tx) => {
-      const moved = await tx.$executeRaw`
-        UPDATE chunks c SET embedding = v.e::vector, embedding_model = ${model.id}, embedding_dim = ${model.dim}
-        FROM unnest(${vectors.map((v) => v.id)}::uuid[], ${vectors.map((v) => toVectorLiteral(v.embedding))}::text[])
-             AS v(id, e)
-        WHERE c.id = v.id AND c.tenant_id = ${tenantId}::uuid AND c.embedding_model <> ${model.id}`;
+      // What the model embedded again is metered with the move, per document (ADR 32).
+      const [row] = await tx.$queryRaw<{ moved: number }[]>`
+        WITH moved AS (
+          UPDATE chunks c SET embedding = v.e::vector, embedding_model = ${model.id}, embedding_dim = ${model.dim}
+          FROM unnest(${vectors.map((v) => v.id)}::uuid[], ${vectors.map((v) => toVectorLiteral(v.embedding))}::text[])
+               AS v(id, e)
+          WHERE c.id = v.id AND c.tenant_id = ${tenantId}::uuid AND c.embedding_model <> ${model.id}
+          RETURNING c.tenant_id, c.document_id, c.token_count),
+        ${usageCte(sql`
+          SELECT m.tenant_id, ${jobId}::uuid AS job_id, m.document_id AS subject_id, u.metric, u.quantity
+          FROM (SELECT tenant_id, document_id, count(*)::bigint AS n, sum(token_count)::bigint AS tokens
+                FROM moved GROUP BY tenant_id, document_id) AS m
+          CROSS JOIN LATERAL (VALUES ('chunks_embedded', m.n), ('embedding_tokens', m.tokens)) AS u(metric, quantity)`)}
+        SELECT count(*)::int AS moved FROM moved`;
+      const moved = row?.moved ?? 0;
       // What moved is kept as the job's item for the document, in the same transaction: the job's totals add up
       // across deliveries however it was interrupted.
       await tx.$executeRaw`

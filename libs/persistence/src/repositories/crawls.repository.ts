@@ -11,6 +11,7 @@ import { finishJobIfDone } from './job-completion';
 import { insertIngestJob, newDocumentData } from './jobs.repository';
 import { appendJobEvent, growSteps, insertOutbox, type Tx } from './sql';
 import type { NewDocument, OutboxInsert, OutboxRow } from './types';
+import { recordUsage, type UsageInput } from './usage';
 
 /** One webhook delivery of a crawler, as the gateway decoded it (the pages' bytes already stored). */
 export interface CrawlDelivery {
@@ -141,6 +142,21 @@ export class CrawlsRepository {
       });
     }
     const queued = fresh.filter((doc) => !doc.failed);
+    // The pages accepted for work and the bytes stored for them (ADR 32); a page the crawler could not deliver has
+    // neither. A skipped page's blob is deleted by the gateway, so it is not metered.
+    await recordUsage(
+      tx,
+      fresh.flatMap((doc): UsageInput[] => {
+        const of = (metric: UsageInput['metric'], quantity: number): UsageInput => ({
+          tenantId: d.tenantId,
+          jobId: job.id,
+          subjectId: doc.id,
+          metric,
+          quantity,
+        });
+        return [of('documents', doc.failed ? 0 : 1), of('storage_bytes', doc.sizeBytes ?? 0)];
+      }),
+    );
     await growSteps(tx, job.id, queued.length);
     await appendJobEvent(tx, {
       jobId: job.id,

@@ -22,6 +22,21 @@ import {
   type Tx,
 } from './sql';
 import type { Claim, DocumentWork, ExtractionResult, FetchRecord, OutboxInsert, OutboxRow } from './types';
+import { recordUsage, usageCte, type UsageInput } from './usage';
+
+/** Pages an extraction parsed, and how many of them were OCR'd: its usage (ADR 32). */
+function pagesUsage(work: DocumentWork, result: ExtractionResult): UsageInput[] {
+  const of = (metric: UsageInput['metric'], quantity: number): UsageInput => ({
+    tenantId: work.tenantId,
+    jobId: work.jobId,
+    subjectId: work.documentId,
+    metric,
+    quantity,
+  });
+  return [of('pages_parsed', result.pages.length), of('pages_ocr', ocrPages(result))];
+}
+
+const ocrPages = (result: ExtractionResult): number => result.pages.filter((p) => p.method === 'ocr').length;
 
 interface ExtractionCompletion {
   work: DocumentWork;
@@ -74,14 +89,20 @@ export class ExtractionRepository {
    * still being extracted by this delivery's claim and its job is active. False when it moved on.
    */
   async recordFetch(work: DocumentWork, fetched: FetchRecord): Promise<boolean> {
-    const moved = await this.prisma.$executeRaw`
-      UPDATE documents d SET sha256 = ${fetched.sha256}, size_bytes = ${fetched.sizeBytes},
-             final_url = ${fetched.finalUrl}, http_status = ${fetched.httpStatus},
-             claimed_content_type = coalesce(${fetched.contentType}, d.claimed_content_type), updated_at = now()
-      FROM jobs j
-      WHERE d.id = ${work.documentId}::uuid AND d.tenant_id = ${work.tenantId}::uuid AND d.status = 'extracting'
-        AND j.id = d.job_id AND j.status IN ('queued', 'running')`;
-    return moved > 0;
+    // The stored bytes are metered with the record. A redelivery that fetched again finds the first fetch's usage
+    // recorded and adds nothing (its bytes replaced the first ones under the same key).
+    const moved = await this.prisma.$queryRaw<{ id: string }[]>`
+      WITH doc AS (
+        UPDATE documents d SET sha256 = ${fetched.sha256}, size_bytes = ${fetched.sizeBytes},
+               final_url = ${fetched.finalUrl}, http_status = ${fetched.httpStatus},
+               claimed_content_type = coalesce(${fetched.contentType}, d.claimed_content_type), updated_at = now()
+        FROM jobs j
+        WHERE d.id = ${work.documentId}::uuid AND d.tenant_id = ${work.tenantId}::uuid AND d.status = 'extracting'
+          AND j.id = d.job_id AND j.status IN ('queued', 'running')
+        RETURNING d.id, d.tenant_id, d.job_id, d.size_bytes),
+      ${usageCte(sql`SELECT tenant_id, job_id, id AS subject_id, 'storage_bytes' AS metric, size_bytes AS quantity FROM doc`)}
+      SELECT id::text FROM doc`;
+    return moved.length > 0;
   }
 
   /**
@@ -108,8 +129,10 @@ export class ExtractionRepository {
       await tx.$executeRaw`DELETE FROM pages WHERE document_id = ${work.documentId}::uuid`;
       if (result.pages.length > 0) await insertPages(tx, work, result.pages);
       await stepDone(tx, work, 'ingest');
-      const queuedChildren = await this.insertChildren(tx, work, result);
-      const commands = childCommands.filter((c) => queuedChildren.has(commandDocumentId(c) ?? ''));
+      const children = await this.insertChildren(tx, work, result);
+      // One upsert of the day's totals for the pages and the children together: rows locked in one order.
+      await recordUsage(tx, [...pagesUsage(work, result), ...children.usage]);
+      const commands = childCommands.filter((c) => children.queued.has(commandDocumentId(c) ?? ''));
       return notes.rows(await insertOutbox(tx, [next, ...commands]));
     });
   }
@@ -148,8 +171,9 @@ export class ExtractionRepository {
                              ${batch.map((c) => c.result.detectedType)}::text[], ${batch.map((c) => c.result.pages.length)}::int[],
                              ${batch.map((c) => c.result.title ?? null)}::text[],
                              ${batch.map((c) => JSON.stringify(c.result.lowConfidencePages ?? []))}::text[],
-                             ${batch.map((c) => c.result.extractionKey ?? null)}::text[])
-          AS x(document_id, job_id, detected_type, page_count, title, low_confidence, extraction_key)),
+                             ${batch.map((c) => c.result.extractionKey ?? null)}::text[],
+                             ${batch.map((c) => ocrPages(c.result))}::int[])
+          AS x(document_id, job_id, detected_type, page_count, title, low_confidence, extraction_key, ocr_pages)),
       -- Locked by id alone and filtered on the locked row's status after: with the status in the WHERE the planner
       -- may pick the status index and walk every active job (a backlog) to find the batch's few.
       j AS (
@@ -173,6 +197,11 @@ export class ExtractionRepository {
         ON CONFLICT (document_id, page_number) DO UPDATE SET text = excluded.text, char_count = excluded.char_count,
           method = excluded.method, ocr_confidence = excluded.ocr_confidence, label = excluded.label,
           sections = excluded.sections),
+      ${usageCte(sql`
+        SELECT doc.tenant_id, doc.job_id, doc.id AS subject_id, m.metric, m.quantity
+        FROM doc JOIN x ON x.document_id = doc.id
+        CROSS JOIN LATERAL (VALUES ('pages_parsed', x.page_count::bigint), ('pages_ocr', x.ocr_pages::bigint))
+          AS m(metric, quantity)`)},
       ${stepDoneCte('ingest')},
       ${outboxInsertCte(
         batch.map((c) => c.next),
@@ -195,11 +224,16 @@ export class ExtractionRepository {
 
   /**
    * Inserts the children that are not there yet (a redelivered parent finds them by their deterministic ids) and
-   * grows both steps by the ones that will be parsed. Returns the ids of the newly queued children.
+   * grows both steps by the ones that will be parsed. Returns the ids of the newly queued children, and their usage
+   * for the caller to record: every inserted child's stored bytes, and a document for each one queued for work.
    */
-  private async insertChildren(tx: Tx, work: DocumentWork, result: ExtractionResult): Promise<Set<string>> {
+  private async insertChildren(
+    tx: Tx,
+    work: DocumentWork,
+    result: ExtractionResult,
+  ): Promise<{ queued: Set<string>; usage: UsageInput[] }> {
     const children = result.children ?? [];
-    if (children.length === 0) return new Set();
+    if (children.length === 0) return { queued: new Set(), usage: [] };
     const inserted = await tx.$queryRaw<{ id: string; status: string }[]>`
       INSERT INTO documents (id, tenant_id, job_id, filename, claimed_content_type, sha256, size_bytes, blob_key,
                              source, parent_document_id, depth, status, error)
@@ -214,6 +248,17 @@ export class ExtractionRepository {
       ON CONFLICT (id) DO NOTHING
       RETURNING id, status::text AS status`;
     const queued = new Set(inserted.filter((r) => r.status === 'queued').map((r) => r.id));
+    const sizes = new Map(children.map((c) => [c.id, c.sizeBytes]));
+    const usage = inserted.flatMap((r): UsageInput[] => {
+      const of = (metric: UsageInput['metric'], quantity: number): UsageInput => ({
+        tenantId: work.tenantId,
+        jobId: work.jobId,
+        subjectId: r.id,
+        metric,
+        quantity,
+      });
+      return [of('storage_bytes', sizes.get(r.id) ?? 0), ...(queued.has(r.id) ? [of('documents', 1)] : [])];
+    });
     await growSteps(tx, work.jobId, queued.size);
     if (inserted.length > 0) {
       await appendJobEvent(tx, {
@@ -227,14 +272,15 @@ export class ExtractionRepository {
         },
       });
     }
-    return queued;
+    return { queued, usage };
   }
 
   /**
    * The same bytes uploaded again by the same tenant: copies the pages, detected type and page count of
    * an earlier document of that tenant that got past extraction (extracted, indexing or indexed; never a
    * failed or cancelled one) and completes this document's extraction exactly as `completeExtraction`
-   * does, in one transaction with an `extraction_reused` job event.
+   * does, in one transaction with an `extraction_reused` job event. Nothing is parsed, so no pages are metered
+   * (ADR 32); the upload's document and bytes were, when it was accepted.
    */
   async reuseExtraction(
     work: DocumentWork,

@@ -14,3 +14,6 @@ export * from './job-control.repository';
 export { toVectorLiteral } from './document-steps';
 export * from './types';
 export * from './batcher';
+export * from './usage.repository';
+export { USAGE_METRICS, type UsageMetric } from './usage';
+export { usageReadPlan, utcDaysOf, type UsageReadPlan } from './usage-ranges';

@@ -22,6 +22,7 @@ import {
 } from './job-completion';
 import { appendJobEvent, insertedOutboxRows, outboxInsertCte, sql } from './sql';
 import type { ChunkInput, Claim, DocumentWork, OutboxRow, PageInput, TextLanguage } from './types';
+import { usageCte } from './usage';
 
 interface IndexingCompletion {
   work: DocumentWork;
@@ -120,8 +121,10 @@ export class IndexingRepository {
       WITH x AS (
         SELECT * FROM unnest(${batch.map((c) => c.work.documentId)}::uuid[], ${batch.map((c) => c.work.jobId)}::uuid[],
                              ${batch.map((c) => c.chunks.length)}::int[], ${batch.map((c) => c.text.language)}::text[],
-                             ${batch.map((c) => (c.labels ? JSON.stringify(c.labels) : null))}::text[])
-          AS x(document_id, job_id, chunk_count, language, labels)),
+                             ${batch.map((c) => (c.labels ? JSON.stringify(c.labels) : null))}::text[],
+                             ${batch.map((c) => c.chunks.reduce((n, chunk) => n + chunk.tokenCount, 0))}::bigint[],
+                             ${batch.map((c) => c.labels?.usage?.totalTokens ?? 0)}::bigint[])
+          AS x(document_id, job_id, chunk_count, language, labels, tokens, llm_tokens)),
       -- Locked by id alone and filtered on the locked row's status after: with the status in the WHERE the planner
       -- may pick the status index and walk every active job (a backlog) to find the batch's few.
       j AS (
@@ -152,6 +155,13 @@ export class IndexingRepository {
           token_count = excluded.token_count, char_start = excluded.char_start, char_end = excluded.char_end,
           embedding = excluded.embedding, embedding_model = excluded.embedding_model,
           embedding_dim = excluded.embedding_dim, text_config = excluded.text_config),
+      -- What the model embedded (tokens as chunked, the same for every provider), and what labelling the document
+      -- cost a language model, with the document that made it (ADR 32).
+      ${usageCte(sql`
+        SELECT doc.tenant_id, doc.job_id, doc.id AS subject_id, m.metric, m.quantity
+        FROM doc JOIN x ON x.document_id = doc.id
+        CROSS JOIN LATERAL (VALUES ('chunks_embedded', x.chunk_count::bigint), ('embedding_tokens', x.tokens),
+                                   ('llm_tokens', x.llm_tokens)) AS m(metric, quantity)`)},
       ${stepCountCte('index')},
       -- Materialized, as is fin: inlined, the planner (which guesses one row for every CTE) re-ran both for each
       -- row of the progress UPDATE's join, a batch's size squared of document counts.
@@ -243,7 +253,7 @@ export class IndexingRepository {
    * with the same bytes, the same page texts and every chunk embedded by `model` gives its chunks and
    * vectors to this one instead of the model embedding them again. Completes like `completeIndexing`
    * (conditional on `indexing`, job row locked, index step done, the job finished if this was its last
-   * document), with a `chunks_reused` job event.
+   * document), with a `chunks_reused` job event. Nothing is embedded, so no chunks or tokens are metered (ADR 32).
    */
   async reuseIndexing(work: DocumentWork, model: { id: string; dim: number }): Promise<IndexingReuse> {
     if (work.sha256 === null) return { outcome: 'none' };

@@ -27,6 +27,7 @@ import {
   type Tx,
 } from './sql';
 import type { DocumentView, JobView, NewIngestJob, OutboxInsert, OutboxRow, PageView } from './types';
+import { usageCte } from './usage';
 
 type DocRecord = {
   id: string;
@@ -223,7 +224,14 @@ export class JobsRepository {
           ${docs.map((x) => (x.d.failed ? 'failed' : 'queued'))}::text[],
           ${docs.map((x) => (x.d.failed ? JSON.stringify(x.d.failed) : null))}::text[])
           AS x(id, job_id, f, ct, sha, sz, bk, src, url, hs, md, tg, ti, st, er)
-        JOIN job ON job.id = x.job_id),
+        JOIN job ON job.id = x.job_id
+        RETURNING id, tenant_id, job_id, size_bytes, status::text AS status),
+      -- The documents accepted for work and the bytes the gateway stored for them (a URL's come when fetched).
+      ${usageCte(sql`
+        SELECT tenant_id, job_id, id AS subject_id, 'documents' AS metric, 1::bigint AS quantity
+        FROM docs WHERE status = 'queued'
+        UNION ALL
+        SELECT tenant_id, job_id, id, 'storage_bytes', size_bytes FROM docs WHERE size_bytes IS NOT NULL`)},
       event AS (
         INSERT INTO job_events (job_id, tenant_id, kind, from_status, to_status, data)
         SELECT job.id, job.tenant_id, 'status', NULL, 'queued', jsonb_build_object('documents', jx.total)
