@@ -21,6 +21,7 @@ import { ErrorsFilter } from './http/errors.filter';
 import { JobsModule } from './jobs/jobs.module';
 import { MaintenanceModule } from './maintenance/maintenance.module';
 import { SearchModule } from './search/search.module';
+import { UsageModule } from './usage/usage.module';
 
 /** Runs the outbox sweep and makes sure the bootstrap tenant exists. */
 @Injectable()
@@ -72,6 +73,7 @@ export class GatewayModule {
         AnalysesModule,
         DeadLettersModule,
         MaintenanceModule,
+        UsageModule,
       ],
       providers: [
         { provide: APP_GUARD, useClass: ApiKeyGuard },

@@ -109,6 +109,12 @@ const EnvSchema = z.object({
   URL_FETCH_MAX_BYTES: int(100 * 1024 * 1024, 1),
   URL_FETCH_TIMEOUT_MS: int(30_000, 100),
   MAX_URLS_PER_REQUEST: int(100, 1),
+  /**
+   * Per tenant and calendar month (UTC): pages parsed, and embedding tokens, after which new work is refused with 429
+   * quota_exceeded until the month ends (ADR 32). 0: no quota. A tenant's own (tenants.quota_*) overrides these.
+   */
+  QUOTA_PAGES_PER_MONTH: int(0, 0),
+  QUOTA_EMBEDDING_TOKENS_PER_MONTH: int(0, 0),
   /** Firecrawl's webhook secret; POST /v1/ingest/firecrawl is off while it is unset. */
   FIRECRAWL_WEBHOOK_SECRET: z.string().min(8).optional(),
   /** A crawler delivery's body (JSON with the pages' Markdown and HTML), read whole to check its signature. */
@@ -224,6 +230,8 @@ export interface AppConfig {
     };
   };
   urlFetch: { allowHosts: string[]; maxBytes: number; timeoutMs: number; maxUrlsPerRequest: number };
+  /** The deployment's monthly quotas per tenant (0: none); a tenant's own override them (ADR 32). */
+  quotas: { pagesPerMonth: number; embeddingTokensPerMonth: number };
   firecrawl: { webhookSecret: string | undefined; maxDeliveryBytes: number };
   outbox: { relayIntervalMs: number; relayGraceMs: number };
   /**
@@ -377,6 +385,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxBytes: e.URL_FETCH_MAX_BYTES,
       timeoutMs: e.URL_FETCH_TIMEOUT_MS,
       maxUrlsPerRequest: e.MAX_URLS_PER_REQUEST,
+    },
+    quotas: {
+      pagesPerMonth: e.QUOTA_PAGES_PER_MONTH,
+      embeddingTokensPerMonth: e.QUOTA_EMBEDDING_TOKENS_PER_MONTH,
     },
     firecrawl: { webhookSecret: e.FIRECRAWL_WEBHOOK_SECRET, maxDeliveryBytes: e.CRAWL_MAX_DELIVERY_BYTES },
     outbox: { relayIntervalMs: e.OUTBOX_RELAY_INTERVAL_MS, relayGraceMs: e.OUTBOX_RELAY_GRACE_MS },

@@ -15,6 +15,11 @@ export const ErrorCodes = {
   empty_file: { status: 400, retryable: false },
   not_multipart: { status: 415, retryable: false },
   unsupported_media_type: { status: 415, retryable: false },
+  /**
+   * The tenant used up a quota of the period (pages or embedding tokens per month, ADR 32): new work is refused until
+   * the period resets, which the answer names (and Retry-After counts down to).
+   */
+  quota_exceeded: { status: 429, retryable: false },
   // document processing (a document fails on its own with one of these)
   unsupported_type: { status: 422, retryable: false },
   corrupt_pdf: { status: 422, retryable: false },

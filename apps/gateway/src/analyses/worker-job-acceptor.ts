@@ -12,6 +12,7 @@ import {
 import type { FastifyReply } from 'fastify';
 import type { TenantContext } from '../auth/api-key.guard';
 import { jobResponse, markJobAccepted } from '../http/views';
+import { QuotaService } from '../usage/quota.service';
 
 /**
  * Accepts a job the analysis worker runs (an analysis, a re-embed): the job, its command in the outbox, the
@@ -21,6 +22,7 @@ import { jobResponse, markJobAccepted } from '../http/views';
 export class WorkerJobAcceptor {
   constructor(
     private readonly analyses: AnalysesRepository,
+    private readonly quotas: QuotaService,
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
   ) {}
@@ -32,6 +34,8 @@ export class WorkerJobAcceptor {
     reply: FastifyReply,
     lane?: Lane,
   ) {
+    // A tenant past a monthly quota starts no new work (ADR 32); 429 before the job exists.
+    await this.quotas.assertWithinQuota(tenant.tenantId);
     const traceparent = currentOrNewTraceparent();
     const { job, created } = await this.analyses.createAnalysisJob({
       id: uuidv7(),

@@ -14,6 +14,7 @@ import {
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { parseInput } from '../http/validation';
+import { QuotaService } from '../usage/quota.service';
 import {
   FirecrawlDelivery,
   planFirecrawlDelivery,
@@ -46,6 +47,7 @@ export class FirecrawlReceiver {
     @Inject(LOGGER) private readonly logger: Logger,
     @Inject(QUARRY_METRICS) private readonly metrics: QuarryMetrics,
     private readonly crawls: CrawlsRepository,
+    private readonly quotas: QuotaService,
   ) {}
 
   async receive(
@@ -78,6 +80,9 @@ export class FirecrawlReceiver {
     }
     // A delivery without webhookId is deduplicated by its content: Firecrawl retries send the same body.
     const deliveryId = delivery.webhookId ?? `sha256:${createHash('sha256').update(rawBody).digest('hex')}`;
+    // Pages are new work: a tenant past a monthly quota gets 429 before any is stored (ADR 32). A delivery that only
+    // ends the crawl is let through, so the crawl's job can finish.
+    if (plan.pages.length > 0) await this.quotas.assertWithinQuota(tenantId);
     const documents = await this.storePages(tenantId, plan.pages);
     const traceparent = currentOrNewTraceparent();
     let result: Awaited<ReturnType<CrawlsRepository['receive']>>;

@@ -31,6 +31,7 @@ import { parseIdempotencyKey, Uuid } from '../http/request-schemas';
 import { parseInput } from '../http/validation';
 import { z } from 'zod';
 import { acceptedJob, documentDetail } from '../http/views';
+import { QuotaService } from '../usage/quota.service';
 import { mergeMetadata, Metadata, Tags } from './document-labels';
 import { UPLOAD_FIELD, UploadService } from './upload.service';
 import { unsupportedBody, UrlIngestService } from './url-ingest.service';
@@ -51,6 +52,7 @@ export class DocumentsController {
     private readonly urls: UrlIngestService,
     private readonly jobs: JobsRepository,
     private readonly maintenance: MaintenanceRepository,
+    private readonly quotas: QuotaService,
     @Inject(BLOB_STORE) private readonly blobs: BlobStore,
   ) {}
 
@@ -105,6 +107,10 @@ export class DocumentsController {
   @ApiResponse({ status: 202, description: 'Job accepted; Location points at it' })
   @ApiResponse({ status: 400, description: 'no_files, empty_file, too_many_files, validation_failed' })
   @ApiResponse({ status: 413, description: 'payload_too_large' })
+  @ApiResponse({
+    status: 429,
+    description: 'quota_exceeded: a monthly quota is used up (Retry-After: its reset)',
+  })
   async upload(
     @CurrentTenant() tenant: TenantContext,
     @Req() request: FastifyRequest,
@@ -118,6 +124,8 @@ export class DocumentsController {
     if (!request.isMultipart() && !json) throw unsupportedBody(contentType);
     const idempotencyKey = parseIdempotencyKey(idempotencyKeyHeader);
     const lane = laneHeader === undefined ? null : parseInput(Lane, laneHeader, 'Quarry-Lane');
+    // Before the first byte of a file is read: a tenant past a monthly quota stores nothing (ADR 32).
+    await this.quotas.assertWithinQuota(tenant.tenantId);
     const { job, created } = json
       ? await this.urls.ingest(tenant.tenantId, request.body, idempotencyKey, lane)
       : await this.uploads.upload(tenant.tenantId, request.parts(), idempotencyKey, lane, classifyQuery);

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { UsageModule } from '../usage/usage.module';
 import { DocumentsController } from './documents.controller';
 import { IngestJobAcceptor } from './ingest-job-acceptor';
 import { UploadService } from './upload.service';
@@ -6,6 +7,7 @@ import { UrlIngestService } from './url-ingest.service';
 
 /** Documents: uploads and URL ingests become jobs (through one acceptor); a document's detail and bytes. */
 @Module({
+  imports: [UsageModule],
   controllers: [DocumentsController],
   providers: [IngestJobAcceptor, UploadService, UrlIngestService],
 })

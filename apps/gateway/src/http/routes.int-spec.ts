@@ -72,6 +72,7 @@ describe('routes, probes and API docs', () => {
         'GET /v1/dead-letters/{id}',
         'POST /v1/dead-letters/{id}/replay',
         'POST /v1/search',
+        'GET /v1/usage',
       ].sort(),
     );
     expect(Object.values(res.body.components.securitySchemes)).toContainEqual(
