@@ -12,7 +12,9 @@ import {
 } from '@quarry/testing';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import path from 'node:path';
+import { promisify } from 'node:util';
 
 export interface JobBody {
   id: string;
@@ -39,6 +41,7 @@ export interface HttpResult<T = unknown> {
 }
 
 const ACK_WAIT_MS = 4000;
+const execFileAsync = promisify(execFile);
 
 /**
  * The three apps as separate processes on a database and a NATS namespace of their own, driven over
@@ -68,6 +71,9 @@ export class QuarryStack {
       PORT: String(port),
       HOST: '127.0.0.1',
       QUARRY_BOOTSTRAP_API_KEY: this.apiKey,
+      // Tests poll and upload far faster than a client may; the limiter still runs on every request.
+      RATE_LIMIT_PER_MINUTE: '100000000',
+      RATE_LIMIT_BURST: '100000',
       ACK_WAIT_MS: String(ACK_WAIT_MS),
       MAX_DELIVER: '5',
       RETRY_BASE_DELAY_MS: '200',
@@ -106,6 +112,8 @@ export class QuarryStack {
        * is provisioned here, not by the apps, so setting ACK_WAIT_MS in `extraEnv` alone leaves the server's as it was.
        */
       ackWaitMs?: number;
+      /** The command consumers' max_ack_pending (16 unless given): room for messages waiting in a fair share. */
+      maxAckPending?: number;
     } = {},
   ): Promise<QuarryStack> {
     const ackWaitMs = options.ackWaitMs ?? ACK_WAIT_MS;
@@ -113,7 +121,10 @@ export class QuarryStack {
     const ns = await createTestNamespace(label, {
       ackWaitMs,
       maxDeliver: 5,
-      maxAckPending: { ingestDocument: 16, indexDocument: 16 },
+      maxAckPending: {
+        ingestDocument: options.maxAckPending ?? 16,
+        indexDocument: options.maxAckPending ?? 16,
+      },
     });
     const port = await freePort();
     const logDir = path.join(REPO_ROOT, 'tmp/e2e', ns.namespace);
@@ -203,6 +214,17 @@ export class QuarryStack {
       status: JobStatus;
       documents: { id: string; filename: string; status: string }[];
     }>('POST', '/v1/documents', { form, headers });
+  }
+
+  /** A tenant of its own with a key, made the way an operator does (`ops api-key <tenant> <key>`). */
+  async createTenant(name: string): Promise<{ apiKey: string }> {
+    const apiKey = `e2e-${randomBytes(12).toString('hex')}`;
+    await execFileAsync(
+      process.execPath,
+      [path.join(REPO_ROOT, 'dist/apps/ops/src/main.js'), 'api-key', name, apiKey],
+      { cwd: REPO_ROOT, env: { PATH: process.env['PATH'] ?? '', ...this.env } },
+    );
+    return { apiKey };
   }
 
   async job(id: string): Promise<JobBody> {

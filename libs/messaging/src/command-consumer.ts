@@ -10,6 +10,7 @@ import type { Logger, QuarryMetrics } from '@quarry/telemetry';
 import { jetstream, type Consumer, type JsMsg } from '@nats-io/jetstream';
 import type { Span } from '@opentelemetry/api';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { FairShare } from './fair-share';
 import { QuarryHeaders } from './headers';
 import { retryDelayMs, type CommandHandler, type HandlerOutcome } from './handler';
 import { jobAttributes, type JetStreamPublisher } from './publisher';
@@ -26,6 +27,12 @@ export interface CommandConsumerOptions {
   retryMaxDelayMs: number;
   /** How long an idle pull waits on the server before asking again. */
   pullExpiresMs?: number;
+  /**
+   * Messages pulled beyond the free slots, waiting (their ack timers reset) until a slot frees; a freed slot goes
+   * to the tenant with the fewest running (FairShare). So another tenant's message this far back in the queue starts
+   * at the next free slot instead of after everything ahead of it. 0 pulls only for free slots, in queue order.
+   */
+  fairLookahead?: number;
   /**
    * Tells an outage of a dependency (the database gone, NATS away) from a failure of the message;
    * without it every failure is the message's. See `handleHoldingThroughOutages`.
@@ -47,9 +54,9 @@ export interface ConsumerStats {
 }
 
 /**
- * Runs one durable pull consumer. It pulls only as many messages as it has free slots, so nothing
- * waits in a client-side buffer while its ack timer runs (a buffer larger than the concurrency makes
- * JetStream redeliver messages that were never started, and handlers run twice).
+ * Runs one durable pull consumer. It pulls as many messages as it has free slots, plus up to `fairLookahead` that
+ * wait in a fair share across tenants; waiting messages get `working()` so their ack timers never run out (a
+ * buffer whose timers ran would make JetStream redeliver messages that were never started, and handlers run twice).
  */
 export class CommandConsumer<N extends CommandName> {
   private running = false;
@@ -60,8 +67,11 @@ export class CommandConsumer<N extends CommandName> {
   private readonly stopping = new AbortController();
   private slotFreed: (() => void) | undefined;
   private currentFetch: { stop(): void } | undefined;
-  /** When each in-flight delivery was pulled, for the step duration. */
+  /** When each in-flight delivery started, for the step duration. */
   private readonly pulledAt = new WeakMap<JsMsg, number>();
+  /** Pulled messages waiting for a slot, by tenant. */
+  private readonly share = new FairShare<JsMsg>();
+  private waitingHeartbeat: NodeJS.Timeout | undefined;
   readonly stats: ConsumerStats = { inFlight: 0, processed: 0, acked: 0, retried: 0, deadLettered: 0 };
 
   constructor(
@@ -81,6 +91,12 @@ export class CommandConsumer<N extends CommandName> {
       this.topology.consumerName(this.name, this.options.lane),
     );
     this.running = true;
+    this.waitingHeartbeat = setInterval(
+      () => {
+        for (const msg of this.share.items()) msg.working();
+      },
+      Math.max(250, Math.floor(this.options.ackWaitMs / 3)),
+    );
     this.loop = this.pullLoop(consumer);
     this.logger.info(
       {
@@ -94,13 +110,14 @@ export class CommandConsumer<N extends CommandName> {
   private async pullLoop(consumer: Consumer): Promise<void> {
     while (this.running) {
       const free = this.options.concurrency - this.inFlight.size;
-      if (free <= 0) {
+      const room = Math.max(0, (this.options.fairLookahead ?? 0) - this.share.size);
+      if (free + room <= 0) {
         await new Promise<void>((resolve) => (this.slotFreed = resolve));
         continue;
       }
       try {
         const batch = await consumer.fetch({
-          max_messages: free,
+          max_messages: free + room,
           expires: this.options.pullExpiresMs ?? 5000,
         });
         this.currentFetch = batch;
@@ -110,8 +127,8 @@ export class CommandConsumer<N extends CommandName> {
             msg.nak(0);
             continue;
           }
-          this.delivered(msg);
-          this.track(this.traced(msg));
+          this.share.hold(tenantOf(msg), msg);
+          this.startWaiting();
         }
       } catch (error) {
         if (!this.running) break;
@@ -149,12 +166,25 @@ export class CommandConsumer<N extends CommandName> {
     }
   }
 
-  private track(p: Promise<void>): void {
+  /** Fills free slots from the waiting messages, fairly across tenants. */
+  private startWaiting(): void {
+    while (this.running && this.inFlight.size < this.options.concurrency) {
+      const next = this.share.next();
+      if (!next) return;
+      this.share.started(next.tenant);
+      this.delivered(next.item);
+      this.track(this.traced(next.item), next.tenant);
+    }
+  }
+
+  private track(p: Promise<void>, tenant: string): void {
     this.inFlight.add(p);
     this.stats.inFlight = this.inFlight.size;
     void p.finally(() => {
       this.inFlight.delete(p);
+      this.share.finished(tenant);
       this.stats.inFlight = this.inFlight.size;
+      this.startWaiting();
       this.slotFreed?.();
       this.slotFreed = undefined;
     });
@@ -373,6 +403,9 @@ export class CommandConsumer<N extends CommandName> {
     this.stopping.abort();
     this.currentFetch?.stop();
     this.slotFreed?.();
+    clearInterval(this.waitingHeartbeat);
+    // Never started: hand them straight back so another replica takes them.
+    for (const msg of this.share.drain()) msg.nak(0);
     const drained = Promise.all([...this.inFlight]).then(() => true);
     const timedOut = new Promise<boolean>((r) => setTimeout(() => r(false), deadlineMs).unref());
     if (!(await Promise.race([drained, timedOut]))) {
@@ -381,6 +414,17 @@ export class CommandConsumer<N extends CommandName> {
       await Promise.race([drained, new Promise((r) => setTimeout(r, 2000).unref())]);
     }
     await this.loop;
+  }
+}
+
+/** The tenant a command names (every command does); '' for a body that is not one, which fails validation later. */
+function tenantOf(msg: JsMsg): string {
+  try {
+    const body = msg.json<{ tenantId?: unknown }>();
+    return typeof body.tenantId === 'string' ? body.tenantId : '';
+  } catch {
+    // Not JSON: the handler's validation dead-letters it; until then it waits with the unnamed tenant.
+    return '';
   }
 }
 

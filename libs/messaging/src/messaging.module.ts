@@ -181,6 +181,7 @@ export class MessagingModule {
                   maxDeliver: config.delivery.maxDeliver,
                   retryBaseDelayMs: config.delivery.retryBaseDelayMs,
                   retryMaxDelayMs: config.delivery.retryMaxDelayMs,
+                  fairLookahead: config.delivery.fairLookahead,
                 },
                 shutdownTimeoutMs: config.shutdownTimeoutMs,
                 isOutage: options.isOutage ?? (() => false),

@@ -3,3 +3,4 @@ export * from '@quarry/test-kit';
 export * from './database';
 export * from './fakes';
 export * from './nats';
+export * from './sse-client';

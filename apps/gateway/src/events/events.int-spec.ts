@@ -3,7 +3,7 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { GatewayHarness, type UploadBody } from '../testing/gateway-harness';
-import { readSse, type SseEvent } from '../testing/sse-client';
+import { readSse, type SseEvent } from '@quarry/testing';
 import { WebhookSender } from '../webhooks/webhook-sender';
 
 /** A webhook receiver on loopback: answers each path from a script of statuses (the last one repeats). */

@@ -47,6 +47,8 @@ export interface JetStreamServerOptions {
     maxDeliver: number;
     retryBaseDelayMs: number;
     retryMaxDelayMs: number;
+    /** Messages pulled beyond the free slots, shared fairly across tenants (CommandConsumer). */
+    fairLookahead?: number;
   };
   /** How long stopping waits for in-flight handlers before handing their messages back. */
   shutdownTimeoutMs: number;
