@@ -7,6 +7,10 @@ export const ErrorCodes = {
   // request validation and auth
   validation_failed: { status: 400, retryable: false },
   unauthorized: { status: 401, retryable: false },
+  /** The API key is valid but lacks the scope the route needs (ADR 31). */
+  insufficient_scope: { status: 403, retryable: false },
+  /** The API key's request rate is used up; the answer says when to try again (Retry-After). */
+  rate_limited: { status: 429, retryable: true },
   not_found: { status: 404, retryable: false },
   conflict: { status: 409, retryable: false },
   payload_too_large: { status: 413, retryable: false },
@@ -76,6 +80,8 @@ export const ErrorCodes = {
   delivery_exhausted: { status: 500, retryable: false },
   // the stuck-job sweeper gave up re-publishing a document's lost command (MAX_REDRIVES)
   stalled: { status: 500, retryable: false },
+  /** A step ran longer than its job type's STEP_DEADLINE_MS, heartbeat or not (ADR 33). */
+  deadline_exceeded: { status: 504, retryable: false },
   internal: { status: 500, retryable: false },
 } as const satisfies Record<string, { status: number; retryable: boolean }>;
 

@@ -5,3 +5,4 @@ export * from './jobs';
 export * from './catalogue';
 export * from './analyses';
 export * from './json-schema';
+export * from './api-keys';

@@ -14,6 +14,7 @@ import { createPrismaClient } from './prisma';
 import {
   AFTER_COMMIT,
   AnalysesRepository,
+  ApiKeysRepository,
   ChunksRepository,
   createSearchPrismaClient,
   CrawlsRepository,
@@ -24,6 +25,7 @@ import {
   IndexingRepository,
   JobControlRepository,
   OutboxRepository,
+  RateLimitsRepository,
   TenantsRepository,
   UsageRepository,
   type AfterCommit,
@@ -113,6 +115,11 @@ export class PersistenceModule {
           inject: [PRISMA],
           useFactory: (p: PrismaClient) => new TenantsRepository(p),
         },
+        ...[ApiKeysRepository, RateLimitsRepository].map((Repository) => ({
+          provide: Repository,
+          inject: [PRISMA],
+          useFactory: (p: PrismaClient) => new Repository(p),
+        })),
         {
           provide: UsageRepository,
           inject: [PRISMA],
@@ -156,6 +163,8 @@ export class PersistenceModule {
         AFTER_COMMIT,
         JobsRepository,
         TenantsRepository,
+        ApiKeysRepository,
+        RateLimitsRepository,
         OutboxRepository,
         UsageRepository,
         ExtractionRepository,

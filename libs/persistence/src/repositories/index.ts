@@ -1,4 +1,6 @@
 export * from './analyses.repository';
+export * from './api-keys.repository';
+export * from './rate-limits.repository';
 export { AFTER_COMMIT, type AfterCommit, type Committed } from './after-commit';
 export * from './chunks.repository';
 export { createSearchPrismaClient, SEARCH_SESSION_SETTINGS, type SearchPrismaClient } from './search-client';

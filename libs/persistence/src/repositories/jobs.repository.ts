@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import {
+  ALL_API_KEY_SCOPES,
   WorkerJobInput,
   WorkerJobResult,
   DocumentClassification,
@@ -672,16 +673,37 @@ export const hashApiKey = (key: string): string => createHash('sha256').update(k
 export class TenantsRepository {
   constructor(private readonly prisma: PrismaClient) {}
 
-  /** Makes sure the tenant exists and holds this key (stored hashed). Safe to run on every boot. */
+  /**
+   * Makes sure the tenant exists and holds this key (stored hashed) with every scope: the bootstrap key and
+   * `ops api-key <tenant> <key>` (scripts rely on both). Safe to run on every boot.
+   */
   async ensureTenantWithKey(name: string, apiKey: string): Promise<{ tenantId: string }> {
     const tenant = await this.prisma.tenant.upsert({ where: { name }, create: { name }, update: {} });
     const keyHash = hashApiKey(apiKey);
     await this.prisma.apiKey.upsert({
       where: { keyHash },
-      create: { tenantId: tenant.id, name: 'bootstrap', keyHash, prefix: apiKey.slice(0, 6) },
+      create: {
+        tenantId: tenant.id,
+        name: 'bootstrap',
+        keyHash,
+        prefix: apiKey.slice(0, 6),
+        scopes: [...ALL_API_KEY_SCOPES],
+      },
       update: {},
     });
     return { tenantId: tenant.id };
+  }
+
+  /** A new tenant; null when the name is taken. */
+  async create(name: string): Promise<{ tenantId: string } | null> {
+    const rows = await this.prisma.$queryRaw<{ id: string }[]>`
+      INSERT INTO tenants (name) VALUES (${name}) ON CONFLICT (name) DO NOTHING RETURNING id`;
+    return rows[0] ? { tenantId: rows[0].id } : null;
+  }
+
+  async findByName(name: string): Promise<{ tenantId: string } | null> {
+    const tenant = await this.prisma.tenant.findUnique({ where: { name }, select: { id: true } });
+    return tenant ? { tenantId: tenant.id } : null;
   }
 
   async findByApiKey(apiKey: string): Promise<{ tenantId: string; tenantName: string } | null> {
