@@ -468,6 +468,9 @@ async function startIngestStack(
       HOST: '127.0.0.1',
       PORT: String(port),
       QUARRY_BOOTSTRAP_API_KEY: apiKey,
+      // The bench polls its jobs with one key faster than a client may.
+      RATE_LIMIT_PER_MINUTE: '100000000',
+      RATE_LIMIT_BURST: '100000',
       ACK_WAIT_MS: String(ACK_WAIT_MS),
       MAX_DELIVER: '5',
       METRICS_PORT: String(metricsPort),

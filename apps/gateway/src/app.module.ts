@@ -6,12 +6,12 @@ import {
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER } from '@nestjs/core';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import { MessagingModule, OutboxRelay } from '@quarry/messaging';
 import { OutboxRepository, PersistenceModule, TenantsRepository } from '@quarry/persistence';
 import { CoreModule, LOGGER, type Logger, type QuarryMetrics } from '@quarry/telemetry';
-import { ApiKeyGuard } from './auth/api-key.guard';
+import { AuthModule } from './auth/auth.module';
 import { AnalysesModule } from './analyses/analyses.module';
 import { CrawlsModule } from './crawls/crawls.module';
 import { DeadLettersModule } from './dead-letters/dead-letters.module';
@@ -65,6 +65,8 @@ export class GatewayModule {
           consumerLag: 'all',
         }),
         // One module per feature; repositories come from PersistenceModule, each provided once there.
+        // The guard of every route (API key, scope, rate) and the keys' own routes.
+        AuthModule,
         HealthModule,
         DocumentsModule,
         CrawlsModule,
@@ -76,7 +78,6 @@ export class GatewayModule {
         UsageModule,
       ],
       providers: [
-        { provide: APP_GUARD, useClass: ApiKeyGuard },
         { provide: APP_FILTER, useClass: ErrorsFilter },
         GatewayLifecycle,
       ],

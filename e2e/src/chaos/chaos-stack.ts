@@ -137,6 +137,9 @@ export class ChaosStack {
         PORT: String(port),
         HOST: '127.0.0.1',
         QUARRY_BOOTSTRAP_API_KEY: apiKey,
+        // The load is one key far past any client's rate; the limiter still runs on every request.
+        RATE_LIMIT_PER_MINUTE: '100000000',
+        RATE_LIMIT_BURST: '100000',
         ACK_WAIT_MS: String(CHAOS_TIMINGS.ackWaitMs),
         MAX_DELIVER: String(CHAOS_TIMINGS.maxDeliver),
         RETRY_BASE_DELAY_MS: String(CHAOS_TIMINGS.retryBaseDelayMs),

@@ -33,6 +33,12 @@ const EnvSchema = z.object({
   BLOB_INLINE_MAX_BYTES: z.coerce.number().int().min(0).optional(),
   MAX_FILES_PER_UPLOAD: int(20, 1),
   QUARRY_BOOTSTRAP_API_KEY: z.string().min(8).optional(),
+  /**
+   * Requests one API key may make per minute, counted across every gateway replica in PostgreSQL (ADR 31), and how
+   * many of them may come at once. 0: no limit (and no statement per request).
+   */
+  RATE_LIMIT_PER_MINUTE: int(600, 0),
+  RATE_LIMIT_BURST: int(100, 1),
   EMBEDDING_PROVIDER: z.enum(['local', 'openai']).default('local'),
   EMBEDDING_BATCH_SIZE: int(16, 1),
   /**
@@ -179,6 +185,8 @@ export interface AppConfig {
    */
   blobs: { inlineMaxBytes: number | undefined };
   bootstrapApiKey: string | undefined;
+  /** Per API key, shared by the gateway's replicas; perMinute 0 turns the limit off. */
+  rateLimit: { perMinute: number; burst: number };
   embedding: {
     provider: 'local' | 'openai';
     batchSize: number;
@@ -315,6 +323,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       bulkThreshold: e.BULK_THRESHOLD_DOCUMENTS,
     },
     bootstrapApiKey: e.QUARRY_BOOTSTRAP_API_KEY,
+    rateLimit: { perMinute: e.RATE_LIMIT_PER_MINUTE, burst: e.RATE_LIMIT_BURST },
     embedding: {
       provider: e.EMBEDDING_PROVIDER,
       batchSize: e.EMBEDDING_BATCH_SIZE,

@@ -5,7 +5,7 @@ import { AnalysisRequest, QuarryError } from '@quarry/contracts';
 import { JobsRepository } from '@quarry/persistence';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
+import { CurrentTenant, RequireScope, type TenantContext } from '../auth/api-key.guard';
 import { parseIdempotencyKey, Uuid } from '../http/request-schemas';
 import { parseInput } from '../http/validation';
 import { jobResponse } from '../http/views';
@@ -26,6 +26,7 @@ export class AnalysesController {
   ) {}
 
   @Post()
+  @RequireScope('write')
   @HttpCode(202)
   @ApiOperation({
     summary: 'Start an analysis of indexed documents; answers at once with the job',
@@ -61,6 +62,7 @@ export class AnalysesController {
   }
 
   @Get(':id')
+  @RequireScope('read')
   @ApiOperation({
     summary: 'An analysis job: status, progress {step, done, total, details}, request and result',
   })

@@ -4,7 +4,7 @@ import { APP_CONFIG, embeddingModelId, type AppConfig } from '@quarry/config';
 import { QuarryError, ReindexRequest } from '@quarry/contracts';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
+import { CurrentTenant, RequireScope, type TenantContext } from '../auth/api-key.guard';
 import { parseIdempotencyKey } from '../http/request-schemas';
 import { parseInput } from '../http/validation';
 import { WorkerJobAcceptor } from './worker-job-acceptor';
@@ -24,6 +24,7 @@ export class ReindexController {
   ) {}
 
   @Post()
+  @RequireScope('write')
   @HttpCode(202)
   @ApiOperation({
     summary: "Move the tenant's chunks to the workers' embedding model, without parsing anything again",

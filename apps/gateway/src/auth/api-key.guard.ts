@@ -1,25 +1,15 @@
-import {
-  createParamDecorator,
-  Injectable,
-  SetMetadata,
-  type CanActivate,
-  type ExecutionContext,
-} from '@nestjs/common';
+import { createParamDecorator, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import { QuarryError } from '@quarry/contracts';
-import { hashApiKey, TenantsRepository } from '@quarry/persistence';
+import { QuarryError, type ApiKeyScope } from '@quarry/contracts';
 import type { FastifyRequest } from 'fastify';
+import { ApiKeyAuthenticator, type TenantContext } from './api-key-authenticator';
+import { RateLimiter } from './rate-limiter';
+import { holdsScope, PUBLIC_ROUTE, REQUIRED_SCOPE } from './scopes';
 
-export interface TenantContext {
-  tenantId: string;
-  tenantName: string;
-}
+export type { TenantContext } from './api-key-authenticator';
+export { Public, RequireScope } from './scopes';
 
 type AuthedRequest = FastifyRequest & { tenant?: TenantContext };
-
-const PUBLIC_ROUTE = 'quarry:public';
-/** Health probes and metrics answer without an API key. */
-export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
 
 /** The caller's tenant, set by the guard; every repository call takes it. */
 export const CurrentTenant = createParamDecorator((_: unknown, ctx: ExecutionContext): TenantContext => {
@@ -28,44 +18,48 @@ export const CurrentTenant = createParamDecorator((_: unknown, ctx: ExecutionCon
   return tenant;
 });
 
-const CACHE_TTL_MS = 30_000;
-
+/**
+ * Every route but the public ones: the key (401), the route's scope (403), the key's rate (429), in that order, before
+ * any input is read. Fails closed: a route that declares no scope is refused to everyone.
+ */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
-  // Keyed by the key's hash, so no key is held in memory. Only known keys are cached: a key created a
-  // moment ago works at once, and a revoked one stops working within the TTL.
-  private readonly cache = new Map<string, { tenant: TenantContext; until: number }>();
-
   constructor(
     private readonly reflector: Reflector,
-    private readonly tenants: TenantsRepository,
+    private readonly authenticator: ApiKeyAuthenticator,
+    private readonly limiter: RateLimiter,
   ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, [context.getHandler(), context.getClass()]))
-      return true;
+    const targets = [context.getHandler(), context.getClass()];
+    if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) return true;
     const request = context.switchToHttp().getRequest<AuthedRequest>();
+    const required = this.reflector.getAllAndOverride<ApiKeyScope | undefined>(REQUIRED_SCOPE, targets);
+    if (!required) {
+      // A programming error, not the caller's: 500 with an errorId, the route named in the log only.
+      throw new QuarryError(
+        'internal',
+        `route ${request.method} ${request.routeOptions.url ?? request.url} declares no scope`,
+      );
+    }
     const header = request.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!match?.[1]) {
       throw new QuarryError('unauthorized', 'missing API key: send "Authorization: Bearer <api key>"');
     }
-    const tenant = await this.lookup(match[1]);
-    if (!tenant) throw new QuarryError('unauthorized', 'unknown or revoked API key');
+    const tenant = await this.authenticator.authenticate(match[1]);
+    if (!holdsScope(tenant.scopes, required)) {
+      throw new QuarryError(
+        'insufficient_scope',
+        `this API key lacks the "${required}" scope this route needs`,
+        {
+          details: { requiredScope: required },
+        },
+      );
+    }
+    // After the scope: a refused request costs no statement, so a key without the scope cannot load the database.
+    await this.limiter.admit(tenant.keyId);
     request.tenant = tenant;
     return true;
-  }
-
-  private async lookup(key: string): Promise<TenantContext | null> {
-    const now = Date.now();
-    const cacheKey = hashApiKey(key);
-    const hit = this.cache.get(cacheKey);
-    if (hit && hit.until > now) return hit.tenant;
-    const tenant = await this.tenants.findByApiKey(key);
-    if (tenant) {
-      if (this.cache.size > 10_000) this.cache.clear();
-      this.cache.set(cacheKey, { tenant, until: now + CACHE_TTL_MS });
-    }
-    return tenant;
   }
 }

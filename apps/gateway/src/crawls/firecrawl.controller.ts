@@ -2,7 +2,7 @@ import { Controller, Headers, HttpCode, Post, Req, type RawBodyRequest } from '@
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Lane } from '@quarry/contracts';
 import type { FastifyRequest } from 'fastify';
-import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
+import { CurrentTenant, RequireScope, type TenantContext } from '../auth/api-key.guard';
 import { parseInput } from '../http/validation';
 import { FirecrawlReceiver } from './firecrawl.service';
 
@@ -15,6 +15,7 @@ export class FirecrawlController {
   constructor(private readonly receiver: FirecrawlReceiver) {}
 
   @Post('firecrawl')
+  @RequireScope('write')
   @HttpCode(200)
   @ApiOperation({
     summary: "Firecrawl's webhook: each crawled page becomes a document of the crawl's job",

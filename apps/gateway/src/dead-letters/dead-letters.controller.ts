@@ -4,7 +4,7 @@ import { QuarryError } from '@quarry/contracts';
 import { DeadLettersRepository, type DeadLetterView } from '@quarry/persistence';
 import { parseTraceparent } from '@quarry/telemetry';
 import type { FastifyReply } from 'fastify';
-import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
+import { CurrentTenant, RequireScope, type TenantContext } from '../auth/api-key.guard';
 import { decodeCursor, encodeCursor, PageQuery, parseIdempotencyKey, Uuid } from '../http/request-schemas';
 import { parseInput } from '../http/validation';
 import { markJobAccepted } from '../http/views';
@@ -44,6 +44,7 @@ export class DeadLettersController {
   ) {}
 
   @Get()
+  @RequireScope('read')
   @ApiOperation({
     summary: "The tenant's dead letters, newest first, with cursor pagination and a job filter",
   })
@@ -64,6 +65,7 @@ export class DeadLettersController {
   }
 
   @Get(':id')
+  @RequireScope('read')
   @ApiOperation({
     summary: 'A dead letter: command, reason and code, origin, delivery count, payload, replays',
   })
@@ -75,6 +77,7 @@ export class DeadLettersController {
   }
 
   @Post(':id/replay')
+  @RequireScope('write')
   @HttpCode(202)
   @ApiOperation({
     summary: 'Replay a dead letter as a new job',

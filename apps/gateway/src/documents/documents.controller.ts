@@ -26,7 +26,7 @@ import { Lane, QuarryError } from '@quarry/contracts';
 import { BLOB_STORE, type BlobStore } from '@quarry/messaging';
 import { JobsRepository, MaintenanceRepository } from '@quarry/persistence';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
+import { CurrentTenant, RequireScope, type TenantContext } from '../auth/api-key.guard';
 import { parseIdempotencyKey, Uuid } from '../http/request-schemas';
 import { parseInput } from '../http/validation';
 import { z } from 'zod';
@@ -57,6 +57,7 @@ export class DocumentsController {
   ) {}
 
   @Post()
+  @RequireScope('write')
   @HttpCode(202)
   @ApiOperation({
     summary: 'Upload documents, or give URLs to fetch; answers at once with the ingest job',
@@ -133,6 +134,7 @@ export class DocumentsController {
   }
 
   @Get(':id')
+  @RequireScope('read')
   @ApiOperation({ summary: 'A document: metadata, status, page and chunk counts, text by page' })
   async get(@CurrentTenant() tenant: TenantContext, @Param('id') id: string) {
     const documentId = parseInput(Uuid, id, 'document id');
@@ -142,6 +144,7 @@ export class DocumentsController {
   }
 
   @Patch(':id')
+  @RequireScope('write')
   @ApiOperation({
     summary: "Change a document's metadata (a JSON merge patch: null removes a key) and tags (replaced)",
   })
@@ -161,6 +164,7 @@ export class DocumentsController {
   }
 
   @Delete(':id')
+  @RequireScope('write')
   @HttpCode(204)
   @ApiOperation({
     summary: 'Delete a document of a finished job, with its pages, chunks and stored bytes',

@@ -115,6 +115,8 @@ describe('ErrorsFilter', () => {
     ['no_files', 400],
     ['empty_file', 400],
     ['not_multipart', 415],
+    ['insufficient_scope', 403],
+    ['rate_limited', 429],
   ] as const)('answers QuarryError %s with %i, {code, message}, no errorId and no log', (code, status) => {
     const { logger, error } = fakeLogger();
     const { host, out } = fakeHost();
@@ -129,6 +131,21 @@ describe('ErrorsFilter', () => {
     const { host, out } = fakeHost();
     new ErrorsFilter(logger).catch(new QuarryError('unauthorized', 'no key'), host);
     expect(out.headers['www-authenticate']).toBe('Bearer');
+  });
+
+  it('says when to come back in whole seconds, rounded up, when the error knows (Retry-After)', () => {
+    const sent = [1, 999, 1000, 1001, 59_500].map((retryAfterMs) => {
+      const { logger } = fakeLogger();
+      const { host, out } = fakeHost();
+      new ErrorsFilter(logger).catch(new QuarryError('rate_limited', 'slow down', { retryAfterMs }), host);
+      expect(out.status).toBe(429);
+      return out.headers['retry-after'];
+    });
+    expect(sent).toEqual(['1', '1', '1', '2', '60']);
+    const { logger } = fakeLogger();
+    const { host, out } = fakeHost();
+    new ErrorsFilter(logger).catch(new QuarryError('conflict', 'no'), host);
+    expect(out.headers['retry-after']).toBeUndefined();
   });
 
   it('keeps validation details (the failing fields) in a 400', () => {

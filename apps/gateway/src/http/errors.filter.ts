@@ -28,11 +28,15 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 const STATUS_CODES: Record<number, ErrorCode> = {
   400: 'validation_failed',
   401: 'unauthorized',
+  403: 'insufficient_scope',
   404: 'not_found',
   409: 'conflict',
   413: 'payload_too_large',
   415: 'unsupported_media_type',
 };
+
+/** Retry-After is in whole seconds (RFC 9110 §10.2.3); rounding down would invite a retry that is refused again. */
+export const retryAfterSeconds = (waitMs: number): number => Math.max(1, Math.ceil(waitMs / 1000));
 
 /**
  * Every error leaves as `{code, message}` with the status its code maps to. A 5xx that is not a known
@@ -50,6 +54,9 @@ export class ErrorsFilter implements ExceptionFilter {
     if (reply.sent) return;
     // RFC 9110 §11.6.1: a 401 names the scheme the client should use.
     if (status === 401) void reply.header('www-authenticate', 'Bearer');
+    if (exception instanceof QuarryError && exception.retryAfterMs !== undefined) {
+      void reply.header('retry-after', String(retryAfterSeconds(exception.retryAfterMs)));
+    }
     void reply.status(status).header('content-type', 'application/json').send(body);
   }
 

@@ -2,7 +2,7 @@ import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { JobStatus, QuarryError } from '@quarry/contracts';
 import { JobsRepository, MaintenanceRepository } from '@quarry/persistence';
-import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
+import { CurrentTenant, RequireScope, type TenantContext } from '../auth/api-key.guard';
 import { decodeCursor, encodeCursor, PageQuery, Uuid } from '../http/request-schemas';
 import { parseInput } from '../http/validation';
 import { jobResponse } from '../http/views';
@@ -21,6 +21,7 @@ export class JobsController {
   ) {}
 
   @Get()
+  @RequireScope('read')
   @ApiOperation({ summary: "The tenant's jobs, newest first, with a status filter and cursor pagination" })
   @ApiQuery({ name: 'status', required: false, enum: JobStatus.options })
   @ApiQuery({ name: 'limit', required: false, type: Number })
@@ -36,6 +37,7 @@ export class JobsController {
   }
 
   @Get(':id')
+  @RequireScope('read')
   @ApiOperation({ summary: 'A job: status, progress, per-document status and errors, trace id' })
   async get(@CurrentTenant() tenant: TenantContext, @Param('id') id: string) {
     const jobId = parseInput(Uuid, id, 'job id');
@@ -47,6 +49,7 @@ export class JobsController {
   }
 
   @Post(':id/cancel')
+  @RequireScope('write')
   @HttpCode(200)
   @ApiOperation({
     summary: 'Cancel a queued or running job: it and its open documents become cancelled',

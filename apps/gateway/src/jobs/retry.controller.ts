@@ -1,7 +1,7 @@
 import { Controller, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
-import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
+import { CurrentTenant, RequireScope, type TenantContext } from '../auth/api-key.guard';
 import { parseIdempotencyKey, Uuid } from '../http/request-schemas';
 import { parseInput } from '../http/validation';
 import { acceptedJob } from '../http/views';
@@ -14,6 +14,7 @@ export class JobRetryController {
   constructor(private readonly retries: RetryService) {}
 
   @Post(':id/retry')
+  @RequireScope('write')
   @HttpCode(202)
   @ApiOperation({
     summary: 'Retry the failed documents of a finished job',

@@ -10,7 +10,7 @@ import {
 import { JetStreamClient, servicePattern } from '@quarry/messaging';
 import { lastValueFrom } from 'rxjs';
 import { z } from 'zod';
-import { CurrentTenant, type TenantContext } from '../auth/api-key.guard';
+import { CurrentTenant, RequireScope, type TenantContext } from '../auth/api-key.guard';
 import { decodeRankCursor, encodeRankCursor, rankFingerprint } from '../http/request-schemas';
 import { parseInput } from '../http/validation';
 
@@ -34,6 +34,7 @@ export class SearchController {
   constructor(@Inject(JetStreamClient) private readonly client: JetStreamClient) {}
 
   @Post()
+  @RequireScope('read')
   @HttpCode(200)
   @ApiOperation({
     summary:

@@ -75,6 +75,10 @@ export class GatewayHarness {
         QUARRY_NAMESPACE: ns.namespace,
         QUARRY_BOOTSTRAP_API_KEY: apiKey,
         LOG_LEVEL: 'silent',
+        // Tests fire requests far faster than a client may; the limiter still runs its statement on every request.
+        // Tests of the limit itself set their own.
+        RATE_LIMIT_PER_MINUTE: '100000000',
+        RATE_LIMIT_BURST: '100000',
         ...env,
       });
       app = await createGatewayApp(config, createLogger({ level: 'silent', pretty: false, app: 'test' }));
@@ -94,6 +98,23 @@ export class GatewayHarness {
     }
   }
 
+  /**
+   * Another gateway on the same database and NATS namespace, as a second replica behind a load balancer would be.
+   * Closed by `close()`.
+   */
+  async replica(): Promise<GatewayReplica> {
+    const app = await createGatewayApp(
+      this.config,
+      createLogger({ level: 'silent', pretty: false, app: 'test-replica' }),
+    );
+    await app.init();
+    const replica = new GatewayReplica(app, this.apiKey);
+    this.replicas.push(replica);
+    return replica;
+  }
+
+  private readonly replicas: GatewayReplica[] = [];
+
   /** A second tenant with a key of its own. */
   async createTenant(name: string): Promise<{ tenantId: string; apiKey: string }> {
     const apiKey = `test-${randomBytes(16).toString('hex')}`;
@@ -101,33 +122,12 @@ export class GatewayHarness {
     return { tenantId, apiKey };
   }
 
-  async request<T = Record<string, unknown>>(
+  request<T = Record<string, unknown>>(
     method: InjectOptions['method'],
     url: string,
     options: RequestOptions = {},
   ): Promise<Reply<T>> {
-    const key = options.apiKey === undefined ? this.apiKey : options.apiKey;
-    const headers: Record<string, string> = {
-      ...(key === null ? {} : { authorization: `Bearer ${key}` }),
-      ...options.headers,
-    };
-    const res = await this.app
-      .getHttpAdapter()
-      .getInstance()
-      .inject({
-        method,
-        url,
-        headers,
-        ...(options.query ? { query: options.query } : {}),
-        ...(options.payload === undefined ? {} : { payload: options.payload }),
-      });
-    let body: unknown;
-    try {
-      body = res.body === '' ? undefined : JSON.parse(res.body);
-    } catch {
-      body = undefined;
-    }
-    return { status: res.statusCode, headers: res.headers, body: body as T, text: res.body };
+    return injectRequest<T>(this.app, this.apiKey, method, url, options);
   }
 
   /** POST /v1/documents with a multipart body built from `parts`. */
@@ -202,12 +202,68 @@ export class GatewayHarness {
   }
 
   async close(): Promise<void> {
+    for (const replica of this.replicas) await replica.close();
     await this.app.close();
     await this.prisma.$disconnect();
     await this.pg.end();
     await this.ns.cleanup();
     await this.db.drop();
   }
+}
+
+/** A further gateway app of a harness (see `GatewayHarness.replica`). */
+export class GatewayReplica {
+  private closed = false;
+
+  constructor(
+    readonly app: NestFastifyApplication,
+    private readonly apiKey: string,
+  ) {}
+
+  request<T = Record<string, unknown>>(
+    method: InjectOptions['method'],
+    url: string,
+    options: RequestOptions = {},
+  ): Promise<Reply<T>> {
+    return injectRequest<T>(this.app, this.apiKey, method, url, options);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.app.close();
+  }
+}
+
+async function injectRequest<T>(
+  app: NestFastifyApplication,
+  defaultKey: string,
+  method: InjectOptions['method'],
+  url: string,
+  options: RequestOptions,
+): Promise<Reply<T>> {
+  const key = options.apiKey === undefined ? defaultKey : options.apiKey;
+  const headers: Record<string, string> = {
+    ...(key === null ? {} : { authorization: `Bearer ${key}` }),
+    ...options.headers,
+  };
+  const res = await app
+    .getHttpAdapter()
+    .getInstance()
+    .inject({
+      method,
+      url,
+      headers,
+      ...(options.query ? { query: options.query } : {}),
+      ...(options.payload === undefined ? {} : { payload: options.payload }),
+    });
+  let body: unknown;
+  try {
+    body = res.body === '' ? undefined : JSON.parse(res.body);
+  } catch {
+    body = undefined;
+  }
+  return { status: res.statusCode, headers: res.headers, body: body as T, text: res.body };
 }
 
 export interface UploadBody {
