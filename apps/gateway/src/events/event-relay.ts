@@ -8,6 +8,8 @@ import { Client } from 'pg';
 
 /** Without a notification (a lost LISTEN connection), the relay still looks this often. */
 const FALLBACK_POLL_MS = 1_000;
+/** How often published events older than EVENTS_RETENTION_MS are deleted. */
+const RETENTION_EVERY_MS = 60_000;
 const BATCH = 500;
 const CHANNEL = 'quarry_events';
 
@@ -67,9 +69,28 @@ export class EventRelay implements OnApplicationBootstrap, OnApplicationShutdown
     });
   }
 
+  /** Deletes published events past their retention; the stream keeps its own copy for EVENTS_MAX_AGE_MS. */
+  async prune(now = new Date()): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const n = await this.events.deletePublishedBefore(
+        new Date(now.getTime() - this.config.events.retentionMs),
+      );
+      deleted += n;
+      if (n < 5_000 || !this.running) return deleted;
+    }
+  }
+
   private async run(): Promise<void> {
     let last = 0;
+    let pruned = 0;
     while (this.running) {
+      if (Date.now() - pruned > RETENTION_EVERY_MS) {
+        pruned = Date.now();
+        await this.prune().catch((error: unknown) => {
+          this.logger.warn({ err: error }, 'event retention failed; will retry');
+        });
+      }
       const wait = this.notified ? 0 : FALLBACK_POLL_MS;
       if (wait > 0) await this.sleep(wait);
       if (!this.running) break;

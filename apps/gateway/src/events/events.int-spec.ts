@@ -5,6 +5,7 @@ import { Webhook } from 'standardwebhooks';
 import { GatewayHarness, type UploadBody } from '../testing/gateway-harness';
 import { readSse, type SseEvent } from '@quarry/testing';
 import { WebhookSender } from '../webhooks/webhook-sender';
+import { EventRelay } from './event-relay';
 
 /** A webhook receiver on loopback: answers each path from a script of statuses (the last one repeats). */
 class Receiver {
@@ -309,6 +310,34 @@ describe('public events, live streams and webhooks (ADR 30)', () => {
       type: 'webhook.disabled',
       webhookId: created.body.id,
     });
+  });
+
+  it('deletes published events past their retention, and only those', async () => {
+    const jobId = await runJob();
+    await until('the job published', async () =>
+      (await published(jobId)).some((r) => r.type === 'job.succeeded'),
+    );
+    await h.pg.query(
+      `INSERT INTO events (tenant_id, scope_id, type, data) VALUES ($1, $1, 'webhook.disabled', '{}')`,
+      [h.tenantId],
+    );
+    const { rows } = await h.pg.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM events WHERE job_id = $1`,
+      [jobId],
+    );
+    const relay = h.app.get(EventRelay);
+    // A day and an hour from now, everything published so far is past a day's retention.
+    const deleted = await relay.prune(new Date(Date.now() + 25 * 3600_000));
+    expect(deleted).toBeGreaterThanOrEqual(rows[0]?.n ?? 1);
+    const left = await h.pg.query<{ n: number }>(`SELECT count(*)::int AS n FROM events WHERE job_id = $1`, [
+      jobId,
+    ]);
+    expect(left.rows[0]?.n).toBe(0);
+    // What the relay has not published yet is kept, whatever its age.
+    const unpublished = await h.pg.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM events WHERE published_at IS NULL AND type = 'webhook.disabled'`,
+    );
+    expect(unpublished.rows[0]?.n ?? 0).toBeLessThanOrEqual(1);
   });
 
   it('refuses webhook URLs on private addresses, and hides one tenant’s webhooks from another', async () => {
