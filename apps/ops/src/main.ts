@@ -2,14 +2,15 @@ import { loadConfig, type AppConfig } from '@quarry/config';
 import { topology } from '@quarry/contracts';
 import { connectToNats, provisionJetStream } from '@quarry/messaging';
 import { findMigrationsDir, runMigrations } from '@quarry/migrations';
-import { createPrismaClient, TenantsRepository } from '@quarry/persistence';
+import { createPrismaClient } from '@quarry/persistence';
 import { createLogger, type Logger } from '@quarry/telemetry';
+import { API_KEY_USAGE, runApiKeyCommand, runTenantCommand, TENANT_USAGE } from './tenant-commands';
 
 /**
  * Operator commands, run by `npm start`/`npm test` set-up and by deploy jobs — never by app replicas
- * at boot: `migrate` (database), `provision` (JetStream streams, consumers, bucket), `api-key`.
+ * at boot: `migrate` (database), `provision` (JetStream streams, consumers, bucket), `tenant`, `api-key`.
  */
-const usage = `usage: quarry-ops <migrate | provision | setup | api-key <tenant> <key>>`;
+const usage = `usage: quarry-ops <migrate | provision | setup | ${TENANT_USAGE} | ${API_KEY_USAGE}>`;
 
 async function migrate(config: AppConfig, logger: Logger): Promise<void> {
   const { applied } = await runMigrations({
@@ -53,18 +54,26 @@ async function provision(config: AppConfig, logger: Logger): Promise<void> {
   }
 }
 
-async function apiKey(
-  config: AppConfig,
-  logger: Logger,
-  tenant: string | undefined,
-  key: string | undefined,
-) {
-  if (!tenant || !key || key.length < 16)
-    throw new Error(`${usage}\n(the key must be at least 16 characters)`);
+/** Results go to stdout as plain lines (a new key, a tenant id, a table), so scripts can capture them. */
+const print = (line: string): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+async function tenant(config: AppConfig, args: string[]): Promise<void> {
   const prisma = createPrismaClient({ databaseUrl: config.database.url, poolMax: 1 });
   try {
-    const { tenantId } = await new TenantsRepository(prisma).ensureTenantWithKey(tenant, key);
-    logger.info({ tenant, tenantId }, 'API key stored (hashed)');
+    await runTenantCommand(prisma, args, print);
+  } finally {
+    await prisma.$disconnect();
+  }
+}
+
+async function apiKey(config: AppConfig, logger: Logger, args: string[]) {
+  const prisma = createPrismaClient({ databaseUrl: config.database.url, poolMax: 1 });
+  try {
+    const { kind, tenantId } = await runApiKeyCommand(prisma, args, print);
+    // The original form logs as it always did; the others print their result instead.
+    if (kind === 'ensure') logger.info({ tenant: args[0], tenantId }, 'API key stored (hashed)');
   } finally {
     await prisma.$disconnect();
   }
@@ -86,8 +95,11 @@ async function main(): Promise<void> {
         await migrate(config, logger);
         await provision(config, logger);
         break;
+      case 'tenant':
+        await tenant(config, args);
+        break;
       case 'api-key':
-        await apiKey(config, logger, args[0], args[1]);
+        await apiKey(config, logger, args);
         break;
       default:
         throw new Error(usage);
