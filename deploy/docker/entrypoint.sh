@@ -14,7 +14,7 @@ case "${1:-}" in
       --enable-source-maps "dist/apps/$app/src/main.js" "$@"
     ;;
   "")
-    echo "usage: quarry <gateway | ingest-worker | analysis-worker | ops <migrate | provision | setup | api-key <tenant> <key>>>" >&2
+    echo "usage: quarry <gateway | ingest-worker | analysis-worker | ops <migrate | provision | setup | tenant create <name> | api-key ...>>" >&2
     exit 2
     ;;
   *)
