@@ -733,3 +733,48 @@ describe('https', () => {
     expect(error.message).toMatch(/self[- ]signed/i);
   });
 });
+
+describe('post', () => {
+  it('posts the body with its headers and keeps the first bytes of any answer, 2xx or not', async () => {
+    const bodies: string[] = [];
+    const server = await serve((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        bodies.push(Buffer.concat(chunks).toString('utf8'));
+        res.writeHead(503, { 'content-type': 'text/plain' }).end('x'.repeat(5000));
+      });
+    });
+    const answer = await fetcher().post(`${server.origin}/hook`, '{"a":1}', {
+      headers: { 'content-type': 'application/json', 'webhook-id': 'evt-1' },
+      maxResponseBytes: 100,
+    });
+    expect(answer).toEqual({ status: 503, body: 'x'.repeat(100) });
+    expect(bodies).toEqual(['{"a":1}']);
+    expect(server.requests[0]?.method).toBe('POST');
+    expect(server.requests[0]?.headers['webhook-id']).toBe('evt-1');
+    expect(server.requests[0]?.headers['content-length']).toBe('7');
+  });
+
+  it('answers a redirect with its status instead of following it', async () => {
+    const target = await serve((_req, res) => res.end('followed'));
+    const server = await serve((_req, res) => res.writeHead(307, { location: `${target.origin}/` }).end());
+    const answer = await fetcher().post(`${server.origin}/`, '{}', { headers: {} });
+    expect(answer.status).toBe(307);
+    expect(target.requests).toHaveLength(0);
+  });
+
+  it('refuses a private address before connecting', async () => {
+    const server = await serve((_req, res) => res.end('never'));
+    await failure(
+      fetcher({ allowHosts: [] }).post(`${server.origin}/`, '{}', { headers: {} }),
+      'url_forbidden',
+    );
+    const resolver = resolverOf({ 'hooks.example': ['10.0.0.7'] });
+    await failure(
+      fetcher({ allowHosts: [], lookup: resolver }).post('http://hooks.example/in', '{}', { headers: {} }),
+      'url_forbidden',
+    );
+    expect(server.requests).toHaveLength(0);
+  });
+});
