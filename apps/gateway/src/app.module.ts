@@ -16,12 +16,14 @@ import { AnalysesModule } from './analyses/analyses.module';
 import { CrawlsModule } from './crawls/crawls.module';
 import { DeadLettersModule } from './dead-letters/dead-letters.module';
 import { DocumentsModule } from './documents/documents.module';
+import { EventsModule } from './events/events.module';
 import { HealthModule } from './health/health.module';
 import { ErrorsFilter } from './http/errors.filter';
 import { JobsModule } from './jobs/jobs.module';
 import { MaintenanceModule } from './maintenance/maintenance.module';
 import { SearchModule } from './search/search.module';
 import { UsageModule } from './usage/usage.module';
+import { WebhooksModule } from './webhooks/webhooks.module';
 
 /** Runs the outbox sweep and makes sure the bootstrap tenant exists. */
 @Injectable()
@@ -60,6 +62,8 @@ export class GatewayModule {
           consumes: {},
           // Its transport records the DLQ stream and rescues messages stranded at their delivery limit.
           watchesDeadLetters: true,
+          // And feeds every public event to the webhook dispatcher (ADR 30).
+          dispatchesEvents: true,
           outboxStore: OutboxRepository,
           // The gateway's /metrics is the overview: the lag of every consumer of the jobs stream.
           consumerLag: 'all',
@@ -76,6 +80,8 @@ export class GatewayModule {
         DeadLettersModule,
         MaintenanceModule,
         UsageModule,
+        EventsModule,
+        WebhooksModule,
       ],
       providers: [
         { provide: APP_FILTER, useClass: ErrorsFilter },

@@ -40,9 +40,10 @@ async function provision(config: AppConfig, logger: Logger): Promise<void> {
       replicas: config.streams.replicas,
       // Room for several replicas; each replica's own pulls stay bounded by its concurrency.
       maxAckPending: {
-        ingestDocument: config.workers.ingestConcurrency * 8,
-        indexDocument: config.workers.analysisConcurrency * 8,
-        analyzeJob: config.workers.analysisConcurrency * 8,
+        // Plus room for four replicas' look-ahead of messages waiting in the fair share (ADR 34).
+        ingestDocument: config.workers.ingestConcurrency * 8 + config.delivery.fairLookahead * 4,
+        indexDocument: config.workers.analysisConcurrency * 8 + config.delivery.fairLookahead * 4,
+        analyzeJob: config.workers.analysisConcurrency * 8 + config.delivery.fairLookahead * 4,
       },
     });
     logger.info(

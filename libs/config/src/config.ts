@@ -74,6 +74,11 @@ const EnvSchema = z.object({
   RETRY_BASE_DELAY_MS: int(1000, 10),
   RETRY_MAX_DELAY_MS: int(60000, 10),
   DUPLICATE_WINDOW_MS: int(120000, 1000),
+  /**
+   * Messages a worker's consumer pulls beyond its free slots, waiting in a fair share across tenants (issue 11): a
+   * tenant's message this far back in its lane starts at the next free slot. 0 keeps plain queue order.
+   */
+  TENANT_FAIR_LOOKAHEAD: int(500, 0),
   EVENTS_MAX_AGE_MS: int(7 * 24 * 3600 * 1000, 1000),
   DLQ_MAX_AGE_MS: int(30 * 24 * 3600 * 1000, 1000),
   /** Copies of each stream and the blob bucket; 3 on a three-node cluster (JetStream allows 1 to 5). */
@@ -126,6 +131,33 @@ const EnvSchema = z.object({
   /** A crawler delivery's body (JSON with the pages' Markdown and HTML), read whole to check its signature. */
   CRAWL_MAX_DELIVERY_BYTES: int(32 * 1024 * 1024, 1024),
   WEBHOOK_RECEIPT_RETENTION_MS: int(7 * 24 * 3600 * 1000, 1000),
+  /** The events relay takes a batch at most this often: a job's progress events are coalesced to this rate. */
+  EVENTS_RELAY_MIN_INTERVAL_MS: int(250, 0),
+  /** Published events kept in PostgreSQL (the stream keeps its own for EVENTS_MAX_AGE_MS). */
+  EVENTS_RETENTION_MS: int(24 * 3600 * 1000, 1000),
+  /** Milliseconds between a failed webhook delivery's attempts, comma-separated; the delivery fails after the last. */
+  WEBHOOK_RETRY_SCHEDULE_MS: z
+    .string()
+    .default('60000,300000,900000,3600000,21600000')
+    .transform((v, ctx) => {
+      const waits = v.split(',').map((x) => Number(x.trim()));
+      if (waits.length === 0 || waits.some((w) => !Number.isInteger(w) || w < 0)) {
+        ctx.addIssue({ code: 'custom', message: 'a comma-separated list of milliseconds' });
+        return z.NEVER;
+      }
+      return waits;
+    }),
+  WEBHOOK_TIMEOUT_MS: int(10_000, 100),
+  /** An endpoint whose deliveries all failed for this long is disabled (a `webhook.disabled` event says so). */
+  WEBHOOK_DISABLE_AFTER_MS: int(24 * 3600 * 1000, 1000),
+  /** How long a rotated-out secret keeps signing beside the new one. */
+  WEBHOOK_SECRET_OVERLAP_MS: int(24 * 3600 * 1000, 0),
+  /** Hosts (or IPs, optionally host:port) webhooks may post to although they resolve to private addresses. */
+  WEBHOOK_ALLOW_HOSTS: z.string().default(''),
+  WEBHOOK_CONCURRENCY: int(8, 1),
+  WEBHOOK_MAX_PER_TENANT: int(50, 1),
+  /** Heartbeat comment lines on Server-Sent Event streams. */
+  SSE_HEARTBEAT_MS: int(15_000, 100),
   /** A crawl's job that hears nothing from its crawler for this long is closed by the sweeper. */
   CRAWL_IDLE_TIMEOUT_MS: int(2 * 3600 * 1000, 1000),
   OUTBOX_RELAY_INTERVAL_MS: int(1000, 10),
@@ -226,6 +258,7 @@ export interface AppConfig {
     maxNestingDepth: number;
     /** Parser processes per worker; resolved from the worker's concurrency when 0. */
     processes: number;
+    fairLookahead: number;
     ocr: {
       engine: 'auto' | 'cli' | 'js';
       languages: string[];
@@ -255,6 +288,16 @@ export interface AppConfig {
     jobRetentionMs: number;
     deadLetterRetentionMs: number;
     outboxRetentionMs: number;
+  events: { relayMinIntervalMs: number; retentionMs: number; sseHeartbeatMs: number };
+  webhooks: {
+    retryScheduleMs: number[];
+    timeoutMs: number;
+    disableAfterMs: number;
+    secretOverlapMs: number;
+    allowHosts: string[];
+    concurrency: number;
+    maxPerTenant: number;
+  };
     webhookReceiptRetentionMs: number;
     crawlIdleMs: number;
   };
@@ -376,6 +419,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxArchiveEntries: e.ARCHIVE_MAX_ENTRIES,
       maxUncompressedBytes: e.ARCHIVE_MAX_UNCOMPRESSED_BYTES,
       maxNestingDepth: e.MAX_NESTING_DEPTH,
+      fairLookahead: e.TENANT_FAIR_LOOKAHEAD,
       processes: e.PARSER_PROCESSES || ingestConcurrency + e.INGEST_BULK_CONCURRENCY,
       ocr: {
         engine: e.OCR_ENGINE,
@@ -418,6 +462,22 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     metrics: { port: e.METRICS_PORT },
     telemetry: telemetryConfig(e),
   };
+    events: {
+      relayMinIntervalMs: e.EVENTS_RELAY_MIN_INTERVAL_MS,
+      retentionMs: e.EVENTS_RETENTION_MS,
+      sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
+    },
+    webhooks: {
+      retryScheduleMs: e.WEBHOOK_RETRY_SCHEDULE_MS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      disableAfterMs: e.WEBHOOK_DISABLE_AFTER_MS,
+      secretOverlapMs: e.WEBHOOK_SECRET_OVERLAP_MS,
+      allowHosts: e.WEBHOOK_ALLOW_HOSTS.split(',')
+        .map((h) => h.trim())
+        .filter((h) => h !== ''),
+      concurrency: e.WEBHOOK_CONCURRENCY,
+      maxPerTenant: e.WEBHOOK_MAX_PER_TENANT,
+    },
 }
 
 function telemetryConfig(e: Env): TelemetryConfig {

@@ -3,6 +3,7 @@ export * from './filenames';
 export * from './ids';
 export * from './jobs';
 export * from './catalogue';
+export * from './events';
 export * from './analyses';
 export * from './json-schema';
 export * from './api-keys';

@@ -19,3 +19,5 @@ export * from './batcher';
 export * from './usage.repository';
 export { USAGE_METRICS, type UsageMetric } from './usage';
 export { usageReadPlan, utcDaysOf, type UsageReadPlan } from './usage-ranges';
+export * from './events.repository';
+export * from './webhooks.repository';
