@@ -245,6 +245,7 @@ export interface AppConfig {
     retryBaseDelayMs: number;
     retryMaxDelayMs: number;
     duplicateWindowMs: number;
+    fairLookahead: number;
   };
   streams: { eventsMaxAgeMs: number; dlqMaxAgeMs: number; replicas: number };
   /** The ingest worker's parsers and OCR (issue 8): limits that turn hostile documents into failures with a reason. */
@@ -258,7 +259,6 @@ export interface AppConfig {
     maxNestingDepth: number;
     /** Parser processes per worker; resolved from the worker's concurrency when 0. */
     processes: number;
-    fairLookahead: number;
     ocr: {
       engine: 'auto' | 'cli' | 'js';
       languages: string[];
@@ -275,6 +275,16 @@ export interface AppConfig {
   quotas: { pagesPerMonth: number; embeddingTokensPerMonth: number };
   firecrawl: { webhookSecret: string | undefined; maxDeliveryBytes: number };
   outbox: { relayIntervalMs: number; relayGraceMs: number };
+  events: { relayMinIntervalMs: number; retentionMs: number; sseHeartbeatMs: number };
+  webhooks: {
+    retryScheduleMs: number[];
+    timeoutMs: number;
+    disableAfterMs: number;
+    secretOverlapMs: number;
+    allowHosts: string[];
+    concurrency: number;
+    maxPerTenant: number;
+  };
   /**
    * The gateway's leader-only housekeeping: the stuck-job sweeper (jobs with no heartbeat for
    * stallAfterMs whose commands are no longer in the work queue get them re-published, up to
@@ -288,16 +298,6 @@ export interface AppConfig {
     jobRetentionMs: number;
     deadLetterRetentionMs: number;
     outboxRetentionMs: number;
-  events: { relayMinIntervalMs: number; retentionMs: number; sseHeartbeatMs: number };
-  webhooks: {
-    retryScheduleMs: number[];
-    timeoutMs: number;
-    disableAfterMs: number;
-    secretOverlapMs: number;
-    allowHosts: string[];
-    concurrency: number;
-    maxPerTenant: number;
-  };
     webhookReceiptRetentionMs: number;
     crawlIdleMs: number;
   };
@@ -402,6 +402,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       retryBaseDelayMs: e.RETRY_BASE_DELAY_MS,
       retryMaxDelayMs: e.RETRY_MAX_DELAY_MS,
       duplicateWindowMs: e.DUPLICATE_WINDOW_MS,
+      fairLookahead: e.TENANT_FAIR_LOOKAHEAD,
     },
     streams: {
       eventsMaxAgeMs: e.EVENTS_MAX_AGE_MS,
@@ -419,7 +420,6 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxArchiveEntries: e.ARCHIVE_MAX_ENTRIES,
       maxUncompressedBytes: e.ARCHIVE_MAX_UNCOMPRESSED_BYTES,
       maxNestingDepth: e.MAX_NESTING_DEPTH,
-      fairLookahead: e.TENANT_FAIR_LOOKAHEAD,
       processes: e.PARSER_PROCESSES || ingestConcurrency + e.INGEST_BULK_CONCURRENCY,
       ocr: {
         engine: e.OCR_ENGINE,
@@ -445,6 +445,22 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     firecrawl: { webhookSecret: e.FIRECRAWL_WEBHOOK_SECRET, maxDeliveryBytes: e.CRAWL_MAX_DELIVERY_BYTES },
     outbox: { relayIntervalMs: e.OUTBOX_RELAY_INTERVAL_MS, relayGraceMs: e.OUTBOX_RELAY_GRACE_MS },
+    events: {
+      relayMinIntervalMs: e.EVENTS_RELAY_MIN_INTERVAL_MS,
+      retentionMs: e.EVENTS_RETENTION_MS,
+      sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
+    },
+    webhooks: {
+      retryScheduleMs: e.WEBHOOK_RETRY_SCHEDULE_MS,
+      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
+      disableAfterMs: e.WEBHOOK_DISABLE_AFTER_MS,
+      secretOverlapMs: e.WEBHOOK_SECRET_OVERLAP_MS,
+      allowHosts: e.WEBHOOK_ALLOW_HOSTS.split(',')
+        .map((h) => h.trim())
+        .filter((h) => h !== ''),
+      concurrency: e.WEBHOOK_CONCURRENCY,
+      maxPerTenant: e.WEBHOOK_MAX_PER_TENANT,
+    },
     maintenance: {
       sweepIntervalMs: e.SWEEP_INTERVAL_MS,
       stallAfterMs: e.STALL_AFTER_MS,
@@ -462,22 +478,6 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     metrics: { port: e.METRICS_PORT },
     telemetry: telemetryConfig(e),
   };
-    events: {
-      relayMinIntervalMs: e.EVENTS_RELAY_MIN_INTERVAL_MS,
-      retentionMs: e.EVENTS_RETENTION_MS,
-      sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
-    },
-    webhooks: {
-      retryScheduleMs: e.WEBHOOK_RETRY_SCHEDULE_MS,
-      timeoutMs: e.WEBHOOK_TIMEOUT_MS,
-      disableAfterMs: e.WEBHOOK_DISABLE_AFTER_MS,
-      secretOverlapMs: e.WEBHOOK_SECRET_OVERLAP_MS,
-      allowHosts: e.WEBHOOK_ALLOW_HOSTS.split(',')
-        .map((h) => h.trim())
-        .filter((h) => h !== ''),
-      concurrency: e.WEBHOOK_CONCURRENCY,
-      maxPerTenant: e.WEBHOOK_MAX_PER_TENANT,
-    },
 }
 
 function telemetryConfig(e: Env): TelemetryConfig {
