@@ -49,11 +49,13 @@ describe('schema drift check (no database)', () => {
     expect(Object.keys(expected.tables).sort()).toEqual(
       [
         'analysis_items',
+        'api_key_rate_limits',
         'api_keys',
         'chunk_terms',
         'chunks',
         'dead_letters',
         'documents',
+        'events',
         'job_events',
         'job_steps',
         'jobs',
@@ -62,7 +64,12 @@ describe('schema drift check (no database)', () => {
         'outbox',
         'pages',
         'tenants',
+        'usage_daily',
+        'usage_records',
+        'webhook_attempts',
+        'webhook_deliveries',
         'webhook_receipts',
+        'webhooks',
       ].sort(),
     );
     expect(expected.tables.chunks!.columns.embedding).toEqual({
@@ -187,8 +194,8 @@ describe('schema drift check (no database)', () => {
     ],
     [
       'a new model',
-      (s) => `${s}\nmodel Webhook {\n  id String @id @db.Uuid\n  @@map("webhooks")\n}\n`,
-      /table webhooks: in schema\.prisma, missing from the database/,
+      (s) => `${s}\nmodel Gadget {\n  id String @id @db.Uuid\n  @@map("gadgets")\n}\n`,
+      /table gadgets: in schema\.prisma, missing from the database/,
     ],
   ])('reports %s', (_what, mutate, problem) => {
     const mutated = expectedSchemaFromPrisma(parsePrismaSchema(mutate(schema)));

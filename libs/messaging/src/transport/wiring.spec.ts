@@ -16,6 +16,7 @@ describe('handler wiring checked at boot', () => {
       services: ['search'],
       deadLetterStream: false,
       maxDeliveries: false,
+      publicEvents: false,
     });
   });
 
@@ -49,5 +50,13 @@ describe('handler wiring checked at boot', () => {
     });
     expect(() => planWiring(watcher, [one('dlq:*')])).toThrow(/no handler for max-deliveries advisories/);
     expect(() => planWiring({ commands: [], services: [] }, [one('dlq:*')])).toThrow(/does not take/);
+  });
+
+  it('wants exactly one public-events handler from an app that dispatches events, and none from another', () => {
+    const dispatcher = { commands: [], services: [], publicEvents: true } as const;
+    expect(planWiring(dispatcher, [one('events:public')])).toMatchObject({ publicEvents: true });
+    expect(() => planWiring(dispatcher, [])).toThrow(/no handler for public events/);
+    expect(() => planWiring(dispatcher, [{ pattern: 'events:public', handlers: 2 }])).toThrow(/2 handlers/);
+    expect(() => planWiring({ commands: [], services: [] }, [one('events:public')])).toThrow(/does not take/);
   });
 });
