@@ -1,2 +1,3 @@
 export * from './job-rules';
 export * from './event-rules';
+export * from './job-liveness';
