@@ -25,6 +25,22 @@ describe('loadConfig', () => {
     expect(set.extraction.processes).toBe(2 + set.workers.ingestBulkConcurrency);
   });
 
+  it('gives each job type a step deadline, STEP_DEADLINE_MS unless its own is set (a re-embed at least 6 hours)', () => {
+    expect(loadConfig({}).maintenance.stepDeadlineMs).toEqual({
+      ingest: 1_800_000,
+      analyze: 1_800_000,
+      reindex: 21_600_000,
+    });
+    const set = loadConfig({ STEP_DEADLINE_MS: '60000', STEP_DEADLINE_MS_ANALYZE: '5000' });
+    expect(set.maintenance.stepDeadlineMs).toEqual({ ingest: 60_000, analyze: 5_000, reindex: 21_600_000 });
+    expect(loadConfig({ STEP_DEADLINE_MS_REINDEX: '1000' }).maintenance.stepDeadlineMs.reindex).toBe(1000);
+    expect(() => loadConfig({ STEP_DEADLINE_MS_INGEST: '0' })).toThrow(/STEP_DEADLINE_MS_INGEST/);
+    expect(loadConfig({ NO_WORKER_AFTER_MS: '250', STUCK_AFTER_MS: '500' }).maintenance).toMatchObject({
+      noWorkerAfterMs: 250,
+      stuckAfterMs: 500,
+    });
+  });
+
   it('treats empty values as unset', () => {
     expect(loadConfig({ PORT: '' }).http.port).toBe(3000);
   });

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { LOCAL_EMBEDDING_MODEL } from '@quarry/contracts';
+import { LOCAL_EMBEDDING_MODEL, type JobType } from '@quarry/contracts';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -165,6 +165,19 @@ const EnvSchema = z.object({
   SWEEP_INTERVAL_MS: int(30_000, 10),
   STALL_AFTER_MS: int(5 * 60_000, 10),
   MAX_REDRIVES: int(3, 0),
+  /**
+   * How long one step of a job may run before the sweeper fails it with `deadline_exceeded`, heartbeat or not (ADR 33):
+   * a document's extraction or indexing, an analysis or a re-embed. Per job type below; each defaults to this.
+   */
+  STEP_DEADLINE_MS: int(30 * 60_000, 100),
+  STEP_DEADLINE_MS_INGEST: z.coerce.number().int().min(100).optional(),
+  STEP_DEADLINE_MS_ANALYZE: z.coerce.number().int().min(100).optional(),
+  /** A re-embed moves every chunk of a tenant in one step: 6 hours unless set. */
+  STEP_DEADLINE_MS_REINDEX: z.coerce.number().int().min(100).optional(),
+  /** A command waiting this long while no worker pulls from its consumer makes its job say `waiting: no_worker`. */
+  NO_WORKER_AFTER_MS: int(60_000, 10),
+  /** An active job without a heartbeat or progress this long is listed by `GET /v1/jobs?stuck=true`. */
+  STUCK_AFTER_MS: int(10 * 60_000, 10),
   RETENTION_INTERVAL_MS: int(3600_000, 10),
   JOB_RETENTION_MS: int(30 * 24 * 3600 * 1000, 1000),
   DEAD_LETTER_RETENTION_MS: int(90 * 24 * 3600 * 1000, 1000),
@@ -294,6 +307,10 @@ export interface AppConfig {
     sweepIntervalMs: number;
     stallAfterMs: number;
     maxRedrives: number;
+    /** Per job type: how long one of its steps may run (ADR 33). */
+    stepDeadlineMs: Record<JobType, number>;
+    noWorkerAfterMs: number;
+    stuckAfterMs: number;
     retentionIntervalMs: number;
     jobRetentionMs: number;
     deadLetterRetentionMs: number;
@@ -465,6 +482,13 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       sweepIntervalMs: e.SWEEP_INTERVAL_MS,
       stallAfterMs: e.STALL_AFTER_MS,
       maxRedrives: e.MAX_REDRIVES,
+      stepDeadlineMs: {
+        ingest: e.STEP_DEADLINE_MS_INGEST ?? e.STEP_DEADLINE_MS,
+        analyze: e.STEP_DEADLINE_MS_ANALYZE ?? e.STEP_DEADLINE_MS,
+        reindex: e.STEP_DEADLINE_MS_REINDEX ?? Math.max(e.STEP_DEADLINE_MS, 6 * 3600_000),
+      },
+      noWorkerAfterMs: e.NO_WORKER_AFTER_MS,
+      stuckAfterMs: e.STUCK_AFTER_MS,
       retentionIntervalMs: e.RETENTION_INTERVAL_MS,
       jobRetentionMs: e.JOB_RETENTION_MS,
       deadLetterRetentionMs: e.DEAD_LETTER_RETENTION_MS,

@@ -91,6 +91,8 @@ export async function claimDocuments(
     doc AS (
       UPDATE documents d
       SET attempts = CASE WHEN d.status::text = ${to} THEN d.attempts + 1 ELSE 1 END,
+          -- The step's deadline counts from its first claim: a redelivery keeps it (ADR 33).
+          step_started_at = CASE WHEN d.status::text = ${to} THEN coalesce(d.step_started_at, now()) ELSE now() END,
           status = ${to}::document_status, updated_at = now()
       FROM target JOIN j ON j.id = target.job_id
       WHERE d.id = target.document_id AND d.status::text = ANY(${[...from]}::text[])
