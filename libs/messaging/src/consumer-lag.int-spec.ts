@@ -1,6 +1,6 @@
 import { MessageIds, type CommandName, type Lane, type Topology } from '@quarry/contracts';
 import { QuarryMetrics } from '@quarry/telemetry';
-import { PromText, TEST_NATS_URL } from '@quarry/test-kit';
+import { PromText, TEST_NATS_URL, waitFor } from '@quarry/test-kit';
 import { jetstream } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { randomUUID } from 'node:crypto';
@@ -89,6 +89,33 @@ describe('consumer lag from JetStream', () => {
     const after = await scrape();
     expect(after.sum('quarry_consumer_pending_messages', { consumer: index })).toBe(0);
     expect(after.sum('quarry_consumer_ack_pending_messages', { consumer: index })).toBe(1);
+    msg?.nak();
+  });
+
+  it('tells a consumer with a pull waiting, and when it last delivered, from one nobody pulls from (ADR 33)', async () => {
+    const bulk = t.consumerName('analyzeJob', 'bulk');
+    const read = jetStreamConsumerLag(nc, { stream: t.jobsStream, consumers: [bulk] });
+    expect(await read()).toEqual([
+      expect.objectContaining({ consumer: bulk, pullsWaiting: 0, lastActiveAt: null }),
+    ]);
+
+    // An idle worker's pull, waiting for a message that does not come.
+    const consumer = await jetstream(nc).consumers.get(t.jobsStream, bulk);
+    const pull = consumer.next({ expires: 3000 });
+    const waiting = await waitFor(async () => ((await read())[0]?.pullsWaiting ?? 0) > 0, {
+      description: 'the pull to be seen waiting',
+    });
+    expect(waiting).toBe(true);
+    expect(await pull).toBeNull();
+    await waitFor(async () => (await read())[0]?.pullsWaiting === 0, { description: 'the pull to expire' });
+
+    // A delivery dates the consumer's last activity.
+    const ingest = t.consumerName('ingestDocument', 'interactive');
+    const before = Date.now();
+    const msg = await (await jetstream(nc).consumers.get(t.jobsStream, ingest)).next({ expires: 2000 });
+    expect(msg).not.toBeNull();
+    const [lag] = await jetStreamConsumerLag(nc, { stream: t.jobsStream, consumers: [ingest] })();
+    expect(lag?.lastActiveAt?.getTime()).toBeGreaterThanOrEqual(before - 1000);
     msg?.nak();
   });
 

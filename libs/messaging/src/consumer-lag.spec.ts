@@ -12,6 +12,8 @@ const lag = (consumer: string, pending: number): ConsumerLag => ({
   pending,
   ackPending: 1,
   redelivered: 0,
+  pullsWaiting: 0,
+  lastActiveAt: null,
 });
 
 function setup(read: () => Promise<ConsumerLag[]>) {

@@ -10,6 +10,10 @@ export interface ConsumerLag {
   pending: number;
   ackPending: number;
   redelivered: number;
+  /** Pull requests waiting for messages: an idle worker always has one (ADR 33). */
+  pullsWaiting: number;
+  /** The consumer's last delivery or acknowledgement; null when it never had one. */
+  lastActiveAt: Date | null;
 }
 
 /** Where lags come from: JetStream (below), or a fake in unit tests. */
@@ -52,8 +56,21 @@ export function jetStreamConsumerLag(
       pending: i.num_pending,
       ackPending: i.num_ack_pending,
       redelivered: i.num_redelivered,
+      pullsWaiting: i.num_waiting,
+      lastActiveAt: latest(i.delivered.last_active, i.ack_floor.last_active),
     }));
   };
+}
+
+/**
+ * The later of two `last_active` fields of a consumer's info: the server sends an RFC 3339 time (the client's type
+ * says nanoseconds), and leaves it out when nothing happened yet.
+ */
+function latest(...values: unknown[]): Date | null {
+  const times = values
+    .map((v) => (typeof v === 'string' ? Date.parse(v) : Number.NaN))
+    .filter((t) => Number.isFinite(t) && t > 0);
+  return times.length > 0 ? new Date(Math.max(...times)) : null;
 }
 
 /**

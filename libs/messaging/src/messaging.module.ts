@@ -24,6 +24,11 @@ import { jetStreamWorkQueue, WORK_QUEUE } from './work-queue';
 export const NATS_CONNECTION = Symbol('NATS_CONNECTION');
 export const TOPOLOGY = Symbol('TOPOLOGY');
 export const BLOB_STORE = Symbol('BLOB_STORE');
+/**
+ * A ConsumerLagReader of every durable consumer of the jobs stream, cached for a second: how the gateway tells a job
+ * whose commands nobody consumes (ADR 33).
+ */
+export const JOBS_CONSUMER_LAG = Symbol('JOBS_CONSUMER_LAG');
 const MESSAGING_OPTIONS = Symbol('MESSAGING_OPTIONS');
 
 export interface MessagingModuleOptions {
@@ -191,6 +196,12 @@ export class MessagingModule {
             ),
         },
         {
+          provide: JOBS_CONSUMER_LAG,
+          inject: [NATS_CONNECTION, TOPOLOGY],
+          useFactory: (nc: NatsConnection, t: Topology) =>
+            new ConsumerLagReader(jetStreamConsumerLag(nc, { stream: t.jobsStream }), { cacheMs: 1000 }),
+        },
+        {
           provide: WORK_QUEUE,
           inject: [NATS_CONNECTION, TOPOLOGY],
           useFactory: (nc: NatsConnection, t: Topology) => jetStreamWorkQueue(nc, t.jobsStream),
@@ -209,6 +220,7 @@ export class MessagingModule {
         TOPOLOGY,
         BLOB_STORE,
         WORK_QUEUE,
+        JOBS_CONSUMER_LAG,
         JetStreamPublisher,
         OutboxRelay,
         JetStreamServer,
