@@ -51,9 +51,31 @@ export class MaxDeliveriesWatcher {
    */
   @OnMaxDeliveries()
   async rescue(@Payload() advisory: MaxDeliveriesAdvisory): Promise<RescueOutcome> {
-    const name = this.consumers.get(advisory.consumer);
-    if (advisory.stream !== this.topology.jobsStream || !name) return 'not_ours';
-    const m = await this.queue.get(advisory.stream_seq);
+    if (advisory.stream !== this.topology.jobsStream) return 'not_ours';
+    return this.deadLetter({
+      consumer: advisory.consumer,
+      streamSeq: advisory.stream_seq,
+      deliveries: advisory.deliveries,
+      reason:
+        `no outcome after ${advisory.deliveries} deliveries: the worker died or stalled on its last ` +
+        `delivery (MAX_DELIVERIES advisory of consumer ${advisory.consumer})`,
+    });
+  }
+
+  /**
+   * Moves the message at `streamSeq` of the jobs stream, stranded at `consumer`'s delivery limit, to its command's
+   * DLQ subject with code `delivery_exhausted`, then removes it from the work queue. The advisory's path, and the
+   * periodic scan's for the advisories no gateway heard (ADR 33).
+   */
+  async deadLetter(stranded: {
+    consumer: string;
+    streamSeq: number;
+    deliveries: number;
+    reason: string;
+  }): Promise<RescueOutcome> {
+    const name = this.consumers.get(stranded.consumer);
+    if (!name) return 'not_ours';
+    const m = await this.queue.get(stranded.streamSeq);
     // Gone: acked, terminated or already rescued after all.
     if (!m) return 'gone';
     const originMsgId = m.header('Nats-Msg-Id') || `seq-${m.seq}`;
@@ -61,18 +83,16 @@ export class MaxDeliveriesWatcher {
       msgId: `dlq:${originMsgId}`,
       traceparent: m.header(QuarryHeaders.traceparent),
       headers: {
-        [QuarryHeaders.dlqReason]:
-          `no outcome after ${advisory.deliveries} deliveries: the worker died or stalled on its last ` +
-          `delivery (MAX_DELIVERIES advisory of consumer ${advisory.consumer})`,
+        [QuarryHeaders.dlqReason]: stranded.reason,
         [QuarryHeaders.dlqCode]: 'delivery_exhausted',
         [QuarryHeaders.originSubject]: m.subject,
         [QuarryHeaders.originMsgId]: originMsgId,
-        [QuarryHeaders.deliveryCount]: String(advisory.deliveries),
+        [QuarryHeaders.deliveryCount]: String(stranded.deliveries),
       },
     });
     await this.queue.remove(m.seq);
     this.logger.error(
-      { consumer: advisory.consumer, streamSeq: advisory.stream_seq, deliveries: advisory.deliveries },
+      { consumer: stranded.consumer, streamSeq: stranded.streamSeq, deliveries: stranded.deliveries },
       'stranded message dead-lettered',
     );
     return 'dead_lettered';

@@ -5,12 +5,28 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
-import { BLOB_STORE, WORK_QUEUE, type BlobStore, type WorkQueue } from '@quarry/messaging';
-import { CrawlsRepository, MaintenanceRepository, JobControlRepository } from '@quarry/persistence';
+import type { Topology } from '@quarry/contracts';
+import {
+  BLOB_STORE,
+  JetStreamPublisher,
+  TOPOLOGY,
+  WORK_QUEUE,
+  type BlobStore,
+  type WorkQueue,
+} from '@quarry/messaging';
+import {
+  AnalysesRepository,
+  CrawlsRepository,
+  MaintenanceRepository,
+  JobControlRepository,
+} from '@quarry/persistence';
 import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
+import { MaxDeliveriesWatcher } from '../dead-letters/max-deliveries-watcher';
 import { LEADER_LOCK, leaderLockKey, PgAdvisoryLeaderLock, type LeaderLock } from './leader-lock';
 import { MaintenanceScheduler } from './maintenance.scheduler';
 import { RetentionService } from './retention';
+import { StepDeadlineEnforcer } from './step-deadlines';
+import { StrandedMessageScan } from './stranded-message-scan';
 import { StuckJobSweeper } from './stuck-job-sweeper';
 
 @Injectable()
@@ -27,7 +43,10 @@ class MaintenanceLifecycle implements OnApplicationBootstrap, BeforeApplicationS
   }
 }
 
-/** The gateway's leader-only housekeeping: stuck-job sweeper and retention (see MaintenanceScheduler). */
+/**
+ * The gateway's leader-only housekeeping (see MaintenanceScheduler): the stuck-job sweeper, step deadlines and the
+ * stranded-message scan with every sweep, retention.
+ */
 @Module({
   providers: [
     {
@@ -91,12 +110,63 @@ class MaintenanceLifecycle implements OnApplicationBootstrap, BeforeApplicationS
         ),
     },
     {
+      provide: StepDeadlineEnforcer,
+      inject: [MaintenanceRepository, AnalysesRepository, APP_CONFIG, LOGGER],
+      useFactory: (
+        store: MaintenanceRepository,
+        analyses: AnalysesRepository,
+        config: AppConfig,
+        logger: Logger,
+      ) =>
+        new StepDeadlineEnforcer(
+          store,
+          analyses,
+          { deadlinesMs: config.maintenance.stepDeadlineMs },
+          logger.child({ component: 'step-deadlines' }),
+        ),
+    },
+    {
+      provide: StrandedMessageScan,
+      inject: [TOPOLOGY, WORK_QUEUE, JetStreamPublisher, MaintenanceRepository, APP_CONFIG, LOGGER],
+      useFactory: (
+        topology: Topology,
+        queue: WorkQueue,
+        publisher: JetStreamPublisher,
+        store: MaintenanceRepository,
+        config: AppConfig,
+        logger: Logger,
+      ) => {
+        const log = logger.child({ component: 'stranded-message-scan' });
+        // The advisory watcher's own rescue, so a message the scan finds is dead-lettered exactly as one the
+        // advisory names (this instance is not a controller: it subscribes to nothing).
+        const rescuer = new MaxDeliveriesWatcher(topology, queue, publisher, log);
+        return new StrandedMessageScan(
+          topology,
+          queue,
+          store,
+          rescuer,
+          { quietAfterMs: config.maintenance.stallAfterMs },
+          log,
+        );
+      },
+    },
+    {
       provide: MaintenanceScheduler,
-      inject: [LEADER_LOCK, StuckJobSweeper, RetentionService, APP_CONFIG, LOGGER],
+      inject: [
+        LEADER_LOCK,
+        StuckJobSweeper,
+        RetentionService,
+        StepDeadlineEnforcer,
+        StrandedMessageScan,
+        APP_CONFIG,
+        LOGGER,
+      ],
       useFactory: (
         lock: LeaderLock,
         sweeper: StuckJobSweeper,
         retention: RetentionService,
+        deadlines: StepDeadlineEnforcer,
+        stranded: StrandedMessageScan,
         config: AppConfig,
         logger: Logger,
       ) =>
@@ -109,10 +179,20 @@ class MaintenanceLifecycle implements OnApplicationBootstrap, BeforeApplicationS
             retentionIntervalMs: config.maintenance.retentionIntervalMs,
           },
           logger.child({ component: 'maintenance' }),
+          [
+            { name: 'step-deadlines', run: () => deadlines.run() },
+            { name: 'stranded-message-scan', run: () => stranded.run() },
+          ],
         ),
     },
     MaintenanceLifecycle,
   ],
-  exports: [StuckJobSweeper, RetentionService, MaintenanceScheduler],
+  exports: [
+    StuckJobSweeper,
+    RetentionService,
+    StepDeadlineEnforcer,
+    StrandedMessageScan,
+    MaintenanceScheduler,
+  ],
 })
 export class MaintenanceModule {}

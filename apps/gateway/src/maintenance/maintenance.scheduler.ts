@@ -8,11 +8,18 @@ export interface SchedulerOptions {
   retentionIntervalMs: number;
 }
 
+/** Leader-only work run with every sweep, after it (step deadlines, the stranded-message scan). */
+export interface SweepTask {
+  name: string;
+  run(): Promise<unknown>;
+}
+
 /**
  * Runs the leader-only housekeeping on one gateway replica. Every sweep interval each replica tries
  * to take (or confirms it holds) the leader lock; the leader then sweeps for stuck jobs and, every
  * retention interval, starts a retention pass. Retention runs first right after leadership is taken,
- * so replicas restarted more often than the retention interval still purge.
+ * so replicas restarted more often than the retention interval still purge. The other sweep tasks run
+ * after the sweep, each on its own: one failing does not keep the next from running.
  */
 export class MaintenanceScheduler {
   private timer: NodeJS.Timeout | undefined;
@@ -27,6 +34,7 @@ export class MaintenanceScheduler {
     private readonly retention: Pick<RetentionService, 'run'>,
     private readonly options: SchedulerOptions,
     private readonly logger: Logger,
+    private readonly tasks: readonly SweepTask[] = [],
   ) {}
 
   get isLeader(): boolean {
@@ -46,6 +54,14 @@ export class MaintenanceScheduler {
       await this.sweeper.sweep();
     } catch (error) {
       this.logger.warn({ err: error }, 'stuck-job sweep failed');
+    }
+    for (const task of this.tasks) {
+      if (this.stopped || !this.lock.isLeader) return;
+      try {
+        await task.run();
+      } catch (error) {
+        this.logger.warn({ err: error, task: task.name }, 'sweep task failed');
+      }
     }
     if (this.stopped || this.retaining || Date.now() < this.nextRetentionAt || !this.lock.isLeader) return;
     this.nextRetentionAt = Date.now() + this.options.retentionIntervalMs;

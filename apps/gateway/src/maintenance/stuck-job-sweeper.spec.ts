@@ -26,6 +26,9 @@ class Fakes {
   redriveResult: RedriveResult = { outcome: 'redriven', redrives: 1, outbox: [outboxRow('r1')] };
   readonly redrives: { jobId: string; lost: string[]; max: number }[] = [];
   readonly failed: { documentId: string; error: ErrorInfo }[] = [];
+  /** Jobs settleJob was asked to end; whether it ends them. */
+  readonly settled: string[] = [];
+  settleEnds = true;
   readonly metrics = new QuarryMetrics({ app: 'gateway', processMetrics: false });
   /** seq → still in the stream; a missing seq throws (NATS away). */
   readonly queued = new Map<number, boolean>();
@@ -38,12 +41,17 @@ class Fakes {
       lost: Pick<OpenDocumentCommand, 'documentId'>[],
       max: number,
     ) => Promise<RedriveResult>;
+    settleJob: (jobId: string) => Promise<boolean>;
   } = {
     findStalledJobs: () => Promise.resolve(this.jobs),
     openDocumentCommands: (jobId: string) => Promise.resolve(this.documents.get(jobId) ?? []),
     redrive: (jobId: string, lost: Pick<OpenDocumentCommand, 'documentId'>[], max: number) => {
       this.redrives.push({ jobId, lost: lost.map((d) => d.documentId), max });
       return Promise.resolve(this.redriveResult);
+    },
+    settleJob: (jobId: string) => {
+      this.settled.push(jobId);
+      return Promise.resolve(this.settleEnds);
     },
   };
   readonly pipeline = {
@@ -209,12 +217,33 @@ describe('StuckJobSweeper', () => {
     expect(seen).toEqual([[jobs[0]!.id, jobs[1]!.id], [jobs[2]!.id], [jobs[0]!.id, jobs[1]!.id]]);
   });
 
-  it('reports an active job without open documents instead of touching it', async () => {
+  it('ends an active job without open documents, as its last document would have', async () => {
     const f = new Fakes();
+    const job = f.job([]);
+    const sweeper = f.sweeper();
+    expect((await sweeper.sweep()).jobs).toEqual([{ jobId: job.id, decision: 'settled', lostDocuments: 0 }]);
+    expect(f.settled).toEqual([job.id]);
+    expect(sweeper.stats.settledJobs).toBe(1);
+    expect(f.redrives).toEqual([]);
+  });
+
+  it('reports one it could not end (ended by another path meanwhile) without re-driving anything', async () => {
+    const f = new Fakes();
+    f.settleEnds = false;
     const job = f.job([]);
     expect((await f.sweeper().sweep()).jobs).toEqual([
       { jobId: job.id, decision: 'no_open_documents', lostDocuments: 0 },
     ]);
     expect(f.redrives).toEqual([]);
+  });
+
+  it("leaves a crawl's job with nothing open to its crawler", async () => {
+    const f = new Fakes();
+    const job = f.job([]);
+    job.acceptingDocuments = true;
+    expect((await f.sweeper().sweep()).jobs).toEqual([
+      { jobId: job.id, decision: 'waiting_for_crawler', lostDocuments: 0 },
+    ]);
+    expect(f.settled).toEqual([]);
   });
 });

@@ -30,7 +30,9 @@ export type SweepDecision =
   | 'failed_stalled'
   /** Workers moved the job or its documents on while the sweeper looked. */
   | 'moved_on'
-  /** Active, but no document is open: nothing a re-drive could fix. */
+  /** Active with every document in a final status: ended now, as its last document would have ended it. */
+  | 'settled'
+  /** Active, but no document is open, and it did not end (another path ended it meanwhile). */
   | 'no_open_documents'
   /** A crawl's job with every page done so far, waiting for the crawler's next delivery. */
   | 'waiting_for_crawler'
@@ -40,7 +42,10 @@ export interface SweepReport {
   jobs: { jobId: string; decision: SweepDecision; lostDocuments: number }[];
 }
 
-type SweeperStore = Pick<MaintenanceRepository, 'findStalledJobs' | 'openDocumentCommands' | 'redrive'>;
+type SweeperStore = Pick<
+  MaintenanceRepository,
+  'findStalledJobs' | 'openDocumentCommands' | 'redrive' | 'settleJob'
+>;
 type CrawlCloser = Pick<CrawlsRepository, 'closeIdleCrawls'>;
 type DocumentFailer = Pick<JobControlRepository, 'failDocument'>;
 
@@ -51,11 +56,12 @@ type DocumentFailer = Pick<JobControlRepository, 'failDocument'>;
  * stream whether the document's current command is still there; only a command that is gone while its
  * document has not moved on is lost. Lost commands are re-published through the outbox with the next
  * message-id generation; after `maxRedrives` re-drives of a job its lost documents fail with
- * `stalled`, which finishes the job. The repositories publish what they commit (and count the jobs
- * they end) before returning.
+ * `stalled`, which finishes the job. An active job with no open document (its last one failed or was
+ * indexed by a path that did not end it) is ended as its last document would have ended it. The
+ * repositories publish what they commit (and count the jobs they end) before returning.
  */
 export class StuckJobSweeper {
-  readonly stats = { sweeps: 0, redrivenDocuments: 0, stalledDocuments: 0, errors: 0 };
+  readonly stats = { sweeps: 0, redrivenDocuments: 0, stalledDocuments: 0, settledJobs: 0, errors: 0 };
   lastReport: SweepReport | undefined;
   /** Where the next sweep continues when the last one filled its batch; undefined: from the start. */
   private cursor: Pick<StalledJob, 'since' | 'id'> | undefined;
@@ -104,7 +110,14 @@ export class StuckJobSweeper {
     if (open.length === 0 && job.acceptingDocuments)
       return { decision: 'waiting_for_crawler', lostDocuments: 0 };
     if (open.length === 0) {
-      this.logger.warn({ jobId: job.id, status: job.status }, 'active job without open documents');
+      if (await this.store.settleJob(job.id)) {
+        this.stats.settledJobs++;
+        this.logger.warn(
+          { jobId: job.id, status: job.status, quietSince: job.since.toISOString() },
+          'ended an active job whose documents were all finished',
+        );
+        return { decision: 'settled', lostDocuments: 0 };
+      }
       return { decision: 'no_open_documents', lostDocuments: 0 };
     }
     const lost: OpenDocumentCommand[] = [];
