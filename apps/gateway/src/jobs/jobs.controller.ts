@@ -1,14 +1,20 @@
 import { Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { JobStatus, QuarryError } from '@quarry/contracts';
-import { JobsRepository, MaintenanceRepository } from '@quarry/persistence';
+import { JobsRepository } from '@quarry/persistence';
+import { z } from 'zod';
 import { CurrentTenant, RequireScope, type TenantContext } from '../auth/api-key.guard';
 import { decodeCursor, encodeCursor, PageQuery, Uuid } from '../http/request-schemas';
 import { parseInput } from '../http/validation';
 import { jobResponse } from '../http/views';
 import { CancelJobService } from './cancel-job.service';
+import { JobLiveness } from './job-liveness';
 
-const ListQuery = PageQuery.extend({ status: JobStatus.optional() }).strict();
+const ListQuery = PageQuery.extend({
+  status: JobStatus.optional(),
+  /** Only the active jobs with no sign of life for STUCK_AFTER_MS, each with why (ADR 33). */
+  stuck: z.enum(['true', 'false']).optional(),
+}).strict();
 
 @ApiTags('jobs')
 @ApiBearerAuth()
@@ -17,17 +23,24 @@ export class JobsController {
   constructor(
     private readonly jobs: JobsRepository,
     private readonly cancellation: CancelJobService,
-    private readonly maintenance: MaintenanceRepository,
+    private readonly liveness: JobLiveness,
   ) {}
 
   @Get()
   @RequireScope('read')
-  @ApiOperation({ summary: "The tenant's jobs, newest first, with a status filter and cursor pagination" })
+  @ApiOperation({
+    summary: "The tenant's jobs, newest first, with a status filter and cursor pagination",
+    description:
+      'With stuck=true only its queued or running jobs that showed no sign of life (heartbeat, progress) for ' +
+      'STUCK_AFTER_MS, each with `stuck: {reason, since}` and `waiting`.',
+  })
   @ApiQuery({ name: 'status', required: false, enum: JobStatus.options })
+  @ApiQuery({ name: 'stuck', required: false, enum: ['true', 'false'] })
   @ApiQuery({ name: 'limit', required: false, type: Number })
   @ApiQuery({ name: 'cursor', required: false, type: String })
   async list(@CurrentTenant() tenant: TenantContext, @Query() query: Record<string, unknown>) {
     const q = parseInput(ListQuery, query, 'query');
+    if (q.stuck === 'true') return this.listStuck(tenant, q);
     const page = await this.jobs.listJobs(tenant.tenantId, {
       status: q.status,
       limit: q.limit,
@@ -38,14 +51,38 @@ export class JobsController {
 
   @Get(':id')
   @RequireScope('read')
-  @ApiOperation({ summary: 'A job: status, progress, per-document status and errors, trace id' })
+  @ApiOperation({
+    summary: 'A job: status, progress, per-document status and errors, trace id',
+    description:
+      'An active job also says why it waits (`waiting`: no_worker, tenant_capacity, queue or null), its ' +
+      "`position` among the tenant's queued jobs of its lane (null unless queued) and an `eta` in seconds from " +
+      "the tenant's measured step rates (null when unknown).",
+  })
   async get(@CurrentTenant() tenant: TenantContext, @Param('id') id: string) {
     const jobId = parseInput(Uuid, id, 'job id');
     const job = await this.jobs.getJob(tenant.tenantId, jobId);
     if (!job) throw new QuarryError('not_found', `job ${jobId} not found`);
-    // A quiet queued job is waiting its turn, not stalled: say how many queued jobs are ahead of it.
-    const position = job.status === 'queued' ? await this.maintenance.queuePosition(job.id) : null;
-    return { ...jobResponse(job), position };
+    const { position, waiting, eta } = await this.liveness.describe(job);
+    return { ...jobResponse(job), position, waiting, eta };
+  }
+
+  private async listStuck(tenant: TenantContext, q: z.infer<typeof ListQuery>) {
+    if (q.status && q.status !== 'queued' && q.status !== 'running') {
+      throw new QuarryError('validation_failed', `a stuck job is queued or running, never ${q.status}`);
+    }
+    const page = await this.liveness.listStuck(tenant.tenantId, {
+      limit: q.limit,
+      cursor: q.cursor ? decodeCursor(q.cursor) : undefined,
+      status: q.status,
+    });
+    return {
+      items: page.items.map((i) => ({
+        ...jobResponse(i.job),
+        waiting: i.waiting,
+        stuck: { reason: i.stuck.reason, since: i.stuck.since.toISOString() },
+      })),
+      nextCursor: page.next ? encodeCursor(page.next) : null,
+    };
   }
 
   @Post(':id/cancel')

@@ -60,6 +60,7 @@ describe('GET /v1/jobs/:id', () => {
         'createdAt',
         'documents',
         'error',
+        'eta',
         'finishedAt',
         'id',
         'lane',
@@ -70,14 +71,17 @@ describe('GET /v1/jobs/:id', () => {
         'status',
         'traceId',
         'type',
+        'waiting',
       ].sort(),
     );
     expect(res.body).toMatchObject({
       id: created[0],
       type: 'ingest',
       status: 'queued',
-      // The first job of this database: nothing queued ahead of it.
+      // The first job of its tenant: nothing queued ahead of it. No worker runs, yet it came a moment ago.
       position: 0,
+      waiting: 'queue',
+      eta: null,
       attempts: 0,
       error: null,
       progress: { step: 'ingest', done: 0, total: 1 },

@@ -1,5 +1,10 @@
 import { Module } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@quarry/config';
+import type { Topology } from '@quarry/contracts';
+import { JOBS_CONSUMER_LAG, TOPOLOGY, type ConsumerLagReader } from '@quarry/messaging';
+import { MaintenanceRepository } from '@quarry/persistence';
 import { CancelJobService } from './cancel-job.service';
+import { JobLiveness, TENANT_CAPACITY, type TenantCapacity } from './job-liveness';
 import { JobsController } from './jobs.controller';
 import { JobRetryController } from './retry.controller';
 import { RetryService } from './retry.service';
@@ -7,7 +12,38 @@ import { RetryService } from './retry.service';
 /** Jobs: read, list, cancel and retry. Exports RetryService, which dead-letter replays use too. */
 @Module({
   controllers: [JobsController, JobRetryController],
-  providers: [CancelJobService, RetryService],
+  providers: [
+    CancelJobService,
+    RetryService,
+    {
+      provide: JobLiveness,
+      inject: [
+        MaintenanceRepository,
+        JOBS_CONSUMER_LAG,
+        TOPOLOGY,
+        APP_CONFIG,
+        // Per-tenant fairness may provide it; until then no job says `tenant_capacity`.
+        { token: TENANT_CAPACITY, optional: true },
+      ],
+      useFactory: (
+        store: MaintenanceRepository,
+        consumers: ConsumerLagReader,
+        topology: Topology,
+        config: AppConfig,
+        capacity: TenantCapacity | undefined,
+      ) =>
+        new JobLiveness(
+          store,
+          consumers,
+          topology,
+          {
+            noWorkerAfterMs: config.maintenance.noWorkerAfterMs,
+            stuckAfterMs: config.maintenance.stuckAfterMs,
+          },
+          capacity,
+        ),
+    },
+  ],
   exports: [RetryService],
 })
 export class JobsModule {}
