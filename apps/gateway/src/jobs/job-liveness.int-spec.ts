@@ -245,3 +245,29 @@ describe('GET /v1/jobs?stuck=true', () => {
     expect(plain.body.items.map((i) => i.id)).toContain(fresh.jobId);
   });
 });
+
+describe('tenant capacity', () => {
+  it('says tenant_capacity while the tenant runs a job of the lane and another tenant waits there too', async () => {
+    // The earlier tests' jobs end first: this one needs to know who else is in the lane.
+    await h.pg.query(
+      `UPDATE jobs SET status = 'cancelled', finished_at = now() WHERE status IN ('queued', 'running')`,
+    );
+    const a = await h.createTenant('capacity-a');
+    const b = await h.createTenant('capacity-b');
+    const running = await upload(a.apiKey);
+    await h.pg.query(`UPDATE jobs SET status = 'running', started_at = now() WHERE id = $1`, [running.jobId]);
+    const next = await upload(a.apiKey);
+    // Alone in the lane, A's next job waits for the queue, not for its share.
+    expect((await view(next.jobId, a.apiKey)).waiting).toBe('queue');
+    const other = await upload(b.apiKey);
+    expect((await view(next.jobId, a.apiKey)).waiting).toBe('tenant_capacity');
+    // B has nothing running: it waits for the queue, and the fair share gives it the next free slot.
+    expect((await view(other.jobId, b.apiKey)).waiting).toBe('queue');
+    // Another lane is another share.
+    const bulk = await upload(a.apiKey, { lane: 'bulk' });
+    expect((await view(bulk.jobId, a.apiKey)).waiting).toBe('queue');
+    await h.pg.query(`UPDATE jobs SET status = 'cancelled', finished_at = now() WHERE id = ANY($1::uuid[])`, [
+      [running.jobId, next.jobId, other.jobId, bulk.jobId],
+    ]);
+  });
+});

@@ -2,7 +2,7 @@ import { Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import type { Topology } from '@quarry/contracts';
 import { JOBS_CONSUMER_LAG, TOPOLOGY, type ConsumerLagReader } from '@quarry/messaging';
-import { MaintenanceRepository } from '@quarry/persistence';
+import { JobsRepository, MaintenanceRepository } from '@quarry/persistence';
 import { CancelJobService } from './cancel-job.service';
 import { JobLiveness, TENANT_CAPACITY, type TenantCapacity } from './job-liveness';
 import { JobsController } from './jobs.controller';
@@ -16,13 +16,21 @@ import { RetryService } from './retry.service';
     CancelJobService,
     RetryService,
     {
+      // The workers' fair share across tenants (ADR 34), as the database shows it.
+      provide: TENANT_CAPACITY,
+      inject: [JobsRepository],
+      useFactory: (jobs: JobsRepository): TenantCapacity => ({
+        atCapacity: (tenantId, lane) => jobs.fairShareHolds(tenantId, lane),
+      }),
+    },
+    {
       provide: JobLiveness,
       inject: [
         MaintenanceRepository,
         JOBS_CONSUMER_LAG,
         TOPOLOGY,
         APP_CONFIG,
-        // Per-tenant fairness may provide it; until then no job says `tenant_capacity`.
+        // Optional: without it no job says `tenant_capacity`.
         { token: TENANT_CAPACITY, optional: true },
       ],
       useFactory: (

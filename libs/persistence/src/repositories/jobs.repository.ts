@@ -263,6 +263,19 @@ export class JobsRepository {
     return outputs;
   }
 
+  /**
+   * Whether the workers' fair share holds the tenant's waiting work in a lane back (ADR 34): it already has a job
+   * running there while another tenant has work waiting or running in the same lane, so freed slots go to the tenant
+   * with fewer running first. Alone in a lane, a tenant gets every slot and waits only for the queue.
+   */
+  async fairShareHolds(tenantId: string, lane: string): Promise<boolean> {
+    const [row] = await this.prisma.$queryRaw<{ holds: boolean }[]>`
+      SELECT EXISTS (SELECT 1 FROM jobs WHERE tenant_id = ${tenantId}::uuid AND status = 'running' AND lane = ${lane})
+         AND EXISTS (SELECT 1 FROM jobs WHERE status IN ('queued', 'running') AND lane = ${lane}
+                                            AND tenant_id <> ${tenantId}::uuid) AS holds`;
+    return row?.holds ?? false;
+  }
+
   async getJob(tenantId: string, jobId: string): Promise<JobView | null> {
     const job = await this.prisma.job.findFirst({ where: { id: jobId, tenantId }, include: jobInclude });
     return job ? toJobView(job) : null;
