@@ -83,10 +83,7 @@ export class GatewayModule {
         EventsModule,
         WebhooksModule,
       ],
-      providers: [
-        { provide: APP_FILTER, useClass: ErrorsFilter },
-        GatewayLifecycle,
-      ],
+      providers: [{ provide: APP_FILTER, useClass: ErrorsFilter }, GatewayLifecycle],
     };
   }
 }
