@@ -1,4 +1,13 @@
-import { Controller, Get, Headers, Inject, Param, Query, Res } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Headers,
+  Inject,
+  Param,
+  Query,
+  Res,
+  type BeforeApplicationShutdown,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import {
@@ -35,7 +44,10 @@ const TenantStreamQuery = z
 @ApiTags('events')
 @ApiBearerAuth()
 @Controller('v1')
-export class EventsController {
+export class EventsController implements BeforeApplicationShutdown {
+  /** Streams being served: a shutdown ends them, or the HTTP server would wait for clients that never leave. */
+  private readonly streaming = new Set<SseWriter>();
+
   constructor(
     private readonly jobs: JobsRepository,
     private readonly events: EventsRepository,
@@ -70,7 +82,7 @@ export class EventsController {
       this.topology.publicEventFilter({ tenantId: tenant.tenantId, scopeId: jobId }),
       after === undefined ? 'start' : { afterSeq: after },
     );
-    const sse = new SseWriter(reply, this.config.events.sseHeartbeatMs, () => stream.close());
+    const sse = this.writer(reply, () => stream.close());
     // A job that ended before this request, with nothing left to send (a reconnect after its last event).
     if (isTerminalJobStatus(job.status) && (await this.sentEverything(jobId, after ?? 0))) {
       stream.close();
@@ -126,9 +138,28 @@ export class EventsController {
       this.topology.publicEventFilter({ tenantId: tenant.tenantId, scopeId: q.jobId, type: single }),
       after === undefined ? 'new' : { afterSeq: after },
     );
-    const sse = new SseWriter(reply, this.config.events.sseHeartbeatMs, () => stream.close());
+    const sse = this.writer(reply, () => stream.close());
     const wanted = (type: string) => q.type.length === 0 || q.type.some((p) => eventTypeMatches(p, type));
     void this.pipe(sse, stream.events, () => Promise.resolve(false), wanted).finally(() => stream.close());
+  }
+
+  /** Streams served right now. */
+  openStreams(): number {
+    return this.streaming.size;
+  }
+
+  /** Ends every stream; clients reconnect (EventSource does) to another replica with their Last-Event-ID. */
+  beforeApplicationShutdown(): void {
+    for (const sse of this.streaming) sse.end();
+  }
+
+  private writer(reply: FastifyReply, onClose: () => void): SseWriter {
+    const sse = new SseWriter(reply, this.config.events.sseHeartbeatMs, () => {
+      this.streaming.delete(sse);
+      onClose();
+    });
+    this.streaming.add(sse);
+    return sse;
   }
 
   private async pipe(

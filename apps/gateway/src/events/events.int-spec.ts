@@ -6,6 +6,7 @@ import { GatewayHarness, type UploadBody } from '../testing/gateway-harness';
 import { readSse, type SseEvent } from '@quarry/testing';
 import { WebhookSender } from '../webhooks/webhook-sender';
 import { EventRelay } from './event-relay';
+import { EventsController } from './events.controller';
 
 /** A webhook receiver on loopback: answers each path from a script of statuses (the last one repeats). */
 class Receiver {
@@ -310,6 +311,19 @@ describe('public events, live streams and webhooks (ADR 30)', () => {
       type: 'webhook.disabled',
       webhookId: created.body.id,
     });
+  });
+
+  it('ends open streams when the gateway shuts down, so it does not wait for clients that never leave', async () => {
+    const up = await h.upload<UploadBody>([{ filename: 'open.txt', content: 'still running' }]);
+    const reading = readSse(`http://127.0.0.1:${port}/v1/jobs/${up.body.id}/events`, {
+      headers: auth(h.apiKey),
+    });
+    const controller = h.app.get(EventsController);
+    await until('the stream to be served', () => controller.openStreams() > 0);
+    controller.beforeApplicationShutdown();
+    const read = await reading;
+    expect(read.endedByServer).toBe(true);
+    expect(controller.openStreams()).toBe(0);
   });
 
   it('deletes published events past their retention', async () => {
