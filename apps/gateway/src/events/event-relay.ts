@@ -3,7 +3,7 @@ import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import type { Topology } from '@quarry/contracts';
 import { JetStreamPublisher, TOPOLOGY } from '@quarry/messaging';
 import { EventsRepository, publishedEvent, type RelayPass, type StoredEvent } from '@quarry/persistence';
-import { LOGGER, type Logger } from '@quarry/telemetry';
+import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import { Client } from 'pg';
 
 /** Without a notification (a lost LISTEN connection), the relay still looks this often. */
@@ -32,6 +32,7 @@ export class EventRelay implements OnApplicationBootstrap, OnApplicationShutdown
     @Inject(TOPOLOGY) private readonly topology: Topology,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(QUARRY_METRICS) private readonly metrics: Pick<QuarryMetrics, 'counter'>,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -50,8 +51,12 @@ export class EventRelay implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   /** One pass: publishes what is waiting (used by the loop, and by tests that want the events out now). */
-  pass(): Promise<RelayPass> {
-    return this.events.relay(BATCH, (batch) => this.publish(batch));
+  async pass(): Promise<RelayPass> {
+    const pass = await this.events.relay(BATCH, (batch) => this.publish(batch));
+    const counter = this.metrics.counter('quarry_events_published_total');
+    if (pass.published > 0) counter.inc({ outcome: 'published' }, pass.published);
+    if (pass.coalesced > 0) counter.inc({ outcome: 'coalesced' }, pass.coalesced);
+    return pass;
   }
 
   private async publish(batch: StoredEvent[]): Promise<(number | null)[]> {

@@ -248,6 +248,16 @@ describe('public events, live streams and webhooks (ADR 30)', () => {
       expect(event).toMatchObject({ type: 'job.succeeded', jobId });
       expect(p.headers['webhook-id']).toBe(event.id);
     }
+    // Counted by result for the dashboard and the QuarryWebhooksFailing alert.
+    const metrics = (await h.request('GET', '/metrics', { apiKey: null })).text;
+    const count = (result: string) =>
+      Number(
+        new RegExp(`^quarry_webhook_attempts_total\\{[^}]*result="${result}"[^}]*\\} (\\d+)`, 'm').exec(
+          metrics,
+        )?.[1],
+      );
+    expect(count('http_error')).toBeGreaterThanOrEqual(3);
+    expect(count('ok')).toBeGreaterThanOrEqual(1);
     // Nothing is due any more: a round posts nothing and the receiver got no fifth post.
     expect(await h.app.get(WebhookSender).round()).toBe(0);
     expect(receiver.postsTo('/hook')).toHaveLength(4);
@@ -347,10 +357,12 @@ describe('public events, live streams and webhooks (ADR 30)', () => {
 
   it('refuses webhook URLs on private addresses, and hides one tenant’s webhooks from another', async () => {
     for (const url of ['http://169.254.169.254/latest', 'http://10.1.2.3/hook', 'ftp://127.0.0.1/x']) {
-      const r = await h.request<{ code: string }>('POST', '/v1/webhooks', {
+      const r = await h.request<{ code: string; message: string }>('POST', '/v1/webhooks', {
         payload: { url, events: ['*'] },
       });
       expect([r.status, r.body.code]).toEqual([422, 'url_forbidden']);
+      // A private address can be allowed by an operator, and the refusal says how; a scheme cannot.
+      expect(r.body.message.includes('WEBHOOK_ALLOW_HOSTS')).toBe(url.startsWith('http:'));
     }
     const bad = await h.request<{ code: string }>('POST', '/v1/webhooks', {
       payload: { url: receiver.script('/x', [200]), events: ['job.nonsense'] },

@@ -3,7 +3,7 @@ import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import { QuarryError } from '@quarry/contracts';
 import { WebhooksRepository, type AttemptResult, type ClaimedDelivery } from '@quarry/persistence';
 import type { SafeFetcher } from '@quarry/safe-fetch';
-import { LOGGER, type Logger } from '@quarry/telemetry';
+import { LOGGER, QUARRY_METRICS, type Logger, type QuarryMetrics } from '@quarry/telemetry';
 import { signedHeaders } from './webhook-signature';
 
 export const WEBHOOK_FETCHER = Symbol('WEBHOOK_FETCHER');
@@ -28,6 +28,7 @@ export class WebhookSender implements OnApplicationBootstrap, OnApplicationShutd
     @Inject(WEBHOOK_FETCHER) private readonly fetcher: SafeFetcher,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LOGGER) private readonly logger: Logger,
+    @Inject(QUARRY_METRICS) private readonly metrics: Pick<QuarryMetrics, 'counter'>,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -90,6 +91,8 @@ export class WebhookSender implements OnApplicationBootstrap, OnApplicationShutd
         error: error instanceof QuarryError ? `${error.code}: ${error.message}` : String(error),
       };
     }
+    const outcome = result.ok ? 'ok' : result.responseStatus === null ? 'unreachable' : 'http_error';
+    this.metrics.counter('quarry_webhook_attempts_total').inc({ result: outcome });
     try {
       const { disabled } = await this.webhooks.recordAttempt(d, result, {
         scheduleMs: this.config.webhooks.retryScheduleMs,

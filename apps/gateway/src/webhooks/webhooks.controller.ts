@@ -98,7 +98,7 @@ export class WebhooksController {
   @ApiResponse({ status: 201, description: 'the webhook with `secret`' })
   async create(@CurrentTenant() tenant: TenantContext, @Body() body: unknown) {
     const input = parseInput(CreateWebhook, body, 'body');
-    await this.fetcher.checkUrl(input.url);
+    await this.vet(input.url);
     const existing = await this.webhooks.list(tenant.tenantId);
     if (existing.length >= this.config.webhooks.maxPerTenant) {
       throw new QuarryError(
@@ -134,7 +134,7 @@ export class WebhooksController {
   async update(@CurrentTenant() tenant: TenantContext, @Param('id') id: string, @Body() body: unknown) {
     const webhookId = parseInput(Uuid, id, 'webhook id');
     const patch = parseInput(UpdateWebhook, body, 'body');
-    if (patch.url !== undefined) await this.fetcher.checkUrl(patch.url);
+    if (patch.url !== undefined) await this.vet(patch.url);
     const w = await this.webhooks.update(tenant.tenantId, webhookId, patch);
     if (!w) throw new QuarryError('not_found', `webhook ${webhookId} not found`);
     if (patch.enabled) this.sender.wake();
@@ -205,6 +205,21 @@ export class WebhooksController {
     }
     this.sender.wake();
     return { webhookId, deliveryId: delivery, status: 'pending' };
+  }
+
+  /** The SSRF guard's checks; a refusal says how an operator allows a private receiver on purpose. */
+  private async vet(url: string): Promise<void> {
+    try {
+      await this.fetcher.checkUrl(url);
+    } catch (error) {
+      // Only a refused address can be allowed; a scheme, a port or credentials cannot.
+      if (!QuarryError.is(error, 'url_forbidden') || error.details?.['address'] === undefined) throw error;
+      throw new QuarryError(
+        'url_forbidden',
+        `${error.message}; an operator can allow a private receiver with WEBHOOK_ALLOW_HOSTS`,
+        { cause: error, ...(error.details ? { details: error.details } : {}) },
+      );
+    }
   }
 
   private async found(tenant: TenantContext, id: string): Promise<WebhookRow> {

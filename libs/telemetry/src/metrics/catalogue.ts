@@ -197,6 +197,18 @@ export const METRICS = {
     labels: ['path'],
     apps: ALL,
   },
+  quarry_events_published_total: {
+    kind: 'counter',
+    help: "Public events (ADR 30) the gateway's relay took from the events table, by outcome: published to QUARRY_EVENTS, or coalesced into a later progress event of the same job.",
+    labels: ['outcome'],
+    apps: ['gateway'],
+  },
+  quarry_webhook_attempts_total: {
+    kind: 'counter',
+    help: 'Posts of webhook deliveries, by result: ok (2xx), http_error (another status) or unreachable (no answer, timeout, refused by the SSRF guard).',
+    labels: ['result'],
+    apps: ['gateway'],
+  },
   quarry_stalled_jobs_redriven_total: {
     kind: 'counter',
     help: "Commands of stalled jobs re-published by the gateway's sweeper.",
