@@ -1,7 +1,8 @@
 // Runs Quarry's apps from dist/ (built by scripts/ensure.sh): all three, or the one named.
 // Lines are prefixed by app; a crashed app is restarted with backoff; Ctrl-C stops them all.
+// --demo: once the gateway is up, uploads the sample documents of scripts/demo/ and runs a search.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -9,9 +10,12 @@ import { fileURLToPath } from 'node:url';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const APPS = ['gateway', 'ingest-worker', 'analysis-worker'];
 const COLORS = { gateway: 35, 'ingest-worker': 33, 'analysis-worker': 32 };
-const only = process.argv[2];
-if (only && !APPS.includes(only)) {
-  console.error(`unknown app "${only}": one of ${APPS.join(', ')}`);
+const args = process.argv.slice(2);
+const demo = args.includes('--demo');
+const only = args.find((a) => !a.startsWith('--'));
+const unknown = args.filter((a) => a.startsWith('--') && a !== '--demo');
+if ((only && !APPS.includes(only)) || unknown.length) {
+  console.error(`usage: npm start [-- --demo] (or: node scripts/start.mjs [${APPS.join(' | ')}] [--demo])`);
   process.exit(2);
 }
 
@@ -121,6 +125,7 @@ if (!only || only === 'gateway') {
             '',
           ].join('\n'),
         );
+        if (demo) runDemo(url, key).catch((error) => console.error(`demo: ${error.message}`));
         return;
       }
     } catch {
@@ -129,4 +134,97 @@ if (!only || only === 'gateway') {
     if (Date.now() < deadline && !stopping) setTimeout(poll, 500);
   };
   setTimeout(poll, 500);
+}
+
+// The demo: a few short documents of the repository's own, uploaded once (tagged quarry-demo, so a later
+// --demo finds them and uploads nothing), then a search printed as the curl to type and what it answered.
+const DEMO_DIR = path.join(root, 'scripts/demo');
+const DEMO_TAG = 'quarry-demo';
+const DEMO_QUERY = 'which birds migrate between the poles?';
+const MIME = {
+  '.md': 'text/markdown',
+  '.txt': 'text/plain',
+  '.html': 'text/html',
+  '.pdf': 'application/pdf',
+};
+
+async function api(url, key, method, route, body) {
+  const r = await fetch(`${url}${route}`, {
+    method,
+    headers: {
+      authorization: `Bearer ${key}`,
+      ...(body && !(body instanceof FormData) ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body instanceof FormData ? body : body ? JSON.stringify(body) : undefined,
+  });
+  const text = await r.text();
+  if (!r.ok) throw new Error(`${method} ${route} answered ${r.status}: ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+const search = (url, key, filter) =>
+  api(url, key, 'POST', '/v1/search', { query: DEMO_QUERY, topK: 3, ...(filter ? { filter } : {}) });
+
+async function runDemo(url, key) {
+  const say = (line) => console.log(`\x1b[36m[demo]\x1b[0m ${line}`);
+  // Healthy is not ready: uploads need the database and NATS, which /readyz checks.
+  const readyBy = Date.now() + 120_000;
+  while (
+    !(await fetch(`${url}/readyz`).then(
+      (r) => r.ok,
+      () => false,
+    ))
+  ) {
+    if (stopping) return;
+    if (Date.now() > readyBy) throw new Error(`${url}/readyz did not answer 200 within 2 minutes`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const already = await search(url, key, { tags: [DEMO_TAG] });
+  if (already.results.length > 0) {
+    say(`the sample documents are already there (tagged ${DEMO_TAG}); uploading nothing`);
+  } else {
+    const form = new FormData();
+    const files = readdirSync(DEMO_DIR)
+      .filter((f) => path.extname(f) in MIME)
+      .sort();
+    for (const f of files) {
+      const type = MIME[path.extname(f)];
+      form.append('files', new Blob([readFileSync(path.join(DEMO_DIR, f))], { type }), f);
+    }
+    form.append('tags', DEMO_TAG);
+    const job = await api(url, key, 'POST', '/v1/documents', form);
+    say(`uploaded ${files.join(', ')} from scripts/demo/ as job ${job.id}; waiting for it to finish`);
+    const deadline = Date.now() + 300_000;
+    let done;
+    while (!stopping) {
+      const j = await api(url, key, 'GET', `/v1/jobs/${job.id}`);
+      if (['succeeded', 'completed_with_failures', 'failed', 'cancelled'].includes(j.status)) {
+        done = j;
+        break;
+      }
+      if (Date.now() > deadline) throw new Error(`job ${job.id} still ${j.status} after 5 minutes`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    if (!done) return;
+    say(
+      `job ${done.id} ${done.status}: ${done.documents.map((d) => `${d.filename} ${d.status}`).join(', ')}`,
+    );
+  }
+  const shownKey = key === DEV_KEY ? key : '$QUARRY_BOOTSTRAP_API_KEY';
+  const answer = await search(url, key);
+  console.log(
+    [
+      '',
+      '\x1b[1mTry a search:\x1b[0m',
+      `  curl -s -H "Authorization: Bearer ${shownKey}" -H 'content-type: application/json' \\`,
+      `    -d '{"query":"${DEMO_QUERY}","topK":3}' ${url}/v1/search`,
+      'It answered:',
+      ...answer.results.map(
+        (r, i) =>
+          `  ${i + 1}. ${r.filename} (page ${r.page}, score ${Number(r.score ?? 0).toFixed(3)}): ${r.text.replace(/\s+/g, ' ').slice(0, 100)}…`,
+      ),
+      '',
+    ].join('\n'),
+  );
+  say('done');
 }
