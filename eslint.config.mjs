@@ -50,6 +50,12 @@ function boundaries({ tests }) {
       },
       { sourceTag: 'type:test-kit', onlyDependOnLibsWithTags: ['type:contracts'] },
       {
+        // The client library users install: self-contained, nothing of Quarry's own code in it (ADR 37).
+        sourceTag: 'type:sdk',
+        onlyDependOnLibsWithTags: [...kit],
+        bannedExternalImports: ['@nestjs/*', '@nats-io/*', '@prisma/*', 'pg', 'zod'],
+      },
+      {
         sourceTag: 'type:testing',
         onlyDependOnLibsWithTags: [
           'type:contracts',
@@ -64,6 +70,7 @@ function boundaries({ tests }) {
       {
         sourceTag: 'type:app',
         onlyDependOnLibsWithTags: [
+          'type:sdk',
           'type:contracts',
           'type:config',
           'type:telemetry',
@@ -86,6 +93,7 @@ function boundaries({ tests }) {
         sourceTag: 'type:e2e',
         // type:telemetry: the one-process trace harness starts the apps' own tracing set-up.
         onlyDependOnLibsWithTags: [
+          'type:sdk',
           'type:contracts',
           'type:testing',
           'type:test-kit',
