@@ -58,8 +58,8 @@ missing=()
 ! $nats_ok && [ -z "$(nats_bin)" ] && missing+=(nats-server)
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" != "0" ]; then
-    die "$(printf '%s is not installed, and installing it needs root. Install it, then run npm start again:\n    sudo apt-get install -y %s\nor point %s at a running server.' \
-      "${missing[*]}" "${missing[*]}" "$(! $pg_ok && echo DATABASE_URL)$(! $pg_ok && ! $nats_ok && echo ' and ')$(! $nats_ok && echo NATS_URL)")"
+    die "$(printf 'not installed: %s (installing needs root). Install, then run npm start again, which starts them under %s:\n    sudo apt-get install -y %s\nor point %s at a running server.' \
+      "${missing[*]}" "$data" "${missing[*]}" "$(! $pg_ok && echo DATABASE_URL)$(! $pg_ok && ! $nats_ok && echo ' and ')$(! $nats_ok && echo NATS_URL)")"
   fi
   say "installing ${missing[*]} from Debian's packages"
   install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
