@@ -179,7 +179,17 @@ async function runDemo(url, key) {
     if (Date.now() > readyBy) throw new Error(`${url}/readyz did not answer 200 within 2 minutes`);
     await new Promise((r) => setTimeout(r, 250));
   }
-  const already = await search(url, key, { tags: [DEMO_TAG] });
+  // Nor does a ready gateway mean a ready analysis worker, which answers searches: 503 until it subscribes.
+  let already;
+  while (!already) {
+    try {
+      already = await search(url, key, { tags: [DEMO_TAG] });
+    } catch (error) {
+      if (!/answered 503/.test(error.message) || Date.now() > readyBy) throw error;
+      if (stopping) return;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
   if (already.results.length > 0) {
     say(`the sample documents are already there (tagged ${DEMO_TAG}); uploading nothing`);
   } else {
