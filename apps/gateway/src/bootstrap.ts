@@ -2,13 +2,15 @@ import multipart from '@fastify/multipart';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { CustomStrategy } from '@nestjs/microservices';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import type { AppConfig } from '@quarry/config';
 import { JetStreamServer } from '@quarry/messaging';
-import { NestPinoLogger, QuarryMetrics, type Logger } from '@quarry/telemetry';
+import { NestPinoLogger, QUARRY_VERSION, QuarryMetrics, type Logger } from '@quarry/telemetry';
 import { GatewayModule } from './app.module';
+import { registerConsole } from './console/console.routes';
 import { FIRECRAWL_ROUTE } from './crawls/firecrawl.controller';
 import { observeHttpRequests } from './http/http-metrics';
+import { createOpenApiDocument } from './http/openapi';
 
 /** Builds the configured gateway without listening, so tests run exactly what `main.ts` runs. */
 export async function createGatewayApp(
@@ -44,15 +46,13 @@ export async function createGatewayApp(
       headerPairs: 200,
     },
   });
-  const openapi = new DocumentBuilder()
-    .setTitle('Quarry')
-    .setDescription('Upload documents, follow their jobs, search what they say.')
-    .setVersion('1')
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key' })
-    .build();
-  SwaggerModule.setup('docs', app, () => SwaggerModule.createDocument(app, openapi), {
+  // Generated from the zod schemas that validate requests and type the answers (ADR 35).
+  SwaggerModule.setup('docs', app, () => createOpenApiDocument(app, config, QUARRY_VERSION), {
     jsonDocumentUrl: 'docs/openapi.json',
   });
+  // The web console (ADR 38): public static files at /console, a Fastify scope outside Nest's router, so neither
+  // the API key guard nor the OpenAPI document sees it.
+  await registerConsole(app.getHttpAdapter().getInstance(), config);
   // The gateway's message handlers (dead-letter recorder, max-deliveries rescue) on the JetStream transport;
   // it stops before the application's shutdown hooks close the connections.
   app.connectMicroservice<CustomStrategy>(

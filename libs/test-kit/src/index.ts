@@ -8,3 +8,4 @@ export * from './otlp-receiver';
 export * from './quarry-failure';
 export * from './openai-stand-in';
 export * from './seeded-random';
+export * from './openapi-conformance';

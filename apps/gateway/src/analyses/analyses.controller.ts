@@ -1,13 +1,14 @@
 import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import { AnalysisRequest, QuarryError } from '@quarry/contracts';
 import { JobsRepository } from '@quarry/persistence';
 import type { FastifyReply } from 'fastify';
-import { z } from 'zod';
 import { CurrentTenant, RequireScope, type TenantContext } from '../auth/api-key.guard';
 import { parseIdempotencyKey, Uuid } from '../http/request-schemas';
 import { parseInput } from '../http/validation';
+import { ACCEPTED_JOB_HEADERS, ApiErrors, ApiZodBody, ApiZodResponse } from '../http/openapi';
+import { Job } from '../http/response-schemas';
 import { jobResponse } from '../http/views';
 import { WorkerJobAcceptor } from './worker-job-acceptor';
 
@@ -29,6 +30,7 @@ export class AnalysesController {
   @RequireScope('write')
   @HttpCode(202)
   @ApiOperation({
+    operationId: 'createAnalysis',
     summary: 'Start an analysis of indexed documents; answers at once with the job',
     description:
       'classify {labels, documentIds|filter, multiLabel}, summarize {documentIds|filter, length}, answer ' +
@@ -38,11 +40,15 @@ export class AnalysesController {
       'one it says embedding or extractive: labels by embedding similarity, answers and summaries quoted from the ' +
       'documents with citations.',
   })
-  @ApiBody({ schema: z.toJSONSchema(AnalysisRequest, { io: 'input' }) as Record<string, unknown> })
+  @ApiZodBody(AnalysisRequest, {
+    example: { type: 'answer', question: 'How much is due for the dredging?', filter: { tags: ['finance'] } },
+  })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Same key, same job' })
-  @ApiResponse({ status: 202, description: 'Job accepted; Location points at it' })
-  @ApiResponse({ status: 400, description: 'validation_failed' })
-  @ApiResponse({ status: 422, description: 'llm_not_configured' })
+  @ApiZodResponse(202, Job, {
+    description: 'Job accepted; Location points at it; GET /v1/analyses/{id} follows it',
+    headers: ACCEPTED_JOB_HEADERS,
+  })
+  @ApiErrors('llm_not_configured', 'quota_exceeded', 'unsupported_media_type')
   async create(
     @CurrentTenant() tenant: TenantContext,
     @Body() body: unknown,
@@ -64,9 +70,12 @@ export class AnalysesController {
   @Get(':id')
   @RequireScope('read')
   @ApiOperation({
+    operationId: 'getAnalysis',
     summary: 'An analysis job: status, progress {step, done, total, details}, request and result',
   })
-  async get(@CurrentTenant() tenant: TenantContext, @Param('id') id: string) {
+  @ApiZodResponse(200, Job, { description: 'The analysis job, with its result once it succeeded' })
+  @ApiErrors('not_found')
+  async get(@CurrentTenant() tenant: TenantContext, @Param('id') id: string): Promise<Job> {
     const jobId = parseInput(Uuid, id, 'analysis id');
     const job = await this.jobs.getJob(tenant.tenantId, jobId);
     if (!job || job.type !== 'analyze') throw new QuarryError('not_found', `analysis ${jobId} not found`);

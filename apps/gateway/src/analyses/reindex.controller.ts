@@ -1,11 +1,12 @@
 import { Body, Controller, Headers, HttpCode, Inject, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { APP_CONFIG, embeddingModelId, type AppConfig } from '@quarry/config';
 import { QuarryError, ReindexRequest } from '@quarry/contracts';
 import type { FastifyReply } from 'fastify';
-import { z } from 'zod';
 import { CurrentTenant, RequireScope, type TenantContext } from '../auth/api-key.guard';
+import { ACCEPTED_JOB_HEADERS, ApiErrors, ApiZodBody, ApiZodResponse } from '../http/openapi';
 import { parseIdempotencyKey } from '../http/request-schemas';
+import { Job } from '../http/response-schemas';
 import { parseInput } from '../http/validation';
 import { WorkerJobAcceptor } from './worker-job-acceptor';
 
@@ -27,15 +28,19 @@ export class ReindexController {
   @RequireScope('write')
   @HttpCode(202)
   @ApiOperation({
+    operationId: 'reindex',
     summary: "Move the tenant's chunks to the workers' embedding model, without parsing anything again",
     description:
       '`model` defaults to the model the workers embed with, and must be it: configure the workers first. The ' +
       "job's result says {model, fromModels, documents, chunks}; GET /v1/jobs/:id follows it.",
   })
-  @ApiBody({ schema: z.toJSONSchema(ReindexRequest, { io: 'input' }) as Record<string, unknown> })
+  @ApiZodBody(ReindexRequest, { example: {} })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Same key, same job' })
-  @ApiResponse({ status: 202, description: 'Job accepted; Location points at it' })
-  @ApiResponse({ status: 400, description: 'validation_failed (an unknown model)' })
+  @ApiZodResponse(202, Job, {
+    description: 'Job accepted; Location points at it',
+    headers: ACCEPTED_JOB_HEADERS,
+  })
+  @ApiErrors('quota_exceeded', 'unsupported_media_type')
   async reindex(
     @CurrentTenant() tenant: TenantContext,
     @Body() body: unknown,

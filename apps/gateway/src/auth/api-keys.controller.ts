@@ -1,10 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiKeyScopes, mintApiKey, QuarryError } from '@quarry/contracts';
 import { ApiKeysRepository, type ApiKeyView } from '@quarry/persistence';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
+import { ApiErrors, ApiZodBody, ApiZodResponse, CREATED_HEADERS } from '../http/openapi';
 import { Uuid } from '../http/request-schemas';
+import { ApiKey, ApiKeyList, CreatedApiKey } from '../http/response-schemas';
 import { parseInput } from '../http/validation';
 import { ApiKeyAuthenticator, type TenantContext } from './api-key-authenticator';
 import { CurrentTenant } from './api-key.guard';
@@ -17,7 +19,7 @@ const CreateApiKey = z.strictObject({
 });
 
 /** The public shape of a key: what tells it apart and what it may do; never the secret or its hash. */
-export function apiKeyResponse(k: ApiKeyView) {
+export function apiKeyResponse(k: ApiKeyView): ApiKey {
   return {
     id: k.id,
     name: k.name,
@@ -47,18 +49,25 @@ export class ApiKeysController {
   @HttpCode(201)
   @RequireScope('admin')
   @ApiOperation({
+    operationId: 'createApiKey',
     summary: 'Create a key for the tenant; the answer holds the key itself, shown this once',
     description:
       'Scopes: read (GET routes and search), write (uploads, changes, analyses, cancel, retry, replay), admin (keys ' +
       'and webhooks). Only its hash is stored; `prefix` tells keys apart in lists.',
   })
-  @ApiBody({ schema: z.toJSONSchema(CreateApiKey, { io: 'input' }) as Record<string, unknown> })
-  @ApiResponse({ status: 201, description: '{id, name, prefix, scopes, createdAt, expiresAt, …, key}' })
+  @ApiZodBody(CreateApiKey, {
+    example: { name: 'ci uploads', scopes: ['write'], expiresAt: '2027-06-30T00:00:00Z' },
+  })
+  @ApiZodResponse(201, CreatedApiKey, {
+    description: 'The key, with the secret this once',
+    headers: CREATED_HEADERS,
+  })
+  @ApiErrors('unsupported_media_type')
   async create(
     @CurrentTenant() tenant: TenantContext,
     @Body() body: unknown,
     @Res({ passthrough: true }) reply: FastifyReply,
-  ) {
+  ): Promise<CreatedApiKey> {
     const input = parseInput(CreateApiKey, body ?? {}, 'body');
     assertGrantable(tenant.scopes, input.scopes);
     const expiresAt = input.expiresAt === undefined ? null : new Date(input.expiresAt);
@@ -80,15 +89,24 @@ export class ApiKeysController {
 
   @Get()
   @RequireScope('admin')
-  @ApiOperation({ summary: "The tenant's keys, newest first, revoked and expired ones included; no secrets" })
-  async list(@CurrentTenant() tenant: TenantContext) {
+  @ApiOperation({
+    operationId: 'listApiKeys',
+    summary: "The tenant's keys, newest first, revoked and expired ones included; no secrets",
+  })
+  @ApiZodResponse(200, ApiKeyList, { description: 'Every key of the tenant' })
+  async list(@CurrentTenant() tenant: TenantContext): Promise<ApiKeyList> {
     return { items: (await this.keys.list(tenant.tenantId)).map(apiKeyResponse) };
   }
 
   @Get(':id')
   @RequireScope('admin')
-  @ApiOperation({ summary: 'One of the tenant’s keys: name, prefix, scopes, expiry, last use, revocation' })
-  async get(@CurrentTenant() tenant: TenantContext, @Param('id') id: string) {
+  @ApiOperation({
+    operationId: 'getApiKey',
+    summary: 'One of the tenant’s keys: name, prefix, scopes, expiry, last use, revocation',
+  })
+  @ApiZodResponse(200, ApiKey, { description: 'The key (never its secret)' })
+  @ApiErrors('not_found')
+  async get(@CurrentTenant() tenant: TenantContext, @Param('id') id: string): Promise<ApiKey> {
     const keyId = parseInput(Uuid, id, 'API key id');
     const found = await this.keys.get(tenant.tenantId, keyId);
     if (!found) throw new QuarryError('not_found', `API key ${keyId} not found`);
@@ -98,13 +116,15 @@ export class ApiKeysController {
   @Delete(':id')
   @RequireScope('admin')
   @ApiOperation({
+    operationId: 'revokeApiKey',
     summary: 'Revoke one of the tenant’s keys: every gateway refuses it within a second',
     description:
       'Answers the revoked key. Revoking again is harmless and keeps the first revokedAt. A key may revoke itself; ' +
       'its next request is refused.',
   })
-  @ApiResponse({ status: 404, description: 'not_found: no such key for this tenant' })
-  async revoke(@CurrentTenant() tenant: TenantContext, @Param('id') id: string) {
+  @ApiZodResponse(200, ApiKey, { description: 'The revoked key' })
+  @ApiErrors('not_found')
+  async revoke(@CurrentTenant() tenant: TenantContext, @Param('id') id: string): Promise<ApiKey> {
     const keyId = parseInput(Uuid, id, 'API key id');
     const revoked = await this.keys.revoke(tenant.tenantId, keyId);
     if (!revoked) throw new QuarryError('not_found', `API key ${keyId} not found`);

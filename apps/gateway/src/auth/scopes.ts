@@ -1,6 +1,7 @@
 import { applyDecorators, SetMetadata } from '@nestjs/common';
-import { ApiExtension, ApiForbiddenResponse } from '@nestjs/swagger';
+import { ApiExtension } from '@nestjs/swagger';
 import { QuarryError, type ApiKeyScope } from '@quarry/contracts';
+import { ApiErrors, AUTHENTICATED_ROUTE_ERRORS } from '../http/openapi';
 
 export const PUBLIC_ROUTE = 'quarry:public';
 export const REQUIRED_SCOPE = 'quarry:required-scope';
@@ -11,13 +12,14 @@ export const Public = () => SetMetadata(PUBLIC_ROUTE, true);
 /**
  * The scope a key must hold to call the route (ADR 31). Every route that is not `@Public()` needs one, on the method
  * or on its controller (the method's wins): a route without either answers 500 and fails the route walk in
- * routes-scopes.int-spec.ts. It also says so in the OpenAPI document (`x-quarry-scope`, the 403).
+ * routes-scopes.int-spec.ts. It also says so in the OpenAPI document (`x-quarry-scope`), with the errors every
+ * authenticated request may meet (401, 403 insufficient_scope, 429 rate_limited, …: AUTHENTICATED_ROUTE_ERRORS).
  */
 export const RequireScope = (scope: ApiKeyScope) =>
   applyDecorators(
     SetMetadata(REQUIRED_SCOPE, scope),
     ApiExtension('x-quarry-scope', scope),
-    ApiForbiddenResponse({ description: `insufficient_scope: the API key lacks the "${scope}" scope` }),
+    ApiErrors(...AUTHENTICATED_ROUTE_ERRORS),
   );
 
 /** Scopes are a set, not a ladder: holding admin does not mean holding read. */

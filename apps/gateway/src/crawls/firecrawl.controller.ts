@@ -1,8 +1,10 @@
 import { Controller, Headers, HttpCode, Post, Req, type RawBodyRequest } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Lane } from '@quarry/contracts';
 import type { FastifyRequest } from 'fastify';
 import { CurrentTenant, RequireScope, type TenantContext } from '../auth/api-key.guard';
+import { ApiErrors, ApiZodResponse } from '../http/openapi';
+import { FirecrawlReceipt } from '../http/response-schemas';
 import { parseInput } from '../http/validation';
 import { FirecrawlReceiver } from './firecrawl.service';
 
@@ -18,6 +20,7 @@ export class FirecrawlController {
   @RequireScope('write')
   @HttpCode(200)
   @ApiOperation({
+    operationId: 'receiveFirecrawlDelivery',
     summary: "Firecrawl's webhook: each crawled page becomes a document of the crawl's job",
     description:
       'Point a Firecrawl crawl or batch scrape at this URL with `webhook.headers: {"Authorization": "Bearer <key>"}` ' +
@@ -27,9 +30,16 @@ export class FirecrawlController {
   })
   @ApiHeader({ name: 'X-Firecrawl-Signature', required: true })
   @ApiHeader({ name: 'Quarry-Lane', required: false, description: 'interactive | bulk (default bulk)' })
-  @ApiResponse({ status: 200, description: 'Accepted (or a duplicate, or an event Quarry ignores)' })
-  @ApiResponse({ status: 401, description: 'invalid_signature, unauthorized' })
-  @ApiResponse({ status: 404, description: 'feature_disabled: FIRECRAWL_WEBHOOK_SECRET is not set' })
+  @ApiZodResponse(200, FirecrawlReceipt, {
+    description: 'Accepted (or a duplicate, or an event Quarry ignores)',
+  })
+  @ApiErrors(
+    'invalid_signature',
+    'feature_disabled',
+    'payload_too_large',
+    'unsupported_media_type',
+    'quota_exceeded',
+  )
   async receive(
     @CurrentTenant() tenant: TenantContext,
     @Req() request: RawBodyRequest<FastifyRequest>,

@@ -21,17 +21,7 @@ import {
   verifyFirecrawlSignature,
   type DeliveredPage,
 } from './firecrawl-delivery';
-
-export interface FirecrawlReceipt {
-  received: true;
-  /** The crawl's Quarry job (absent for an ignored event). */
-  jobId?: string;
-  documents: number;
-  duplicate?: true;
-  ignored?: string;
-  /** The crawl's job had already ended: these pages were not added. */
-  jobFinished?: true;
-}
+import type { FirecrawlReceipt } from '../http/response-schemas';
 
 /**
  * Receives Firecrawl's webhook deliveries for the tenant whose API key came with them: verifies the signature,

@@ -1,10 +1,12 @@
 import { Controller, Get, Headers, HttpCode, Param, Post, Query, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { QuarryError } from '@quarry/contracts';
 import { DeadLettersRepository, type DeadLetterView } from '@quarry/persistence';
 import { parseTraceparent } from '@quarry/telemetry';
 import type { FastifyReply } from 'fastify';
 import { CurrentTenant, RequireScope, type TenantContext } from '../auth/api-key.guard';
+import { ACCEPTED_JOB_HEADERS, ApiErrors, ApiZodQuery, ApiZodResponse } from '../http/openapi';
+import { DeadLetter, DeadLetterList, DeadLetterReplay } from '../http/response-schemas';
 import { decodeCursor, encodeCursor, PageQuery, parseIdempotencyKey, Uuid } from '../http/request-schemas';
 import { parseInput } from '../http/validation';
 import { markJobAccepted } from '../http/views';
@@ -13,7 +15,7 @@ import { RetryService } from '../jobs/retry.service';
 const ListQuery = PageQuery.extend({ jobId: Uuid.optional() }).strict();
 
 /** The public shape of a dead letter; the tenant stays inside, the trace is given by its id. */
-export function deadLetterResponse(d: DeadLetterView) {
+export function deadLetterResponse(d: DeadLetterView): DeadLetter {
   return {
     id: d.id,
     command: d.command,
@@ -46,12 +48,15 @@ export class DeadLettersController {
   @Get()
   @RequireScope('read')
   @ApiOperation({
+    operationId: 'listDeadLetters',
     summary: "The tenant's dead letters, newest first, with cursor pagination and a job filter",
   })
-  @ApiQuery({ name: 'jobId', required: false, type: String })
-  @ApiQuery({ name: 'limit', required: false, type: Number })
-  @ApiQuery({ name: 'cursor', required: false, type: String })
-  async list(@CurrentTenant() tenant: TenantContext, @Query() query: Record<string, unknown>) {
+  @ApiZodQuery(ListQuery)
+  @ApiZodResponse(200, DeadLetterList, { description: 'A page of dead letters' })
+  async list(
+    @CurrentTenant() tenant: TenantContext,
+    @Query() query: Record<string, unknown>,
+  ): Promise<DeadLetterList> {
     const q = parseInput(ListQuery, query, 'query');
     const page = await this.deadLetters.list(tenant.tenantId, {
       jobId: q.jobId,
@@ -67,9 +72,12 @@ export class DeadLettersController {
   @Get(':id')
   @RequireScope('read')
   @ApiOperation({
+    operationId: 'getDeadLetter',
     summary: 'A dead letter: command, reason and code, origin, delivery count, payload, replays',
   })
-  async get(@CurrentTenant() tenant: TenantContext, @Param('id') id: string) {
+  @ApiZodResponse(200, DeadLetter, { description: 'The dead letter' })
+  @ApiErrors('not_found')
+  async get(@CurrentTenant() tenant: TenantContext, @Param('id') id: string): Promise<DeadLetter> {
     const deadLetterId = parseInput(Uuid, id, 'dead letter id');
     const d = await this.deadLetters.get(tenant.tenantId, deadLetterId);
     if (!d) throw new QuarryError('not_found', `dead letter ${deadLetterId} not found`);
@@ -80,15 +88,18 @@ export class DeadLettersController {
   @RequireScope('write')
   @HttpCode(202)
   @ApiOperation({
+    operationId: 'replayDeadLetter',
     summary: 'Replay a dead letter as a new job',
     description:
       "Creates a NEW ingest job retrying the dead letter's job, with a copy of its document that starts " +
       'with the command that was dead-lettered (an index command reuses the extracted pages).',
   })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Same key, same replay job' })
-  @ApiResponse({ status: 202, description: '{ deadLetterId, jobId }; Location points at the new job' })
-  @ApiResponse({ status: 404, description: 'not_found: no such dead letter for this tenant' })
-  @ApiResponse({ status: 409, description: 'conflict: the dead letter names no document that can be copied' })
+  @ApiZodResponse(202, DeadLetterReplay, {
+    description: 'The new job; Location points at it',
+    headers: ACCEPTED_JOB_HEADERS,
+  })
+  @ApiErrors('not_found', 'conflict')
   async replay(
     @CurrentTenant() tenant: TenantContext,
     @Param('id') id: string,

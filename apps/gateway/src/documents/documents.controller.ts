@@ -13,15 +13,7 @@ import {
   Req,
   Res,
 } from '@nestjs/common';
-import {
-  ApiBearerAuth,
-  ApiBody,
-  ApiConsumes,
-  ApiHeader,
-  ApiOperation,
-  ApiResponse,
-  ApiTags,
-} from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { Lane, QuarryError } from '@quarry/contracts';
 import { BLOB_STORE, type BlobStore } from '@quarry/messaging';
 import { JobsRepository, MaintenanceRepository } from '@quarry/persistence';
@@ -30,11 +22,13 @@ import { CurrentTenant, RequireScope, type TenantContext } from '../auth/api-key
 import { parseIdempotencyKey, Uuid } from '../http/request-schemas';
 import { parseInput } from '../http/validation';
 import { z } from 'zod';
+import { ACCEPTED_JOB_HEADERS, ApiErrors, ApiZodBody, ApiZodResponse } from '../http/openapi';
+import { AcceptedJob, Document, DocumentWithPages } from '../http/response-schemas';
 import { acceptedJob, documentDetail } from '../http/views';
 import { QuotaService } from '../usage/quota.service';
 import { mergeMetadata, Metadata, Tags } from './document-labels';
 import { UPLOAD_FIELD, UploadService } from './upload.service';
-import { unsupportedBody, UrlIngestService } from './url-ingest.service';
+import { unsupportedBody, urlIngestBody, UrlIngestService } from './url-ingest.service';
 
 const DocumentPatch = z
   .strictObject({
@@ -60,6 +54,7 @@ export class DocumentsController {
   @RequireScope('write')
   @HttpCode(202)
   @ApiOperation({
+    operationId: 'uploadDocuments',
     summary: 'Upload documents, or give URLs to fetch; answers at once with the ingest job',
     description:
       'multipart/form-data with files in "files" (and optional fields "metadata", a JSON object, and "tags"), or ' +
@@ -68,15 +63,20 @@ export class DocumentsController {
       '(URL_FETCH_ALLOW_HOSTS, URL_FETCH_MAX_BYTES, URL_FETCH_TIMEOUT_MS); a refused or failed fetch fails ' +
       'that document with url_forbidden, url_unreachable, url_too_large or url_http_error.',
   })
-  @ApiConsumes('multipart/form-data', 'application/json')
-  @ApiBody({
-    schema: {
-      oneOf: [
-        {
+  @ApiZodBody((config) => urlIngestBody(config.urlFetch.maxUrlsPerRequest), {
+    description: 'multipart/form-data: files in "files"; application/json: URLs to fetch',
+    example: { urls: ['https://example.com/guide.html'], metadata: { project: 'docs' }, tags: ['guides'] },
+    also: {
+      'multipart/form-data': {
+        schema: {
           type: 'object',
           required: [UPLOAD_FIELD],
           properties: {
-            [UPLOAD_FIELD]: { type: 'array', items: { type: 'string', format: 'binary' } },
+            [UPLOAD_FIELD]: {
+              type: 'array',
+              items: { type: 'string', contentMediaType: 'application/octet-stream' },
+              description: 'the files, one part each (the type is detected from the bytes)',
+            },
             metadata: { type: 'string', description: 'a JSON object, stored on every file of the request' },
             tags: { type: 'string', description: 'a JSON array of strings, or tags separated by commas' },
             classify: {
@@ -87,31 +87,56 @@ export class DocumentsController {
             },
           },
         },
-        {
-          type: 'object',
-          required: ['urls'],
-          properties: {
-            urls: { type: 'array', items: { type: 'string', format: 'uri' }, minItems: 1 },
-            metadata: { type: 'object', additionalProperties: true },
-            tags: { type: 'array', items: { type: 'string' }, maxItems: 50 },
-          },
-        },
-      ],
+      },
     },
   })
-  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Same key, same job' })
+  @ApiQuery({
+    name: 'classify',
+    required: false,
+    type: String,
+    description: 'as the multipart field classify',
+  })
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description: 'Same key, same job',
+    schema: { type: 'string', minLength: 1, maxLength: 200 },
+  })
   @ApiHeader({
     name: 'Quarry-Lane',
     required: false,
-    description: 'interactive | bulk; default: bulk above BULK_THRESHOLD_DOCUMENTS files, else interactive',
+    description: 'default: bulk above BULK_THRESHOLD_DOCUMENTS files, else interactive',
+    schema: { type: 'string', enum: Lane.options },
   })
-  @ApiResponse({ status: 202, description: 'Job accepted; Location points at it' })
-  @ApiResponse({ status: 400, description: 'no_files, empty_file, too_many_files, validation_failed' })
-  @ApiResponse({ status: 413, description: 'payload_too_large' })
-  @ApiResponse({
-    status: 429,
-    description: 'quota_exceeded: a monthly quota is used up (Retry-After: its reset)',
+  @ApiZodResponse(202, AcceptedJob, {
+    description: 'Job accepted; Location points at it',
+    headers: ACCEPTED_JOB_HEADERS,
+    example: {
+      id: '0193a3e0-6f1c-7c4e-9a39-2b1f4c8d5e6f',
+      status: 'queued',
+      lane: 'interactive',
+      documents: [
+        {
+          id: '0193a3e0-6f1d-7a10-8b2c-3d4e5f607182',
+          filename: 'report.pdf',
+          status: 'queued',
+          error: null,
+          detectedType: null,
+          source: 'upload',
+        },
+      ],
+      createdAt: '2026-12-01T10:00:00.000Z',
+    },
   })
+  @ApiErrors(
+    'no_files',
+    'empty_file',
+    'too_many_files',
+    'payload_too_large',
+    'not_multipart',
+    'unsupported_media_type',
+    'quota_exceeded',
+  )
   async upload(
     @CurrentTenant() tenant: TenantContext,
     @Req() request: FastifyRequest,
@@ -135,7 +160,12 @@ export class DocumentsController {
 
   @Get(':id')
   @RequireScope('read')
-  @ApiOperation({ summary: 'A document: metadata, status, page and chunk counts, text by page' })
+  @ApiOperation({
+    operationId: 'getDocument',
+    summary: 'A document: metadata, status, page and chunk counts, text by page',
+  })
+  @ApiZodResponse(200, DocumentWithPages, { description: 'The document with its pages' })
+  @ApiErrors('not_found')
   async get(@CurrentTenant() tenant: TenantContext, @Param('id') id: string) {
     const documentId = parseInput(Uuid, id, 'document id');
     const d = await this.jobs.getDocument(tenant.tenantId, documentId);
@@ -146,10 +176,12 @@ export class DocumentsController {
   @Patch(':id')
   @RequireScope('write')
   @ApiOperation({
+    operationId: 'updateDocument',
     summary: "Change a document's metadata (a JSON merge patch: null removes a key) and tags (replaced)",
   })
-  @ApiBody({ schema: z.toJSONSchema(DocumentPatch, { io: 'input' }) as Record<string, unknown> })
-  @ApiResponse({ status: 200, description: 'The document with its new metadata and tags' })
+  @ApiZodBody(DocumentPatch, { example: { metadata: { status: 'paid', draft: null }, tags: ['finance'] } })
+  @ApiZodResponse(200, Document, { description: 'The document with its new metadata and tags' })
+  @ApiErrors('not_found', 'unsupported_media_type')
   async patch(@CurrentTenant() tenant: TenantContext, @Param('id') id: string, @Body() body: unknown) {
     const documentId = parseInput(Uuid, id, 'document id');
     const patch = parseInput(DocumentPatch, body ?? {}, 'body');
@@ -167,13 +199,14 @@ export class DocumentsController {
   @RequireScope('write')
   @HttpCode(204)
   @ApiOperation({
+    operationId: 'deleteDocument',
     summary: 'Delete a document of a finished job, with its pages, chunks and stored bytes',
     description:
       'The stored bytes stay while another document (a retry of the same job) still uses them. ' +
       '409 conflict while the job is queued or running: cancel it first.',
   })
-  @ApiResponse({ status: 204, description: 'Deleted' })
-  @ApiResponse({ status: 409, description: 'conflict: the job is still active' })
+  @ApiZodResponse(204, null, { description: 'Deleted' })
+  @ApiErrors('not_found', 'conflict')
   async delete(@CurrentTenant() tenant: TenantContext, @Param('id') id: string): Promise<void> {
     const documentId = parseInput(Uuid, id, 'document id');
     const result = await this.maintenance.deleteDocument(tenant.tenantId, documentId, (key) =>

@@ -8,7 +8,7 @@ import {
   Res,
   type BeforeApplicationShutdown,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import {
   eventTypeMatches,
@@ -24,17 +24,25 @@ import { LOGGER, type Logger } from '@quarry/telemetry';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { CurrentTenant, RequireScope, type TenantContext } from '../auth/api-key.guard';
+import { ApiErrors, ApiEventStream, ApiZodQuery } from '../http/openapi';
 import { Uuid } from '../http/request-schemas';
+import { Event } from '../http/response-schemas';
 import { parseInput } from '../http/validation';
 import { SseWriter } from './sse-writer';
 
 const LastEventId = z.coerce.number().int().min(0).optional();
+const LAST_EVENT_ID_HEADER = {
+  name: 'Last-Event-ID',
+  required: false,
+  description: 'The `id:` of the last event received: the stream continues after it',
+  schema: { type: 'integer' as const, minimum: 0 },
+};
 const TenantStreamQuery = z
   .object({
     jobId: Uuid.optional(),
-    /** Comma-separated event type patterns. */
     type: z
       .string()
+      .describe('Comma-separated event type patterns: `job.succeeded`, `document.*`, `*`')
       .optional()
       .transform((v) => (v ? v.split(',').map((p) => p.trim()) : []))
       .pipe(z.array(EventTypePattern).max(20)),
@@ -60,14 +68,16 @@ export class EventsController implements BeforeApplicationShutdown {
   @Get('jobs/:id/events')
   @RequireScope('read')
   @ApiOperation({
+    operationId: 'streamJobEvents',
     summary: "A job's events as Server-Sent Events, from its first (or after Last-Event-ID) until it ends",
     description:
       'Each event has an `id:` line (its sequence in the events stream): reconnect with `Last-Event-ID` to ' +
       'resume without gaps or repeats. A comment line every 15 s keeps idle connections open. The stream ends ' +
       'after the event that makes the job terminal.',
   })
-  @ApiProduces('text/event-stream')
-  @ApiHeader({ name: 'Last-Event-ID', required: false })
+  @ApiHeader(LAST_EVENT_ID_HEADER)
+  @ApiEventStream(Event, "The job's events until it ends")
+  @ApiErrors('not_found')
   async jobEvents(
     @CurrentTenant() tenant: TenantContext,
     @Param('id') id: string,
@@ -114,16 +124,16 @@ export class EventsController implements BeforeApplicationShutdown {
   @Get('events')
   @RequireScope('read')
   @ApiOperation({
+    operationId: 'streamEvents',
     summary:
       "The tenant's events as Server-Sent Events, new ones (or after Last-Event-ID), filtered by job and type",
     description:
       '`type` takes comma-separated patterns: `job.succeeded`, `document.*`, `*`. Resumable with Last-Event-ID ' +
       'like a job stream; it stays open until the client leaves.',
   })
-  @ApiProduces('text/event-stream')
-  @ApiHeader({ name: 'Last-Event-ID', required: false })
-  @ApiQuery({ name: 'jobId', required: false, type: String })
-  @ApiQuery({ name: 'type', required: false, type: String })
+  @ApiHeader(LAST_EVENT_ID_HEADER)
+  @ApiZodQuery(TenantStreamQuery)
+  @ApiEventStream(Event, "The tenant's events, as long as the client stays")
   async tenantEvents(
     @CurrentTenant() tenant: TenantContext,
     @Query() query: Record<string, unknown>,

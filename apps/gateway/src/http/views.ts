@@ -1,12 +1,15 @@
+import type { JobType } from '@quarry/contracts';
 import type { DocumentView, JobView } from '@quarry/persistence';
 import type { FastifyReply } from 'fastify';
 import { jobProgress } from './job-progress';
+import type { AcceptedJob, Document, DocumentSummary, Job, UploadResult } from './response-schemas';
 
 /** The public shape of a job; internal columns (tenant, traceparent) stay inside. */
-export function jobResponse(job: JobView) {
+export function jobResponse(job: JobView): Job {
   return {
     id: job.id,
-    type: job.type,
+    // A text column; JobType names every value the code writes (the conformance check holds it to that).
+    type: job.type as JobType,
     lane: job.lane,
     status: job.status,
     progress: jobProgress(job),
@@ -25,7 +28,7 @@ export function jobResponse(job: JobView) {
   };
 }
 
-export function documentSummary(d: DocumentView) {
+export function documentSummary(d: DocumentView): DocumentSummary {
   return {
     id: d.id,
     filename: d.filename,
@@ -39,7 +42,7 @@ export function documentSummary(d: DocumentView) {
 }
 
 /** A document with everything known about it (GET /v1/documents/:id), pages aside. */
-export function documentDetail(d: DocumentView) {
+export function documentDetail(d: DocumentView): Document {
   return {
     id: d.id,
     jobId: d.jobId,
@@ -77,7 +80,7 @@ export function markJobAccepted(job: Pick<JobView, 'id'>, created: boolean, repl
 }
 
 /** The 202 of an upload or a retry: those headers and the job in brief. */
-export function acceptedJob(job: JobView, created: boolean, reply: FastifyReply) {
+export function acceptedJob(job: JobView, created: boolean, reply: FastifyReply): AcceptedJob {
   markJobAccepted(job, created, reply);
   return {
     id: job.id,
@@ -92,7 +95,7 @@ export function acceptedJob(job: JobView, created: boolean, reply: FastifyReply)
  * The result of an upload that asked for `classify`, in the shape the classification service's clients read:
  * per file its status, labels (once indexed) and error.
  */
-export function uploadResult(job: JobView) {
+export function uploadResult(job: JobView): UploadResult | null {
   if (!job.input || !('classify' in job.input) || !job.input.classify) return null;
   const results = job.documents.map((d) => ({
     documentId: d.id,

@@ -1,9 +1,11 @@
 import { Controller, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply } from 'fastify';
 import { CurrentTenant, RequireScope, type TenantContext } from '../auth/api-key.guard';
 import { parseIdempotencyKey, Uuid } from '../http/request-schemas';
 import { parseInput } from '../http/validation';
+import { ACCEPTED_JOB_HEADERS, ApiErrors, ApiZodResponse } from '../http/openapi';
+import { AcceptedRetry } from '../http/response-schemas';
 import { acceptedJob } from '../http/views';
 import { RetryService } from './retry.service';
 
@@ -17,15 +19,18 @@ export class JobRetryController {
   @RequireScope('write')
   @HttpCode(202)
   @ApiOperation({
+    operationId: 'retryJob',
     summary: 'Retry the failed documents of a finished job',
     description:
       'Creates a NEW ingest job (the finished job never changes) with a copy of each failed document of a ' +
       '`failed` or `completed_with_failures` job, starting again at ingest; `retryOfJobId` names the job retried.',
   })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Same key, same retry job' })
-  @ApiResponse({ status: 202, description: 'Retry job accepted; Location points at it' })
-  @ApiResponse({ status: 404, description: 'not_found: no such job for this tenant' })
-  @ApiResponse({ status: 409, description: 'conflict: the job is not finished with failures, or has none' })
+  @ApiZodResponse(202, AcceptedRetry, {
+    description: 'Retry job accepted; Location points at it',
+    headers: ACCEPTED_JOB_HEADERS,
+  })
+  @ApiErrors('not_found', 'conflict')
   async retry(
     @CurrentTenant() tenant: TenantContext,
     @Param('id') id: string,

@@ -1,10 +1,12 @@
 import { Controller, Get, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { UsageRepository, utcDaysOf } from '@quarry/persistence';
 import { CurrentTenant, RequireScope, type TenantContext } from '../auth/api-key.guard';
 import { monthOf } from './quotas';
 import { QuotaService } from './quota.service';
-import { MAX_RANGE_DAYS, usageRange, usageReport } from './usage-report';
+import { ApiZodQuery, ApiZodResponse } from '../http/openapi';
+import { UsageReport } from '../http/response-schemas';
+import { MAX_RANGE_DAYS, UsageQuery, usageRange, usageReport } from './usage-report';
 
 @ApiTags('usage')
 @ApiBearerAuth()
@@ -18,20 +20,19 @@ export class UsageController {
   @Get()
   @RequireScope('read')
   @ApiOperation({
+    operationId: 'getUsage',
     summary: "The tenant's usage over a time range: totals, per UTC day, and its monthly quotas",
     description:
       'documents, pagesParsed, pagesOcr, chunksEmbedded, embeddingTokens, llmTokens and storageBytes, counted once ' +
       'per job as the work was done (a redelivered step counts nothing twice). The range is [from, to), at most ' +
       `${MAX_RANGE_DAYS} days; by default the current month until now.`,
   })
-  @ApiQuery({ name: 'from', required: false, description: 'ISO 8601 date or date-time (inclusive)' })
-  @ApiQuery({ name: 'to', required: false, description: 'ISO 8601 date or date-time (exclusive)' })
-  @ApiQuery({ name: 'groupBy', required: false, enum: ['day', 'none'] })
-  @ApiResponse({
-    status: 400,
-    description: 'validation_failed: a malformed date, from after to, a range too long',
-  })
-  async get(@CurrentTenant() tenant: TenantContext, @Query() query: Record<string, unknown>) {
+  @ApiZodQuery(UsageQuery)
+  @ApiZodResponse(200, UsageReport, { description: 'Totals, days (with groupBy=day) and the monthly quotas' })
+  async get(
+    @CurrentTenant() tenant: TenantContext,
+    @Query() query: Record<string, unknown>,
+  ): Promise<UsageReport> {
     const now = new Date();
     const range = usageRange(query, now, monthOf(now).start);
     const [rows, quota] = await Promise.all([

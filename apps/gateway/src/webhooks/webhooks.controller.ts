@@ -1,12 +1,22 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Query } from '@nestjs/common';
-import { ApiBearerAuth, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
 import { EventTypePattern, QuarryError } from '@quarry/contracts';
 import { WebhooksRepository, type WebhookDeliveryRow, type WebhookRow } from '@quarry/persistence';
 import type { SafeFetcher } from '@quarry/safe-fetch';
 import { z } from 'zod';
 import { CurrentTenant, RequireScope, type TenantContext } from '../auth/api-key.guard';
+import { ApiErrors, ApiZodBody, ApiZodQuery, ApiZodResponse } from '../http/openapi';
 import { Uuid } from '../http/request-schemas';
+import {
+  CreatedWebhook,
+  RotatedWebhook,
+  Webhook,
+  WebhookDelivery,
+  WebhookDeliveryList,
+  WebhookDeliveryReplay,
+  WebhookList,
+} from '../http/response-schemas';
 import { parseInput } from '../http/validation';
 import { newWebhookSecret } from './webhook-signature';
 import { WEBHOOK_FETCHER, WebhookSender } from './webhook-sender';
@@ -39,7 +49,7 @@ const DeliveriesQuery = z
   .strict();
 
 /** The public shape of a webhook: never its secret (shown once, at creation and rotation). */
-export function webhookResponse(w: WebhookRow) {
+export function webhookResponse(w: WebhookRow): Webhook {
   return {
     id: w.id,
     url: w.url,
@@ -53,7 +63,7 @@ export function webhookResponse(w: WebhookRow) {
   };
 }
 
-export function deliveryResponse(d: WebhookDeliveryRow) {
+export function deliveryResponse(d: WebhookDeliveryRow): WebhookDelivery {
   return {
     id: d.id,
     eventId: d.eventId,
@@ -89,14 +99,21 @@ export class WebhooksController {
   @Post()
   @RequireScope('admin')
   @ApiOperation({
+    operationId: 'createWebhook',
     summary: 'Register an endpoint for events; the signing secret is in this answer only',
     description:
       'Deliveries are signed per Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature). ' +
       '`events` takes patterns: `job.succeeded`, `document.*`, `*`. A URL that resolves to a private address is ' +
       'refused (422 url_forbidden) unless WEBHOOK_ALLOW_HOSTS names it.',
   })
-  @ApiResponse({ status: 201, description: 'the webhook with `secret`' })
-  async create(@CurrentTenant() tenant: TenantContext, @Body() body: unknown) {
+  @ApiZodBody(CreateWebhook, {
+    example: { url: 'https://example.com/quarry-hook', events: ['job.*', 'document.failed'] },
+  })
+  @ApiZodResponse(201, CreatedWebhook, {
+    description: 'The webhook with its signing secret, shown this once',
+  })
+  @ApiErrors('url_forbidden', 'conflict', 'unsupported_media_type')
+  async create(@CurrentTenant() tenant: TenantContext, @Body() body: unknown): Promise<CreatedWebhook> {
     const input = parseInput(CreateWebhook, body, 'body');
     await this.vet(input.url);
     const existing = await this.webhooks.list(tenant.tenantId);
@@ -113,25 +130,36 @@ export class WebhooksController {
 
   @Get()
   @RequireScope('admin')
-  @ApiOperation({ summary: "The tenant's webhooks" })
-  async list(@CurrentTenant() tenant: TenantContext) {
+  @ApiOperation({ operationId: 'listWebhooks', summary: "The tenant's webhooks" })
+  @ApiZodResponse(200, WebhookList, { description: 'Every webhook of the tenant (no secrets)' })
+  async list(@CurrentTenant() tenant: TenantContext): Promise<WebhookList> {
     return { items: (await this.webhooks.list(tenant.tenantId)).map(webhookResponse) };
   }
 
   @Get(':id')
   @RequireScope('admin')
-  @ApiOperation({ summary: 'A webhook' })
-  async get(@CurrentTenant() tenant: TenantContext, @Param('id') id: string) {
+  @ApiOperation({ operationId: 'getWebhook', summary: 'A webhook' })
+  @ApiZodResponse(200, Webhook, { description: 'The webhook (no secret)' })
+  @ApiErrors('not_found')
+  async get(@CurrentTenant() tenant: TenantContext, @Param('id') id: string): Promise<Webhook> {
     return webhookResponse(await this.found(tenant, id));
   }
 
   @Patch(':id')
   @RequireScope('admin')
   @ApiOperation({
+    operationId: 'updateWebhook',
     summary: 'Change a webhook: url, events, description, enabled',
     description: 'Enabling a disabled endpoint forgets its failures; its pending deliveries resume.',
   })
-  async update(@CurrentTenant() tenant: TenantContext, @Param('id') id: string, @Body() body: unknown) {
+  @ApiZodBody(UpdateWebhook, { example: { enabled: true } })
+  @ApiZodResponse(200, Webhook, { description: 'The changed webhook' })
+  @ApiErrors('not_found', 'url_forbidden', 'unsupported_media_type')
+  async update(
+    @CurrentTenant() tenant: TenantContext,
+    @Param('id') id: string,
+    @Body() body: unknown,
+  ): Promise<Webhook> {
     const webhookId = parseInput(Uuid, id, 'webhook id');
     const patch = parseInput(UpdateWebhook, body, 'body');
     if (patch.url !== undefined) await this.vet(patch.url);
@@ -144,7 +172,9 @@ export class WebhooksController {
   @Delete(':id')
   @RequireScope('admin')
   @HttpCode(204)
-  @ApiOperation({ summary: 'Delete a webhook and its delivery log' })
+  @ApiOperation({ operationId: 'deleteWebhook', summary: 'Delete a webhook and its delivery log' })
+  @ApiZodResponse(204, null, { description: 'Deleted' })
+  @ApiErrors('not_found')
   async remove(@CurrentTenant() tenant: TenantContext, @Param('id') id: string): Promise<void> {
     const webhookId = parseInput(Uuid, id, 'webhook id');
     if (!(await this.webhooks.delete(tenant.tenantId, webhookId))) {
@@ -156,11 +186,14 @@ export class WebhooksController {
   @RequireScope('admin')
   @HttpCode(200)
   @ApiOperation({
+    operationId: 'rotateWebhookSecret',
     summary: 'A new signing secret (in this answer only); the old one keeps signing beside it for an overlap',
     description:
       'During the overlap (WEBHOOK_SECRET_OVERLAP_MS) each delivery carries a signature of each secret.',
   })
-  async rotate(@CurrentTenant() tenant: TenantContext, @Param('id') id: string) {
+  @ApiZodResponse(200, RotatedWebhook, { description: 'The webhook with its new secret, shown this once' })
+  @ApiErrors('not_found')
+  async rotate(@CurrentTenant() tenant: TenantContext, @Param('id') id: string): Promise<RotatedWebhook> {
     const webhookId = parseInput(Uuid, id, 'webhook id');
     const secret = newWebhookSecret();
     const until = new Date(Date.now() + this.config.webhooks.secretOverlapMs);
@@ -171,14 +204,18 @@ export class WebhooksController {
 
   @Get(':id/deliveries')
   @RequireScope('admin')
-  @ApiOperation({ summary: "A webhook's deliveries, newest first, each with every attempt" })
-  @ApiQuery({ name: 'limit', required: false, type: Number })
-  @ApiQuery({ name: 'cursor', required: false, type: String })
+  @ApiOperation({
+    operationId: 'listWebhookDeliveries',
+    summary: "A webhook's deliveries, newest first, each with every attempt",
+  })
+  @ApiZodQuery(DeliveriesQuery)
+  @ApiZodResponse(200, WebhookDeliveryList, { description: 'A page of deliveries' })
+  @ApiErrors('not_found')
   async deliveries(
     @CurrentTenant() tenant: TenantContext,
     @Param('id') id: string,
     @Query() query: Record<string, unknown>,
-  ) {
+  ): Promise<WebhookDeliveryList> {
     const w = await this.found(tenant, id);
     const q = parseInput(DeliveriesQuery, query, 'query');
     const items = await this.webhooks.deliveries(tenant.tenantId, w.id, { limit: q.limit, before: q.cursor });
@@ -192,12 +229,17 @@ export class WebhooksController {
   @Post(':id/deliveries/:deliveryId/replay')
   @RequireScope('admin')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Post a delivery again, from the start of the retry schedule' })
+  @ApiOperation({
+    operationId: 'replayWebhookDelivery',
+    summary: 'Post a delivery again, from the start of the retry schedule',
+  })
+  @ApiZodResponse(202, WebhookDeliveryReplay, { description: 'The delivery is pending again' })
+  @ApiErrors('not_found')
   async replay(
     @CurrentTenant() tenant: TenantContext,
     @Param('id') id: string,
     @Param('deliveryId') deliveryId: string,
-  ) {
+  ): Promise<WebhookDeliveryReplay> {
     const webhookId = parseInput(Uuid, id, 'webhook id');
     const delivery = parseInput(Uuid, deliveryId, 'delivery id');
     if (!(await this.webhooks.replay(tenant.tenantId, webhookId, delivery))) {
