@@ -4,6 +4,7 @@ import {
   createTestDatabase,
   createTestNamespace,
   freePort,
+  OpenApiConformance,
   REPO_ROOT,
   waitFor,
   type AppName,
@@ -189,12 +190,30 @@ export class QuarryStack {
     const response = await fetch(`${this.baseUrl}${urlPath}`, { method, headers, body });
     const text = await response.text();
     const ms = performance.now() - started;
-    return {
+    const parsed: unknown = text ? JSON.parse(text) : null;
+    // Every answer is held to the document the gateway serves (ADR 35): status, body schema, documented headers.
+    (await this.conformance()).assert({
+      method,
+      path: urlPath,
       status: response.status,
-      body: (text ? JSON.parse(text) : null) as T,
+      contentType: response.headers.get('content-type') ?? undefined,
+      body: parsed,
       headers: response.headers,
-      ms,
-    };
+    });
+    return { status: response.status, body: parsed as T, headers: response.headers, ms };
+  }
+
+  private openapi?: Promise<OpenApiConformance>;
+
+  /** The running gateway's /docs/openapi.json, fetched once. */
+  private conformance(): Promise<OpenApiConformance> {
+    this.openapi ??= fetch(`${this.baseUrl}/docs/openapi.json`).then(async (r) => {
+      if (!r.ok) throw new Error(`GET /docs/openapi.json answered ${r.status}`);
+      return new OpenApiConformance((await r.json()) as object);
+    });
+    // A gateway that was down (a chaos test's restart) is asked again next time.
+    this.openapi.catch(() => (this.openapi = undefined));
+    return this.openapi;
   }
 
   async upload(

@@ -1,11 +1,12 @@
 import 'reflect-metadata';
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
-import { loadConfig, type AppConfig } from '@quarry/config';
+import { APP_CONFIG, loadConfig, type AppConfig } from '@quarry/config';
 import { createPrismaClient, TenantsRepository, type PrismaClient } from '@quarry/persistence';
-import { createLogger } from '@quarry/telemetry';
+import { createLogger, QUARRY_VERSION } from '@quarry/telemetry';
 import {
   createTestDatabase,
   createTestNamespace,
+  OpenApiConformance,
   type TestDatabase,
   type TestNamespace,
 } from '@quarry/testing';
@@ -17,6 +18,7 @@ import { randomBytes } from 'node:crypto';
 import vm from 'node:vm';
 import { Pool } from 'pg';
 import { createGatewayApp } from '../bootstrap';
+import { createOpenApiDocument } from '../http/openapi';
 
 /** A parsed reply of the gateway: status, headers and the JSON body (or the raw text). */
 export interface Reply<T = Record<string, unknown>> {
@@ -263,7 +265,29 @@ async function injectRequest<T>(
   } catch {
     body = undefined;
   }
+  // Every answer a test receives is held to the OpenAPI document (ADR 35): an undocumented status, a body its
+  // schema rejects or a missing documented header fails the test that got it.
+  conformanceOf(app).assert({
+    method: method ?? 'GET',
+    path: url,
+    status: res.statusCode,
+    contentType: res.headers['content-type'],
+    body,
+    headers: res.headers,
+  });
   return { status: res.statusCode, headers: res.headers, body: body as T, text: res.body };
+}
+
+const conformances = new WeakMap<NestFastifyApplication, OpenApiConformance>();
+
+/** The app's own OpenAPI document (as /docs/openapi.json serves it), ready to check answers against. */
+function conformanceOf(app: NestFastifyApplication): OpenApiConformance {
+  let conformance = conformances.get(app);
+  if (!conformance) {
+    conformance = new OpenApiConformance(createOpenApiDocument(app, app.get(APP_CONFIG), QUARRY_VERSION));
+    conformances.set(app, conformance);
+  }
+  return conformance;
 }
 
 export interface UploadBody {
