@@ -105,6 +105,10 @@ function boundaries({ tests }) {
       { sourceTag: 'scope:analysis', onlyDependOnLibsWithTags: ['scope:analysis', 'scope:shared'] },
       { sourceTag: 'scope:gateway', onlyDependOnLibsWithTags: ['scope:gateway', 'scope:shared'] },
       { sourceTag: 'scope:ops', onlyDependOnLibsWithTags: ['scope:ops', 'scope:shared'] },
+      // The `quarry` CLI is a client of the API: it reaches Quarry through the SDK only (ADR 37).
+      { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['scope:cli', 'scope:shared'] },
+      // The web console runs in browsers: it reaches Quarry through the SDK only (ADR 38).
+      { sourceTag: 'scope:console', onlyDependOnLibsWithTags: ['scope:console', 'scope:shared'] },
       // The bench measures a step's library against its raw engine (the local embedding model against the model
       // called directly), so it may read the analysis scope; it is a tool, nothing imports it.
       {
@@ -163,6 +167,8 @@ export default tseslint.config(
       'libs/testing/src/**/*.ts',
       'libs/test-kit/src/**/*.ts',
       'apps/*/src/testing/**/*.ts',
+      // The CLI reads its own environment (QUARRY_URL, QUARRY_API_KEY, NO_COLOR, XDG_CONFIG_HOME) in one file.
+      'apps/cli/src/config.ts',
       'bench/**/*.ts',
       'prisma.config.ts',
     ],
@@ -231,6 +237,17 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/unbound-method': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  {
+    // The web console (apps/console): browser code with Preact's JSX, bound by the same module boundaries.
+    files: ['apps/console/**/*.ts', 'apps/console/**/*.tsx', 'apps/console/**/*.mts'],
+    plugins: { '@nx': nx },
+    languageOptions: { globals: { ...globals.browser } },
+    rules: {
+      '@nx/enforce-module-boundaries': ['error', boundaries({ tests: false })],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-floating-promises': 'error',
     },
   },
   {

@@ -19,6 +19,8 @@ async function* walk(dir) {
       // Test-only folders (fixtures, apps' test harnesses) are never part of what ships.
       if (['node_modules', '__fixtures__'].includes(entry.name)) continue;
       if (entry.name === 'testing' && full.includes(`${path.sep}apps${path.sep}`)) continue;
+      // The web console is a browser bundle, built by Vite below, not a Node program.
+      if (full === path.join(root, 'apps', 'console')) continue;
       yield* walk(full);
     } else if (isSource(entry.name)) yield full;
   }
@@ -56,3 +58,20 @@ async function worker() {
 }
 await Promise.all(Array.from({ length: 8 }, worker));
 console.log(`[build] ${files.length} files compiled to dist/ in ${Date.now() - started} ms`);
+
+// The web console (apps/console, ADR 38): a Preact app bundled by Vite into dist/console, which the gateway serves
+// at /console. Absent sources (an image without them) or an absent Vite (an install without dev dependencies) skip it;
+// the gateway then answers /console with how to build it.
+if (existsSync(path.join(root, 'apps', 'console', 'vite.config.mts'))) {
+  const consoleStarted = Date.now();
+  let vite;
+  try {
+    vite = await import('vite');
+  } catch {
+    console.log('[build] vite is not installed (no dev dependencies): the web console is not built');
+  }
+  if (vite) {
+    await vite.build({ configFile: path.join(root, 'apps', 'console', 'vite.config.mts'), logLevel: 'warn' });
+    console.log(`[build] web console bundled to dist/console in ${Date.now() - consoleStarted} ms`);
+  }
+}

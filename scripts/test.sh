@@ -12,6 +12,8 @@ mkdir -p tmp/jest
 export NODE_OPTIONS="${NODE_OPTIONS:-} --experimental-vm-modules --disable-warning=ExperimentalWarning"
 
 started=$(date +%s)
+# The browser the web console's e2e test drives (Debian's chromium; not needed by npm start).
+bash scripts/ensure-chromium.sh
 failed_steps=()
 step() {
   local name=$1
@@ -29,6 +31,8 @@ step() {
 step format prettier --check --log-level warn .
 step lint bash -c 'nx show projects >/dev/null && eslint --max-warnings=0 .'
 step typecheck tsc -p tsconfig.json
+# The web console is browser code (DOM types, Preact's JSX): a project of its own.
+step typecheck-console tsc -p apps/console/tsconfig.json
 # Two workers: the machine has two cores, and each integration suite owns its own database and
 # NATS namespace, so suites run side by side safely.
 step unit jest --selectProjects unit --ci --maxWorkers=2 --json --outputFile=tmp/jest/unit.json

@@ -20,6 +20,8 @@ const EnvSchema = z.object({
   HOST: z.string().default('0.0.0.0'),
   PORT: int(3000, 0),
   PUBLIC_URL: z.url().optional(),
+  /** Jaeger's web UI (e.g. http://127.0.0.1:16686): the console links a job to its trace there when set. */
+  JAEGER_UI_URL: z.url().optional(),
   DATABASE_URL: z.string().startsWith('postgres').default('postgresql://postgres@127.0.0.1:5432/quarry'),
   DATABASE_POOL_MAX: int(10, 1),
   // The analysis worker's second pool, for searches only (ADR 27 §12, §13): a hybrid search holds up to three
@@ -218,7 +220,8 @@ export const ENV_VARIABLE_NAMES: readonly (keyof Env)[] = Object.keys(EnvSchema.
 export interface AppConfig {
   env: Env['NODE_ENV'];
   namespace: string;
-  http: { host: string; port: number; publicUrl: string | undefined };
+  /** jaegerUiUrl: where the web console links traces (JAEGER_UI_URL), unset for none. */
+  http: { host: string; port: number; publicUrl: string | undefined; jaegerUiUrl: string | undefined };
   /** poolMax: the process's pool; searchPoolMax: the pool searches run on, opened only by a process that searches. */
   database: { url: string; poolMax: number; searchPoolMax: number };
   nats: { url: string; connectTimeoutMs: number };
@@ -369,7 +372,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   return {
     env: e.NODE_ENV,
     namespace: e.QUARRY_NAMESPACE,
-    http: { host: e.HOST, port: e.PORT, publicUrl: e.PUBLIC_URL },
+    http: { host: e.HOST, port: e.PORT, publicUrl: e.PUBLIC_URL, jaegerUiUrl: e.JAEGER_UI_URL },
     database: {
       url: e.DATABASE_URL,
       poolMax: e.DATABASE_POOL_MAX,

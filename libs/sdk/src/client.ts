@@ -126,7 +126,8 @@ export class QuarryClient {
     // Fields first: the gateway applies them to the files that follow.
     if (options.metadata) form.append('metadata', JSON.stringify(options.metadata));
     if (options.tags) form.append('tags', JSON.stringify(options.tags));
-    if (options.classify) form.append('classify', JSON.stringify(options.classify));
+    // Labels are objects ({name}) to the gateway: a JSON array of bare names would be refused.
+    if (options.classify) form.append('classify', JSON.stringify(options.classify.map((name) => ({ name }))));
     for (const file of files) {
       const { name, blob } = await asBlob(file);
       form.append('files', blob, name);
@@ -258,8 +259,13 @@ async function asBlob(file: UploadInput): Promise<{ name: string; blob: Blob }> 
     named.data instanceof Blob
       ? named.data
       : new Blob(
-          [named.data instanceof ArrayBuffer ? new Uint8Array(named.data) : named.data],
+          [named.data instanceof ArrayBuffer ? new Uint8Array(named.data) : ownBytes(named.data)],
           named.type ? { type: named.type } : {},
         );
   return { name: named.name, blob };
+}
+
+/** A browser's Blob takes bytes over an ArrayBuffer only: a view over a SharedArrayBuffer is copied first. */
+function ownBytes(data: Uint8Array): Uint8Array<ArrayBuffer> {
+  return data.buffer instanceof ArrayBuffer ? (data as Uint8Array<ArrayBuffer>) : new Uint8Array(data);
 }
