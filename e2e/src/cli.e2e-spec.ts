@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { REPO_ROOT } from '@quarry/testing';
+import { freePort, REPO_ROOT } from '@quarry/testing';
 import { PDFDocument } from 'pdf-lib';
 import { QuarryStack } from './stack';
 
@@ -166,6 +166,17 @@ describe('quarry CLI against the stack', () => {
     expect(shown.code).toBe(0);
     expect(JSON.parse(shown.stdout)).toMatchObject({ id: jobId, status: 'succeeded' });
 
+    // A finished job's watch: its events as JSON lines, the job last.
+    const watched = await run(['jobs', 'watch', jobId, '--json'], env);
+    expect(watched.code).toBe(0);
+    const events = watched.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type?: string; status?: string });
+    expect(events.map((e) => e.type)).toContain('document.indexed');
+    expect(events.at(-2)?.type).toBe('job.succeeded');
+    expect(events.at(-1)).toMatchObject({ id: jobId, status: 'succeeded' });
+
     const human = await run(
       ['search', 'lighthouse', '--mode', 'keyword'],
       baseEnv({ ...tempHome(), ...auth }),
@@ -200,6 +211,42 @@ describe('quarry CLI against the stack', () => {
     expect(human.stdout).toMatch(/Sources \(\w+\):\n\s+\[1\] \S+/);
   });
 
+  it('keys, usage, dead letters and webhooks answer JSON for scripts', async () => {
+    const env = baseEnv({ ...tempHome(), ...auth });
+    const json = async <T>(args: string[], code = 0): Promise<T> => {
+      const r = await run([...args, '--json'], env);
+      expect({ args, code: r.code }).toEqual({ args, code });
+      return JSON.parse(r.stdout) as T;
+    };
+    const created = await json<{ id: string; key: string; scopes: string[] }>([
+      'keys',
+      'create',
+      'ci',
+      '--scopes',
+      'read',
+    ]);
+    expect(created.scopes).toEqual(['read']);
+    // The new key lists jobs but may not manage keys: 403 is exit 3.
+    const readOnly = baseEnv({ ...tempHome(), ...auth, QUARRY_API_KEY: created.key });
+    expect((await run(['jobs', 'list', '--json'], readOnly)).code).toBe(0);
+    expect((await run(['keys', 'list'], readOnly)).code).toBe(3);
+    const keys = await json<{ items: { id: string }[] }>(['keys', 'list']);
+    expect(keys.items.map((k) => k.id)).toContain(created.id);
+    expect(await json<{ revokedAt: string | null }>(['keys', 'revoke', created.id])).toMatchObject({
+      revokedAt: expect.any(String) as unknown,
+    });
+    const usage = await json<{ totals: { documents: number }; days: unknown[] }>([
+      'usage',
+      '--group-by',
+      'day',
+    ]);
+    expect(typeof usage.totals.documents).toBe('number');
+    expect(usage.days.length).toBeGreaterThan(0);
+    expect(Array.isArray((await json<{ items: unknown[] }>(['dead-letters', 'list'])).items)).toBe(true);
+    expect(await json<{ items: unknown[] }>(['webhooks', 'list'])).toEqual({ items: [] });
+    await json(['webhooks', 'deliveries', '0193a3e0-6f1c-7c4e-9a39-2b1f4c8d5e6f'], 4);
+  });
+
   it('exits 4 for a job that does not exist, 3 when not logged in, 2 for a bad command line', async () => {
     const missing = await run(
       ['jobs', 'show', '0193a3e0-6f1c-7c4e-9a39-2b1f4c8d5e6f', '--json'],
@@ -222,6 +269,11 @@ describe('quarry CLI against the stack', () => {
       baseEnv({ ...tempHome(), ...auth, QUARRY_API_KEY: 'wrong-key-123' }),
     );
     expect(refused.code).toBe(3);
+
+    const nobody = `http://127.0.0.1:${await freePort()}`;
+    const down = await run(['jobs', 'list'], baseEnv({ ...tempHome(), ...auth, QUARRY_URL: nobody }));
+    expect(down.code).toBe(5);
+    expect(down.stderr).toContain('cannot reach the gateway: ECONNREFUSED');
 
     expect((await run(['jobs', 'list', '--limit', 'many'], baseEnv({ ...tempHome(), ...auth }))).code).toBe(
       2,
