@@ -316,7 +316,13 @@ export function createOpenApiDocument(
     for (const method of ['get', 'put', 'post', 'delete', 'patch'] as const) {
       const operation = item[method] as Operation | undefined;
       const d = operation?.operationId ? byOperationId.get(operation.operationId) : undefined;
-      if (!operation || !d) continue;
+      if (!operation) continue;
+      // The path's ids (`id`, `deliveryId`) are UUIDs (parsed with Uuid: 400 validation_failed otherwise).
+      for (const p of operation.parameters ?? []) {
+        if (p['in'] === 'path' && /^(id|\w+Id)$/.test(String(p['name'])))
+          p['schema'] = { type: 'string', format: 'uuid' };
+      }
+      if (!d) continue;
       operation.responses = responsesOf(d);
       if (d.body) operation.requestBody = requestBodyOf(d.body, config);
       if (d.query) {
