@@ -69,7 +69,14 @@ class BarsDisplay implements DocumentsDisplay {
       fps: 10,
     });
     for (const d of initial) this.set(d.id, d.filename, 'queued');
+    // Ctrl-C while the bars are drawn: leave the terminal as it was (cursor shown, wrapping on), exit 130 as shells do.
+    process.once('SIGINT', this.interrupted);
   }
+
+  private readonly interrupted = () => {
+    this.multi.stop();
+    process.exit(130);
+  };
 
   set(id: string, filename: string | null, status: string): void {
     const existing = this.bars.get(id);
@@ -89,6 +96,7 @@ class BarsDisplay implements DocumentsDisplay {
   }
 
   stop(): void {
+    process.removeListener('SIGINT', this.interrupted);
     this.multi.stop();
   }
 }
