@@ -111,6 +111,16 @@ describe('quarry CLI against the stack', () => {
     expect(r.stdout).toMatch(/failed\s+broken\.pdf\s+corrupt_pdf: /);
     expect(r.stdout).toMatch(/completed_with_failures: 1 indexed, 1 failed/);
     expect(r.code).toBe(1);
+
+    // Its failed document retried as a new job; cancelling a job that has ended is a conflict: exit 1.
+    const failedJob = /job ([0-9a-f-]{36}) completed_with_failures/.exec(r.stdout)![1]!;
+    const env = baseEnv({ ...tempHome(), ...auth });
+    const retried = await run(['jobs', 'retry', failedJob, '--json'], env);
+    expect(retried.code).toBe(0);
+    expect(JSON.parse(retried.stdout)).toMatchObject({ retryOfJobId: failedJob });
+    const cancel = await run(['jobs', 'cancel', failedJob], env);
+    expect(cancel.code).toBe(1);
+    expect(cancel.stderr).toContain('conflict');
   });
 
   it('prints plain lines per state change when not on a terminal', async () => {
