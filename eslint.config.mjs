@@ -130,6 +130,7 @@ export default tseslint.config(
       '**/dist/**',
       '**/tmp/**',
       'libs/persistence/src/generated/**',
+      'libs/sdk/src/generated/**',
       'coverage/**',
     ],
   },

@@ -43,6 +43,11 @@ describe('@quarry/sdk against the stack', () => {
     // Progress arrived step by step, not only at the end.
     expect(new Set(seen.map((p) => p.finished)).size).toBeGreaterThan(1);
 
+    // The generated half: every route typed from the OpenAPI document.
+    const typed = await client.api.GET('/v1/jobs/{id}', { params: { path: { id: job.id } } });
+    expect(typed.data?.status).toBe('succeeded');
+    expect(typed.data?.documents).toHaveLength(2);
+
     const found = await client.search<{ results: { filename: string }[] }>({
       query: 'lighthouse keeper reef',
       filter: { tags: ['sea'] },

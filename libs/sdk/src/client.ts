@@ -1,4 +1,6 @@
+import createClient, { type Client } from 'openapi-fetch';
 import { apiErrorOf, QuarryApiError } from './errors';
+import type { paths } from './generated/openapi';
 import { readEventStream, type EventStreamOptions } from './events';
 import { TERMINAL_JOB_STATUSES, type Job, type StreamedEvent } from './types';
 
@@ -52,10 +54,20 @@ const FINISHED_DOCUMENT = new Set(['indexed', 'failed', 'cancelled']);
 export class QuarryClient {
   private readonly baseUrl: string;
   private readonly fetchImpl: typeof fetch;
+  /**
+   * Every route, typed from the OpenAPI document (openapi-fetch over the generated `paths`):
+   * `const { data, error } = await quarry.api.GET('/v1/jobs/{id}', { params: { path: { id } } })`.
+   */
+  readonly api: Client<paths>;
 
   constructor(private readonly options: QuarryClientOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
     this.fetchImpl = options.fetch ?? ((input, init) => fetch(input, init));
+    this.api = createClient<paths>({
+      baseUrl: this.baseUrl,
+      headers: { authorization: `Bearer ${options.apiKey}` },
+      fetch: (request) => this.fetchImpl(request),
+    });
   }
 
   /** Any route: JSON in and out, a QuarryApiError for an error answer. */

@@ -16,3 +16,7 @@ export {
   type QuarryEvent,
   type StreamedEvent,
 } from './types';
+export type { components, operations, paths } from './generated/openapi';
+import type { components } from './generated/openapi';
+/** The API's named schemas (`Schemas['JobDetail']`, `Schemas['SearchResponse']`, …), generated from the document. */
+export type Schemas = components['schemas'];
