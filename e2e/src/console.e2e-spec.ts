@@ -1,6 +1,8 @@
 import AxeBuilder from '@axe-core/playwright';
 import { REPO_ROOT } from '@quarry/testing';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
@@ -45,11 +47,24 @@ describe('web console', () => {
   const findings: AxeFinding[] = [];
   const foreignRequests: string[] = [];
   const pageErrors: string[] = [];
+  /** A webhook receiver on loopback: the webhook-id of every delivery it got. */
+  let receiver: Server;
+  const received: string[] = [];
 
   beforeAll(async () => {
     rmSync(SHOTS, { recursive: true, force: true });
     mkdirSync(SHOTS, { recursive: true });
-    stack = await QuarryStack.start('console', { JAEGER_UI_URL: 'http://127.0.0.1:16686' });
+    receiver = createServer((request, response) => {
+      const id = request.headers['webhook-id'];
+      if (typeof id === 'string') received.push(id);
+      request.resume();
+      request.on('end', () => response.writeHead(204).end());
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    stack = await QuarryStack.start('console', {
+      JAEGER_UI_URL: 'http://127.0.0.1:16686',
+      WEBHOOK_ALLOW_HOSTS: '127.0.0.1',
+    });
     userDataDir = mkdtempSync(path.join(tmpdir(), 'quarry-chromium-'));
     filesDir = mkdtempSync(path.join(tmpdir(), 'quarry-console-files-'));
     // A new, empty profile each run (Playwright passes it as --user-data-dir).
@@ -72,8 +87,8 @@ describe('web console', () => {
     });
     page.on('pageerror', (error) => pageErrors.push(String(error)));
     page.on('response', (response) => {
-      // The one error answer on purpose: the wrong key at sign-in.
-      if (response.status() >= 400 && !response.url().endsWith('/v1/jobs?limit=1'))
+      // The error answers on purpose are 401s: the wrong key at sign-in, the revoked key.
+      if (response.status() >= 400 && response.status() !== 401)
         pageErrors.push(`${response.status()} ${response.url()}`);
     });
   }, 180_000);
@@ -81,10 +96,15 @@ describe('web console', () => {
   afterAll(async () => {
     writeFileSync(path.join(SHOTS, 'axe.json'), JSON.stringify(findings, null, 2));
     await context?.close();
+    await new Promise((resolve) => receiver?.close(resolve));
     await stack?.stop();
     if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
     if (filesDir) rmSync(filesDir, { recursive: true, force: true });
   });
+
+  /** A link of the main navigation. */
+  const nav = (name: string) =>
+    page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true });
 
   /** A screenshot of the whole page, and axe-core's WCAG 2.1 A/AA rules: nothing serious or critical. */
   async function checkPage(name: string): Promise<void> {
@@ -122,6 +142,21 @@ describe('web console', () => {
     expect(await page.evaluate('localStorage.length + document.cookie.length')).toBe(0);
   });
 
+  it('registers a webhook and shows its signing secret once', async () => {
+    await nav('Webhooks').click();
+    await page.getByRole('heading', { name: 'Webhooks', level: 1 }).waitFor();
+    const port = (receiver.address() as AddressInfo).port;
+    await page.getByLabel('Endpoint URL').fill(`http://127.0.0.1:${port}/quarry`);
+    await page.getByLabel('Events (comma-separated patterns)').fill('job.*');
+    await page.getByRole('button', { name: 'Register webhook' }).click();
+    await page.getByText(/Signing secret, shown only now/).waitFor();
+    expect(await page.locator('.secret code').textContent()).toMatch(/^whsec_/);
+    expect(await page.locator('li[data-webhook-id]').count()).toBe(1);
+    await checkPage('02-webhook-created');
+    await nav('Jobs').click();
+    await page.getByRole('heading', { name: 'Jobs', level: 1 }).waitFor();
+  });
+
   let jobId = '';
 
   it('uploads two files and shows the job live until its progress bar is done', async () => {
@@ -138,14 +173,14 @@ describe('web console', () => {
     jobId = (await row.getAttribute('data-job-id')) ?? '';
     expect(jobId).toMatch(/^[0-9a-f-]{36}$/);
     const bar = row.getByRole('progressbar');
-    await page.screenshot({ path: path.join(SHOTS, '02-uploading.png'), fullPage: true });
+    await page.screenshot({ path: path.join(SHOTS, '03-uploading.png'), fullPage: true });
     await row.locator('[aria-valuenow="100"]').waitFor({ timeout: 60_000 });
     expect(await bar.getAttribute('aria-valuetext')).toBe('100% — succeeded');
     expect(await row.getAttribute('data-status')).toBe('succeeded');
     expect(await row.textContent()).toContain('2 of 2 documents finished');
     // The bar got there through the tenant's event stream, not a page reload.
     expect(Number(await page.locator('.live').getAttribute('data-events'))).toBeGreaterThan(0);
-    await checkPage('03-jobs-done');
+    await checkPage('04-jobs-done');
   });
 
   it('opens the job: documents with status, timings, the trace link, and the extracted text', async () => {
@@ -163,7 +198,7 @@ describe('web console', () => {
     }
     await page.getByRole('button', { name: 'Show pages of lighthouse.txt' }).click();
     await page.getByText('The lighthouse keeper logs every ship').waitFor();
-    await checkPage('04-job');
+    await checkPage('05-job');
 
     // A reload on an app route is the app again (the gateway answers index.html), still signed in.
     await page.reload();
@@ -171,7 +206,7 @@ describe('web console', () => {
   });
 
   it('searches and marks the words that matched', async () => {
-    await page.getByRole('link', { name: 'Search' }).click();
+    await nav('Search').click();
     await page.getByLabel('Search the documents').fill('lighthouse keeper');
     await page.getByRole('button', { name: 'Search', exact: true }).click();
     const hit = page.locator('li.hit').first();
@@ -179,7 +214,7 @@ describe('web console', () => {
     expect(await hit.textContent()).toContain('lighthouse.txt');
     const marks = await hit.locator('mark').allTextContents();
     expect(marks.join(' ').toLowerCase()).toContain('lighthouse');
-    await checkPage('05-search');
+    await checkPage('06-search');
   });
 
   it('lists a dead letter and replays it as a new job', async () => {
@@ -203,11 +238,11 @@ describe('web console', () => {
     }
     expect(deadLetterId).toMatch(/^[0-9a-f-]{36}$/);
 
-    await page.getByRole('link', { name: 'Dead letters' }).click();
+    await nav('Dead letters').click();
     const item = page.locator(`li.dl[data-dead-letter-id="${deadLetterId}"]`);
     await item.waitFor();
     expect(await item.textContent()).toContain('the parser crashed');
-    await checkPage('06-dead-letters');
+    await checkPage('07-dead-letters');
     await item.getByRole('button', { name: 'Replay ingestDocument' }).click();
     await item.getByText(/Replayed as job/).waitFor();
     const replayLink = item.locator('.replay-result a');
@@ -215,12 +250,82 @@ describe('web console', () => {
     const replay = (await stack.request<JobBody & { retryOfJobId: string }>('GET', `/v1/jobs/${replayJobId}`))
       .body;
     expect(replay.retryOfJobId).toBe(jobId);
-    await checkPage('07-dead-letter-replayed');
+    await checkPage('08-dead-letter-replayed');
 
     // The replay's own page follows it to the end.
     await replayLink.click();
     await page.locator('[role="progressbar"][aria-valuenow="100"]').waitFor({ timeout: 60_000 });
-    await page.screenshot({ path: path.join(SHOTS, '08-replay-job.png'), fullPage: true });
+    await page.screenshot({ path: path.join(SHOTS, '09-replay-job.png'), fullPage: true });
+  });
+
+  it('shows the webhook delivery log and posts a delivery again', async () => {
+    await nav('Webhooks').click();
+    const hook = page.locator('li[data-webhook-id]').first();
+    await hook.waitFor();
+    // The upload's and the replay's job events reached the receiver.
+    const deadline = Date.now() + 30_000;
+    while (received.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    expect(received.length).toBeGreaterThan(0);
+    await hook.getByRole('button', { name: 'Show deliveries' }).click();
+    const row = hook.locator('li[data-delivery-id]').first();
+    await row.waitFor();
+    expect(await hook.locator('li[data-delivery-id]').count()).toBeGreaterThan(0);
+    const before = received.length;
+    await row.getByRole('button', { name: /^Replay job\./ }).click();
+    await hook.getByText(/queued again/).waitFor();
+    const again = Date.now() + 30_000;
+    while (received.length === before && Date.now() < again) await new Promise((r) => setTimeout(r, 200));
+    expect(received.length).toBeGreaterThan(before);
+    await checkPage('10-webhook-deliveries');
+  });
+
+  it('creates an API key, shows it once, and revokes it', async () => {
+    await nav('Keys').click();
+    await page.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
+    await page.getByLabel('Name').fill('console-e2e');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    await page.getByText(/The new key, shown only now/).waitFor();
+    const secret = (await page.locator('.secret code').textContent()) ?? '';
+    expect(
+      (
+        await stack.request('GET', '/v1/jobs?limit=1', {
+          auth: false,
+          headers: { authorization: `Bearer ${secret}` },
+        })
+      ).status,
+    ).toBe(200);
+    await checkPage('11-keys');
+    const item = page.locator('li[data-key-id]', { hasText: 'console-e2e' });
+    await item.getByRole('button', { name: 'Revoke console-e2e' }).click();
+    await item.getByRole('button', { name: 'Yes, revoke console-e2e' }).click();
+    await item.getByText('revoked').waitFor();
+    expect(
+      (
+        await stack.request('GET', '/v1/jobs?limit=1', {
+          auth: false,
+          headers: { authorization: `Bearer ${secret}` },
+        })
+      ).status,
+    ).toBe(401);
+    // A page that finds its key refused (revoked since) signs the person out and says why.
+    await page.evaluate(`sessionStorage.setItem('quarry.console.apiKey', ${JSON.stringify(secret)})`);
+    await page.reload();
+    await page.getByText(/The API key was refused/).waitFor();
+    expect(await page.evaluate("sessionStorage.getItem('quarry.console.apiKey')")).toBeNull();
+    await page.getByLabel('API key').fill(stack.apiKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
+  });
+
+  it('charts the usage by day with the quotas', async () => {
+    await nav('Usage').click();
+    await page.getByRole('heading', { name: 'Pages parsed by day' }).waitFor();
+    const chart = page.getByRole('img', { name: /Pages parsed by day/ });
+    expect(await chart.getAttribute('class')).toBe('chart');
+    expect(await page.locator('.chart-bar').count()).toBeGreaterThan(0);
+    await page.getByLabel('Measure').selectOption('documents');
+    await page.getByRole('heading', { name: 'Documents by day' }).waitFor();
+    await checkPage('12-usage');
   });
 
   it('fetched nothing from elsewhere and logged no errors (no CSP violation)', () => {

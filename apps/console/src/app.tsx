@@ -4,7 +4,10 @@ import { DeadLettersPage } from './pages/dead-letters';
 import { JobPage } from './pages/job';
 import { JobsPage } from './pages/jobs';
 import { SearchPage } from './pages/search';
+import { KeysPage } from './pages/keys';
 import { SignIn } from './pages/sign-in';
+import { UsagePage } from './pages/usage';
+import { WebhooksPage } from './pages/webhooks';
 import { useRoute, type Route } from './router';
 import { clientFor, loadConfig, storedKey, storeKey, type ConsoleConfig } from './session';
 import { Link } from './ui';
@@ -14,6 +17,9 @@ const TITLES: Record<Route['page'], string> = {
   job: 'Job',
   search: 'Search',
   'dead-letters': 'Dead letters',
+  webhooks: 'Webhooks',
+  keys: 'API keys',
+  usage: 'Usage',
   'not-found': 'Not found',
 };
 
@@ -21,7 +27,18 @@ export function App() {
   const [apiKey, setApiKey] = useState<string | null>(() => storedKey());
   const [config, setConfig] = useState<ConsoleConfig>({ jaegerUiUrl: null });
   const route = useRoute();
-  const client = useMemo(() => (apiKey ? clientFor(apiKey) : null), [apiKey]);
+  const [notice, setNotice] = useState('');
+  const client = useMemo(
+    () =>
+      apiKey
+        ? clientFor(apiKey, () => {
+            storeKey(null);
+            setApiKey(null);
+            setNotice('The API key was refused (revoked or expired): sign in again.');
+          })
+        : null,
+    [apiKey],
+  );
   const main = useRef<HTMLElement>(null);
 
   useEffect(() => {
@@ -36,6 +53,7 @@ export function App() {
 
   const signIn = (key: string) => {
     storeKey(key);
+    setNotice('');
     setApiKey(key);
   };
   const signOut = () => {
@@ -68,6 +86,21 @@ export function App() {
                   Dead letters
                 </NavLink>
               </li>
+              <li>
+                <NavLink to="/webhooks" current={route.page === 'webhooks'}>
+                  Webhooks
+                </NavLink>
+              </li>
+              <li>
+                <NavLink to="/keys" current={route.page === 'keys'}>
+                  Keys
+                </NavLink>
+              </li>
+              <li>
+                <NavLink to="/usage" current={route.page === 'usage'}>
+                  Usage
+                </NavLink>
+              </li>
             </ul>
           </nav>
         )}
@@ -79,9 +112,9 @@ export function App() {
       </header>
       <main id="main" ref={main} tabIndex={-1}>
         {client ? (
-          <Page route={route} client={client} config={config} onUnauthorized={signOut} />
+          <Page route={route} client={client} config={config} />
         ) : (
-          <SignIn onSignIn={signIn} />
+          <SignIn onSignIn={signIn} notice={notice} />
         )}
       </main>
     </>
@@ -96,12 +129,7 @@ function NavLink(props: { to: string; current: boolean; children: string }) {
   );
 }
 
-function Page(props: {
-  route: Route;
-  client: QuarryClient;
-  config: ConsoleConfig;
-  onUnauthorized: () => void;
-}) {
+function Page(props: { route: Route; client: QuarryClient; config: ConsoleConfig }) {
   const { route, client, config } = props;
   switch (route.page) {
     case 'jobs':
@@ -112,6 +140,12 @@ function Page(props: {
       return <SearchPage client={client} />;
     case 'dead-letters':
       return <DeadLettersPage client={client} />;
+    case 'webhooks':
+      return <WebhooksPage client={client} />;
+    case 'keys':
+      return <KeysPage client={client} />;
+    case 'usage':
+      return <UsagePage client={client} />;
     default:
       return (
         <>

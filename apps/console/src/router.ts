@@ -8,7 +8,12 @@ export type Route =
   | { page: 'job'; id: string }
   | { page: 'search' }
   | { page: 'dead-letters' }
+  | { page: 'webhooks' }
+  | { page: 'keys' }
+  | { page: 'usage' }
   | { page: 'not-found' };
+
+const SIMPLE = ['search', 'dead-letters', 'webhooks', 'keys', 'usage'] as const;
 
 export function parseRoute(pathname: string): Route {
   const rest = pathname.startsWith(BASE) ? pathname.slice(BASE.length) : pathname;
@@ -16,8 +21,8 @@ export function parseRoute(pathname: string): Route {
   if (parts.length === 0 || (parts.length === 1 && parts[0] === 'jobs')) return { page: 'jobs' };
   if (parts.length === 2 && parts[0] === 'jobs' && parts[1])
     return { page: 'job', id: decodeURIComponent(parts[1]) };
-  if (parts.length === 1 && parts[0] === 'search') return { page: 'search' };
-  if (parts.length === 1 && parts[0] === 'dead-letters') return { page: 'dead-letters' };
+  const simple = SIMPLE.find((page) => parts.length === 1 && parts[0] === page);
+  if (simple) return { page: simple };
   return { page: 'not-found' };
 }
 

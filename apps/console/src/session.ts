@@ -16,9 +16,17 @@ export function storeKey(key: string | null): void {
   else sessionStorage.setItem(KEY, key);
 }
 
-/** The console talks to the gateway that served it. */
-export function clientFor(apiKey: string): QuarryClient {
-  return new QuarryClient({ baseUrl: window.location.origin, apiKey });
+/** The console talks to the gateway that served it; a 401 (a key revoked or expired meanwhile) is reported. */
+export function clientFor(apiKey: string, onUnauthorized?: () => void): QuarryClient {
+  return new QuarryClient({
+    baseUrl: window.location.origin,
+    apiKey,
+    fetch: async (input, init) => {
+      const response = await fetch(input, init);
+      if (response.status === 401) onUnauthorized?.();
+      return response;
+    },
+  });
 }
 
 export interface ConsoleConfig {

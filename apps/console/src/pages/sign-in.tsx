@@ -3,7 +3,7 @@ import { clientFor } from '../session';
 import { ErrorNote } from '../ui';
 
 /** Checks the key with one read before keeping it, so a typo is said here and not on every page. */
-export function SignIn(props: { onSignIn: (key: string) => void }) {
+export function SignIn(props: { onSignIn: (key: string) => void; notice?: string }) {
   const [key, setKey] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<unknown>(null);
@@ -27,6 +27,11 @@ export function SignIn(props: { onSignIn: (key: string) => void }) {
   return (
     <section class="card narrow" aria-labelledby="sign-in-title">
       <h1 id="sign-in-title">Sign in</h1>
+      {props.notice && (
+        <p class="error" role="alert">
+          {props.notice}
+        </p>
+      )}
       <p>
         Use an API key of your tenant. It is kept in this browser tab only and forgotten when the tab closes.
       </p>
