@@ -217,6 +217,25 @@ describe('web console', () => {
     await checkPage('06-search');
   });
 
+  it('asks a question and classifies the documents, following each analysis job to its result', async () => {
+    await nav('Analyses').click();
+    await page.getByLabel('Question', { exact: true }).fill('Who logs every ship that passes the reef?');
+    await page.getByRole('button', { name: 'Ask', exact: true }).click();
+    const answer = page.locator('[data-analysis="answer"]');
+    await answer.waitFor({ timeout: 60_000 });
+    expect(await answer.textContent()).toContain('lighthouse.txt');
+
+    await page
+      .getByLabel('Labels, one per line (name: description)')
+      .fill('sea: ships, reefs and lighthouses\ncalendar: tides, moons and tables');
+    await page.getByRole('button', { name: 'Classify', exact: true }).click();
+    const classified = page.locator('[data-analysis="classify"]');
+    await classified.waitFor({ timeout: 60_000 });
+    expect(await classified.locator('li').count()).toBe(2);
+    expect(await classified.textContent()).toMatch(/lighthouse\.txt: (sea|calendar)/);
+    await checkPage('07-analyses');
+  });
+
   it('lists a dead letter and replays it as a new job', async () => {
     const pg = new Client({ connectionString: stack.db.url });
     await pg.connect();
@@ -242,7 +261,7 @@ describe('web console', () => {
     const item = page.locator(`li.dl[data-dead-letter-id="${deadLetterId}"]`);
     await item.waitFor();
     expect(await item.textContent()).toContain('the parser crashed');
-    await checkPage('07-dead-letters');
+    await checkPage('08-dead-letters');
     await item.getByRole('button', { name: 'Replay ingestDocument' }).click();
     await item.getByText(/Replayed as job/).waitFor();
     const replayLink = item.locator('.replay-result a');
@@ -250,12 +269,12 @@ describe('web console', () => {
     const replay = (await stack.request<JobBody & { retryOfJobId: string }>('GET', `/v1/jobs/${replayJobId}`))
       .body;
     expect(replay.retryOfJobId).toBe(jobId);
-    await checkPage('08-dead-letter-replayed');
+    await checkPage('09-dead-letter-replayed');
 
     // The replay's own page follows it to the end.
     await replayLink.click();
     await page.locator('[role="progressbar"][aria-valuenow="100"]').waitFor({ timeout: 60_000 });
-    await page.screenshot({ path: path.join(SHOTS, '09-replay-job.png'), fullPage: true });
+    await page.screenshot({ path: path.join(SHOTS, '10-replay-job.png'), fullPage: true });
   });
 
   it('shows the webhook delivery log and posts a delivery again', async () => {
@@ -276,7 +295,7 @@ describe('web console', () => {
     const again = Date.now() + 30_000;
     while (received.length === before && Date.now() < again) await new Promise((r) => setTimeout(r, 200));
     expect(received.length).toBeGreaterThan(before);
-    await checkPage('10-webhook-deliveries');
+    await checkPage('11-webhook-deliveries');
   });
 
   it('creates an API key, shows it once, and revokes it', async () => {
@@ -294,7 +313,7 @@ describe('web console', () => {
         })
       ).status,
     ).toBe(200);
-    await checkPage('11-keys');
+    await checkPage('12-keys');
     const item = page.locator('li[data-key-id]', { hasText: 'console-e2e' });
     await item.getByRole('button', { name: 'Revoke console-e2e' }).click();
     await item.getByRole('button', { name: 'Yes, revoke console-e2e' }).click();
@@ -325,7 +344,7 @@ describe('web console', () => {
     expect(await page.locator('.chart-bar').count()).toBeGreaterThan(0);
     await page.getByLabel('Measure').selectOption('documents');
     await page.getByRole('heading', { name: 'Documents by day' }).waitFor();
-    await checkPage('12-usage');
+    await checkPage('13-usage');
   });
 
   it('fetched nothing from elsewhere and logged no errors (no CSP violation)', () => {

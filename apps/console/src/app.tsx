@@ -1,5 +1,6 @@
 import type { QuarryClient } from '@quarry/sdk';
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { AnalysesPage } from './pages/analyses';
 import { DeadLettersPage } from './pages/dead-letters';
 import { JobPage } from './pages/job';
 import { JobsPage } from './pages/jobs';
@@ -20,6 +21,7 @@ const TITLES: Record<Route['page'], string> = {
   webhooks: 'Webhooks',
   keys: 'API keys',
   usage: 'Usage',
+  analyses: 'Analyses',
   'not-found': 'Not found',
 };
 
@@ -82,6 +84,11 @@ export function App() {
                 </NavLink>
               </li>
               <li>
+                <NavLink to="/analyses" current={route.page === 'analyses'}>
+                  Analyses
+                </NavLink>
+              </li>
+              <li>
                 <NavLink to="/dead-letters" current={route.page === 'dead-letters'}>
                   Dead letters
                 </NavLink>
@@ -138,6 +145,8 @@ function Page(props: { route: Route; client: QuarryClient; config: ConsoleConfig
       return <JobPage key={route.id} client={client} id={route.id} config={config} />;
     case 'search':
       return <SearchPage client={client} />;
+    case 'analyses':
+      return <AnalysesPage client={client} />;
     case 'dead-letters':
       return <DeadLettersPage client={client} />;
     case 'webhooks':

@@ -11,9 +11,10 @@ export type Route =
   | { page: 'webhooks' }
   | { page: 'keys' }
   | { page: 'usage' }
+  | { page: 'analyses' }
   | { page: 'not-found' };
 
-const SIMPLE = ['search', 'dead-letters', 'webhooks', 'keys', 'usage'] as const;
+const SIMPLE = ['search', 'analyses', 'dead-letters', 'webhooks', 'keys', 'usage'] as const;
 
 export function parseRoute(pathname: string): Route {
   const rest = pathname.startsWith(BASE) ? pathname.slice(BASE.length) : pathname;
