@@ -115,7 +115,7 @@ if (!only || only === 'gateway') {
         console.log(
           [
             '',
-            `\x1b[1mQuarry is up at ${url}\x1b[0m  (API docs: ${url}/docs)`,
+            `\x1b[1mQuarry is up at ${url}\x1b[0m  (API docs: ${url}/docs, web console: ${url}/console)`,
             key === DEV_KEY
               ? `API key (development default, set QUARRY_BOOTSTRAP_API_KEY to change): ${key}`
               : 'API key: the one in QUARRY_BOOTSTRAP_API_KEY',

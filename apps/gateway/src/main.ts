@@ -13,7 +13,7 @@ async function main(): Promise<void> {
       await tracing.shutdown();
     });
     const url = config.http.publicUrl ?? `http://127.0.0.1:${config.http.port}`;
-    logger.info({ url, docs: `${url}/docs` }, `gateway listening on ${url}`);
+    logger.info({ url, docs: `${url}/docs`, console: `${url}/console` }, `gateway listening on ${url}`);
   } catch (error) {
     logger.fatal({ err: error }, 'gateway failed to start');
     logger.flush();
