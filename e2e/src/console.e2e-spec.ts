@@ -183,7 +183,7 @@ describe('web console', () => {
     await checkPage('04-jobs-done');
   });
 
-  it('opens the job: documents with status, timings, the trace link, and the extracted text', async () => {
+  it('opens the job: documents with status, step timings, the trace link, and the extracted text', async () => {
     await page.locator(`li.job[data-job-id="${jobId}"] a`).first().click();
     await page.getByRole('heading', { name: 'Documents (2)' }).waitFor();
     expect(page.url()).toBe(`${stack.baseUrl}/console/jobs/${jobId}`);
@@ -191,6 +191,12 @@ describe('web console', () => {
     expect(await docs.count()).toBe(2);
     for (const doc of await docs.all()) expect(await doc.getAttribute('data-status')).toBe('indexed');
     expect(await page.locator('.facts').first().textContent()).toMatch(/Ran for\d/);
+    // Each step with its progress and how long it took.
+    await page.getByRole('heading', { name: 'Steps' }).waitFor();
+    for (const step of ['ingest', 'index']) {
+      const row = page.getByRole('row', { name: new RegExp(`^${step} `) });
+      expect(await row.textContent()).toMatch(/succeeded2 \/ 2.*\d+(\.\d)? (ms|s)$/);
+    }
     const job = (await stack.request<JobBody>('GET', `/v1/jobs/${jobId}`)).body;
     if (job.traceId) {
       const trace = page.getByRole('link', { name: /Open trace .* in Jaeger/ });

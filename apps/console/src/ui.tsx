@@ -73,6 +73,10 @@ export function formatDuration(fromIso: unknown, toIso: unknown): string {
   if (typeof fromIso !== 'string' || typeof toIso !== 'string') return '—';
   const ms = Date.parse(toIso) - Date.parse(fromIso);
   if (!Number.isFinite(ms) || ms < 0) return '—';
+  return formatMs(ms);
+}
+
+export function formatMs(ms: number): string {
   if (ms < 1000) return `${ms} ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
   return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;

@@ -1,10 +1,11 @@
-import type { Job, JobDocument, QuarryClient } from '@quarry/sdk';
+import type { Job, JobDocument, QuarryClient, Schemas } from '@quarry/sdk';
 import { useEffect, useState } from 'preact/hooks';
 import type { ConsoleConfig } from '../session';
 import {
   ErrorNote,
   errorText,
   formatDuration,
+  formatMs,
   formatTime,
   isTerminal,
   Link,
@@ -85,6 +86,7 @@ export function JobPage(props: { client: QuarryClient; id: string; config: Conso
 
   const traceId = typeof job['traceId'] === 'string' ? job['traceId'] : null;
   const retryOf = typeof job['retryOfJobId'] === 'string' ? job['retryOfJobId'] : null;
+  const steps = Array.isArray(job['steps']) ? (job['steps'] as Schemas['JobStep'][]) : [];
   return (
     <>
       <p class="breadcrumb">
@@ -165,6 +167,40 @@ export function JobPage(props: { client: QuarryClient; id: string; config: Conso
         <p role="status">{action.message}</p>
         <ErrorNote error={action.error} />
       </section>
+      {steps.length > 0 && (
+        <section class="card" aria-labelledby="job-steps">
+          <h2 id="job-steps">Steps</h2>
+          <div class="table-scroll" tabIndex={0} role="region" aria-label="Steps of the job">
+            <table>
+              <caption class="visually-hidden">
+                Each step of the job with its progress and how long it ran
+              </caption>
+              <thead>
+                <tr>
+                  <th scope="col">Step</th>
+                  <th scope="col">Status</th>
+                  <th scope="col">Done</th>
+                  <th scope="col">Started</th>
+                  <th scope="col">Took</th>
+                </tr>
+              </thead>
+              <tbody>
+                {steps.map((s) => (
+                  <tr key={s.name}>
+                    <th scope="row">{s.name}</th>
+                    <td>{s.status}</td>
+                    <td>
+                      {s.done} / {s.total}
+                    </td>
+                    <td>{formatTime(s.startedAt)}</td>
+                    <td>{s.durationMs === null ? '—' : formatMs(s.durationMs)}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        </section>
+      )}
       <section aria-labelledby="job-documents">
         <h2 id="job-documents">Documents ({job.documents.length})</h2>
         <ul class="doc-list">

@@ -165,12 +165,31 @@ export const StuckReason = named(
 );
 
 /** GET /v1/jobs/:id: the job, and for an active one why it waits, its place in the queue and an eta. */
+/** One step of a job: `ingest` and `index` for uploads, the analysis's own for analyses. */
+export const JobStep = named(
+  'JobStep',
+  z.object({
+    name: z.string(),
+    status: z.string(),
+    done: z.number().int(),
+    total: z.number().int(),
+    attempts: z.number().int(),
+    startedAt: Timestamp.nullable(),
+    finishedAt: Timestamp.nullable(),
+    /** finishedAt − startedAt, or until now while it runs; null before it starts. */
+    durationMs: z.number().int().nonnegative().nullable(),
+  }),
+);
+export type JobStep = z.infer<typeof JobStep>;
+
 export const JobDetail = named(
   'JobDetail',
   Job.extend({
     position: z.number().int().nonnegative().nullable(),
     waiting: WaitingReason.nullable(),
     eta: z.number().nonnegative().nullable(),
+    /** Each step's progress and timings, in the order they ran. */
+    steps: z.array(JobStep),
   }),
 );
 export type JobDetail = z.infer<typeof JobDetail>;

@@ -1,8 +1,8 @@
 import type { JobType } from '@quarry/contracts';
-import type { DocumentView, JobView } from '@quarry/persistence';
+import type { DocumentView, JobStepView, JobView } from '@quarry/persistence';
 import type { FastifyReply } from 'fastify';
 import { jobProgress } from './job-progress';
-import type { AcceptedJob, Document, DocumentSummary, Job, UploadResult } from './response-schemas';
+import type { AcceptedJob, Document, DocumentSummary, Job, JobStep, UploadResult } from './response-schemas';
 
 /** The public shape of a job; internal columns (tenant, traceparent) stay inside. */
 export function jobResponse(job: JobView): Job {
@@ -25,6 +25,21 @@ export function jobResponse(job: JobView): Job {
     // An analysis job's request and, once it succeeded, its result; an upload's classification, per file.
     ...(job.input ? { input: job.input } : {}),
     ...(job.input ? { result: job.type === 'ingest' ? uploadResult(job) : job.result } : {}),
+  };
+}
+
+/** A step's timings as clients read them; a running step's duration runs up to `now`. */
+export function jobStepResponse(step: JobStepView, now: Date = new Date()): JobStep {
+  const end = step.finishedAt ?? (step.startedAt ? now : null);
+  return {
+    name: step.name,
+    status: step.status,
+    done: step.done,
+    total: step.total,
+    attempts: step.attempts,
+    startedAt: step.startedAt?.toISOString() ?? null,
+    finishedAt: step.finishedAt?.toISOString() ?? null,
+    durationMs: step.startedAt && end ? Math.max(0, end.getTime() - step.startedAt.getTime()) : null,
   };
 }
 

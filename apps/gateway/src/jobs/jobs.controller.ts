@@ -8,7 +8,7 @@ import { decodeCursor, encodeCursor, PageQuery, Uuid } from '../http/request-sch
 import { parseInput } from '../http/validation';
 import { ApiErrors, ApiZodQuery, ApiZodResponse } from '../http/openapi';
 import { Job, JobDetail, JobList } from '../http/response-schemas';
-import { jobResponse } from '../http/views';
+import { jobResponse, jobStepResponse } from '../http/views';
 import { CancelJobService } from './cancel-job.service';
 import { JobLiveness } from './job-liveness';
 
@@ -61,7 +61,7 @@ export class JobsController {
     description:
       'An active job also says why it waits (`waiting`: no_worker, tenant_capacity, queue or null), its ' +
       "`position` among the tenant's queued jobs of its lane (null unless queued) and an `eta` in seconds from " +
-      "the tenant's measured step rates (null when unknown).",
+      "the tenant's measured step rates (null when unknown). `steps` gives each step's progress and timings.",
   })
   @ApiZodResponse(200, JobDetail, { description: 'The job' })
   @ApiErrors('not_found')
@@ -69,8 +69,11 @@ export class JobsController {
     const jobId = parseInput(Uuid, id, 'job id');
     const job = await this.jobs.getJob(tenant.tenantId, jobId);
     if (!job) throw new QuarryError('not_found', `job ${jobId} not found`);
-    const { position, waiting, eta } = await this.liveness.describe(job);
-    return { ...jobResponse(job), position, waiting, eta };
+    const [{ position, waiting, eta }, steps] = await Promise.all([
+      this.liveness.describe(job),
+      this.jobs.jobSteps(tenant.tenantId, job.id),
+    ]);
+    return { ...jobResponse(job), position, waiting, eta, steps: steps.map((s) => jobStepResponse(s)) };
   }
 
   private async listStuck(tenant: TenantContext, q: z.infer<typeof ListQuery>): Promise<JobList> {

@@ -69,6 +69,7 @@ describe('GET /v1/jobs/:id', () => {
         'retryOfJobId',
         'startedAt',
         'status',
+        'steps',
         'traceId',
         'type',
         'waiting',
@@ -87,6 +88,39 @@ describe('GET /v1/jobs/:id', () => {
       progress: { step: 'ingest', done: 0, total: 1 },
       documents: [{ filename: 'job-0.txt', status: 'queued', error: null }],
     });
+    // Its steps, not started yet: nothing has run, so no timings.
+    const steps = res.body['steps'] as {
+      name: string;
+      startedAt: string | null;
+      durationMs: number | null;
+    }[];
+    expect(steps.map((s) => [s.name, s.startedAt, s.durationMs]).sort()).toEqual([
+      ['index', null, null],
+      ['ingest', null, null],
+    ]);
+  });
+
+  it("gives each step's timings once it ran", async () => {
+    const jobId = created[1] as string;
+    await h.pg.query(
+      `UPDATE job_steps SET status = 'succeeded', done = total, started_at = now() - interval '1500 milliseconds',
+                            finished_at = now() - interval '500 milliseconds'
+       WHERE job_id = $1 AND name = 'ingest'`,
+      [jobId],
+    );
+    await h.pg.query(
+      `UPDATE job_steps SET status = 'running', started_at = now() WHERE job_id = $1 AND name = 'index'`,
+      [jobId],
+    );
+    const res = await h.request<{ steps: { name: string; status: string; durationMs: number | null }[] }>(
+      'GET',
+      `/v1/jobs/${jobId}`,
+      { apiKey: pager.apiKey },
+    );
+    expect(res.body.steps.map((s) => s.name)).toEqual(['ingest', 'index']);
+    expect(res.body.steps[0]).toMatchObject({ status: 'succeeded', durationMs: 1000 });
+    // A running step's duration runs until now.
+    expect(res.body.steps[1]?.durationMs).toBeGreaterThanOrEqual(0);
   });
 
   it('answers 404 not_found for an unknown id', async () => {

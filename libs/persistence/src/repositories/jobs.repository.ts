@@ -27,7 +27,15 @@ import {
   sql,
   type Tx,
 } from './sql';
-import type { DocumentView, JobView, NewIngestJob, OutboxInsert, OutboxRow, PageView } from './types';
+import type {
+  DocumentView,
+  JobStepView,
+  JobView,
+  NewIngestJob,
+  OutboxInsert,
+  OutboxRow,
+  PageView,
+} from './types';
 import { usageCte } from './usage';
 
 type DocRecord = {
@@ -268,6 +276,24 @@ export class JobsRepository {
    * running there while another tenant has work waiting or running in the same lane, so freed slots go to the tenant
    * with fewer running first. Alone in a lane, a tenant gets every slot and waits only for the queue.
    */
+  /** A job's steps in the order they run, for its timings (empty for another tenant's job). */
+  async jobSteps(tenantId: string, jobId: string): Promise<JobStepView[]> {
+    const rows = await this.prisma.jobStep.findMany({
+      where: { tenantId, jobId },
+      orderBy: [{ startedAt: { sort: 'asc', nulls: 'last' } }, { name: 'asc' }],
+      select: {
+        name: true,
+        status: true,
+        done: true,
+        total: true,
+        attempts: true,
+        startedAt: true,
+        finishedAt: true,
+      },
+    });
+    return rows;
+  }
+
   async fairShareHolds(tenantId: string, lane: string): Promise<boolean> {
     const [row] = await this.prisma.$queryRaw<{ holds: boolean }[]>`
       SELECT EXISTS (SELECT 1 FROM jobs WHERE tenant_id = ${tenantId}::uuid AND status = 'running' AND lane = ${lane})

@@ -85,6 +85,17 @@ export interface PageView {
   sections: { offset: number; path: string[] }[];
 }
 
+/** One step of a job (ingest, index, or an analysis's own): how far it got and when it ran. */
+export interface JobStepView {
+  name: string;
+  status: string;
+  done: number;
+  total: number;
+  attempts: number;
+  startedAt: Date | null;
+  finishedAt: Date | null;
+}
+
 export interface JobView {
   id: string;
   tenantId: string;

@@ -137,7 +137,7 @@ export interface paths {
         };
         /**
          * A job: status, progress, per-document status and errors, trace id
-         * @description An active job also says why it waits (`waiting`: no_worker, tenant_capacity, queue or null), its `position` among the tenant's queued jobs of its lane (null unless queued) and an `eta` in seconds from the tenant's measured step rates (null when unknown).
+         * @description An active job also says why it waits (`waiting`: no_worker, tenant_capacity, queue or null), its `position` among the tenant's queued jobs of its lane (null unless queued) and an `eta` in seconds from the tenant's measured step rates (null when unknown). `steps` gives each step's progress and timings.
          */
         get: operations["getJob"];
         put?: never;
@@ -814,6 +814,16 @@ export interface components {
         WaitingReason: "no_worker" | "tenant_capacity" | "queue";
         /** @enum {string} */
         StuckReason: "no_worker" | "tenant_capacity" | "queued" | "worker_silent" | "no_open_documents" | "waiting_for_crawler";
+        JobStep: {
+            name: string;
+            status: string;
+            done: number;
+            total: number;
+            attempts: number;
+            startedAt: string | null;
+            finishedAt: string | null;
+            durationMs: number | null;
+        };
         JobDetail: {
             /** Format: uuid */
             id: string;
@@ -848,6 +858,7 @@ export interface components {
             position: number | null;
             waiting: components["schemas"]["WaitingReason"] | null;
             eta: number | null;
+            steps: components["schemas"]["JobStep"][];
         };
         JobListItem: {
             /** Format: uuid */
