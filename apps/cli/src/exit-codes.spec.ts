@@ -41,5 +41,8 @@ describe('cli exit codes', () => {
     expect(describeError(apiError(429, 'rate_limited', 2500))).toBe(
       'rate_limited: rate_limited happened; retry in 3 s',
     );
+    expect(describeError(apiError(400, 'too_many_files'))).toBe(
+      'too_many_files: too_many_files happened; upload fewer at once with --batch-size',
+    );
   });
 });

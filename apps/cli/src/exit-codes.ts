@@ -74,7 +74,9 @@ export function describeError(error: unknown): string {
         ? '; check the key, or run `quarry login`'
         : error.status === 429 && error.retryAfterMs !== undefined
           ? `; retry in ${Math.ceil(error.retryAfterMs / 1000)} s`
-          : '';
+          : error.code === 'too_many_files'
+            ? '; upload fewer at once with --batch-size'
+            : '';
     return `${error.code}: ${error.message}${id}${hint}`;
   }
   if (isNetworkError(error)) {
