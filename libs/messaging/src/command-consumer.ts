@@ -70,7 +70,7 @@ export class CommandConsumer<N extends CommandName> {
   /** When each in-flight delivery started, for the step duration. */
   private readonly pulledAt = new WeakMap<JsMsg, number>();
   /** Pulled messages waiting for a slot, by tenant. */
-  private readonly share = new FairShare<JsMsg>();
+  private readonly share = new FairShare<Pulled>();
   private waitingHeartbeat: NodeJS.Timeout | undefined;
   readonly stats: ConsumerStats = { inFlight: 0, processed: 0, acked: 0, retried: 0, deadLettered: 0 };
 
@@ -93,7 +93,7 @@ export class CommandConsumer<N extends CommandName> {
     this.running = true;
     this.waitingHeartbeat = setInterval(
       () => {
-        for (const msg of this.share.items()) msg.working();
+        for (const pulled of this.share.items()) pulled.msg.working();
       },
       Math.max(250, Math.floor(this.options.ackWaitMs / 3)),
     );
@@ -127,7 +127,8 @@ export class CommandConsumer<N extends CommandName> {
             msg.nak(0);
             continue;
           }
-          this.share.hold(tenantOf(msg), msg);
+          const pulled = pull(msg);
+          this.share.hold(tenantOf(pulled), pulled);
           this.startWaiting();
         }
       } catch (error) {
@@ -172,7 +173,7 @@ export class CommandConsumer<N extends CommandName> {
       const next = this.share.next();
       if (!next) return;
       this.share.started(next.tenant);
-      this.delivered(next.item);
+      this.delivered(next.item.msg);
       this.track(this.traced(next.item), next.tenant);
     }
   }
@@ -191,7 +192,8 @@ export class CommandConsumer<N extends CommandName> {
   }
 
   /** One consumer span per delivery: a redelivery is another span of the same trace. */
-  private traced(msg: JsMsg): Promise<void> {
+  private traced(pulled: Pulled): Promise<void> {
+    const { msg } = pulled;
     return withConsumerSpan(
       msg.subject,
       msg.headers?.get(QuarryHeaders.traceparent) || undefined,
@@ -202,11 +204,11 @@ export class CommandConsumer<N extends CommandName> {
         [MessagingAttributes.streamSequence]: msg.info.streamSequence,
         [MessagingAttributes.bodySize]: msg.data.byteLength,
       },
-      (span) => this.process(msg, span),
+      (span) => this.process(pulled, span),
     );
   }
 
-  private async process(msg: JsMsg, span: Span): Promise<void> {
+  private async process({ msg, body }: Pulled, span: Span): Promise<void> {
     const deliveryCount = msg.info.deliveryCount;
     const subject = msg.subject;
     const msgId = msg.headers?.get('Nats-Msg-Id') || undefined;
@@ -215,7 +217,9 @@ export class CommandConsumer<N extends CommandName> {
 
     let payload: unknown;
     try {
-      payload = Commands[this.name].schema.parse(msg.json());
+      // The body was read once when pulled; a body that was not JSON fails here, as it would have then.
+      if (!body.ok) throw body.error;
+      payload = Commands[this.name].schema.parse(body.value);
     } catch (cause) {
       await this.deadLetter(
         msg,
@@ -405,7 +409,7 @@ export class CommandConsumer<N extends CommandName> {
     this.slotFreed?.();
     clearInterval(this.waitingHeartbeat);
     // Never started: hand them straight back so another replica takes them.
-    for (const msg of this.share.drain()) msg.nak(0);
+    for (const pulled of this.share.drain()) pulled.msg.nak(0);
     const drained = Promise.all([...this.inFlight]).then(() => true);
     const timedOut = new Promise<boolean>((r) => setTimeout(() => r(false), deadlineMs).unref());
     if (!(await Promise.race([drained, timedOut]))) {
@@ -417,15 +421,25 @@ export class CommandConsumer<N extends CommandName> {
   }
 }
 
-/** The tenant a command names (every command does); '' for a body that is not one, which fails validation later. */
-function tenantOf(msg: JsMsg): string {
+/** A pulled message with its body read once: the fair share needs the tenant, validation the whole body. */
+interface Pulled {
+  msg: JsMsg;
+  body: { ok: true; value: unknown } | { ok: false; error: unknown };
+}
+
+function pull(msg: JsMsg): Pulled {
   try {
-    const body = msg.json<{ tenantId?: unknown }>();
-    return typeof body.tenantId === 'string' ? body.tenantId : '';
-  } catch {
-    // Not JSON: the handler's validation dead-letters it; until then it waits with the unnamed tenant.
-    return '';
+    return { msg, body: { ok: true, value: msg.json() } };
+  } catch (error) {
+    // Not JSON: validation dead-letters it with this error once it starts.
+    return { msg, body: { ok: false, error } };
   }
+}
+
+/** The tenant a command names (every command does); '' for a body that is not one, which fails validation later. */
+function tenantOf({ body }: Pulled): string {
+  const tenantId = body.ok ? (body.value as { tenantId?: unknown } | null)?.tenantId : undefined;
+  return typeof tenantId === 'string' ? tenantId : '';
 }
 
 export function outcomeOfError(error: unknown): HandlerOutcome {
