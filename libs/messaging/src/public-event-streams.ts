@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { QuarryEvent, type Topology } from '@quarry/contracts';
+import type { QuarryEvent, Topology } from '@quarry/contracts';
 import { DeliverPolicy, jetstream, type ConsumerMessages } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { LOGGER, type Logger } from '@quarry/telemetry';
 import { NATS_CONNECTION, TOPOLOGY } from './messaging.module';
+import { toPublicEventMessage } from './transport/public-events';
 
 /** An event read back from the events stream, with its sequence there (the SSE `id:`). */
 export interface StreamedEvent {
@@ -45,22 +46,12 @@ export class PublicEventStreams {
     const logger = this.logger;
     async function* events(): AsyncIterable<StreamedEvent> {
       for await (const m of messages) {
-        let body: unknown;
-        try {
-          body = m.json();
-        } catch (error) {
-          logger.warn({ err: error, seq: m.info.streamSequence }, 'skipping an unreadable event');
+        const read = toPublicEventMessage(m);
+        if (!read.event) {
+          logger.warn({ seq: read.seq, problem: read.problem }, 'skipping an unreadable event');
           continue;
         }
-        const parsed = QuarryEvent.safeParse(body);
-        if (!parsed.success) {
-          logger.warn(
-            { seq: m.info.streamSequence, problem: parsed.error.message },
-            'skipping an unknown event',
-          );
-          continue;
-        }
-        yield { seq: m.info.streamSequence, pending: m.info.pending, event: parsed.data };
+        yield { seq: read.seq, pending: m.info.pending, event: read.event };
       }
     }
     return { pending: info.num_pending, events: events(), close: () => messages.stop() };

@@ -1,6 +1,6 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { apiErrorOf, QuarryApiError } from './errors';
-import type { QuarryEvent, StreamedEvent } from './types';
+import { TERMINAL_JOB_STATUSES, type QuarryEvent, type StreamedEvent } from './types';
 
 export interface EventStreamOptions {
   /** Continue after this event id (a previous stream's last `eventId`); from the start (a job) or now (a tenant). */
@@ -15,7 +15,7 @@ export interface EventStreamOptions {
 /** How the stream reader reaches the server: one GET that answers text/event-stream. */
 export type StreamOpener = (lastEventId: string | undefined, signal: AbortSignal) => Promise<Response>;
 
-const TERMINAL = new Set(['job.succeeded', 'job.completed_with_failures', 'job.failed', 'job.cancelled']);
+const TERMINAL = new Set(TERMINAL_JOB_STATUSES.map((status) => `job.${status}`));
 
 /**
  * Reads a Server-Sent Events stream of Quarry events and reconnects with `Last-Event-ID` whenever the connection

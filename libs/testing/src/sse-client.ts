@@ -1,3 +1,5 @@
+import { createParser } from 'eventsource-parser';
+
 /** One Server-Sent Event as a client reads it. */
 export interface SseEvent {
   id: string | undefined;
@@ -6,9 +8,9 @@ export interface SseEvent {
 }
 
 /**
- * Reads a Server-Sent Events response over a real socket, frame by frame, the way EventSource does, until the server
- * ends the stream or `stopAfter` says to hang up (the caller then reconnects with the last id). Comment lines
- * (heartbeats) are counted, not returned.
+ * Reads a Server-Sent Events response over a real socket with the parser the SDK uses (eventsource-parser), until
+ * the server ends the stream or `stopAfter` says to hang up (the caller then reconnects with the last id). Comment
+ * lines (heartbeats) are counted, not returned.
  */
 export async function readSse(
   url: string,
@@ -30,29 +32,18 @@ export async function readSse(
     }
     const events: SseEvent[] = [];
     let comments = 0;
-    let buffer = '';
+    const parsed: SseEvent[] = [];
+    const parser = createParser({
+      onEvent: (m) => parsed.push({ id: m.id, event: m.event, data: m.data }),
+      onComment: () => comments++,
+    });
     const decoder = new TextDecoder();
     const reader: ReadableStreamDefaultReader<Uint8Array> = res.body.getReader();
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return { status: res.status, events, comments, endedByServer: true };
-      buffer += decoder.decode(value, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf('\n\n')) !== -1) {
-        const frame = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const e: SseEvent = { id: undefined, event: undefined, data: '' };
-        let isEvent = false;
-        for (const line of frame.split('\n')) {
-          if (line.startsWith(':')) comments++;
-          else if (line.startsWith('id: ')) e.id = line.slice(4);
-          else if (line.startsWith('event: ')) e.event = line.slice(7);
-          else if (line.startsWith('data: ')) {
-            e.data += line.slice(6);
-            isEvent = true;
-          }
-        }
-        if (!isEvent) continue;
+      parser.feed(decoder.decode(value, { stream: true }));
+      for (let e = parsed.shift(); e; e = parsed.shift()) {
         events.push(e);
         if (options.stopAfter?.(e, events)) {
           await reader.cancel();
