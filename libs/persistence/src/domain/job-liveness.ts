@@ -1,6 +1,7 @@
 // The rules that say how a job that has not ended stands (ADR 33): whether it waits and why, whether it is stuck and
 // why, how long it has left, and what a step past its deadline fails with. Pure functions of what the repositories
 // read and what JetStream reports, so they are unit-tested without a database or a server.
+import { isTerminalJobStatus } from '@quarry/contracts';
 import type {
   CommandName,
   DocumentStatus,
@@ -10,8 +11,8 @@ import type {
   JobType,
 } from '@quarry/contracts';
 
-const ACTIVE: readonly JobStatus[] = ['queued', 'running'];
-export const isActiveJob = (status: JobStatus): boolean => ACTIVE.includes(status);
+/** Queued or running: every status that is not terminal. */
+export const isActiveJob = (status: JobStatus): boolean => !isTerminalJobStatus(status);
 
 /**
  * Why a job that has work waiting for a worker is not being worked on:

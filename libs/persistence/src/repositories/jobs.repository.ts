@@ -744,13 +744,4 @@ export class TenantsRepository {
     const tenant = await this.prisma.tenant.findUnique({ where: { name }, select: { id: true } });
     return tenant ? { tenantId: tenant.id } : null;
   }
-
-  async findByApiKey(apiKey: string): Promise<{ tenantId: string; tenantName: string } | null> {
-    const key = await this.prisma.apiKey.findUnique({
-      where: { keyHash: hashApiKey(apiKey) },
-      include: { tenant: true },
-    });
-    if (!key || key.revokedAt) return null;
-    return { tenantId: key.tenantId, tenantName: key.tenant.name };
-  }
 }
