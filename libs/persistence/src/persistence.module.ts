@@ -28,6 +28,8 @@ import {
   RateLimitsRepository,
   TenantsRepository,
   UsageRepository,
+  EventsRepository,
+  WebhooksRepository,
   type AfterCommit,
   type SearchPrismaClient,
 } from './repositories';
@@ -115,16 +117,17 @@ export class PersistenceModule {
           inject: [PRISMA],
           useFactory: (p: PrismaClient) => new TenantsRepository(p),
         },
-        ...[ApiKeysRepository, RateLimitsRepository].map((Repository) => ({
+        ...[
+          ApiKeysRepository,
+          RateLimitsRepository,
+          UsageRepository,
+          EventsRepository,
+          WebhooksRepository,
+        ].map((Repository) => ({
           provide: Repository,
           inject: [PRISMA],
           useFactory: (p: PrismaClient) => new Repository(p),
         })),
-        {
-          provide: UsageRepository,
-          inject: [PRISMA],
-          useFactory: (p: PrismaClient) => new UsageRepository(p),
-        },
         {
           provide: OutboxRepository,
           inject: [PRISMA],
@@ -167,6 +170,8 @@ export class PersistenceModule {
         RateLimitsRepository,
         OutboxRepository,
         UsageRepository,
+        EventsRepository,
+        WebhooksRepository,
         ExtractionRepository,
         IndexingRepository,
         JobControlRepository,

@@ -1,16 +1,11 @@
 import { Module } from '@nestjs/common';
 import { PublicEventStreams } from '@quarry/messaging';
-import { EventsRepository, PRISMA, type PrismaClient } from '@quarry/persistence';
 import { EventRelay } from './event-relay';
 import { EventsController } from './events.controller';
 
 /** Public events (ADR 30): published from the database by the relay, served back as Server-Sent Events. */
 @Module({
-  providers: [
-    { provide: EventsRepository, inject: [PRISMA], useFactory: (p: PrismaClient) => new EventsRepository(p) },
-    EventRelay,
-    PublicEventStreams,
-  ],
+  providers: [EventRelay, PublicEventStreams],
   controllers: [EventsController],
   exports: [EventRelay],
 })

@@ -20,12 +20,11 @@ import {
 /**
  * Per-tenant fairness (the workers') tells whether a tenant already runs as much of a lane as it may, so its next
  * work waits for its own share rather than for the queue: `waiting: 'tenant_capacity'`. Undefined: nobody knows.
- * Optional: without a provider no job ever says it.
+ * Optional for the unit specs: without one no job ever says it.
  */
 export interface TenantCapacity {
   atCapacity(tenantId: string, lane: Lane): Promise<boolean | undefined>;
 }
-export const TENANT_CAPACITY = Symbol('TENANT_CAPACITY');
 
 /** What GET /v1/jobs/:id adds to a job (ADR 33); all null for a job that ended. */
 export interface JobLivenessView {

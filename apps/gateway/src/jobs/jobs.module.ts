@@ -4,7 +4,7 @@ import type { Topology } from '@quarry/contracts';
 import { JOBS_CONSUMER_LAG, TOPOLOGY, type ConsumerLagReader } from '@quarry/messaging';
 import { JobsRepository, MaintenanceRepository } from '@quarry/persistence';
 import { CancelJobService } from './cancel-job.service';
-import { JobLiveness, TENANT_CAPACITY, type TenantCapacity } from './job-liveness';
+import { JobLiveness } from './job-liveness';
 import { JobsController } from './jobs.controller';
 import { JobRetryController } from './retry.controller';
 import { RetryService } from './retry.service';
@@ -16,29 +16,14 @@ import { RetryService } from './retry.service';
     CancelJobService,
     RetryService,
     {
-      // The workers' fair share across tenants (ADR 34), as the database shows it.
-      provide: TENANT_CAPACITY,
-      inject: [JobsRepository],
-      useFactory: (jobs: JobsRepository): TenantCapacity => ({
-        atCapacity: (tenantId, lane) => jobs.fairShareHolds(tenantId, lane),
-      }),
-    },
-    {
       provide: JobLiveness,
-      inject: [
-        MaintenanceRepository,
-        JOBS_CONSUMER_LAG,
-        TOPOLOGY,
-        APP_CONFIG,
-        // Optional: without it no job says `tenant_capacity`.
-        { token: TENANT_CAPACITY, optional: true },
-      ],
+      inject: [MaintenanceRepository, JOBS_CONSUMER_LAG, TOPOLOGY, APP_CONFIG, JobsRepository],
       useFactory: (
         store: MaintenanceRepository,
         consumers: ConsumerLagReader,
         topology: Topology,
         config: AppConfig,
-        capacity: TenantCapacity | undefined,
+        jobs: JobsRepository,
       ) =>
         new JobLiveness(
           store,
@@ -48,7 +33,8 @@ import { RetryService } from './retry.service';
             noWorkerAfterMs: config.maintenance.noWorkerAfterMs,
             stuckAfterMs: config.maintenance.stuckAfterMs,
           },
-          capacity,
+          // The workers' fair share across tenants (ADR 34), as the database shows it.
+          { atCapacity: (tenantId, lane) => jobs.fairShareHolds(tenantId, lane) },
         ),
     },
   ],

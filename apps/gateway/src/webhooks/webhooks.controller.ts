@@ -116,8 +116,7 @@ export class WebhooksController {
   async create(@CurrentTenant() tenant: TenantContext, @Body() body: unknown): Promise<CreatedWebhook> {
     const input = parseInput(CreateWebhook, body, 'body');
     await this.vet(input.url);
-    const existing = await this.webhooks.list(tenant.tenantId);
-    if (existing.length >= this.config.webhooks.maxPerTenant) {
+    if ((await this.webhooks.count(tenant.tenantId)) >= this.config.webhooks.maxPerTenant) {
       throw new QuarryError(
         'conflict',
         `a tenant may have at most ${this.config.webhooks.maxPerTenant} webhooks`,

@@ -1,8 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@quarry/config';
-import { PRISMA, WebhooksRepository } from '@quarry/persistence';
 import { createSafeFetcher } from '@quarry/safe-fetch';
-import type { PrismaClient } from '@quarry/persistence';
 import { WebhookDispatcher } from './webhook-dispatcher';
 import { WEBHOOK_FETCHER, WebhookSender } from './webhook-sender';
 import { WebhooksController } from './webhooks.controller';
@@ -13,11 +11,6 @@ import { WebhooksController } from './webhooks.controller';
  */
 @Module({
   providers: [
-    {
-      provide: WebhooksRepository,
-      inject: [PRISMA],
-      useFactory: (p: PrismaClient) => new WebhooksRepository(p),
-    },
     {
       provide: WEBHOOK_FETCHER,
       inject: [APP_CONFIG],

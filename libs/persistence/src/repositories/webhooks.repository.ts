@@ -97,6 +97,10 @@ export class WebhooksRepository {
     return this.prisma.webhook.findMany({ where: { tenantId }, orderBy: { createdAt: 'asc' }, select });
   }
 
+  count(tenantId: string): Promise<number> {
+    return this.prisma.webhook.count({ where: { tenantId } });
+  }
+
   get(tenantId: string, id: string): Promise<WebhookRow | null> {
     return this.prisma.webhook.findFirst({ where: { tenantId, id }, select });
   }
