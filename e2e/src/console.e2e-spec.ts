@@ -1,5 +1,5 @@
 import AxeBuilder from '@axe-core/playwright';
-import { REPO_ROOT } from '@quarry/testing';
+import { REPO_ROOT, waitFor } from '@quarry/testing';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -288,8 +288,11 @@ describe('web console', () => {
     const hook = page.locator('li[data-webhook-id]').first();
     await hook.waitFor();
     // The upload's and the replay's job events reached the receiver.
-    const deadline = Date.now() + 30_000;
-    while (received.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+    await waitFor(() => received.length > 0, {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      description: 'a delivery at the receiver',
+    });
     expect(received.length).toBeGreaterThan(0);
     await hook.getByRole('button', { name: 'Show deliveries' }).click();
     const row = hook.locator('li[data-delivery-id]').first();
@@ -298,8 +301,11 @@ describe('web console', () => {
     const before = received.length;
     await row.getByRole('button', { name: /^Replay job\./ }).click();
     await hook.getByText(/queued again/).waitFor();
-    const again = Date.now() + 30_000;
-    while (received.length === before && Date.now() < again) await new Promise((r) => setTimeout(r, 200));
+    await waitFor(() => received.length > before, {
+      timeoutMs: 30_000,
+      intervalMs: 200,
+      description: 'the replayed delivery at the receiver',
+    });
     expect(received.length).toBeGreaterThan(before);
     await checkPage('11-webhook-deliveries');
   });
