@@ -118,14 +118,12 @@ export class QuarryStack {
     } = {},
   ): Promise<QuarryStack> {
     const ackWaitMs = options.ackWaitMs ?? ACK_WAIT_MS;
+    const maxAckPending = options.maxAckPending ?? 16;
     const db = await createTestDatabase(label);
     const ns = await createTestNamespace(label, {
       ackWaitMs,
       maxDeliver: 5,
-      maxAckPending: {
-        ingestDocument: options.maxAckPending ?? 16,
-        indexDocument: options.maxAckPending ?? 16,
-      },
+      maxAckPending: { ingestDocument: maxAckPending, indexDocument: maxAckPending },
     });
     const port = await freePort();
     const logDir = path.join(REPO_ROOT, 'tmp/e2e', ns.namespace);

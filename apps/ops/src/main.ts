@@ -31,6 +31,8 @@ async function provision(config: AppConfig, logger: Logger): Promise<void> {
   );
   try {
     const t = topology(config.namespace);
+    // Room for four replicas' look-ahead of messages waiting in the fair share (ADR 34).
+    const lookaheadRoom = config.delivery.fairLookahead * 4;
     await provisionJetStream(nc, t, {
       ackWaitMs: config.delivery.ackWaitMs,
       maxDeliver: config.delivery.maxDeliver,
@@ -40,10 +42,9 @@ async function provision(config: AppConfig, logger: Logger): Promise<void> {
       replicas: config.streams.replicas,
       // Room for several replicas; each replica's own pulls stay bounded by its concurrency.
       maxAckPending: {
-        // Plus room for four replicas' look-ahead of messages waiting in the fair share (ADR 34).
-        ingestDocument: config.workers.ingestConcurrency * 8 + config.delivery.fairLookahead * 4,
-        indexDocument: config.workers.analysisConcurrency * 8 + config.delivery.fairLookahead * 4,
-        analyzeJob: config.workers.analysisConcurrency * 8 + config.delivery.fairLookahead * 4,
+        ingestDocument: config.workers.ingestConcurrency * 8 + lookaheadRoom,
+        indexDocument: config.workers.analysisConcurrency * 8 + lookaheadRoom,
+        analyzeJob: config.workers.analysisConcurrency * 8 + lookaheadRoom,
       },
     });
     logger.info(

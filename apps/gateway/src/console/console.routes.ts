@@ -27,9 +27,9 @@ export const CONSOLE_CSP = [
 /** The built console (`dist/console`, made by scripts/build.mjs), from the built gateway or its sources. */
 export function findConsoleDir(from: string = __dirname): string | null {
   for (let dir = from; ; dir = path.dirname(dir)) {
-    const candidates =
-      path.basename(dir) === 'dist' ? [path.join(dir, 'console')] : [path.join(dir, 'dist', 'console')];
-    for (const candidate of candidates) if (existsSync(path.join(candidate, 'index.html'))) return candidate;
+    const candidate =
+      path.basename(dir) === 'dist' ? path.join(dir, 'console') : path.join(dir, 'dist', 'console');
+    if (existsSync(path.join(candidate, 'index.html'))) return candidate;
     if (path.dirname(dir) === dir) return null;
   }
 }
