@@ -17,6 +17,8 @@ export async function readSse(
   options: {
     headers: Record<string, string>;
     stopAfter?: (e: SseEvent, all: SseEvent[]) => boolean;
+    /** Hang up once this many comment lines (heartbeats) have arrived. */
+    stopAfterComments?: number;
     timeoutMs?: number;
   },
 ): Promise<{ status: number; events: SseEvent[]; comments: number; endedByServer: boolean; body?: string }> {
@@ -43,6 +45,10 @@ export async function readSse(
       const { done, value } = await reader.read();
       if (done) return { status: res.status, events, comments, endedByServer: true };
       parser.feed(decoder.decode(value, { stream: true }));
+      if (options.stopAfterComments !== undefined && comments >= options.stopAfterComments) {
+        await reader.cancel();
+        return { status: res.status, events: [...events, ...parsed], comments, endedByServer: false };
+      }
       for (let e = parsed.shift(); e; e = parsed.shift()) {
         events.push(e);
         if (options.stopAfter?.(e, events)) {

@@ -323,6 +323,19 @@ describe('public events, live streams and webhooks (ADR 30)', () => {
     });
   });
 
+  it('keeps an idle stream open with a heartbeat comment every SSE_HEARTBEAT_MS', async () => {
+    const started = Date.now();
+    const read = await readSse(`http://127.0.0.1:${port}/v1/events?type=webhook.disabled`, {
+      headers: auth(h.apiKey),
+      stopAfterComments: 2,
+    });
+    expect(read.status).toBe(200);
+    expect(read.comments).toBe(2);
+    expect(read.endedByServer).toBe(false);
+    // Two heartbeats 200 ms apart in this harness: not sent all at once.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+  });
+
   it('ends open streams when the gateway shuts down, so it does not wait for clients that never leave', async () => {
     const up = await h.upload<UploadBody>([{ filename: 'open.txt', content: 'still running' }]);
     const reading = readSse(`http://127.0.0.1:${port}/v1/jobs/${up.body.id}/events`, {
