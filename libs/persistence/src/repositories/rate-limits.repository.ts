@@ -21,6 +21,9 @@ export class RateLimitsRepository {
   /**
    * Admits the request or says how long to wait. Admission is one statement: the upsert moves the TAT on only when
    * the request fits the rate, and its row lock makes concurrent requests of one key, from any replica, take turns.
+   * A request arrives when it takes its turn (clock_timestamp() after the lock), not when its statement began
+   * (now()): a statement that began first but got the lock second would otherwise be judged as arriving before the
+   * one it waited for, and refused by the width of that wait.
    * A refused request changes nothing; a second statement then reads the wait from the row as it is now (the first
    * statement's snapshot may predate admissions it waited for, which would make the wait look shorter than it is).
    */
@@ -31,10 +34,10 @@ export class RateLimitsRepository {
                ${rate.toleranceMs}::float8 * interval '1 millisecond' AS tau
       ), admitted AS (
         INSERT INTO api_key_rate_limits AS b (api_key_id, tat)
-        SELECT ${apiKeyId}::uuid, now() + step.t FROM step
+        SELECT ${apiKeyId}::uuid, clock_timestamp() + step.t FROM step
         ON CONFLICT (api_key_id) DO UPDATE
-          SET tat = greatest(b.tat, now()) + (SELECT t FROM step)
-          WHERE greatest(b.tat, now()) + (SELECT t FROM step) <= now() + (SELECT tau FROM step)
+          SET tat = greatest(b.tat, clock_timestamp()) + (SELECT t FROM step)
+          WHERE greatest(b.tat, clock_timestamp()) + (SELECT t FROM step) <= clock_timestamp() + (SELECT tau FROM step)
         RETURNING 1
       )
       SELECT EXISTS (SELECT 1 FROM admitted) AS admitted`;
